@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let core: Target.Dependency = "CMOCore"
+
+let package = Package(
+    name: "cmo",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "export-csv", targets: ["export-csv"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        .systemLibrary(name: "CJQ", path: "Sources/CJQ"),
+        .target(
+            name: "CMOCore",
+            dependencies: [
+                "CCurl", "CJQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(name: "export-csv", dependencies: [core], path: "Sources/export-csv"),
+        .testTarget(name: "CMOCoreTests", dependencies: [core]),
+        .testTarget(name: "StageTests", dependencies: [core]),
+    ]
+)

@@ -1,0 +1,36 @@
+/// Exit statuses of every cmo executable (BSD sysexits numbering; fixed by the contract in docs/contracts.md).
+public enum ExitStatus: Int32, Sendable, CaseIterable {
+    /// All input accounted for, or the reader downstream closed the pipe.
+    case ok = 0
+    /// Internal error, or more dead letters than `--max-errors` allows.
+    case failure = 1
+    /// Bad flags or a bad jq expression.
+    case usage = 64
+    /// Input is not NDJSON at all, or a required field is missing on every record.
+    case dataError = 65
+    /// A remote service still failing after retries.
+    case unavailable = 69
+    /// Temporary: a rate limit would need a longer wait than `--max-wait`; safe to re-run later.
+    case tempFail = 75
+    /// Credentials rejected (401/403 that is not a rate limit).
+    case noPermission = 77
+    /// Configuration missing or invalid (no token, bad YAML).
+    case config = 78
+}
+
+/// An error that knows which exit status it ends a stage with, and says so once, in Unix wording.
+public protocol CMOError: Error, CustomStringConvertible {
+    /// The exit status a stage ends with when this error stops it.
+    var exitStatus: ExitStatus { get }
+}
+
+/// A plain error carrying its message and exit status.
+public struct StageFailure: CMOError {
+    public let exitStatus: ExitStatus
+    public let message: String
+    public init(_ exitStatus: ExitStatus, _ message: String) {
+        self.exitStatus = exitStatus
+        self.message = message
+    }
+    public var description: String { message }
+}

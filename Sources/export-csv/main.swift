@@ -1,0 +1,2 @@
+import CMOCore
+print(CMOVersion.string)
