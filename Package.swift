@@ -8,11 +8,14 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "export-csv", targets: ["export-csv"]),
+        .executable(name: "cmo-sandbox", targets: ["cmo-sandbox"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/GraphQLSwift/GraphQL", from: "4.3.0"),
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
@@ -27,7 +30,17 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "export-csv", dependencies: [core], path: "Sources/export-csv"),
+        .target(
+            name: "CMOSandbox",
+            dependencies: [
+                core,
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "GraphQL", package: "GraphQL"),
+            ]
+        ),
+        .executableTarget(name: "cmo-sandbox", dependencies: ["CMOSandbox", core], path: "Sources/cmo-sandbox"),
         .testTarget(name: "CMOCoreTests", dependencies: [core]),
+        .testTarget(name: "SandboxTests", dependencies: ["CMOSandbox", core]),
         .testTarget(name: "StageTests", dependencies: [core]),
     ]
 )

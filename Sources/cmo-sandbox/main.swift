@@ -1,0 +1,2 @@
+import CMOSandbox
+print("cmo-sandbox: not yet built")
