@@ -1,0 +1,181 @@
+import Foundation
+import Yams
+
+/// Where a setting's effective value came from.
+public enum SettingSource: String, Sendable {
+    case flag, config, environment, `default`
+}
+
+/// A value a setting can hold: read from a YAML scalar or sequence, or from an environment string.
+public protocol SettingValue {
+    init?(yaml: Any)
+    init?(environment: String)
+    /// How `--print-config` shows it.
+    var settingDescription: String { get }
+}
+
+extension String: SettingValue {
+    public init?(yaml: Any) {
+        switch yaml {
+        case let s as String: self = s
+        case let i as Int: self = String(i)
+        case let d as Double: self = String(d)
+        case let b as Bool: self = String(b)
+        default: return nil
+        }
+    }
+    public init?(environment: String) { self = environment }
+    public var settingDescription: String { self }
+}
+
+extension Int: SettingValue {
+    public init?(yaml: Any) {
+        if let i = yaml as? Int { self = i } else if let s = yaml as? String, let i = Int(s) { self = i } else { return nil }
+    }
+    public init?(environment: String) { guard let i = Int(environment.trimmingCharacters(in: .whitespaces)) else { return nil }; self = i }
+    public var settingDescription: String { String(self) }
+}
+
+extension Double: SettingValue {
+    public init?(yaml: Any) {
+        if let d = yaml as? Double { self = d } else if let i = yaml as? Int { self = Double(i) } else if let s = yaml as? String, let d = Double(s) { self = d } else { return nil }
+    }
+    public init?(environment: String) { guard let d = Double(environment.trimmingCharacters(in: .whitespaces)) else { return nil }; self = d }
+    public var settingDescription: String { String(self) }
+}
+
+extension Bool: SettingValue {
+    public init?(yaml: Any) {
+        if let b = yaml as? Bool { self = b } else if let s = yaml as? String, let b = Bool(environment: s) { self = b } else { return nil }
+    }
+    public init?(environment: String) {
+        switch environment.lowercased() {
+        case "1", "true", "yes", "on": self = true
+        case "0", "false", "no", "off", "": self = false
+        default: return nil
+        }
+    }
+    public var settingDescription: String { String(self) }
+}
+
+extension Array: SettingValue where Element == String {
+    public init?(yaml: Any) {
+        if let a = yaml as? [Any] {
+            var out: [String] = []
+            for v in a { guard let s = String(yaml: v) else { return nil }; out.append(s) }
+            self = out
+        } else if let s = yaml as? String {
+            self = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        } else {
+            return nil
+        }
+    }
+    public init?(environment: String) { self = environment.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    public var settingDescription: String { joined(separator: ",") }
+}
+
+/// Resolves every setting of a stage once, in one place: command-line flag → `--config` YAML →
+/// environment → built-in default, remembering each value's source for `--print-config`.
+///
+/// A config file is a YAML mapping. Keys are the long option names (`max-errors`, or `max_errors`);
+/// a mapping under the stage's own name (`export-csv: {columns: …}`) overrides the top level, so one
+/// file can serve a whole pipeline. Secrets are never read from it.
+public final class Settings {
+    /// One resolved setting, as `--print-config` shows it.
+    public struct Entry: Sendable {
+        public let key: String
+        public let value: String?
+        public let source: SettingSource
+        public let secret: Bool
+    }
+
+    public let stage: String
+    public let configPath: String?
+    public let environment: [String: String]
+    private var top: [String: Any] = [:]
+    private var section: [String: Any] = [:]
+    public private(set) var entries: [Entry] = []
+
+    /// Loads `configPath` (when given); a missing or malformed file is a configuration error (exit 78).
+    public init(stage: String, configPath: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        self.stage = stage
+        self.configPath = configPath
+        self.environment = environment
+        guard let configPath else { return }
+        let text: String
+        do {
+            text = try String(contentsOfFile: configPath, encoding: .utf8)
+        } catch {
+            throw StageFailure(.config, "cannot read config '\(configPath)': \(error.localizedDescription)")
+        }
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw StageFailure(.config, "config '\(configPath)' is not valid YAML: \(error)")
+        }
+        guard let loaded else { return }  // an empty file is an empty config
+        guard let mapping = loaded as? [String: Any] else {
+            throw StageFailure(.config, "config '\(configPath)' must be a YAML mapping of setting names to values")
+        }
+        top = Settings.normalised(mapping)
+        if let own = mapping[stage] as? [String: Any] { section = Settings.normalised(own) }
+    }
+
+    private static func normalised(_ m: [String: Any]) -> [String: Any] {
+        var out: [String: Any] = [:]
+        for (k, v) in m { out[k.replacingOccurrences(of: "_", with: "-")] = v }
+        return out
+    }
+
+    /// The raw YAML value for `key` (stage section first, then top level).
+    public func configValue(_ key: String) -> Any? { section[key] ?? top[key] }
+
+    /// Resolves a setting with a default.
+    public func resolve<T: SettingValue>(_ key: String, flag: T?, env: String? = nil, default def: T) throws -> T {
+        try resolve(key, flag: flag, env: env) ?? record(key, def, .default)
+    }
+
+    /// Resolves a setting that may stay unset.
+    public func resolve<T: SettingValue>(_ key: String, flag: T?, env: String? = nil) throws -> T? {
+        if let flag { return record(key, flag, .flag) }
+        if let raw = configValue(key) {
+            guard let v = T(yaml: raw) else {
+                throw StageFailure(.config, "config '\(configPath ?? "")': '\(key)' has a value of the wrong type (\(raw))")
+            }
+            return record(key, v, .config)
+        }
+        if let env, let raw = environment[env], !raw.isEmpty {
+            guard let v = T(environment: raw) else {
+                throw StageFailure(.config, "environment variable \(env) has an invalid value for '\(key)'")
+            }
+            return record(key, v, .environment)
+        }
+        entries.append(Entry(key: key, value: nil, source: .default, secret: false))
+        return nil
+    }
+
+    /// A secret, from the environment only; `--print-config` shows whether it is set, never its value.
+    public func secret(_ env: String) -> String? {
+        let v = environment[env].flatMap { $0.isEmpty ? nil : $0 }
+        entries.append(Entry(key: env, value: v == nil ? nil : "set (\(v!.count) characters, masked)", source: v == nil ? .default : .environment, secret: true))
+        return v
+    }
+
+    private func record<T: SettingValue>(_ key: String, _ v: T, _ source: SettingSource) -> T {
+        entries.removeAll { $0.key == key }
+        entries.append(Entry(key: key, value: v.settingDescription, source: source, secret: false))
+        return v
+    }
+
+    /// The `--print-config` listing: one `key = value  (source)` line per setting.
+    public func describe() -> String {
+        let width = entries.map(\.key.count).max() ?? 0
+        var lines = ["# \(stage) effective configuration" + (configPath.map { " (config file: \($0))" } ?? "")]
+        for e in entries {
+            let key = e.key.padding(toLength: width, withPad: " ", startingAt: 0)
+            lines.append("\(key) = \(e.value ?? "(unset)")  (\(e.source.rawValue))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

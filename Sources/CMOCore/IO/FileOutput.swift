@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// An output that is either stdout or a file written atomically: a temporary file beside the target,
+/// fsync'd and renamed over it on `commit`, removed on `abandon`. With a checkpoint interval, every
+/// N rows the output is made a complete, valid prefix (buffered rows written in one go and fsync'd;
+/// for a file, the first checkpoint renames the temporary file into place and later rows append to
+/// the same inode), so a crash leaves a usable file.
+public final class FileOutput {
+    public let stream: OutputStream
+    public let path: String?
+    private let tempPath: String?
+    private let checkpointEvery: Int?
+    private var rowsSinceCheckpoint = 0
+    private var renamed = false
+    private var done = false
+
+    /// `path` nil or `-` means stdout (through `stdout`, the stage's own stream, unless checkpointing).
+    public init(path: String?, checkpointEvery: Int?, stdout: OutputStream) throws {
+        self.checkpointEvery = checkpointEvery
+        let unbounded = Int.max / 2
+        guard let path, path != "-" else {
+            self.path = nil
+            tempPath = nil
+            stream = checkpointEvery == nil ? stdout : OutputStream(fd: 1, flushThreshold: unbounded)
+            return
+        }
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[..<$0]) } ?? "."
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temp = "\(dir.isEmpty ? "/" : dir)/.\(base).tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw StageFailure(.failure, "cannot create '\(temp)': \(String(cString: strerror(errno)))")
+        }
+        tempPath = temp
+        stream = OutputStream(fd: fd, flushThreshold: checkpointEvery == nil ? 1 << 20 : unbounded)
+    }
+
+    deinit {
+        if path != nil { close(stream.fd) }
+    }
+
+    /// Counts a finished row; at each checkpoint, makes what was written durable and visible.
+    public func rowWritten() throws {
+        guard let every = checkpointEvery else { return }
+        rowsSinceCheckpoint += 1
+        if rowsSinceCheckpoint >= every { try checkpoint() }
+    }
+
+    /// Writes what is buffered, fsyncs it, and (for a file) puts it in place.
+    public func checkpoint() throws {
+        rowsSinceCheckpoint = 0
+        try stream.flush()
+        guard let path, let tempPath else { return }
+        guard fsync(stream.fd) == 0 else { throw StageFailure(.failure, "cannot fsync '\(path)': \(String(cString: strerror(errno)))") }
+        if !renamed {
+            guard rename(tempPath, path) == 0 else {
+                throw StageFailure(.failure, "cannot rename '\(tempPath)' to '\(path)': \(String(cString: strerror(errno)))")
+            }
+            renamed = true
+        }
+    }
+
+    /// Finishes the output: flushed, and for a file fsync'd and renamed into place.
+    public func commit() throws {
+        try checkpoint()
+        done = true
+    }
+
+    /// Gives up: the temporary file is removed (a file already checkpointed into place stays, valid).
+    public func abandon() {
+        guard !done, let tempPath, !renamed else { return }
+        unlink(tempPath)
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+/// What a running stage works with: settings, logger, input reader (with `--where` and dead letters
+/// handled), output stream, counters, and the summary.
+public final class StageContext {
+    public let stage: String
+    public let settings: Settings
+    public let logger: Logger
+    public let deadLetters: DeadLetterSink
+    public let output: OutputStream
+    public let writer: NDJSONWriter
+    public let maxErrors: Int?
+    private let whereExpression: String?
+    private var whereProgram: JQProgram?
+    private let started = Date()
+
+    /// Records read (valid or not).
+    public private(set) var recordsIn = 0
+    /// Records written (or rows, for a CSV writer).
+    public var recordsOut = 0
+    /// Records filtered, by reason.
+    public private(set) var filtered: [String: Int] = [:]
+    /// HTTP requests made and free 304s, for the summary (set by stages that call services).
+    public var httpRequests = 0
+    public var httpNotModified = 0
+    /// Extra summary fields a stage adds.
+    public var extraSummary: [(String, JSONValue)] = []
+    /// Set when the reader downstream closed the pipe.
+    public var downstreamClosed = false
+    private var firstLineBad: Bool?
+    private var validRecords = 0
+
+    init(stage: String, common: CommonOptions, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        self.stage = stage
+        let settings = try Settings(stage: stage, configPath: common.config, environment: environment)
+        self.settings = settings
+        let format = try settings.resolve("log-format", flag: common.logFormat, env: "CMO_LOG_FORMAT", default: LogFormat.text)
+        let threshold: LogLevel = common.quiet ? .warning : common.verbose ? .debug : .info
+        logger = Logger(stage: stage, format: format, threshold: threshold, environment: environment)
+        let dlPath: String? = try settings.resolve("dead-letter", flag: common.deadLetter, env: "CMO_DEAD_LETTER")
+        deadLetters = try DeadLetterSink(stage: stage, path: dlPath)
+        maxErrors = try settings.resolve("max-errors", flag: common.maxErrors, env: "CMO_MAX_ERRORS")
+        whereExpression = try settings.resolve("where", flag: common.whereExpression)
+        output = OutputStream(fd: 1)
+        writer = NDJSONWriter(stream: output)
+    }
+
+    func compileWhere() throws {
+        if let whereExpression { whereProgram = try JQProgram(whereExpression) }
+    }
+
+    /// Reads every input record from `fd`, dead-lettering bad lines and applying `--where`, and calls
+    /// `body` with each record that passes. Output is flushed before each read that may block, so
+    /// records reach the next process promptly.
+    public func forEachRecord(fd: Int32 = 0, _ body: (Record) throws -> Void) throws {
+        let reader = NDJSONReader(fd: fd)
+        reader.beforeRead = { [output] in try output.flush() }
+        while let line = try reader.next() {
+            recordsIn += 1
+            switch line {
+            case .bad(let n, let bytes, let length, let error):
+                if firstLineBad == nil { firstLineBad = true }
+                deadLetters.write(line: n, bytes: bytes, length: length, code: error.code, message: error.message)
+                try checkErrorBudget()
+            case .record(let record):
+                if firstLineBad == nil { firstLineBad = false }
+                validRecords += 1
+                if let whereProgram {
+                    let keep: Bool
+                    do {
+                        keep = try whereProgram.test(record)
+                    } catch {
+                        deadLetter(record, code: "where_error", message: "--where: \(error.message)")
+                        continue
+                    }
+                    if !keep { filter(record, reason: "where"); continue }
+                }
+                try body(record)
+            }
+            if recordsIn & 1023 == 0 {
+                logger.progress("\(self.recordsIn) in, \(self.recordsOut) out, \(self.deadLetters.count) dead-lettered")
+            }
+        }
+    }
+
+    /// Writes a record to stdout.
+    public func emit(_ record: Record) throws {
+        try writer.write(record)
+        recordsOut += 1
+    }
+
+    /// Counts a record as filtered out, with a reason.
+    public func filter(_ record: Record, reason: String) {
+        filtered[reason, default: 0] += 1
+    }
+
+    /// Sends a record to the dead-letter sink.
+    public func deadLetter(_ record: Record, code: String, message: String, retryable: Bool = false) {
+        deadLetters.write(record: record, code: code, message: message, retryable: retryable)
+    }
+
+    /// Stops the stage (status 1) once dead letters exceed `--max-errors`.
+    public func checkErrorBudget() throws {
+        if let maxErrors, deadLetters.count > maxErrors {
+            throw StageFailure(.failure, "\(deadLetters.count) records dead-lettered, more than --max-errors \(maxErrors) allows; stopping")
+        }
+    }
+
+    /// Writes the summary and decides the final status.
+    func finish() -> ExitStatus {
+        writeSummary()
+        if downstreamClosed { return .ok }
+        if let maxErrors, deadLetters.count > maxErrors {
+            logger.error("\(deadLetters.count) records dead-lettered, more than --max-errors \(maxErrors) allows")
+            return .failure
+        }
+        if firstLineBad == true, validRecords == 0 {
+            logger.error("input is not NDJSON: the first line is not a JSON object, and no line was")
+            return .dataError
+        }
+        return .ok
+    }
+
+    /// The one summary line on stderr.
+    func writeSummary() {
+        let seconds = Date().timeIntervalSince(started)
+        let filteredTotal = filtered.values.reduce(0, +)
+        var text =
+            "\(recordsIn) in, \(recordsOut) out, \(filteredTotal) filtered, \(deadLetters.count) dead-lettered, "
+            + "\(httpRequests) HTTP requests (\(httpNotModified) free 304s), \(String(format: "%.2f", seconds)) s"
+        if filteredTotal > 0 {
+            text += "; filtered: " + filtered.keys.sorted().map { "\($0)=\(filtered[$0]!)" }.joined(separator: ", ")
+        }
+        for (k, v) in extraSummary { text += "; \(k)=\(v.stringValue ?? v.compactJSON)" }
+        if downstreamClosed { text += "; stopped early: output closed" }
+        var fields: [String: JSONValue] = [
+            "in": .int(recordsIn), "out": .int(recordsOut), "filtered": .int(filteredTotal),
+            "filtered_by": .object(filtered.keys.sorted().map { JSONMember($0, .int(filtered[$0]!)) }),
+            "dead_lettered": .int(deadLetters.count), "http_requests": .int(httpRequests),
+            "http_not_modified": .int(httpNotModified), "seconds": .double((seconds * 1000).rounded() / 1000),
+            "output_closed": .bool(downstreamClosed),
+        ]
+        for (k, v) in extraSummary { fields[k] = v }
+        logger.summary(text, fields)
+    }
+}

@@ -1,2 +1,0 @@
-import CMOCore
-print(CMOVersion.string)
