@@ -39,8 +39,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "cmo-sandbox", dependencies: ["CMOSandbox", core], path: "Sources/cmo-sandbox"),
+        .target(name: "CMOTestSupport", path: "Tests/CMOTestSupport"),
         .testTarget(name: "CMOCoreTests", dependencies: [core]),
         .testTarget(name: "SandboxTests", dependencies: ["CMOSandbox", core]),
-        .testTarget(name: "StageTests", dependencies: [core]),
+        .testTarget(name: "StageTests", dependencies: [core, "CMOTestSupport"]),
     ]
 )

@@ -135,9 +135,13 @@ public struct Record: Sendable {
             cursor = m.valueEnd
         }
         guard !appended.isEmpty else { out.append(contentsOf: bytes[cursor...]); return }
-        // New members go before the closing brace (the last non-space byte of the line).
+        // New members go right after the last member (or inside an empty object's braces).
         var close = bytes.count - 1
-        while close > 0, bytes[close] != UInt8(ascii: "}") { close -= 1 }
+        if let last = members.last {
+            close = last.valueEnd
+        } else {
+            while close > 0, bytes[close] != UInt8(ascii: "}") { close -= 1 }
+        }
         out.append(contentsOf: bytes[cursor..<close])
         var first = members.isEmpty
         for (k, v) in appended {

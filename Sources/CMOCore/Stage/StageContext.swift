@@ -76,10 +76,14 @@ public final class StageContext {
                     if !keep { filter(record, reason: "where"); continue }
                 }
                 try body(record)
+                if deadLetters.count > 0 { try checkErrorBudget() }
             }
             if recordsIn & 1023 == 0 {
                 logger.progress("\(self.recordsIn) in, \(self.recordsOut) out, \(self.deadLetters.count) dead-lettered")
             }
+        }
+        if firstLineBad == true, validRecords == 0 {
+            throw StageFailure(.dataError, "input is not NDJSON: the first line is not a JSON object, and no line was")
         }
     }
 
@@ -113,10 +117,6 @@ public final class StageContext {
         if let maxErrors, deadLetters.count > maxErrors {
             logger.error("\(deadLetters.count) records dead-lettered, more than --max-errors \(maxErrors) allows")
             return .failure
-        }
-        if firstLineBad == true, validRecords == 0 {
-            logger.error("input is not NDJSON: the first line is not a JSON object, and no line was")
-            return .dataError
         }
         return .ok
     }
