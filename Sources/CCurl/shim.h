@@ -15,4 +15,6 @@ static inline CURLcode cmo_easy_getinfo_double(CURL *h, CURLINFO i, double *v) {
 static inline CURLcode cmo_easy_getinfo_ptr(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode cmo_easy_getinfo_str(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode cmo_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+// CURL_GLOBAL_DEFAULT is a macro expression Swift does not import.
+static inline CURLcode cmo_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT); }
 #endif

@@ -1,0 +1,74 @@
+import Foundation
+
+/// What the client knows about rate limits: GitHub-style buckets per host (from
+/// `x-ratelimit-*` headers or the request's bucket hint) and hosts under a penalty
+/// (secondary limit, or a `retry-after` on a 429).
+struct RateLimits {
+    struct Bucket {
+        var remaining: Int?
+        /// Epoch seconds at which `remaining` refills.
+        var reset: Double?
+        /// Highest `x-ratelimit-used` seen in the window ending at `usedReset`, for quota deltas.
+        var maxUsed: Int?
+        var usedReset: Double?
+    }
+
+    /// Keyed by `bucketKey(host, name)`.
+    var buckets: [String: Bucket] = [:]
+    /// The bucket a host's unhinted requests spend, learned from `x-ratelimit-resource`.
+    var learned: [String: String] = [:]
+    /// Nothing is sent to a host before this epoch time.
+    var hostBlockedUntil: [String: Double] = [:]
+    /// Secondary limits hit in a row per host, for the doubling wait.
+    var secondaryHits: [String: Int] = [:]
+    /// Transfers in flight per bucket key.
+    var inFlight: [String: Int] = [:]
+
+    static func bucketKey(_ host: String, _ name: String) -> String { host + " " + name }
+
+    /// The bucket a request spends, when known.
+    func bucketName(host: String, hint: String?) -> String? { hint ?? learned[host] }
+
+    /// Records a response's rate-limit headers. Returns the bucket's name (nil when neither
+    /// headers nor hint name one), the quota this response spent, and whether this response
+    /// newly emptied the bucket.
+    mutating func observe(
+        host: String, hint: String?, status: Int, header: (String) -> String?
+    ) -> (name: String?, spent: Int, emptied: Bool) {
+        let resource = header("x-ratelimit-resource")
+        if hint == nil, let resource { learned[host] = resource }
+        guard let name = resource ?? bucketName(host: host, hint: hint) else { return (nil, status == 304 ? 0 : 1, false) }
+        let key = Self.bucketKey(host, name)
+        var b = buckets[key] ?? Bucket()
+        let reset = header("x-ratelimit-reset").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }.map(Self.epochSeconds)
+        let wasEmpty = b.remaining == 0
+        if let remaining = header("x-ratelimit-remaining").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+            // Concurrent responses arrive out of order: within one window keep the lowest count,
+            // and never let an older window overwrite a newer one.
+            let olderWindow = b.reset.map { old in reset.map { $0 < old } ?? false } ?? false
+            if olderWindow {
+                // a straggler from the previous window says nothing about this one
+            } else if reset == b.reset, let known = b.remaining {
+                b.remaining = min(known, remaining)
+            } else {
+                b.remaining = remaining
+                b.reset = reset
+            }
+        }
+        var spent = status == 304 ? 0 : 1  // a 304 is free
+        if let used = header("x-ratelimit-used").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+            if let prev = b.maxUsed, b.usedReset == reset {
+                if status != 304 { spent = max(0, used - prev) }
+                b.maxUsed = max(prev, used)
+            } else {
+                b.maxUsed = used
+                b.usedReset = reset
+            }
+        }
+        buckets[key] = b
+        return (name, spent, !wasEmpty && b.remaining == 0)
+    }
+
+    /// Linear sends reset times in milliseconds, GitHub in seconds.
+    static func epochSeconds(_ value: Double) -> Double { value > 1e12 ? value / 1000 : value }
+}
