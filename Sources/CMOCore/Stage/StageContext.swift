@@ -12,6 +12,7 @@ public final class StageContext {
     public let maxErrors: Int?
     private let whereExpression: String?
     private var whereProgram: JQProgram?
+    private var fastWhere: FastPredicate?
     private let started = Date()
 
     /// Records read (valid or not).
@@ -46,7 +47,9 @@ public final class StageContext {
     }
 
     func compileWhere() throws {
-        if let whereExpression { whereProgram = try JQProgram(whereExpression) }
+        guard let whereExpression else { return }
+        whereProgram = try JQProgram(whereExpression)
+        fastWhere = FastPredicate.parse(whereExpression)
     }
 
     /// Reads every input record from `fd`, dead-lettering bad lines and applying `--where`, and calls
@@ -66,11 +69,11 @@ public final class StageContext {
                 if firstLineBad == nil { firstLineBad = false }
                 validRecords += 1
                 if let whereProgram {
-                    let keep: Bool
+                    var keep: Bool
                     do {
-                        keep = try whereProgram.test(record)
+                        keep = try fastWhere?.evaluate(record) ?? whereProgram.test(record)
                     } catch {
-                        deadLetter(record, code: "where_error", message: "--where: \(error.message)")
+                        deadLetter(record, code: "where_error", message: "--where: \((error as? JQError)?.message ?? "\(error)")")
                         continue
                     }
                     if !keep { filter(record, reason: "where"); continue }
