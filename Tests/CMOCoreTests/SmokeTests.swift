@@ -1,3 +1,0 @@
-import XCTest
-@testable import CMOCore
-final class SmokeTests: XCTestCase { func testVersion() { XCTAssertFalse(CMOVersion.string.isEmpty) } }
