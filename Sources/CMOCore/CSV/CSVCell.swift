@@ -124,26 +124,7 @@ public struct FieldPath: Sendable {
     /// The raw JSON bytes at this path in `record`, or nil when any step is missing or not an object.
     /// Nested objects are indexed in place; nothing is decoded.
     public func withRawValue<R>(in record: Record, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
-        guard let firstKey = keys.first else { return body(nil) }
-        let idx = firstKey.withUnsafeBufferPointer { record.memberIndex(utf8: $0) }
-        guard let idx else { return body(nil) }
-        let m = record.members[idx]
-        return record.bytes.withUnsafeBufferPointer { buf in
-            var range = m.valueStart..<m.valueEnd
-            for key in keys.dropFirst() {
-                guard buf[range.lowerBound] == UInt8(ascii: "{") else { return body(nil) }
-                let sub = UnsafeBufferPointer(rebasing: buf[range])
-                guard let members = try? JSONScanner.indexObject(sub) else { return body(nil) }
-                var found: Range<Int>?
-                for sm in members {
-                    let k = UnsafeBufferPointer(rebasing: sub[sm.keyStart..<sm.keyEnd])
-                    let matches = sm.keyEscaped ? Array(JSONScanner.decodeStringBody(k).utf8) == key : k.elementsEqual(key)
-                    if matches { found = (range.lowerBound + sm.valueStart)..<(range.lowerBound + sm.valueEnd) }
-                }
-                guard let found else { return body(nil) }
-                range = found
-            }
-            return body(UnsafeBufferPointer(rebasing: buf[range]))
-        }
+        guard case .found(let range) = record.lookup(path: keys) else { return body(nil) }
+        return record.bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[range])) }
     }
 }

@@ -201,23 +201,11 @@ public struct FastPredicate: Sendable {
 
     /// The scalar at a path (`.` alone is the record itself, which is an object: libjq decides).
     private func lookup(_ keys: [[UInt8]], _ record: Record, _ buf: UnsafeBufferPointer<UInt8>) -> Scalar? {
-        guard let first = keys.first else { return nil }
-        guard let idx = first.withUnsafeBufferPointer({ record.memberIndex(utf8: $0) }) else { return .null }
-        var range = record.members[idx].valueStart..<record.members[idx].valueEnd
-        for key in keys.dropFirst() {
-            let c = buf[range.lowerBound]
-            if c == UInt8(ascii: "n") { return .null }  // null.key is null in jq
-            guard c == UInt8(ascii: "{") else { return nil }  // jq raises an error here: let libjq say it
-            let sub = UnsafeBufferPointer(rebasing: buf[range])
-            guard let members = try? JSONScanner.indexObject(sub) else { return nil }
-            var found: Range<Int>?
-            for m in members {
-                let k = UnsafeBufferPointer(rebasing: sub[m.keyStart..<m.keyEnd])
-                let same = m.keyEscaped ? Array(JSONScanner.decodeStringBody(k).utf8) == key : k.elementsEqual(key)
-                if same { found = (range.lowerBound + m.valueStart)..<(range.lowerBound + m.valueEnd) }
-            }
-            guard let found else { return .null }
-            range = found
+        let range: Range<Int>
+        switch record.lookup(path: keys) {
+        case .found(let r): range = r
+        case .missing: return .null
+        case .notAnObject: return nil  // jq raises an error here: let libjq say it
         }
         let v = UnsafeBufferPointer(rebasing: buf[range])
         switch v[0] {

@@ -97,6 +97,41 @@ public struct Record: Sendable {
         return v
     }
 
+    /// Where a dotted path leads in the record's bytes, without decoding anything.
+    public enum PathLookup {
+        /// The value's byte range in `bytes`.
+        case found(Range<Int>)
+        /// A key on the way is absent, or a step lands on `null` (jq gives null).
+        case missing
+        /// A step lands on a value that is neither an object nor null (jq raises an error).
+        case notAnObject
+    }
+
+    /// Follows a path of keys (UTF-8) through nested objects in place.
+    public func lookup(path keys: [[UInt8]]) -> PathLookup {
+        guard let first = keys.first else { return .notAnObject }
+        guard let idx = first.withUnsafeBufferPointer({ memberIndex(utf8: $0) }) else { return .missing }
+        return bytes.withUnsafeBufferPointer { buf in
+            var range = members[idx].valueStart..<members[idx].valueEnd
+            for key in keys.dropFirst() {
+                let c = buf[range.lowerBound]
+                if c == UInt8(ascii: "n") { return .missing }
+                guard c == UInt8(ascii: "{") else { return .notAnObject }
+                let sub = UnsafeBufferPointer(rebasing: buf[range])
+                guard let inner = try? JSONScanner.indexObject(sub) else { return .notAnObject }
+                var found: Range<Int>?
+                for m in inner {
+                    let k = UnsafeBufferPointer(rebasing: sub[m.keyStart..<m.keyEnd])
+                    let same = m.keyEscaped ? Array(JSONScanner.decodeStringBody(k).utf8) == key : k.elementsEqual(key)
+                    if same { found = (range.lowerBound + m.valueStart)..<(range.lowerBound + m.valueEnd) }
+                }
+                guard let found else { return .missing }
+                range = found
+            }
+            return .found(range)
+        }
+    }
+
     /// The whole record decoded.
     public var object: JSONValue {
         var out = bytes.withUnsafeBufferPointer { JSONScanner.decode($0) }
