@@ -24,6 +24,8 @@ public final class StageContext {
     /// HTTP requests made and free 304s, for the summary (set by stages that call services).
     public var httpRequests = 0
     public var httpNotModified = 0
+    /// Clients made with `makeHTTPClient`, counted in the summary.
+    var httpClients: [HTTPClient] = []
     /// Extra summary fields a stage adds.
     public var extraSummary: [(String, JSONValue)] = []
     /// Set when the reader downstream closed the pipe.
@@ -128,12 +130,20 @@ public final class StageContext {
     func writeSummary() {
         let seconds = Date().timeIntervalSince(started)
         let filteredTotal = filtered.values.reduce(0, +)
+        var quota: [String: Int] = [:]
+        for c in httpClients {
+            httpRequests += c.stats.requestsSent
+            httpNotModified += c.stats.notModified
+            quota.merge(c.stats.quotaSpent, uniquingKeysWith: +)
+        }
+        httpClients = []
         var text =
             "\(recordsIn) in, \(recordsOut) out, \(filteredTotal) filtered, \(deadLetters.count) dead-lettered, "
             + "\(httpRequests) HTTP requests (\(httpNotModified) free 304s), \(String(format: "%.2f", seconds)) s"
         if filteredTotal > 0 {
             text += "; filtered: " + filtered.keys.sorted().map { "\($0)=\(filtered[$0]!)" }.joined(separator: ", ")
         }
+        if !quota.isEmpty { text += "; quota spent: " + quota.keys.sorted().map { "\($0)=\(quota[$0]!)" }.joined(separator: ", ") }
         for (k, v) in extraSummary { text += "; \(k)=\(v.stringValue ?? v.compactJSON)" }
         if downstreamClosed { text += "; stopped early: output closed" }
         var fields: [String: JSONValue] = [
@@ -142,6 +152,7 @@ public final class StageContext {
             "dead_lettered": .int(deadLetters.count), "http_requests": .int(httpRequests),
             "http_not_modified": .int(httpNotModified), "seconds": .double((seconds * 1000).rounded() / 1000),
             "output_closed": .bool(downstreamClosed),
+            "quota_spent": .object(quota.keys.sorted().map { JSONMember($0, .int(quota[$0]!)) }),
         ]
         for (k, v) in extraSummary { fields[k] = v }
         logger.summary(text, fields)
