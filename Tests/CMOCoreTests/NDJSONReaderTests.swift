@@ -5,7 +5,7 @@ import XCTest
 
 final class NDJSONReaderTests: XCTestCase {
     /// A pipe holding `bytes`, written from another thread so large inputs do not block.
-    private func reader(_ bytes: [UInt8], maxLine: Int = NDJSONReader.defaultMaxLineBytes, chunk: Int = 1 << 20) -> NDJSONReader {
+    func reader(_ bytes: [UInt8], maxLine: Int = NDJSONReader.defaultMaxLineBytes, chunk: Int = 1 << 20) -> NDJSONReader {
         var fds: [Int32] = [0, 0]
         XCTAssertEqual(pipe(&fds), 0)
         let w = fds[1]
@@ -20,7 +20,7 @@ final class NDJSONReaderTests: XCTestCase {
         return NDJSONReader(fd: fds[0], maxLineBytes: maxLine, chunk: chunk)
     }
 
-    private func collect(_ r: NDJSONReader) throws -> [InputLine] {
+    func collect(_ r: NDJSONReader) throws -> [InputLine] {
         var out: [InputLine] = []
         while let l = try r.next() { out.append(l) }
         return out
@@ -65,5 +65,26 @@ final class NDJSONReaderTests: XCTestCase {
         let lines = try collect(reader(Array(big.utf8), chunk: 1 << 16))
         guard case .record(let r) = lines.first else { return XCTFail() }
         XCTAssertEqual(r["s"]?.stringValue?.count, 10 << 20)
+    }
+}
+
+extension NDJSONReaderTests {
+    func testByteOrderMarkIsSkipped() throws {
+        let lines = try collect(reader([0xEF, 0xBB, 0xBF] + Array("{\"a\":1}\n".utf8)))
+        guard case .record(let r) = lines.first else { return XCTFail("\(lines)") }
+        XCTAssertEqual(r["a"], 1)
+    }
+
+    func testNestingLimitMatchesLibjqAndDeadLettersStayReadable() throws {
+        let deepest = "{\"a\":" + String(repeating: "[", count: JSONScanner.maxDepth - 1) + String(repeating: "]", count: JSONScanner.maxDepth - 1) + "}"
+        let record = try Record(json: deepest)
+        XCTAssertNoThrow(try JQProgram(".a").run(record), "every accepted record can go through libjq")
+        XCTAssertThrowsError(try Record(json: "{\"a\":[" + deepest + "]}"))
+        let path = NSTemporaryDirectory() + "dl-\(UUID().uuidString)"
+        let sink = try DeadLetterSink(stage: "t", path: path)
+        sink.write(record: record, code: "x", message: "y", retryable: false)
+        let line = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+        let letter = try Record(json: line)
+        XCTAssertEqual(letter["input"]?.stringValue, deepest)
     }
 }

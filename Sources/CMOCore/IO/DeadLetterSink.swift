@@ -36,6 +36,14 @@ public final class DeadLetterSink {
     public func write(record: Record, code: String, message: String, retryable: Bool) {
         var input: [UInt8] = []
         record.write(into: &input)
+        // Nested one level deeper, a record at the nesting limit would make an unreadable dead
+        // letter: such a record is kept as a string instead.
+        var wrapped = [UInt8(ascii: "[")] + input + [UInt8(ascii: "]")]
+        if (try? JSONScanner.parse(bytes: &wrapped)) == nil {
+            var asString: [UInt8] = []
+            JSONValue.encodeString(String(decoding: input, as: UTF8.self), into: &asString)
+            input = asString
+        }
         emit(line: record.line, code: code, message: message, retryable: retryable, rawInput: input, extra: [])
     }
 

@@ -49,7 +49,8 @@ public final class NDJSONReader {
     /// The next non-blank line, or nil at end of input.
     public func next() throws -> InputLine? {
         while true {
-            guard let (lineStart, lineEnd, length, tooLong) = try nextLineBounds() else { return nil }
+            guard let (firstByte, lineEnd, length, tooLong) = try nextLineBounds() else { return nil }
+            var lineStart = firstByte
             lineNumber += 1
             if tooLong {
                 let kept = Array(buffer[lineStart..<min(lineEnd, lineStart + NDJSONReader.keptBytes)])
@@ -59,6 +60,12 @@ public final class NDJSONReader {
             }
             var e = lineEnd
             if e > lineStart, buffer[e - 1] == 0x0D { e -= 1 }
+
+            if lineNumber == 1, e - lineStart >= 3, buffer[lineStart] == 0xEF, buffer[lineStart + 1] == 0xBB,
+                buffer[lineStart + 2] == 0xBF
+            {
+                lineStart += 3  // a UTF-8 byte order mark (Windows tools write one)
+            }
             var blank = true
             for k in lineStart..<e where buffer[k] != 0x20 && buffer[k] != 0x09 { blank = false; break }
             if blank { continue }

@@ -20,8 +20,9 @@ public struct MemberSpan: Sendable {
 /// only when a stage asks for them (`JSONScanner.decode`), which is what keeps stages faster than
 /// re-parsing everything.
 public struct JSONScanner {
-    /// Deeper nesting than this is refused rather than risking the stack.
-    public static let maxDepth = 512
+    /// Nesting levels accepted (libjq 1.6 refuses 256 and more, so every accepted record can go
+    /// through `--where`); deeper input is refused rather than risking the stack.
+    public static let maxDepth = 255
 
     private let p: UnsafeBufferPointer<UInt8>
     private var i = 0

@@ -29,15 +29,19 @@ extension Stage {
     static func execute(_ stage: Self) -> ExitStatus {
         signal(SIGPIPE, SIG_IGN)
         let common = stage.common
-        let bootLogger = Logger(stage: stageName, format: common.logFormat ?? .text)
         let context: StageContext
-        let plan: Plan
         do {
             context = try StageContext(stage: stageName, common: common)
+        } catch {
+            let env = ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"].flatMap(LogFormat.init(rawValue:))
+            return report(error, logger: Logger(stage: stageName, format: common.logFormat ?? env ?? .text))
+        }
+        let plan: Plan
+        do {
             plan = try stage.configure(context.settings)
             try context.compileWhere()
         } catch {
-            return report(error, logger: bootLogger)
+            return report(error, logger: context.logger)
         }
         if common.printConfig {
             FileHandle.standardOutput.write(Data(context.settings.describe().utf8))

@@ -32,6 +32,7 @@ public final class StageContext {
     public var downstreamClosed = false
     private var firstLineBad: Bool?
     private var validRecords = 0
+    private var missingRequired = 0
 
     init(stage: String, common: CommonOptions, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.stage = stage
@@ -76,6 +77,7 @@ public final class StageContext {
                         keep = try fastWhere?.evaluate(record) ?? whereProgram.test(record)
                     } catch {
                         deadLetter(record, code: "where_error", message: "--where: \((error as? JQError)?.message ?? "\(error)")")
+                        try checkErrorBudget()
                         continue
                     }
                     if !keep { filter(record, reason: "where"); continue }
@@ -108,6 +110,13 @@ public final class StageContext {
         deadLetters.write(record: record, code: code, message: message, retryable: retryable)
     }
 
+    /// Dead-letters a record that lacks a field the stage needs. When every record lacks one, the
+    /// stage ends with status 65 (the input is not what the stage reads).
+    public func deadLetterMissing(_ record: Record, field: String) {
+        missingRequired += 1
+        deadLetter(record, code: "missing_field", message: "required field '\(field)' is missing or empty")
+    }
+
     /// Stops the stage (status 1) once dead letters exceed `--max-errors`.
     public func checkErrorBudget() throws {
         if let maxErrors, deadLetters.count > maxErrors {
@@ -119,6 +128,10 @@ public final class StageContext {
     func finish() -> ExitStatus {
         writeSummary()
         if downstreamClosed { return .ok }
+        if validRecords > 0, missingRequired == validRecords {
+            logger.error("no input record has the fields this stage needs (all \(validRecords) dead-lettered)")
+            return .dataError
+        }
         if let maxErrors, deadLetters.count > maxErrors {
             logger.error("\(deadLetters.count) records dead-lettered, more than --max-errors \(maxErrors) allows")
             return .failure
