@@ -18,6 +18,9 @@ public struct SandboxRequest: Sendable {
     public var body: [UInt8]
     /// The full original target (path and query) as sent, for `Link` headers and ETags.
     public var target: String
+    /// Requests to this service in flight when this one arrived, itself included (set by the server;
+    /// secondary rate limits on concurrency read it).
+    public var inFlight: Int = 1
 
     public init(
         method: String, path: String, query: [(name: String, value: String)] = [],
@@ -54,7 +57,7 @@ public struct SandboxResponse: Sendable {
     /// A JSON response from a JSONSerialization-compatible value (dictionaries are written with sorted keys,
     /// so the same world gives byte-identical bodies).
     public static func json(_ status: Int, _ object: Any, headers: [(name: String, value: String)] = []) -> SandboxResponse {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])) ?? Data("null".utf8)
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("null".utf8)
         return SandboxResponse(
             status: status, headers: [("content-type", "application/json; charset=utf-8")] + headers, body: Array(data))
     }

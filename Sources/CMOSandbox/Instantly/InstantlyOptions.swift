@@ -1,0 +1,68 @@
+import Foundation
+
+/// Switches for the sandbox's Instantly v2: limits, plan state, and the behaviours apis.md marks [U].
+public struct InstantlyOptions: Sendable {
+    /// What `skip_if_in_campaign` / `skip_if_in_list` compare against. The docs disagree [U]:
+    /// the bulk endpoint says "in ANY campaign/list", the single endpoint says "already in the campaign/list".
+    public enum SkipScope: String, Sendable {
+        /// Any campaign (or any list) of the workspace.
+        case anyInWorkspace = "any"
+        /// Only the campaign (or list) the request targets.
+        case targetOnly = "target"
+    }
+
+    /// What `POST /api/v2/leads` answers when a `skip_if_*` flag fires or the email is already in the
+    /// target campaign/list: undocumented [U].
+    public enum SingleSkipReply: String, Sendable {
+        /// 200 with the existing Lead (no new lead is made).
+        case existingLead = "existing"
+        /// 200 with an empty object `{}`.
+        case emptyObject = "empty"
+    }
+
+    /// How a list endpoint marks its last page: not documented [U].
+    public enum EndOfList: String, Sendable {
+        /// `next_starting_after` is left out when nothing follows.
+        case omitted
+        /// `next_starting_after: null` when nothing follows.
+        case null
+        /// `next_starting_after` is the last item's cursor on every non-empty page; the end is an empty page.
+        case lastItem = "last-item"
+    }
+
+    /// Workspace limit per second (documented: 100).
+    public var requestsPerSecond = 100
+    /// Workspace limit per minute (documented: 6,000).
+    public var requestsPerMinute = 6000
+    /// Answer 402 "no active paid plan" on every authenticated request.
+    public var noPlan = false
+    /// How many campaigns the workspace starts with (ids follow from the seed).
+    public var campaignCount = 3
+    /// How many lead lists the workspace starts with.
+    public var listCount = 2
+    /// Lead uploads the plan allows in total (`remaining_in_plan`); nil reports null.
+    public var planLeadLimit: Int? = 25_000
+    /// Entries of the workspace's default blocklist: whole emails or bare domains.
+    public var blocklist: [String] = ["blocked@example.com", "donotcontact.example"]
+    /// Scope of `skip_if_in_campaign`/`skip_if_in_list`; nil follows each endpoint's own wording
+    /// (bulk: any in the workspace; single: the target only).
+    public var skipScope: SkipScope? = nil
+    /// What the single-lead endpoint answers when it does not create the lead.
+    public var singleSkipReply: SingleSkipReply = .existingLead
+    /// How list endpoints mark the last page.
+    public var endOfList: EndOfList = .omitted
+    /// HTTP status of a body validation failure on `leads/add` (apis.md: "probably 400" [U]).
+    public var validationStatus = 400
+    /// Count an email already in the target campaign/list as `duplicated_leads` before looking at the
+    /// `skip_if_*` flags (the evaluation order is undocumented [U]; default: flags first).
+    public var dedupeBeforeSkip = false
+    /// Answer 403 (Cloudflare error 1010) to requests without a `User-Agent`, as a third party reports [3P].
+    public var requireUserAgent = false
+    /// The clock used for rate windows.
+    public var clock: ServiceKit.Clock = { Date() }
+    /// The time stamped on seeded objects and the start of the deterministic write clock.
+    public var epoch = Date(timeIntervalSince1970: 1_795_000_000)
+
+    /// The documented defaults.
+    public init() {}
+}
