@@ -153,7 +153,9 @@ struct CMOSandboxCommand: ParsableCommand {
         }
         FileHandle.standardOutput.write(Data("listening on http://127.0.0.1:\(server.port)\n".utf8))
         FileHandle.standardError.write(
-            Data("cmo-sandbox: seed \(seed), \(world.repos.count) repositories, \(world.users.count) accounts, \(world.repos.reduce(0) { $0 + $1.commits.count }) commits\n".utf8))
+            Data(
+                "cmo-sandbox: seed \(seed), \(world.repos.count) repositories, \(world.users.count) accounts, \(world.repos.reduce(0) { $0 + $1.commits.count }) commits\n"
+                    .utf8))
         dispatchMain()
     }
 }

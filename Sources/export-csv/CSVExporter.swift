@@ -1,4 +1,5 @@
 import CMOCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -138,7 +139,10 @@ final class SpillFile {
 
 enum ProcessInfoEnv {
     static var tmpdir: String {
-        if let t = getenv("TMPDIR") { let s = String(cString: t); if !s.isEmpty { return s } }
+        if let t = getenv("TMPDIR") {
+            let s = String(cString: t)
+            if !s.isEmpty { return s }
+        }
         return "/tmp"
     }
 }

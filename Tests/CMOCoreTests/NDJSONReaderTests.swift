@@ -13,7 +13,11 @@ final class NDJSONReaderTests: XCTestCase {
         Thread.detachNewThread {
             data.withUnsafeBytes { raw in
                 var off = 0
-                while off < raw.count { let n = write(w, raw.baseAddress! + off, raw.count - off); if n <= 0 { break }; off += n }
+                while off < raw.count {
+                    let n = write(w, raw.baseAddress! + off, raw.count - off)
+                    if n <= 0 { break }
+                    off += n
+                }
             }
             close(w)
         }
@@ -52,7 +56,9 @@ final class NDJSONReaderTests: XCTestCase {
         let input = Array(("{\"a\":1}\n" + big + "{\"a\":2}\n").utf8)
         let lines = try collect(reader(input, maxLine: 100_000, chunk: 4096))
         XCTAssertEqual(lines.count, 3)
-        guard case .bad(let n, let head, let length, let e) = lines[1], case .record(let last) = lines[2] else { return XCTFail("\(lines)") }
+        guard case .bad(let n, let head, let length, let e) = lines[1], case .record(let last) = lines[2] else {
+            return XCTFail("\(lines)")
+        }
         XCTAssertEqual(n, 2)
         XCTAssertEqual(e.code, "line_too_long")
         XCTAssertEqual(length, big.utf8.count - 1)
@@ -76,7 +82,9 @@ extension NDJSONReaderTests {
     }
 
     func testNestingLimitMatchesLibjqAndDeadLettersStayReadable() throws {
-        let deepest = "{\"a\":" + String(repeating: "[", count: JSONScanner.maxDepth - 1) + String(repeating: "]", count: JSONScanner.maxDepth - 1) + "}"
+        let deepest =
+            "{\"a\":" + String(repeating: "[", count: JSONScanner.maxDepth - 1) + String(repeating: "]", count: JSONScanner.maxDepth - 1)
+            + "}"
         let record = try Record(json: deepest)
         XCTAssertNoThrow(try JQProgram(".a").run(record), "every accepted record can go through libjq")
         XCTAssertThrowsError(try Record(json: "{\"a\":[" + deepest + "]}"))

@@ -42,7 +42,9 @@ public enum Spawn {
     ) throws -> SpawnResult {
         let dir = tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let inPath = dir + "/stdin", outPath = dir + "/stdout", errPath = dir + "/stderr"
+        let inPath = dir + "/stdin"
+        let outPath = dir + "/stdout"
+        let errPath = dir + "/stderr"
         FileManager.default.createFile(atPath: inPath, contents: stdin)
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
@@ -65,6 +67,8 @@ public enum Spawn {
 
     /// Runs a bash script with the products directory first on PATH; for pipelines.
     public static func shell(_ script: String, environment: [String: String] = [:]) throws -> SpawnResult {
-        try run("/bin/bash", ["-c", script], environment: ["PATH": productsDirectory.path + ":/usr/bin:/bin"].merging(environment) { _, n in n })
+        try run(
+            "/bin/bash", ["-c", script], environment: ["PATH": productsDirectory.path + ":/usr/bin:/bin"].merging(environment) { _, n in n }
+        )
     }
 }

@@ -28,7 +28,8 @@ final class FaultInjectionTests: XCTestCase {
         let conn = try TestHTTP.Connection(url: sbx.base)
         defer { conn.close() }
         let start = Date()
-        let r = try conn.send("POST", sbx.github + "/graphql", headers: ["Authorization": "Bearer \(sbx.token)", "Expect": "100-continue"], body: body)
+        let r = try conn.send(
+            "POST", sbx.github + "/graphql", headers: ["Authorization": "Bearer \(sbx.token)", "Expect": "100-continue"], body: body)
         XCTAssertEqual(r.status, 200)
         XCTAssertNotNil(try r.object()["data"])
         XCTAssertLessThan(Date().timeIntervalSince(start), 0.5)
@@ -48,7 +49,8 @@ final class FaultInjectionTests: XCTestCase {
             defer { sbx.stop() }
             return try (0..<30).map { _ in try sbx.gh("/rate_limit").status }
         }
-        let a = try statuses("3"), b = try statuses("3")
+        let a = try statuses("3")
+        let b = try statuses("3")
         XCTAssertEqual(a, b)
         XCTAssertTrue(a.contains(200) && a.contains { $0 >= 500 })
     }

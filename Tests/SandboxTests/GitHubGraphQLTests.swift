@@ -65,7 +65,8 @@ final class GitHubGraphQLTests: XCTestCase {
     func testNodesByIDAndArgumentLimit() throws {
         let ls = try logins(2)
         let ids = try ls.map { try sbx.gh("/users/\($0)").object()["node_id"] as! String }
-        let ok = try sbx.graphQL("query($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on User { login } } }", variables: ["ids": ids + ["bm9wZQ=="]])
+        let ok = try sbx.graphQL(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on User { login } } }", variables: ["ids": ids + ["bm9wZQ=="]])
         let nodes = (try ok.object()["data"] as! [String: Any])["nodes"] as! [Any]
         XCTAssertEqual(nodes.count, 3)
         XCTAssertEqual((nodes[0] as? [String: Any])?["login"] as? String, ls[0])
@@ -81,7 +82,8 @@ final class GitHubGraphQLTests: XCTestCase {
 
     func testCommitHistoryWithEmailsAndLinkedUsers() throws {
         let repo = (try sbx.gh("/search/repositories?q=stars:>=0&sort=stars&per_page=1").object()["items"] as! [[String: Any]])[0]
-        let owner = (repo["owner"] as! [String: Any])["login"] as! String, name = repo["name"] as! String
+        let owner = (repo["owner"] as! [String: Any])["login"] as! String
+        let name = repo["name"] as! String
         let rest = try sbx.gh("/repos/\(owner)/\(name)/commits?per_page=100&since=2000-01-01T00:00:00Z").array()
         let query = """
             query($o: String!, $n: String!, $after: String) {
@@ -97,7 +99,9 @@ final class GitHubGraphQLTests: XCTestCase {
         var total = 0
         repeat {
             let o = try sbx.graphQL(query, variables: ["o": owner, "n": name, "after": after]).object()
-            let history = ((((o["data"] as! [String: Any])["r0"] as! [String: Any])["defaultBranchRef"] as! [String: Any])["target"] as! [String: Any])["history"] as! [String: Any]
+            let history =
+                ((((o["data"] as! [String: Any])["r0"] as! [String: Any])["defaultBranchRef"] as! [String: Any])["target"] as! [String: Any])[
+                    "history"] as! [String: Any]
             total = history["totalCount"] as! Int
             seen += history["nodes"] as! [[String: Any]]
             let page = history["pageInfo"] as! [String: Any]
@@ -107,7 +111,8 @@ final class GitHubGraphQLTests: XCTestCase {
         if rest.count < 100 { XCTAssertEqual(total, rest.count) }
         for (g, r) in zip(seen, rest) {
             XCTAssertEqual(g["oid"] as? String, r["sha"] as? String)
-            let ga = g["author"] as! [String: Any], ra = (r["commit"] as! [String: Any])["author"] as! [String: Any]
+            let ga = g["author"] as! [String: Any]
+            let ra = (r["commit"] as! [String: Any])["author"] as! [String: Any]
             XCTAssertEqual(ga["email"] as? String, ra["email"] as? String)
             let restLogin = (r["author"] as? [String: Any])?["login"] as? String
             XCTAssertEqual((ga["user"] as? [String: Any])?["login"] as? String, restLogin)
@@ -115,7 +120,8 @@ final class GitHubGraphQLTests: XCTestCase {
     }
 
     func testCostsPaginationChecksAndUnknownFields() throws {
-        let heavy = try sbx.graphQL("""
+        let heavy = try sbx.graphQL(
+            """
             { viewer { repositories(first: 100) { nodes { defaultBranchRef { target { ... on Commit { history(first: 100) { totalCount } } } } } } }
               rateLimit(dryRun: true) { cost nodeCount } }
             """)
@@ -127,10 +133,13 @@ final class GitHubGraphQLTests: XCTestCase {
         XCTAssertNil(excessive["data"])
         let unknown = try sbx.graphQL("{ viewer { login favouriteColour } }").object()
         XCTAssertNil(unknown["data"])
-        XCTAssertEqual((unknown["errors"] as? [[String: Any]])?.first?["message"] as? String, "Field 'favouriteColour' doesn't exist on type 'User'")
+        XCTAssertEqual(
+            (unknown["errors"] as? [[String: Any]])?.first?["message"] as? String, "Field 'favouriteColour' doesn't exist on type 'User'")
         let unknownOnMissing = try sbx.graphQL("{ u: user(login: \"nobody-here\") { login favouriteColour } }").object()
         XCTAssertNil(unknownOnMissing["data"], "the query is validated before it runs")
-        XCTAssertEqual(((unknownOnMissing["errors"] as? [[String: Any]])?.first?["extensions"] as? [String: Any])?["code"] as? String, "undefinedField")
+        XCTAssertEqual(
+            ((unknownOnMissing["errors"] as? [[String: Any]])?.first?["extensions"] as? [String: Any])?["code"] as? String, "undefinedField"
+        )
         let syntax = try sbx.graphQL("{ viewer { login }").object()
         XCTAssertNotNil(syntax["errors"])
     }

@@ -39,7 +39,8 @@ final class GitHubRESTTests: XCTestCase {
         XCTAssertTrue(unlinked.allSatisfy { $0["author"] is NSNull }, "an email no account owns gives author: null")
 
         // since/until bound the window (inclusive), as truth's first/last commit dates say.
-        let first = anon["first_commit_at"] as! String, last = anon["last_commit_at"] as! String
+        let first = anon["first_commit_at"] as! String
+        let last = anon["last_commit_at"] as! String
         let enc = (anon["email"] as! String).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         let window = try sbx.gh("/repos/\(repo)/commits?author=\(enc)&since=\(first)&until=\(last)&per_page=100").array()
         XCTAssertEqual(window.count, anon["commits"] as? Int)
@@ -85,8 +86,10 @@ final class GitHubRESTTests: XCTestCase {
 
         let login = try XCTUnwrap(list.first { $0["type"] as? String == "User" }?["login"] as? String)
         let user = try sbx.gh("/users/\(login)").object()
-        for key in ["login", "id", "node_id", "type", "name", "company", "blog", "location", "email", "hireable", "bio",
-                    "twitter_username", "public_repos", "public_gists", "followers", "following", "created_at", "updated_at"] {
+        for key in [
+            "login", "id", "node_id", "type", "name", "company", "blog", "location", "email", "hireable", "bio",
+            "twitter_username", "public_repos", "public_gists", "followers", "following", "created_at", "updated_at",
+        ] {
             XCTAssertTrue(user.keys.contains(key), key)
         }
         let bot = try sbx.gh("/users/dependabot[bot]").object()
@@ -121,13 +124,17 @@ final class GitHubRESTTests: XCTestCase {
         XCTAssertEqual(contributors.status, 204)
         XCTAssertTrue(contributors.body.isEmpty)
 
-        let noAgent = try TestHTTP.request("GET", sbx.github + "/rate_limit", headers: ["Authorization": "Bearer \(sbx.token)", "User-Agent": ""])
+        let noAgent = try TestHTTP.request(
+            "GET", sbx.github + "/rate_limit", headers: ["Authorization": "Bearer \(sbx.token)", "User-Agent": ""])
         XCTAssertEqual(noAgent.status, 403)
         XCTAssertTrue(noAgent.text.contains("User-Agent"))
 
         let lenient = try SandboxProcess(["--repos", "10", "--users", "20", "--allow-missing-user-agent", "--empty-repo-lists"])
         defer { lenient.stop() }
-        XCTAssertEqual(try TestHTTP.request("GET", lenient.github + "/rate_limit", headers: ["Authorization": "Bearer \(lenient.token)", "User-Agent": ""]).status, 200)
+        XCTAssertEqual(
+            try TestHTTP.request(
+                "GET", lenient.github + "/rate_limit", headers: ["Authorization": "Bearer \(lenient.token)", "User-Agent": ""]
+            ).status, 200)
         let lenientTruth = try TestHTTP.request("GET", lenient.base + "/_sandbox/truth").object()
         let emptyHere = ((lenientTruth["repositories"] as! [[String: Any]]).first { $0["commits"] as? Int == 0 })!["full_name"] as! String
         let list = try lenient.gh("/repos/\(emptyHere)/commits")
@@ -148,7 +155,10 @@ final class GitHubRESTTests: XCTestCase {
 
         let repo = (contributions.first { $0["login"] is String })!["repo"] as! String
         let byWebFlow = try sbx.gh("/repos/\(repo)/commits?committer=web-flow&per_page=100").array()
-        XCTAssertTrue(byWebFlow.allSatisfy { ((($0["commit"] as! [String: Any])["committer"] as! [String: Any])["email"] as? String) == "noreply@github.com" })
+        XCTAssertTrue(
+            byWebFlow.allSatisfy {
+                ((($0["commit"] as! [String: Any])["committer"] as! [String: Any])["email"] as? String) == "noreply@github.com"
+            })
     }
 
     func testIncompleteSearchResultsOnRequest() throws {

@@ -6,8 +6,10 @@ final class GitHubRateLimitTests: XCTestCase {
     func testHeadersOnEveryResponseAndFreeConditionalRequests() throws {
         let sbx = try SandboxProcess(["--repos", "30", "--users", "40"])
         defer { sbx.stop() }
-        for (path, resource) in [("/users/dependabot[bot]", "core"), ("/users/nobody-at-all", "core"),
-                                 ("/search/repositories?q=stars:>1", "search"), ("/search/repositories", "search")] {
+        for (path, resource) in [
+            ("/users/dependabot[bot]", "core"), ("/users/nobody-at-all", "core"),
+            ("/search/repositories?q=stars:>1", "search"), ("/search/repositories", "search"),
+        ] {
             let r = try sbx.gh(path)
             for h in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-used", "x-ratelimit-reset"] {
                 XCTAssertNotNil(r.headers[h], "\(h) on \(path)")
@@ -30,7 +32,9 @@ final class GitHubRateLimitTests: XCTestCase {
     }
 
     func testPrimaryExhaustionAndWindowReset() throws {
-        let sbx = try SandboxProcess(["--repos", "20", "--users", "30", "--core-limit", "3", "--window-seconds", "2", "--search-limit", "1"])
+        let sbx = try SandboxProcess([
+            "--repos", "20", "--users", "30", "--core-limit", "3", "--window-seconds", "2", "--search-limit", "1",
+        ])
         defer { sbx.stop() }
         for expected in [2, 1, 0] {
             let r = try sbx.gh("/users/dependabot[bot]")

@@ -6,7 +6,9 @@ final class GitHubSearchTests: XCTestCase {
     nonisolated(unsafe) static var sandbox: SandboxProcess?
     var sbx: SandboxProcess { Self.sandbox! }
 
-    override class func setUp() { sandbox = try? SandboxProcess(["--seed", "42", "--repos", "1500", "--users", "300", "--search-limit", "1000"]) }
+    override class func setUp() {
+        sandbox = try? SandboxProcess(["--seed", "42", "--repos", "1500", "--users", "300", "--search-limit", "1000"])
+    }
     override class func tearDown() { sandbox?.stop() }
     override func setUpWithError() throws { if Self.sandbox == nil { throw SandboxTestError("sandbox failed to start") } }
 
@@ -39,7 +41,8 @@ final class GitHubSearchTests: XCTestCase {
         let pushed = try items("pushed:>2026-10-01", "&per_page=100")
         XCTAssertTrue(pushed.items.allSatisfy { ($0["pushed_at"] as! String) >= "2026-10-02" })
         let created = try items("created:2020-01-01..2021-12-31", "&per_page=100")
-        XCTAssertTrue(created.items.allSatisfy { ($0["created_at"] as! String) >= "2020-01-01" && ($0["created_at"] as! String) < "2022-01-01" })
+        XCTAssertTrue(
+            created.items.allSatisfy { ($0["created_at"] as! String) >= "2020-01-01" && ($0["created_at"] as! String) < "2022-01-01" })
 
         let forks = try items("fork:only", "&per_page=100")
         XCTAssertGreaterThan(forks.total, 0)

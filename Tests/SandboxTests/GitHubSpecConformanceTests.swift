@@ -37,8 +37,11 @@ final class GitHubSpecConformanceTests: XCTestCase {
         let sbx = try SandboxProcess(["--seed", "8", "--repos", "80", "--users", "100"])
         defer { sbx.stop() }
         let truth = try TestHTTP.request("GET", sbx.base + "/_sandbox/truth").object()
-        let contribution = (truth["contributions"] as! [[String: Any]]).first { ($0["last_commit_at"] as! String) > "2026-10-25" && $0["login"] is String }!
-        let repo = contribution["repo"] as! String, login = contribution["login"] as! String
+        let contribution = (truth["contributions"] as! [[String: Any]]).first {
+            ($0["last_commit_at"] as! String) > "2026-10-25" && $0["login"] is String
+        }!
+        let repo = contribution["repo"] as! String
+        let login = contribution["login"] as! String
         let cases: [(String, String)] = [
             ("GET /search/repositories", "/search/repositories?q=stars:>=0&per_page=20"),
             ("GET /repos/{owner}/{repo}/commits", "/repos/\(repo)/commits?per_page=50"),

@@ -17,9 +17,13 @@ final class SandboxEndToEndTests: XCTestCase {
         // Instantly: a lead added twice to the same campaign is created once.
         let campaign = try XCTUnwrap(env["CMO_SANDBOX_INSTANTLY_CAMPAIGN"])
         let instantly = ["Authorization": "Bearer \(env["INSTANTLY_API_KEY"]!)", "Content-Type": "application/json"]
-        let lead = try JSONSerialization.data(withJSONObject: ["campaign_id": campaign, "leads": [["email": "ada@engines.example", "first_name": "Ada"]]])
-        let first = try TestHTTP.request("POST", env["INSTANTLY_API_URL"]! + "/api/v2/leads/add", headers: instantly, body: Array(lead)).object()
-        let second = try TestHTTP.request("POST", env["INSTANTLY_API_URL"]! + "/api/v2/leads/add", headers: instantly, body: Array(lead)).object()
+        let lead = try JSONSerialization.data(withJSONObject: [
+            "campaign_id": campaign, "leads": [["email": "ada@engines.example", "first_name": "Ada"]],
+        ])
+        let first = try TestHTTP.request("POST", env["INSTANTLY_API_URL"]! + "/api/v2/leads/add", headers: instantly, body: Array(lead))
+            .object()
+        let second = try TestHTTP.request("POST", env["INSTANTLY_API_URL"]! + "/api/v2/leads/add", headers: instantly, body: Array(lead))
+            .object()
         XCTAssertEqual(first["leads_uploaded"] as? Int, 1)
         XCTAssertEqual(second["leads_uploaded"] as? Int, 0)
         XCTAssertEqual(second["duplicated_leads"] as? Int, 1)
@@ -39,7 +43,8 @@ final class SandboxEndToEndTests: XCTestCase {
         // Linear: an API key goes without "Bearer".
         let team = try XCTUnwrap(env["CMO_SANDBOX_LINEAR_TEAM"])
         let mutation = try JSONSerialization.data(withJSONObject: [
-            "query": "mutation($t: String!) { issueCreate(input: {teamId: $t, title: \"Bounce from ada\"}) { success issue { id identifier } } }",
+            "query":
+                "mutation($t: String!) { issueCreate(input: {teamId: $t, title: \"Bounce from ada\"}) { success issue { id identifier } } }",
             "variables": ["t": team],
         ])
         let linear = try TestHTTP.request(
@@ -49,7 +54,9 @@ final class SandboxEndToEndTests: XCTestCase {
         XCTAssertEqual(created?["success"] as? Bool, true, linear.text)
 
         // The planner model answers a campaign goal with a tool call.
-        let tool: (String) -> [String: Any] = { ["type": "function", "function": ["name": $0, "parameters": ["type": "object", "properties": [:]]]] }
+        let tool: (String) -> [String: Any] = {
+            ["type": "function", "function": ["name": $0, "parameters": ["type": "object", "properties": [:]]]]
+        }
         let chat = try JSONSerialization.data(withJSONObject: [
             "model": "cmo-planner",
             "messages": [["role": "user", "content": "Find 200 Python maintainers active in the last 90 days and export a CSV"]],
@@ -97,7 +104,9 @@ final class SandboxEndToEndTests: XCTestCase {
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let sent = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, q, q.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, q, q.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard sent == q.count else { throw SandboxTestError("sendto failed") }
         var buf = [UInt8](repeating: 0, count: 4096)

@@ -24,7 +24,8 @@ final class SandboxLaunchTests: XCTestCase {
         let sbx = try SandboxProcess(["--repos", "10", "--users", "20", "--instantly-no-plan"])
         defer { sbx.stop() }
         let key = sbx.env["INSTANTLY_API_KEY"]!
-        let r = try TestHTTP.request("GET", sbx.env["INSTANTLY_API_URL"]! + "/api/v2/campaigns", headers: ["Authorization": "Bearer \(key)"])
+        let r = try TestHTTP.request(
+            "GET", sbx.env["INSTANTLY_API_URL"]! + "/api/v2/campaigns", headers: ["Authorization": "Bearer \(key)"])
         XCTAssertEqual(r.status, 402)
     }
 

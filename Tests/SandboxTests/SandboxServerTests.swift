@@ -33,7 +33,8 @@ final class SandboxServerTests: XCTestCase {
     func testChunkedRequestBody() throws {
         let json = #"{"query":"{ rateLimit { cost } }"}"#
         let half = json.utf8.count / 2
-        let first = String(json.prefix(half)), second = String(json.dropFirst(half))
+        let first = String(json.prefix(half))
+        let second = String(json.dropFirst(half))
         let text = try raw(
             "POST /github/graphql HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nAuthorization: Bearer \(sbx.token)\r\n"
                 + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"

@@ -1,5 +1,7 @@
 import XCTest
+
 @testable import CMOSandbox
+
 final class SandboxStatsTests: XCTestCase {
     func testDuplicateWriteIsCounted() {
         let s = SandboxStats()

@@ -47,10 +47,12 @@ final class SandboxUnitTests: XCTestCase {
     }
 
     func testFaultPlanIsDeterministicPerService() throws {
-        let faults = try ServiceFaults.parse(latency: ["github=100±20"], failRate: ["*=0.5"], tooManyRate: [], resetRate: [], truncateRate: [])
+        let faults = try ServiceFaults.parse(
+            latency: ["github=100±20"], failRate: ["*=0.5"], tooManyRate: [], resetRate: [], truncateRate: [])
         XCTAssertEqual(faults["github"]?.latencyMS, 100)
         XCTAssertEqual(faults["github"]?.jitterMS, 20)
-        let a = FaultPlan(seed: 9, faults: faults), b = FaultPlan(seed: 9, faults: faults)
+        let a = FaultPlan(seed: 9, faults: faults)
+        let b = FaultPlan(seed: 9, faults: faults)
         let runA = (0..<50).map { _ in a.next(for: "attio").0 }
         let runB = (0..<50).map { _ in b.next(for: "attio").0 }
         XCTAssertEqual(runA, runB)
@@ -63,7 +65,8 @@ final class SandboxUnitTests: XCTestCase {
 
     func testWorldIsDeterministicAndHasEveryKindOfIdentity() throws {
         let config = WorldConfig(seed: 77, repoCount: 60, userCount: 80)
-        let a = World(config: config), b = World(config: config)
+        let a = World(config: config)
+        let b = World(config: config)
         let ja = try JSONSerialization.data(withJSONObject: a.truth(), options: [.sortedKeys])
         let jb = try JSONSerialization.data(withJSONObject: b.truth(), options: [.sortedKeys])
         XCTAssertEqual(ja, jb)
@@ -71,7 +74,8 @@ final class SandboxUnitTests: XCTestCase {
         XCTAssertTrue(a.users.contains { $0.login == "github-actions[bot]" && $0.type == .bot })
         XCTAssertTrue(a.users.contains { $0.type == .organization })
         XCTAssertTrue(a.users.contains { $0.publicEmail != nil } && a.users.contains { $0.type == .user && $0.publicEmail == nil })
-        XCTAssertTrue(a.users.contains { ($0.bio ?? "").contains("\r\n") || ($0.bio ?? "").contains("{{") || ($0.bio ?? "").hasPrefix("=") })
+        XCTAssertTrue(
+            a.users.contains { ($0.bio ?? "").contains("\r\n") || ($0.bio ?? "").contains("{{") || ($0.bio ?? "").hasPrefix("=") })
         let commits = a.repos.flatMap(\.commits)
         XCTAssertTrue(commits.contains { $0.authorID == nil })
         XCTAssertTrue(commits.contains { $0.authorEmail.hasSuffix("@users.noreply.github.com") && $0.authorEmail.contains("+") })
@@ -112,7 +116,9 @@ final class SandboxUnitTests: XCTestCase {
         ]
         let bytes = SandboxJSON.encode(value)
         let text = String(decoding: bytes, as: UTF8.self)
-        XCTAssertTrue(text.hasPrefix(#"{"Zebra":"upper sorts before lower","a":1,"b":true,"big":1099511627776,"counts":{"y":2,"z":1},"d":1.5,"#), text)
+        XCTAssertTrue(
+            text.hasPrefix(#"{"Zebra":"upper sorts before lower","a":1,"b":true,"big":1099511627776,"counts":{"y":2,"z":1},"d":1.5,"#), text
+        )
         XCTAssertTrue(text.contains(#""s":"q\"uote\\ /slash\r\n\t\u0001 é 🦀""#), text)
         XCTAssertTrue(text.contains(#""whole":2"#))
         let back = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])

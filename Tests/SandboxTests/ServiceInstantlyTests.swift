@@ -34,14 +34,16 @@ final class ServiceInstantlyTests: XCTestCase {
     func testBulkCountsAndIndexMapping() {
         let (s, stats, _) = make()
         let campaign = s.campaignIDs[0]
-        let (status, body) = add(s, [
-            "campaign_id": campaign,
-            "leads": [
-                ["email": "ada@acme.io", "first_name": "Ada"], ["email": "not-an-email"], ["email": "ADA@acme.io"],
-                ["email": "x@donotcontact.example"], ["email": "bob@acme.io", "custom_variables": ["why_now": "v2 shipped"]],
-                ["first_name": "NoEmail"],
-            ],
-        ])
+        let (status, body) = add(
+            s,
+            [
+                "campaign_id": campaign,
+                "leads": [
+                    ["email": "ada@acme.io", "first_name": "Ada"], ["email": "not-an-email"], ["email": "ADA@acme.io"],
+                    ["email": "x@donotcontact.example"], ["email": "bob@acme.io", "custom_variables": ["why_now": "v2 shipped"]],
+                    ["first_name": "NoEmail"],
+                ],
+            ])
         XCTAssertEqual(status, 200)
         XCTAssertEqual(body["status"] as? String, "success")
         XCTAssertEqual(body["total_sent"] as? Int, 6)
@@ -79,10 +81,12 @@ final class ServiceInstantlyTests: XCTestCase {
         let (_, b) = add(s, ["list_id": list, "skip_if_in_list": true, "leads": [["email": "ada@acme.io"]]])
         XCTAssertEqual(b["leads_uploaded"] as? Int, 1)
         // …but skip_if_in_workspace overrides the others (false ones included).
-        let (_, c) = add(s, [
-            "campaign_id": s.campaignIDs[2], "skip_if_in_workspace": true, "skip_if_in_campaign": false,
-            "leads": [["email": "ada@acme.io"]],
-        ])
+        let (_, c) = add(
+            s,
+            [
+                "campaign_id": s.campaignIDs[2], "skip_if_in_workspace": true, "skip_if_in_campaign": false,
+                "leads": [["email": "ada@acme.io"]],
+            ])
         XCTAssertEqual(c["skipped_count"] as? Int, 1)
         // Without flags the same email goes into another campaign.
         let (_, d) = add(s, ["campaign_id": c1, "leads": [["email": "ada@acme.io"]]])
@@ -163,21 +167,30 @@ final class ServiceInstantlyTests: XCTestCase {
     func testSingleLeadAndLookup() {
         let (s, stats, _) = make()
         let c = s.campaignIDs[0]
-        let first = s.handle(sandboxRequest("POST", "/api/v2/leads", json: ["campaign": c, "email": "Ada@Acme.io", "first_name": "Ada"], headers: auth))!
+        let first = s.handle(
+            sandboxRequest("POST", "/api/v2/leads", json: ["campaign": c, "email": "Ada@Acme.io", "first_name": "Ada"], headers: auth))!
         XCTAssertEqual(first.status, 200)
         let lead = jsonObject(first)
-        for key in ["id", "timestamp_created", "timestamp_updated", "organization", "status", "email_open_count", "company_domain", "status_summary"] {
+        for key in [
+            "id", "timestamp_created", "timestamp_updated", "organization", "status", "email_open_count", "company_domain",
+            "status_summary",
+        ] {
             XCTAssertNotNil(lead[key], key)
         }
         XCTAssertEqual(lead["campaign"] as? String, c)
-        let second = jsonObject(s.handle(sandboxRequest("POST", "/api/v2/leads", json: ["campaign": c, "email": "ada@acme.io", "skip_if_in_campaign": true], headers: auth)))
+        let second = jsonObject(
+            s.handle(
+                sandboxRequest(
+                    "POST", "/api/v2/leads", json: ["campaign": c, "email": "ada@acme.io", "skip_if_in_campaign": true], headers: auth)))
         XCTAssertEqual(second["id"] as? String, lead["id"] as? String)
         XCTAssertEqual(stats.snapshot()["duplicates_total"] as? Int, 1)
         let bad = s.handle(sandboxRequest("POST", "/api/v2/leads", json: ["campaign_id": c, "email": "a@b.io"], headers: auth))!
         XCTAssertEqual(bad.status, 400)
-        let found = jsonObject(s.handle(sandboxRequest("POST", "/api/v2/leads/list", json: ["contacts": ["ada@acme.io"], "campaign": c], headers: auth)))
+        let found = jsonObject(
+            s.handle(sandboxRequest("POST", "/api/v2/leads/list", json: ["contacts": ["ada@acme.io"], "campaign": c], headers: auth)))
         XCTAssertEqual((found["items"] as? [[String: Any]])?.map { $0["id"] as? String }, [lead["id"] as? String])
-        let none = jsonObject(s.handle(sandboxRequest("POST", "/api/v2/leads/list", json: ["contacts": ["zed@acme.io"], "campaign": c], headers: auth)))
+        let none = jsonObject(
+            s.handle(sandboxRequest("POST", "/api/v2/leads/list", json: ["contacts": ["zed@acme.io"], "campaign": c], headers: auth)))
         XCTAssertEqual((none["items"] as? [Any])?.count, 0)
     }
 
@@ -194,12 +207,15 @@ extension ServiceInstantlyTests {
         let (s, stats, _) = make()
         let campaign = s.campaignIDs[0]
         DispatchQueue.concurrentPerform(iterations: 40) { i in
-            _ = s.handle(sandboxRequest(
-                "POST", "/api/v2/leads/add", json: ["campaign_id": campaign, "leads": [["email": "user\(i % 20)@acme.io"]]],
-                headers: ["authorization": "Bearer inst-key"]))
+            _ = s.handle(
+                sandboxRequest(
+                    "POST", "/api/v2/leads/add", json: ["campaign_id": campaign, "leads": [["email": "user\(i % 20)@acme.io"]]],
+                    headers: ["authorization": "Bearer inst-key"]))
         }
-        let found = jsonObject(s.handle(sandboxRequest(
-            "POST", "/api/v2/leads/list", json: ["campaign": campaign, "limit": 100], headers: auth)))
+        let found = jsonObject(
+            s.handle(
+                sandboxRequest(
+                    "POST", "/api/v2/leads/list", json: ["campaign": campaign, "limit": 100], headers: auth)))
         XCTAssertEqual((found["items"] as? [Any])?.count, 20)
         XCTAssertEqual(stats.snapshot()["duplicates_total"] as? Int, 20)
     }
@@ -226,6 +242,7 @@ extension ServiceInstantlyTests {
         // Cloudflare's browser check.
         let (f, _, _) = make { $0.requireUserAgent = true }
         XCTAssertEqual(f.handle(sandboxRequest("GET", "/api/v2/accounts", headers: auth))?.status, 403)
-        XCTAssertEqual(f.handle(sandboxRequest("GET", "/api/v2/accounts", headers: auth.merging(["user-agent": "cmo/1"]) { $1 }))?.status, 200)
+        XCTAssertEqual(
+            f.handle(sandboxRequest("GET", "/api/v2/accounts", headers: auth.merging(["user-agent": "cmo/1"]) { $1 }))?.status, 200)
     }
 }

@@ -16,7 +16,8 @@ final class ServiceLinearTests: XCTestCase {
     }
 
     func gql(_ s: LinearService, _ query: String, _ variables: [String: Any] = [:], auth: String? = nil) -> SandboxResponse {
-        s.handle(sandboxRequest("POST", "/graphql", json: ["query": query, "variables": variables], headers: ["authorization": auth ?? key]))!
+        s.handle(
+            sandboxRequest("POST", "/graphql", json: ["query": query, "variables": variables], headers: ["authorization": auth ?? key]))!
     }
 
     let create = """
@@ -38,10 +39,13 @@ final class ServiceLinearTests: XCTestCase {
 
     func testAliasesFragmentsAndTypename() {
         let (s, _, _) = make()
-        let r = jsonObject(gql(s, """
-            query { me: viewer { ...U } all: teams(first: 2) { nodes { __typename id key } pageInfo { hasNextPage endCursor } } }
-            fragment U on User { id name __typename }
-            """))
+        let r = jsonObject(
+            gql(
+                s,
+                """
+                query { me: viewer { ...U } all: teams(first: 2) { nodes { __typename id key } pageInfo { hasNextPage endCursor } } }
+                fragment U on User { id name __typename }
+                """))
         let data = r["data"] as? [String: Any] ?? [:]
         XCTAssertEqual((data["me"] as? [String: Any])?["__typename"] as? String, "User")
         let teams = data["all"] as? [String: Any] ?? [:]
@@ -75,9 +79,12 @@ final class ServiceLinearTests: XCTestCase {
         XCTAssertEqual(stats.snapshot()["duplicates_total"] as? Int, 2)
 
         // Find it by title within the team.
-        let found = jsonObject(gql(s, """
-            query($team: ID!, $title: String!) { issues(filter: {team: {id: {eq: $team}}, title: {eq: $title}}, first: 1) { nodes { id identifier } } }
-            """, ["team": team, "title": "Dead letters: gh-people"]))
+        let found = jsonObject(
+            gql(
+                s,
+                """
+                query($team: ID!, $title: String!) { issues(filter: {team: {id: {eq: $team}}, title: {eq: $title}}, first: 1) { nodes { id identifier } } }
+                """, ["team": team, "title": "Dead letters: gh-people"]))
         let nodes = ((found["data"] as? [String: Any])?["issues"] as? [String: Any])?["nodes"] as? [[String: Any]]
         XCTAssertEqual(nodes?.map { $0["id"] as? String }, [id])
         let none = jsonObject(gql(s, "{ issues(filter: {title: {eq: \"nope\"}}) { nodes { id } } }"))
@@ -90,7 +97,9 @@ final class ServiceLinearTests: XCTestCase {
         let input: [String: Any] = ["teamId": team, "title": "x", "id": "8f1c2a3b-4d5e-4f60-9a7b-8c9d0e1f2a3b"]
         _ = gql(s, create, ["input": input])
         let again = jsonObject(gql(s, create, ["input": input]))
-        XCTAssertEqual((((again["data"] as? [String: Any])?["issueCreate"] as? [String: Any])?["issue"] as? [String: Any])?["identifier"] as? String, "GRO-1")
+        XCTAssertEqual(
+            (((again["data"] as? [String: Any])?["issueCreate"] as? [String: Any])?["issue"] as? [String: Any])?["identifier"] as? String,
+            "GRO-1")
         // A version-5 UUID is refused by default…
         let v5: [String: Any] = ["teamId": team, "title": "y", "id": "8f1c2a3b-4d5e-5f60-9a7b-8c9d0e1f2a3b"]
         XCTAssertNotNil(jsonObject(gql(s, create, ["input": v5]))["errors"])
@@ -103,21 +112,29 @@ final class ServiceLinearTests: XCTestCase {
         let (s, _, _) = make()
         let team = s.teams[0].id
         _ = gql(s, create, ["input": ["teamId": team, "title": "Run 42"]])
-        let labels = jsonObject(gql(s, "{ issueLabels(filter: {name: {eq: \"dead-letter\"}, team: {key: {eq: \"ENG\"}}}) { nodes { id } } }"))
-        let labelID = ((((labels["data"] as? [String: Any])?["issueLabels"] as? [String: Any])?["nodes"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
-        let child = jsonObject(gql(s, create, ["input": ["teamId": team, "title": "Bad line", "parentId": "ENG-1", "labelIds": [labelID]]]))
+        let labels = jsonObject(
+            gql(s, "{ issueLabels(filter: {name: {eq: \"dead-letter\"}, team: {key: {eq: \"ENG\"}}}) { nodes { id } } }"))
+        let labelID =
+            ((((labels["data"] as? [String: Any])?["issueLabels"] as? [String: Any])?["nodes"] as? [[String: Any]])?.first?["id"] as? String)
+            ?? ""
+        let child = jsonObject(
+            gql(s, create, ["input": ["teamId": team, "title": "Bad line", "parentId": "ENG-1", "labelIds": [labelID]]]))
         let issue = (((child["data"] as? [String: Any])?["issueCreate"] as? [String: Any])?["issue"] as? [String: Any]) ?? [:]
         XCTAssertEqual((issue["parent"] as? [String: Any])?["identifier"] as? String, "ENG-1")
         XCTAssertEqual(((issue["labels"] as? [String: Any])?["nodes"] as? [[String: Any]])?.first?["name"] as? String, "dead-letter")
         let parent = jsonObject(gql(s, "{ issue(id: \"ENG-1\") { children { nodes { title } } } }"))
-        let kids = (((parent["data"] as? [String: Any])?["issue"] as? [String: Any])?["children"] as? [String: Any])?["nodes"] as? [[String: Any]]
+        let kids =
+            (((parent["data"] as? [String: Any])?["issue"] as? [String: Any])?["children"] as? [String: Any])?["nodes"] as? [[String: Any]]
         XCTAssertEqual(kids?.map { $0["title"] as? String }, ["Bad line"])
         let missingTeam = jsonObject(gql(s, create, ["input": ["teamId": "nope", "title": "x"]]))
         XCTAssertNotNil(missingTeam["errors"])
     }
 
     func testRateLimitedIs400WithHeadersOr429ByOption() {
-        let (s, stats, clock) = make { $0.requestsPerHour = 2; $0.windowSeconds = 60 }
+        let (s, stats, clock) = make {
+            $0.requestsPerHour = 2
+            $0.windowSeconds = 60
+        }
         XCTAssertEqual(gql(s, "{ viewer { id } }").header("x-ratelimit-requests-remaining"), "1")
         XCTAssertEqual(gql(s, "{ viewer { id } }").status, 200)
         let limited = gql(s, "{ viewer { id } }")
@@ -132,7 +149,11 @@ final class ServiceLinearTests: XCTestCase {
         clock.advance(60)
         XCTAssertEqual(gql(s, "{ viewer { id } }").status, 200)
 
-        let (t, _, _) = make { $0.requestsPerHour = 0; $0.rateLimitStatus = 429; $0.rateLimitRetryAfter = true }
+        let (t, _, _) = make {
+            $0.requestsPerHour = 0
+            $0.rateLimitStatus = 429
+            $0.rateLimitRetryAfter = true
+        }
         let r = gql(t, "{ viewer { id } }")
         XCTAssertEqual(r.status, 429)
         XCTAssertNotNil(r.header("retry-after"))
@@ -142,7 +163,9 @@ final class ServiceLinearTests: XCTestCase {
         let (s, _, _) = make()
         let syntax = gql(s, "{ viewer { id ")
         XCTAssertEqual(syntax.status, 400)
-        XCTAssertEqual(((jsonObject(syntax)["errors"] as? [[String: Any]])?.first?["extensions"] as? [String: Any])?["code"] as? String, "GRAPHQL_PARSE_FAILED")
+        XCTAssertEqual(
+            ((jsonObject(syntax)["errors"] as? [[String: Any]])?.first?["extensions"] as? [String: Any])?["code"] as? String,
+            "GRAPHQL_PARSE_FAILED")
         XCTAssertEqual(gql(s, "{ viewer { shoeSize } }").status, 400)
         XCTAssertEqual(gql(s, create, ["input": ["title": "no team"]]).status, 400)
         XCTAssertEqual(gql(s, create, ["input": ["teamId": s.teams[0].id, "colour": "red"]]).status, 400)

@@ -6,7 +6,10 @@ import XCTest
 final class ServiceOpenAITests: XCTestCase {
     let auth = ["authorization": "Bearer sk-sandbox"]
     let goal = "Find 2k Python maintainers active in the last 90 days, queue Instantly seq=123, add to Attio list=abc, export CSV"
-    static let stageNames = ["gh-search", "gh_people", "gh-enrich", "mx-check", "score-icp", "render-copy", "send-instantly", "sync-attio", "sync-linear", "export-csv", "done"]
+    static let stageNames = [
+        "gh-search", "gh_people", "gh-enrich", "mx-check", "score-icp", "render-copy", "send-instantly", "sync-attio", "sync-linear",
+        "export-csv", "done",
+    ]
 
     func make(_ configure: (inout OpenAIOptions) -> Void = { _ in }) -> OpenAIService {
         var o = OpenAIOptions()
@@ -16,10 +19,17 @@ final class ServiceOpenAITests: XCTestCase {
     }
 
     func tools(_ names: [String]) -> [[String: Any]] {
-        names.map { ["type": "function", "function": ["name": $0, "description": "stage", "parameters": ["type": "object", "properties": [String: Any]()]]] }
+        names.map {
+            [
+                "type": "function",
+                "function": ["name": $0, "description": "stage", "parameters": ["type": "object", "properties": [String: Any]()]],
+            ]
+        }
     }
 
-    func chat(_ s: OpenAIService, model: String = "cmo-planner", _ messages: [[String: Any]], tools: [[String: Any]], extra: [String: Any] = [:]) -> SandboxResponse {
+    func chat(
+        _ s: OpenAIService, model: String = "cmo-planner", _ messages: [[String: Any]], tools: [[String: Any]], extra: [String: Any] = [:]
+    ) -> SandboxResponse {
         var body: [String: Any] = ["model": model, "messages": messages]
         if !tools.isEmpty { body["tools"] = tools }
         for (k, v) in extra { body[k] = v }
@@ -31,8 +41,10 @@ final class ServiceOpenAITests: XCTestCase {
     }
 
     /// Runs a conversation: each tool call is answered by `result`; returns (name, arguments text) of every call.
-    func drive(_ s: OpenAIService, model: String = "cmo-planner", names: [String] = stageNames, turns: Int = 40,
-               result: (String, String) -> String) -> [(String, String)] {
+    func drive(
+        _ s: OpenAIService, model: String = "cmo-planner", names: [String] = stageNames, turns: Int = 40,
+        result: (String, String) -> String
+    ) -> [(String, String)] {
         var messages: [[String: Any]] = [["role": "system", "content": "You plan campaigns."], ["role": "user", "content": goal]]
         var calls: [(String, String)] = []
         for _ in 0..<turns {
@@ -74,7 +86,9 @@ final class ServiceOpenAITests: XCTestCase {
         XCTAssertEqual(g.attioList, "abc")
         XCTAssertTrue(g.wantsAttio && g.wantsCSV)
         XCTAssertFalse(g.wantsLinear)
-        let h = SandboxPlannerGoal("Reach 300 Rust developers pushed in the past 2 weeks with 100+ stars, topics: cli, wasm; report to Linear team=ENG; dry run", defaults: OpenAIOptions())
+        let h = SandboxPlannerGoal(
+            "Reach 300 Rust developers pushed in the past 2 weeks with 100+ stars, topics: cli, wasm; report to Linear team=ENG; dry run",
+            defaults: OpenAIOptions())
         XCTAssertEqual(h.language, "rust")
         XCTAssertEqual(h.target, 300)
         XCTAssertEqual(h.days, 14)
@@ -111,7 +125,9 @@ final class ServiceOpenAITests: XCTestCase {
         XCTAssertEqual((usage["prompt_tokens"] as! Int) + (usage["completion_tokens"] as! Int), usage["total_tokens"] as? Int)
         XCTAssertNotNil(r.header("x-ratelimit-remaining-requests"))
         // Same seed, same conversation: same answer.
-        XCTAssertEqual(jsonObject(chat(make(), [["role": "user", "content": goal]], tools: tools(Self.stageNames)))["id"] as? String, o["id"] as? String)
+        XCTAssertEqual(
+            jsonObject(chat(make(), [["role": "user", "content": goal]], tools: tools(Self.stageNames)))["id"] as? String,
+            o["id"] as? String)
     }
 
     func testPlannerSequenceWithWidening() {
@@ -125,11 +141,13 @@ final class ServiceOpenAITests: XCTestCase {
             default: return #"{"records_out": 2000}"#
             }
         }
-        XCTAssertEqual(calls.map(\.0), [
-            "gh-search", "gh_people", "gh-enrich", "mx-check", "score-icp",
-            "gh-search", "gh_people", "gh-enrich", "mx-check", "score-icp",
-            "render-copy", "send-instantly", "sync-attio", "export-csv", "done",
-        ])
+        XCTAssertEqual(
+            calls.map(\.0),
+            [
+                "gh-search", "gh_people", "gh-enrich", "mx-check", "score-icp",
+                "gh-search", "gh_people", "gh-enrich", "mx-check", "score-icp",
+                "render-copy", "send-instantly", "sync-attio", "export-csv", "done",
+            ])
         let first = try? JSONSerialization.jsonObject(with: Data(calls[0].1.utf8)) as? [String: Any]
         let widened = try? JSONSerialization.jsonObject(with: Data(calls[5].1.utf8)) as? [String: Any]
         XCTAssertEqual(first?["min_stars"] as? Int, 50)
@@ -173,9 +191,11 @@ final class ServiceOpenAITests: XCTestCase {
         XCTAssertNil(message(chatty)["tool_calls"])
         XCTAssertFalse((message(chatty)["content"] as? String ?? "").isEmpty)
         XCTAssertEqual((jsonObject(chatty)["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String, "stop")
-        let nudged = chat(s, model: "cmo-planner-chatty", [
-            ["role": "user", "content": goal], message(chatty), ["role": "user", "content": "Please call a tool."],
-        ], tools: tools(Self.stageNames))
+        let nudged = chat(
+            s, model: "cmo-planner-chatty",
+            [
+                ["role": "user", "content": goal], message(chatty), ["role": "user", "content": "Please call a tool."],
+            ], tools: tools(Self.stageNames))
         XCTAssertNotNil(message(nudged)["tool_calls"])
         let loop = drive(make(), model: "cmo-planner-loop", turns: 5) { _, _ in #"{"count": 9999}"# }
         XCTAssertEqual(Set(loop.map(\.0)), ["gh-search"])
@@ -208,7 +228,8 @@ final class ServiceOpenAITests: XCTestCase {
 
     func testPlainTextCompletionIsBounded() {
         let s = make()
-        let lead = #"{"login":"octo","name":"Octo Cat","from_repos":["octo/widgets"],"signals":{"commits_90d":42,"recent_commit_titles":["Add async API"]}}"#
+        let lead =
+            #"{"login":"octo","name":"Octo Cat","from_repos":["octo/widgets"],"signals":{"commits_90d":42,"recent_commit_titles":["Add async API"]}}"#
         let r = chat(s, [["role": "user", "content": "Write a why-now line for: \(lead)"]], tools: [])
         let text = message(r)["content"] as? String ?? ""
         XCTAssertTrue(text.contains("octo/widgets"), text)
@@ -231,19 +252,24 @@ final class ServiceOpenAITests: XCTestCase {
 extension ServiceOpenAITests {
     func testForcedToolChoice() {
         let s = make()
-        let r = chat(s, [["role": "user", "content": goal]], tools: tools(Self.stageNames),
-                     extra: ["tool_choice": ["type": "function", "function": ["name": "export-csv"]]])
+        let r = chat(
+            s, [["role": "user", "content": goal]], tools: tools(Self.stageNames),
+            extra: ["tool_choice": ["type": "function", "function": ["name": "export-csv"]]])
         let f = ((message(r)["tool_calls"] as? [[String: Any]])?.first?["function"] as? [String: Any]) ?? [:]
         XCTAssertEqual(f["name"] as? String, "export-csv")
-        let bad = chat(s, [["role": "user", "content": goal]], tools: tools(["gh-search"]),
-                       extra: ["tool_choice": ["type": "function", "function": ["name": "export-csv"]]])
+        let bad = chat(
+            s, [["role": "user", "content": goal]], tools: tools(["gh-search"]),
+            extra: ["tool_choice": ["type": "function", "function": ["name": "export-csv"]]])
         XCTAssertEqual(bad.status, 400)
     }
 }
 
 extension ServiceOpenAITests {
     func testStopFinishReasonAndIDPrefixOptions() {
-        let s = make { $0.toolCallFinishReason = "stop"; $0.toolCallIDPrefix = "chatcmpl-tool-" }
+        let s = make {
+            $0.toolCallFinishReason = "stop"
+            $0.toolCallIDPrefix = "chatcmpl-tool-"
+        }
         let r = chat(s, [["role": "user", "content": goal]], tools: tools(Self.stageNames))
         XCTAssertEqual((jsonObject(r)["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String, "stop")
         XCTAssertTrue(((message(r)["tool_calls"] as? [[String: Any]])?.first?["id"] as? String ?? "").hasPrefix("chatcmpl-tool-"))

@@ -13,7 +13,8 @@ final class ExportCSVTests: XCTestCase {
             {"id":2,"login":"bob, jr","signals":{"commits_90d":3},"bio":"says \\"hi\\"\\nbye"}
 
             """
-        let r = try run(["--columns", "id,login,signals.commits_90d,signals.topics,bio,score", "--column", "Upper=.login|ascii_upcase"], input)
+        let r = try run(
+            ["--columns", "id,login,signals.commits_90d,signals.topics,bio,score", "--column", "Upper=.login|ascii_upcase"], input)
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(
             r.out,
@@ -62,7 +63,9 @@ final class ExportCSVTests: XCTestCase {
     }
 
     func testWhereAndBadJQ() throws {
-        let r = try run(["--columns", "login", "--where", ".followers > 100"], "{\"login\":\"a\",\"followers\":5}\n{\"login\":\"b\",\"followers\":500}\n")
+        let r = try run(
+            ["--columns", "login", "--where", ".followers > 100"],
+            "{\"login\":\"a\",\"followers\":5}\n{\"login\":\"b\",\"followers\":500}\n")
         XCTAssertEqual(r.out, "login\r\nb\r\n")
         XCTAssertTrue(r.err.contains("1 filtered"), r.err)
         let bad = try run(["--where", ".a >"], "{}\n")
@@ -116,7 +119,8 @@ final class ExportCSVTests: XCTestCase {
 
     func testDownstreamClosingEarlyExitsZero() throws {
         let r = try Spawn.shell(
-            "set -o pipefail; for i in $(seq 1 200000); do echo '{\"a\":'$i'}'; done | export-csv --columns a | head -1; echo \"status=${PIPESTATUS[1]}\"")
+            "set -o pipefail; for i in $(seq 1 200000); do echo '{\"a\":'$i'}'; done | export-csv --columns a | head -1; echo \"status=${PIPESTATUS[1]}\""
+        )
         XCTAssertTrue(r.out.hasPrefix("a\r\n"), r.out)
         XCTAssertTrue(r.out.contains("status=0"), r.out + r.err)
     }

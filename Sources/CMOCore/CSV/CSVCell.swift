@@ -45,13 +45,19 @@ public struct CSVCellFormatter: Sendable {
         case .number(let n)?: out.append(contentsOf: n.utf8)
         case .string(let s)?: appendText(Array(s.utf8), fromText: true, to: &out)
         case .array(let items)?:
-            if items.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) {
+            if items.allSatisfy({
+                if case .array = $0 { return false }
+                if case .object = $0 { return false }
+                return true
+            }) {
                 var joined: [UInt8] = []
                 var textFirst = false
                 for (n, item) in items.enumerated() {
                     if n > 0 { joined.append(contentsOf: "; ".utf8) }
                     switch item {
-                    case .string(let s): joined.append(contentsOf: s.utf8); if n == 0 { textFirst = true }
+                    case .string(let s):
+                        joined.append(contentsOf: s.utf8)
+                        if n == 0 { textFirst = true }
                     case .number(let s): joined.append(contentsOf: s.utf8)
                     case .bool(let b): joined.append(contentsOf: (b ? "true" : "false").utf8)
                     default: break
@@ -83,7 +89,9 @@ public struct CSVCellFormatter: Sendable {
         var needsQuote = false
         var formula = false
         if let f = text.first, fromText, neutralise {
-            formula = f == UInt8(ascii: "=") || f == UInt8(ascii: "+") || f == UInt8(ascii: "-") || f == UInt8(ascii: "@") || f == 0x09 || f == 0x0D
+            formula =
+                f == UInt8(ascii: "=") || f == UInt8(ascii: "+") || f == UInt8(ascii: "-") || f == UInt8(ascii: "@") || f == 0x09
+                || f == 0x0D
         }
         for b in text where b == UInt8(ascii: ",") || b == UInt8(ascii: "\"") || b == 0x0A || b == 0x0D {
             needsQuote = true

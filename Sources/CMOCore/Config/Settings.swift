@@ -32,15 +32,29 @@ extension Int: SettingValue {
     public init?(yaml: Any) {
         if let i = yaml as? Int { self = i } else if let s = yaml as? String, let i = Int(s) { self = i } else { return nil }
     }
-    public init?(environment: String) { guard let i = Int(environment.trimmingCharacters(in: .whitespaces)) else { return nil }; self = i }
+    public init?(environment: String) {
+        guard let i = Int(environment.trimmingCharacters(in: .whitespaces)) else { return nil }
+        self = i
+    }
     public var settingDescription: String { String(self) }
 }
 
 extension Double: SettingValue {
     public init?(yaml: Any) {
-        if let d = yaml as? Double { self = d } else if let i = yaml as? Int { self = Double(i) } else if let s = yaml as? String, let d = Double(s) { self = d } else { return nil }
+        if let d = yaml as? Double {
+            self = d
+        } else if let i = yaml as? Int {
+            self = Double(i)
+        } else if let s = yaml as? String, let d = Double(s) {
+            self = d
+        } else {
+            return nil
+        }
     }
-    public init?(environment: String) { guard let d = Double(environment.trimmingCharacters(in: .whitespaces)) else { return nil }; self = d }
+    public init?(environment: String) {
+        guard let d = Double(environment.trimmingCharacters(in: .whitespaces)) else { return nil }
+        self = d
+    }
     public var settingDescription: String { String(self) }
 }
 
@@ -62,7 +76,10 @@ extension Array: SettingValue where Element == String {
     public init?(yaml: Any) {
         if let a = yaml as? [Any] {
             var out: [String] = []
-            for v in a { guard let s = String(yaml: v) else { return nil }; out.append(s) }
+            for v in a {
+                guard let s = String(yaml: v) else { return nil }
+                out.append(s)
+            }
             self = out
         } else if let s = yaml as? String {
             self = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -158,7 +175,10 @@ public final class Settings {
     /// A secret, from the environment only; `--print-config` shows whether it is set, never its value.
     public func secret(_ env: String) -> String? {
         let v = environment[env].flatMap { $0.isEmpty ? nil : $0 }
-        entries.append(Entry(key: env, value: v == nil ? nil : "set (\(v!.count) characters, masked)", source: v == nil ? .default : .environment, secret: true))
+        entries.append(
+            Entry(
+                key: env, value: v == nil ? nil : "set (\(v!.count) characters, masked)", source: v == nil ? .default : .environment,
+                secret: true))
         return v
     }
 

@@ -55,8 +55,7 @@ public struct HTTPResponse: Sendable {
     /// How many times the request was sent.
     public var attempts: Int
 
-    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8], fromCache: Bool = false, attempts: Int = 1)
-    {
+    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8], fromCache: Bool = false, attempts: Int = 1) {
         self.status = status
         self.headers = headers
         self.body = body

@@ -60,10 +60,16 @@ public final class DeadLetterSink {
         byCode[code, default: 0] += 1
         var out: [UInt8] = []
         out.reserveCapacity(rawInput.count + 200)
-        let head = JSONValue.object([
-            JSONMember("stage", .string(stage)), JSONMember("line", .int(line)),
-            JSONMember("error", .object([JSONMember("code", .string(code)), JSONMember("message", .string(message)), JSONMember("retryable", .bool(retryable))])),
-        ] + extra)
+        let head = JSONValue.object(
+            [
+                JSONMember("stage", .string(stage)), JSONMember("line", .int(line)),
+                JSONMember(
+                    "error",
+                    .object([
+                        JSONMember("code", .string(code)), JSONMember("message", .string(message)),
+                        JSONMember("retryable", .bool(retryable)),
+                    ])),
+            ] + extra)
         head.encode(into: &out)
         out.removeLast()  // reopen the object to add the raw input without re-encoding it
         out.append(contentsOf: ",\"input\":".utf8)
@@ -73,7 +79,10 @@ public final class DeadLetterSink {
             var off = 0
             while off < raw.count {
                 let n = sysWrite(fd, raw.baseAddress! + off, raw.count - off)
-                if n <= 0 { if errno == EINTR { continue }; return }
+                if n <= 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
                 off += n
             }
         }

@@ -67,7 +67,10 @@ public final class NDJSONReader {
                 lineStart += 3  // a UTF-8 byte order mark (Windows tools write one)
             }
             var blank = true
-            for k in lineStart..<e where buffer[k] != 0x20 && buffer[k] != 0x09 { blank = false; break }
+            for k in lineStart..<e where buffer[k] != 0x20 && buffer[k] != 0x09 {
+                blank = false
+                break
+            }
             if blank { continue }
             let bytes = Array(buffer[lineStart..<e])
             do {
@@ -139,7 +142,12 @@ public final class NDJSONReader {
                 if errno == EINTR { continue }
                 throw StageFailure(.failure, "cannot read input: \(String(cString: strerror(errno)))")
             }
-            if n == 0 { eof = true } else { end += n; bytesRead += n }
+            if n == 0 {
+                eof = true
+            } else {
+                end += n
+                bytesRead += n
+            }
         }
     }
 

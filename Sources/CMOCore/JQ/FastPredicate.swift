@@ -13,11 +13,21 @@ public struct FastPredicate: Sendable {
         case or(Node, Node)
     }
 
-    enum Op: String, Sendable { case eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">=" }
+    enum Op: String, Sendable {
+        case eq = "=="
+        case ne = "!="
+        case lt = "<"
+        case le = "<="
+        case gt = ">"
+        case ge = ">="
+    }
 
     /// A value the evaluator can compare the way jq does.
     enum Scalar: Sendable {
-        case null, bool(Bool), number(Double), string([UInt8])
+        case null
+        case bool(Bool)
+        case number(Double)
+        case string([UInt8])
 
         /// jq orders kinds null < false < true < numbers < strings.
         var rank: Int {

@@ -72,7 +72,10 @@ public final class JQProgram {
 
     /// The message of an invalid jv, consuming it; nil when it carries none (end of outputs).
     private static func invalidMessage(_ v: jv) -> String? {
-        guard jv_invalid_has_msg(jv_copy(v)) != 0 else { jv_free(v); return nil }
+        guard jv_invalid_has_msg(jv_copy(v)) != 0 else {
+            jv_free(v)
+            return nil
+        }
         let msg = jv_invalid_get_msg(v)
         defer { jv_free(msg) }
         if jv_get_kind(msg) == JV_KIND_STRING { return String(cString: jv_string_value(msg)) }
@@ -144,7 +147,10 @@ private final class MessageBox {
 }
 
 private func jqCollectMessage(_ data: UnsafeMutableRawPointer?, _ msg: jv) {
-    guard let data else { jv_free(msg); return }
+    guard let data else {
+        jv_free(msg)
+        return
+    }
     let box = Unmanaged<MessageBox>.fromOpaque(data).takeUnretainedValue()
     let formatted = jq_format_error(msg)  // consumes msg
     if jv_get_kind(formatted) == JV_KIND_STRING {

@@ -105,7 +105,10 @@ public struct JSONScanner {
             guard depth < JSONScanner.maxDepth else { throw fail("nesting deeper than \(JSONScanner.maxDepth)") }
             i += 1
             skipWS()
-            if peek == UInt8(ascii: "}") { i += 1; return }
+            if peek == UInt8(ascii: "}") {
+                i += 1
+                return
+            }
             while true {
                 skipWS()
                 guard peek == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -128,7 +131,10 @@ public struct JSONScanner {
             guard depth < JSONScanner.maxDepth else { throw fail("nesting deeper than \(JSONScanner.maxDepth)") }
             i += 1
             skipWS()
-            if peek == UInt8(ascii: "]") { i += 1; return }
+            if peek == UInt8(ascii: "]") {
+                i += 1
+                return
+            }
             while true {
                 skipWS()
                 try skipValue(depth: depth + 1)
@@ -184,7 +190,10 @@ public struct JSONScanner {
         var escaped = false
         while i < p.count {
             let c = p[i]
-            if c == UInt8(ascii: "\"") { i += 1; return escaped }
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return escaped
+            }
             if c == UInt8(ascii: "\\") {
                 escaped = true
                 i += 1
@@ -214,15 +223,24 @@ public struct JSONScanner {
     private mutating func skipUTF8() throws(JSONSyntaxError) {
         let c = p[i]
         var n = 0
-        var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+        var lo: UInt8 = 0x80
+        var hi: UInt8 = 0xBF
         switch c {
         case 0xC2...0xDF: n = 1
-        case 0xE0: n = 2; lo = 0xA0
+        case 0xE0:
+            n = 2
+            lo = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: n = 2
-        case 0xED: n = 2; hi = 0x9F
-        case 0xF0: n = 3; lo = 0x90
+        case 0xED:
+            n = 2
+            hi = 0x9F
+        case 0xF0:
+            n = 3
+            lo = 0x90
         case 0xF1...0xF3: n = 3
-        case 0xF4: n = 3; hi = 0x8F
+        case 0xF4:
+            n = 3
+            hi = 0x8F
         default: throw fail("invalid UTF-8")
         }
         guard i + n < p.count else { throw fail("invalid UTF-8") }
@@ -299,7 +317,10 @@ extension JSONScanner {
                 i += 1
                 var members: [JSONMember] = []
                 ws()
-                if i < p.count, p[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                if i < p.count, p[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return .object(members)
+                }
                 while i < p.count {
                     ws()
                     guard case .string(let key) = value() else { break }
@@ -318,7 +339,10 @@ extension JSONScanner {
                 i += 1
                 var items: [JSONValue] = []
                 ws()
-                if i < p.count, p[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                if i < p.count, p[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return .array(items)
+                }
                 while i < p.count {
                     items.append(value())
                     ws()
@@ -328,9 +352,15 @@ extension JSONScanner {
                     if c == UInt8(ascii: "]") { break }
                 }
                 return .array(items)
-            case UInt8(ascii: "t"): i += 4; return .bool(true)
-            case UInt8(ascii: "f"): i += 5; return .bool(false)
-            case UInt8(ascii: "n"): i += 4; return .null
+            case UInt8(ascii: "t"):
+                i += 4
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                i += 5
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                i += 4
+                return .null
             default:
                 let start = i
                 while i < p.count {
@@ -350,7 +380,10 @@ extension JSONScanner {
         /// Decodes string content from `i` to `end` (exclusive), resolving escapes and surrogate pairs.
         mutating func stringBody(end: Int) -> String {
             var hasEscape = false
-            for k in i..<end where p[k] == UInt8(ascii: "\\") { hasEscape = true; break }
+            for k in i..<end where p[k] == UInt8(ascii: "\\") {
+                hasEscape = true
+                break
+            }
             if !hasEscape {
                 let s = String(decoding: UnsafeBufferPointer(rebasing: p[i..<end]), as: UTF8.self)
                 i = end
@@ -360,7 +393,11 @@ extension JSONScanner {
             out.reserveCapacity(end - i)
             while i < end {
                 let c = p[i]
-                guard c == UInt8(ascii: "\\"), i + 1 < end else { out.append(c); i += 1; continue }
+                guard c == UInt8(ascii: "\\"), i + 1 < end else {
+                    out.append(c)
+                    i += 1
+                    continue
+                }
                 let e = p[i + 1]
                 i += 2
                 switch e {

@@ -14,7 +14,8 @@ public enum LogFormat: String, Sendable, CaseIterable, SettingValue {
 
 /// Severity of a log line.
 public enum LogLevel: Int, Sendable, Comparable {
-    case debug = 0, info, warning, error
+    case debug = 0
+    case info, warning, error
     public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
     var name: String { ["debug", "info", "warning", "error"][rawValue] }
 }
@@ -94,7 +95,10 @@ public final class Logger {
     }
 
     private func clearProgress() {
-        if progressShown { emit("\r\u{1B}[2K"); progressShown = false }
+        if progressShown {
+            emit("\r\u{1B}[2K")
+            progressShown = false
+        }
     }
 
     private func emit(_ s: String) {
@@ -103,7 +107,10 @@ public final class Logger {
             var off = 0
             while off < u.count {
                 let n = sysWrite(2, u.baseAddress! + off, u.count - off)
-                if n <= 0 { if errno == EINTR { continue }; return }
+                if n <= 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
                 off += n
             }
         }
@@ -114,7 +121,11 @@ public final class Logger {
         guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return s }
         var out = ""
         for u in s.unicodeScalars {
-            if u.value < 0x20 || u.value == 0x7F { out += u == "\n" ? "\\n" : u == "\r" ? "\\r" : u == "\t" ? "\\t" : "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
+            if u.value < 0x20 || u.value == 0x7F {
+                out += u == "\n" ? "\\n" : u == "\r" ? "\\r" : u == "\t" ? "\\t" : "\\u{\(String(u.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(u)
+            }
         }
         return out
     }

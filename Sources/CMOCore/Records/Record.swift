@@ -156,7 +156,10 @@ public struct Record: Sendable {
     /// Appends the record's JSON (no line ending) to `out`: the original bytes when nothing was set,
     /// else the original with set fields replaced in place and new fields appended.
     public func write(into out: inout [UInt8]) {
-        guard !edits.isEmpty else { out.append(contentsOf: bytes); return }
+        guard !edits.isEmpty else {
+            out.append(contentsOf: bytes)
+            return
+        }
         var replaced: [Int: [UInt8]] = [:]
         var appended: [(String, [UInt8])] = []
         for e in edits {
@@ -169,7 +172,10 @@ public struct Record: Sendable {
             out.append(contentsOf: replaced[n]!)
             cursor = m.valueEnd
         }
-        guard !appended.isEmpty else { out.append(contentsOf: bytes[cursor...]); return }
+        guard !appended.isEmpty else {
+            out.append(contentsOf: bytes[cursor...])
+            return
+        }
         // New members go right after the last member (or inside an empty object's braces).
         var close = bytes.count - 1
         if let last = members.last {

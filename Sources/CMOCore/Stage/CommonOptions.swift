@@ -8,7 +8,8 @@ public struct CommonOptions: ParsableArguments {
 
     @Option(
         name: .customLong("where"),
-        help: ArgumentHelp("Keep only input records for which this jq expression is true; the others are counted as filtered.", valueName: "jq"))
+        help: ArgumentHelp(
+            "Keep only input records for which this jq expression is true; the others are counted as filtered.", valueName: "jq"))
     public var whereExpression: String?
 
     @Option(name: .long, help: ArgumentHelp("Append records that cannot be processed to this file (default: stderr).", valueName: "file"))

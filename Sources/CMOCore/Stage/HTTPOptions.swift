@@ -36,7 +36,8 @@ extension StageContext {
     public func makeHTTPClient(_ options: HTTPOptions) throws -> HTTPClient {
         var config = HTTPClientConfig()
         config.maxWait = try settings.resolve("max-wait", flag: options.maxWait, env: "CMO_MAX_WAIT", default: config.maxWait)
-        config.maxConcurrency = try settings.resolve("concurrency", flag: options.concurrency, env: "CMO_CONCURRENCY", default: config.maxConcurrency)
+        config.maxConcurrency = try settings.resolve(
+            "concurrency", flag: options.concurrency, env: "CMO_CONCURRENCY", default: config.maxConcurrency)
         config.totalTimeout = try settings.resolve("timeout", flag: options.timeout, env: "CMO_HTTP_TIMEOUT", default: config.totalTimeout)
         config.maxRetries = try settings.resolve("retries", flag: options.retries, env: "CMO_HTTP_RETRIES", default: config.maxRetries)
         if !(try settings.resolve("http-cache", flag: options.httpCache, env: "CMO_HTTP_CACHE", default: true)) { config.cachePath = nil }

@@ -80,7 +80,10 @@ public final class StageContext {
                         try checkErrorBudget()
                         continue
                     }
-                    if !keep { filter(record, reason: "where"); continue }
+                    if !keep {
+                        filter(record, reason: "where")
+                        continue
+                    }
                 }
                 try body(record)
                 if deadLetters.count > 0 { try checkErrorBudget() }

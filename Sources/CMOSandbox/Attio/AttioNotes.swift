@@ -42,7 +42,9 @@ extension AttioService {
         guard records.contains(where: { $0.id == parent }) else {
             return Self.error(404, code: "not_found", "Record with ID \"\(parent)\" not found.")
         }
-        if content.utf8.count > options.maxNoteContentBytes { return Self.validation(["data", "content"], "Content is too large", status: 413) }
+        if content.utf8.count > options.maxNoteContentBytes {
+            return Self.validation(["data", "content"], "Content is too large", status: 413)
+        }
         var created = tick()
         if let c = data["created_at"] as? String {
             let f = ISO8601DateFormatter()
@@ -77,7 +79,9 @@ extension AttioService {
     }
 
     func getNote(_ id: String) -> SandboxResponse {
-        guard let n = notes.first(where: { $0.id == id }) else { return Self.error(404, code: "not_found", "Note with ID \"\(id)\" not found.") }
+        guard let n = notes.first(where: { $0.id == id }) else {
+            return Self.error(404, code: "not_found", "Note with ID \"\(id)\" not found.")
+        }
         return .json(200, ["data": noteJSON(n)])
     }
 }

@@ -15,7 +15,9 @@ public struct AttioOptions: Sendable {
     /// Accept unknown attribute slugs in `values` (Attio rejects them with 400 `value_not_found`).
     public var acceptUnknownAttributes = false
     /// Lists the workspace starts with: (name, api_slug); ids follow from the seed.
-    public var lists: [(name: String, slug: String)] = [("Outbound — developers", "outbound_developers"), ("Sandbox pipeline", "sandbox_pipeline")]
+    public var lists: [(name: String, slug: String)] = [
+        ("Outbound — developers", "outbound_developers"), ("Sandbox pipeline", "sandbox_pipeline"),
+    ]
     /// Largest note `content` in UTF-8 bytes before 413 `validation_type` (Attio's real limit is not documented).
     public var maxNoteContentBytes = 100_000
     /// Answer every Nth people assert with 409 `concurrent_write_conflict` (documented for another upsert

@@ -28,7 +28,8 @@ extension AttioService {
         guard isPeople(object) else { return objectNotFound(object) }
         asserts += 1
         if options.conflictEveryNthAssert > 0 && asserts % options.conflictEveryNthAssert == 0 {
-            return Self.error(409, code: "concurrent_write_conflict", "A concurrent write to this record conflicted with the request. Please retry.")
+            return Self.error(
+                409, code: "concurrent_write_conflict", "A concurrent write to this record conflicted with the request. Please retry.")
         }
         guard let matching = r.queryValue("matching_attribute"), !matching.isEmpty else {
             return Self.error(400, code: "validation_type", "The query parameter \"matching_attribute\" is required.")

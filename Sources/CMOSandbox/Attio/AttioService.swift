@@ -51,7 +51,8 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
         let route = Self.route(request)
         stats.recordRequest(service: name, endpoint: route?.pattern ?? "\(request.method) (unknown)")
         guard authorized(request) else {
-            return Self.error(401, type: "auth_error", code: "unauthorized", "Authentication failed: the access token is missing, invalid or revoked.")
+            return Self.error(
+                401, type: "auth_error", code: "unauthorized", "Authentication failed: the access token is missing, invalid or revoked.")
         }
         return lock.withLock {
             guard let route else { return Self.error(404, code: "not_found", "Route \(request.method) \(request.path) not found.") }
@@ -62,7 +63,8 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
             guard taken.allowed else {
                 rejected += 1
                 stats.recordViolation(service: name, bucket: bucket, detail: "\(request.method) \(request.path) over \(bucket) per second")
-                var r = Self.error(429, type: "rate_limit_error", code: "rate_limit_exceeded", "Rate limit exceeded, please try again later")
+                var r = Self.error(
+                    429, type: "rate_limit_error", code: "rate_limit_exceeded", "Rate limit exceeded, please try again later")
                 r.headers.append(("retry-after", ServiceKit.httpDate(taken.resetAt)))
                 return r
             }
@@ -73,8 +75,14 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
 
     public func reset() {
         lock.withLock {
-            records = []; entries = []; notes = []; writeClock = 0; rejected = 0; asserts = 0
-            writeWindow.reset(); readWindow.reset()
+            records = []
+            entries = []
+            notes = []
+            writeClock = 0
+            rejected = 0
+            asserts = 0
+            writeWindow.reset()
+            readWindow.reset()
         }
     }
 
@@ -149,7 +157,9 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
     }
 
     /// Attio's error body: `{"status_code", "type", "code", "message"}`.
-    static func error(_ status: Int, type: String = "invalid_request_error", code: String, _ message: String, extra: [String: Any] = [:]) -> SandboxResponse {
+    static func error(_ status: Int, type: String = "invalid_request_error", code: String, _ message: String, extra: [String: Any] = [:])
+        -> SandboxResponse
+    {
         var body: [String: Any] = ["status_code": status, "type": type, "code": code, "message": message]
         for (k, v) in extra { body[k] = v }
         return .json(status, body)

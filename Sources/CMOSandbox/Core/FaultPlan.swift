@@ -87,7 +87,12 @@ public final class FaultPlan: @unchecked Sendable {
     public func snapshot() -> [String: [String: Int]] { lock.withLock { injected } }
 
     /// Forgets the counters, so a reset replays the same fault sequence.
-    public func reset() { lock.withLock { counters = [:]; injected = [:] } }
+    public func reset() {
+        lock.withLock {
+            counters = [:]
+            injected = [:]
+        }
+    }
 }
 
 extension ServiceFaults {

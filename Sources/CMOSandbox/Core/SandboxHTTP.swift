@@ -57,7 +57,9 @@ public struct SandboxResponse: Sendable {
     /// A JSON response from a JSONSerialization-compatible value (dictionaries are written with sorted keys,
     /// so the same world gives byte-identical bodies).
     public static func json(_ status: Int, _ object: Any, headers: [(name: String, value: String)] = []) -> SandboxResponse {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("null".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]))
+            ?? Data("null".utf8)
         return SandboxResponse(
             status: status, headers: [("content-type", "application/json; charset=utf-8")] + headers, body: Array(data))
     }
@@ -170,7 +172,13 @@ public final class SandboxStats: @unchecked Sendable {
     /// Forgets everything.
     public func reset() {
         lock.withLock {
-            requests = [:]; notModified = [:]; quota = [:]; violations = []; writes = []; writeKeys = [:]; duplicates = []
+            requests = [:]
+            notModified = [:]
+            quota = [:]
+            violations = []
+            writes = []
+            writeKeys = [:]
+            duplicates = []
         }
     }
 

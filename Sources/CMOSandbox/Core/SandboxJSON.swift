@@ -15,7 +15,8 @@ public enum SandboxJSON {
 
     private static func write(_ value: Any, into out: inout [UInt8]) {
         if type(of: value) is NSNumber.Type, let n = value as? NSNumber {  // parsed JSON numbers, not Swift values
-            out += String(describing: type(of: value)).contains("Boolean")
+            out +=
+                String(describing: type(of: value)).contains("Boolean")
                 ? Array((n.boolValue ? "true" : "false").utf8) : Array(n.stringValue.utf8)
             return
         }

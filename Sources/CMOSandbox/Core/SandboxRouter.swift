@@ -76,7 +76,8 @@ public final class SandboxRouter: @unchecked Sendable {
             faults.reset()
             return .sortedJSON(200, ["reset": true])
         default:
-            return .sortedJSON(404, ["message": "Not Found", "endpoints": ["GET /_sandbox/stats", "GET /_sandbox/truth", "POST /_sandbox/reset"]])
+            return .sortedJSON(
+                404, ["message": "Not Found", "endpoints": ["GET /_sandbox/stats", "GET /_sandbox/truth", "POST /_sandbox/reset"]])
         }
     }
 }

@@ -36,10 +36,11 @@ public enum SandboxEnvFile {
             ("OPENAI_BASE_URL", "\(base)/openai/v1"),
         ]
         if let dnsPort { vars.append(("CMO_DNS_SERVER", "127.0.0.1:\(dnsPort)")) }
-        vars += [
-            ("GITHUB_TOKEN", tokens.github), ("INSTANTLY_API_KEY", tokens.instantly), ("ATTIO_API_KEY", tokens.attio),
-            ("LINEAR_API_KEY", tokens.linear), ("OPENAI_API_KEY", tokens.openai),
-        ] + seeded
+        vars +=
+            [
+                ("GITHUB_TOKEN", tokens.github), ("INSTANTLY_API_KEY", tokens.instantly), ("ATTIO_API_KEY", tokens.attio),
+                ("LINEAR_API_KEY", tokens.linear), ("OPENAI_API_KEY", tokens.openai),
+            ] + seeded
         return vars.map { "export \($0.0)=\($0.1)\n" }.joined()
     }
 }

@@ -16,7 +16,9 @@ struct DNSAnswerer: Sendable {
     var negativeSOA = false
 
     func reply(to q: DNSQuestion, overTCP: Bool) -> DNSReply {
-        guard q.opcode == 0 else { return .send(DNSWire.response(to: q, rcode: DNSRCode.notImp, answers: [], truncated: false, ttl: ttl), delayMS: 0) }
+        guard q.opcode == 0 else {
+            return .send(DNSWire.response(to: q, rcode: DNSRCode.notImp, answers: [], truncated: false, ttl: ttl), delayMS: 0)
+        }
         let name = q.key.hasSuffix(".") ? String(q.key.dropLast()) : q.key
         var rcode = DNSRCode.noError
         var answers: [DNSAnswer] = []

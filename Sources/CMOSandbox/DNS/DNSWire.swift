@@ -67,7 +67,10 @@ enum DNSWire {
         guard b.count >= 12 else { throw ParseError(id: nil) }
         let id = u16(b, 0)
         let flags = u16(b, 2)
-        let qd = u16(b, 4), an = u16(b, 6), ns = u16(b, 8), ar = u16(b, 10)
+        let qd = u16(b, 4)
+        let an = u16(b, 6)
+        let ns = u16(b, 8)
+        let ar = u16(b, 10)
         guard flags & 0x8000 == 0, qd == 1 else { throw ParseError(id: id) }
         var at = 12
         guard let labels = readName(b, &at), at + 4 <= b.count else { throw ParseError(id: id) }

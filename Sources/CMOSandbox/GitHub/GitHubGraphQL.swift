@@ -10,16 +10,19 @@ extension GitHubService {
             return .sortedJSON(404, GitHubJSON.error(404, "Not Found", docs: "https://docs.github.com/graphql"))
         }
         guard !credential.isEmpty else {
-            return .sortedJSON(401, [
-                "message": "This endpoint requires you to be authenticated.",
-                "documentation_url": "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql",
-            ])
+            return .sortedJSON(
+                401,
+                [
+                    "message": "This endpoint requires you to be authenticated.",
+                    "documentation_url": "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql",
+                ])
         }
         let headers = { [self] in limiter.headers(credential: credential, resource: "graphql") }
         guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
             let source = body["query"] as? String
         else {
-            return .sortedJSON(400, ["message": "Problems parsing JSON", "documentation_url": "https://docs.github.com/graphql"], headers: headers())
+            return .sortedJSON(
+                400, ["message": "Problems parsing JSON", "documentation_url": "https://docs.github.com/graphql"], headers: headers())
         }
         if Self.nesting(source) > 64 {
             return .sortedJSON(200, ["errors": [["message": "Query is nested more than 64 levels deep."]]], headers: headers())
@@ -35,11 +38,18 @@ extension GitHubService {
         }
         let operations = document.definitions.compactMap { $0 as? OperationDefinition }
         let wanted = body["operationName"] as? String
-        guard let operation = wanted.map({ w in operations.first { $0.name?.value == w } }) ?? (operations.count == 1 ? operations.first : nil) else {
-            return .sortedJSON(200, ["errors": [["message": wanted.map { "No operation named \"\($0)\"" } ?? "An operation name is required"]]], headers: headers())
+        guard
+            let operation = wanted.map({ w in operations.first { $0.name?.value == w } })
+                ?? (operations.count == 1 ? operations.first : nil)
+        else {
+            return .sortedJSON(
+                200, ["errors": [["message": wanted.map { "No operation named \"\($0)\"" } ?? "An operation name is required"]]],
+                headers: headers())
         }
         guard operation.operation == .query else {
-            return .sortedJSON(200, ["errors": [["message": "The sandbox serves queries only; \(operation.operation.rawValue)s are not supported."]]], headers: headers())
+            return .sortedJSON(
+                200, ["errors": [["message": "The sandbox serves queries only; \(operation.operation.rawValue)s are not supported."]]],
+                headers: headers())
         }
         var variables = body["variables"] as? [String: Any] ?? [:]
         let probe = GraphQLExecutor(document: document, variables: [:]) { _, _, _ throws(GraphQLFieldError) in .null }
@@ -52,21 +62,36 @@ extension GitHubService {
         let price = GitHubGraphQLCost(selections: operation.selectionSet.selections, executor: pricing)
         if !price.errors.isEmpty { return .sortedJSON(200, ["errors": price.errors], headers: headers()) }
         if price.nodeCount > 500_000 {
-            return .sortedJSON(200, ["errors": [[
-                "message": "By the time this query traverses to the \(price.nodeCount) nodes, it requests up to \(price.nodeCount) possible nodes which exceeds the maximum limit of 500,000.",
-                "type": "MAX_NODE_LIMIT_EXCEEDED",
-            ]]], headers: headers())
+            return .sortedJSON(
+                200,
+                [
+                    "errors": [
+                        [
+                            "message":
+                                "By the time this query traverses to the \(price.nodeCount) nodes, it requests up to \(price.nodeCount) possible nodes which exceeds the maximum limit of 500,000.",
+                            "type": "MAX_NODE_LIMIT_EXCEEDED",
+                        ]
+                    ]
+                ], headers: headers())
         }
-        if let rejection = checkLimits(request, credential: credential, resource: "graphql", endpoint: "POST /graphql", cost: price.cost, free: false) {
+        if let rejection = checkLimits(
+            request, credential: credential, resource: "graphql", endpoint: "POST /graphql", cost: price.cost, free: false)
+        {
             return rejection
         }
         let before = limiter.state(credential: credential, resource: "graphql")
         if before.remaining < price.cost {
             stats.recordViolation(service: name, bucket: "graphql", detail: "POST /graphql with the graphql bucket exhausted")
-            return .sortedJSON(200, ["errors": [[
-                "type": "RATE_LIMITED", "code": "graphql_rate_limit",
-                "message": "API rate limit already exceeded for user ID 1.",
-            ]]], headers: headers())
+            return .sortedJSON(
+                200,
+                [
+                    "errors": [
+                        [
+                            "type": "RATE_LIMITED", "code": "graphql_rate_limit",
+                            "message": "API rate limit already exceeded for user ID 1.",
+                        ]
+                    ]
+                ], headers: headers())
         }
         let dryRun = GraphQLExecutor(document: document, variables: variables) { _, _, _ throws(GraphQLFieldError) in .null }
             .collect(operation.selectionSet.selections, typeName: "Query")
@@ -95,7 +120,10 @@ extension GitHubService {
 
     /// The deepest `{`/`(`/`[` nesting outside strings (checked before parsing, which recurses).
     static func nesting(_ source: String) -> Int {
-        var depth = 0, deepest = 0, inString = false, escaped = false
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var escaped = false
         for b in source.utf8 {
             if inString {
                 if escaped { escaped = false } else if b == 92 { escaped = true } else if b == 34 { inString = false }

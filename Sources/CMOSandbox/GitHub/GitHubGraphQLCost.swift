@@ -35,15 +35,20 @@ struct GitHubGraphQLCost {
                 var n = 0
                 if let (which, value) = bound {
                     if value > 100 || value < 0 {
-                        errors.append(GraphQLFieldError(
-                            message: "Requesting \(value) records on the `\(name)` connection exceeds the `\(which)` limit of 100 records.",
-                            type: "EXCESSIVE_PAGINATION").json(path: [], loc: f.loc))
+                        errors.append(
+                            GraphQLFieldError(
+                                message:
+                                    "Requesting \(value) records on the `\(name)` connection exceeds the `\(which)` limit of 100 records.",
+                                type: "EXCESSIVE_PAGINATION"
+                            ).json(path: [], loc: f.loc))
                     }
                     n = min(max(value, 0), 100)
                 } else if sub.contains(where: { ($0 as? Field).map { ["nodes", "edges"].contains($0.name.value) } ?? true }) {
-                    errors.append(GraphQLFieldError(
-                        message: "You must provide a `first` or `last` value to properly paginate the `\(name)` connection.",
-                        type: "MISSING_PAGINATION_BOUNDARIES").json(path: [], loc: f.loc))
+                    errors.append(
+                        GraphQLFieldError(
+                            message: "You must provide a `first` or `last` value to properly paginate the `\(name)` connection.",
+                            type: "MISSING_PAGINATION_BOUNDARIES"
+                        ).json(path: [], loc: f.loc))
                 }
                 requests += multiplier
                 nodeCount += multiplier * n
@@ -51,7 +56,8 @@ struct GitHubGraphQLCost {
             case let spread as FragmentSpread:
                 let name = spread.name.value
                 guard !fragmentsOnPath.contains(name), let def = executor.fragments[name] else { continue }
-                walk(def.selectionSet.selections, multiplier: multiplier, executor: executor, fragmentsOnPath: fragmentsOnPath.union([name]))
+                walk(
+                    def.selectionSet.selections, multiplier: multiplier, executor: executor, fragmentsOnPath: fragmentsOnPath.union([name]))
             case let inline as InlineFragment:
                 walk(inline.selectionSet.selections, multiplier: multiplier, executor: executor, fragmentsOnPath: fragmentsOnPath)
             default:

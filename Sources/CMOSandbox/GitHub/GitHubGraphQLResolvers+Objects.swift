@@ -15,7 +15,8 @@ extension GitHubGraphQLResolvers {
         case "viewer":
             return world.users.first { $0.type == .user && $0.id != WorldGenerator.webFlowID }.map { .object(.account($0)) } ?? .null
         case "repository":
-            let owner = args["owner"] as? String ?? "", name = args["name"] as? String ?? ""
+            let owner = args["owner"] as? String ?? ""
+            let name = args["name"] as? String ?? ""
             guard let r = world.repo(owner: owner, name: name) else {
                 throw notFound("Could not resolve to a Repository with the name '\(owner)/\(name)'.")
             }
@@ -123,7 +124,8 @@ extension GitHubGraphQLResolvers {
         case "forkCount": return .leaf(r.forks)
         case "isFork": return .leaf(r.isFork)
         case "isArchived": return .leaf(r.archived)
-        case "isPrivate", "isDisabled", "isTemplate", "isEmpty", "isLocked", "isMirror": return .leaf(field == "isEmpty" ? r.commits.isEmpty : false)
+        case "isPrivate", "isDisabled", "isTemplate", "isEmpty", "isLocked", "isMirror":
+            return .leaf(field == "isEmpty" ? r.commits.isEmpty : false)
         case "visibility": return .leaf("PUBLIC")
         case "primaryLanguage": return r.language.map { .object(.language($0)) } ?? .null
         case "createdAt": return Self.time(r.createdAt)

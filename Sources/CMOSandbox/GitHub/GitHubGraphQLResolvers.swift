@@ -71,9 +71,12 @@ struct GitHubGraphQLResolvers {
             case "pageInfo": return .object(.pageInfo(page))
             case "nodes": return .list(indices.map { .commit(r, $0) })
             case "edges":
-                let base = page.startCursor.flatMap { Base64.decode($0) }.flatMap { String(bytes: $0, encoding: .utf8) }
+                let base =
+                    page.startCursor.flatMap { Base64.decode($0) }.flatMap { String(bytes: $0, encoding: .utf8) }
                     .flatMap { $0.split(separator: " ").last.flatMap { Int($0) } } ?? 0
-                return .list(indices.enumerated().map { k, i in .commitEdge(r, i, cursor: Self.cursor("\(r.commits.first?.sha ?? "") \(base + k)")) })
+                return .list(
+                    indices.enumerated().map { k, i in .commitEdge(r, i, cursor: Self.cursor("\(r.commits.first?.sha ?? "") \(base + k)")) }
+                )
             default: throw Self.undefined(field, "CommitHistoryConnection")
             }
         case .commitEdge(let r, let i, let cursor):

@@ -13,7 +13,9 @@ enum GitHubGraphQLSchema {
         "name": scalar, "email": scalar, "location": scalar, "websiteUrl": scalar, "twitterUsername": scalar,
         "repositories": "RepositoryConnection",
     ]) { a, _ in a }
-    private static let countConnection: [String: String] = ["totalCount": scalar, "nodes": "User", "edges": "UserEdge", "pageInfo": "PageInfo"]
+    private static let countConnection: [String: String] = [
+        "totalCount": scalar, "nodes": "User", "edges": "UserEdge", "pageInfo": "PageInfo",
+    ]
 
     static let types: [String: [String: String]] = [
         "Query": [
@@ -28,7 +30,10 @@ enum GitHubGraphQLSchema {
         "Organization": owner.merging(["description": scalar, "membersWithRole": "OrganizationMemberConnection"]) { a, _ in a },
         "Bot": account,
         "Actor": ["login": scalar, "avatarUrl": scalar, "url": scalar, "resourcePath": scalar],
-        "RepositoryOwner": ["id": scalar, "login": scalar, "avatarUrl": scalar, "url": scalar, "resourcePath": scalar, "repositories": "RepositoryConnection"],
+        "RepositoryOwner": [
+            "id": scalar, "login": scalar, "avatarUrl": scalar, "url": scalar, "resourcePath": scalar,
+            "repositories": "RepositoryConnection",
+        ],
         "ProfileOwner": ["id": scalar, "login": scalar, "name": scalar, "email": scalar, "location": scalar, "websiteUrl": scalar],
         "Node": ["id": scalar],
         "UniformResourceLocatable": ["url": scalar, "resourcePath": scalar],

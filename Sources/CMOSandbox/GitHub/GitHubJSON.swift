@@ -96,13 +96,16 @@ enum GitHubJSON {
     /// A commit as `GET /repos/{o}/{r}/commits` lists it.
     static func commit(_ c: WorldCommit, repo: WorldRepo, author: WorldUser?, webFlow: WorldUser?) -> [String: Any] {
         let url = "\(api)/repos/\(repo.fullName)/commits/\(c.sha)"
-        let committer: [String: Any] = c.committedByWebFlow
+        let committer: [String: Any] =
+            c.committedByWebFlow
             ? gitActor("GitHub", "noreply@github.com", c.date) : gitActor(c.authorName, c.authorEmail, c.date)
         let committerAccount = c.committedByWebFlow ? webFlow : author
         let committerUser: Any = committerAccount.map { userSummary($0) as Any } ?? null
         var parents: [[String: Any]] = []
         if let p = c.parentSHA {
-            parents.append(["sha": p, "url": "\(api)/repos/\(repo.fullName)/commits/\(p)", "html_url": "\(web)/\(repo.fullName)/commit/\(p)"])
+            parents.append([
+                "sha": p, "url": "\(api)/repos/\(repo.fullName)/commits/\(p)", "html_url": "\(web)/\(repo.fullName)/commit/\(p)",
+            ])
         }
         return [
             "sha": c.sha, "node_id": NodeID.encode("06:Commit\(repo.id):\(c.sha)"),

@@ -33,9 +33,11 @@ final class GitHubRateLimiter: @unchecked Sendable {
 
     private func fresh(_ resource: String, anonymous: Bool) -> Bucket {
         switch resource {
-        case "search": return Bucket(limit: anonymous ? max(1, options.searchLimit / 3) : options.searchLimit, window: options.searchWindowSeconds)
+        case "search":
+            return Bucket(limit: anonymous ? max(1, options.searchLimit / 3) : options.searchLimit, window: options.searchWindowSeconds)
         case "graphql": return Bucket(limit: options.graphqlLimit, window: options.coreWindowSeconds)
-        default: return Bucket(limit: anonymous ? max(1, options.coreLimit * 60 / 5000) : options.coreLimit, window: options.coreWindowSeconds)
+        default:
+            return Bucket(limit: anonymous ? max(1, options.coreLimit * 60 / 5000) : options.coreLimit, window: options.coreWindowSeconds)
         }
     }
 

@@ -84,7 +84,8 @@ struct GitHubSearchQuery {
         if s.hasPrefix(">") { return parse(String(s.dropFirst())).map { Range(lower: $0 + nextUnit, upper: nil) } }
         if s.hasPrefix("<") { return parse(String(s.dropFirst())).map { Range(lower: nil, upper: $0) } }
         if let dots = s.range(of: "..") {
-            let a = String(s[..<dots.lowerBound]), b = String(s[dots.upperBound...])
+            let a = String(s[..<dots.lowerBound])
+            let b = String(s[dots.upperBound...])
             var r = Range()
             if a != "*" {
                 guard let v = parse(a) else { return nil }

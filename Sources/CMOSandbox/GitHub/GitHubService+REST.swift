@@ -40,7 +40,9 @@ extension GitHubService {
     }
 
     func getRepo(_ owner: String, _ name: String) -> Reply {
-        guard let r = world.repo(owner: owner, name: name) else { return notFound("https://docs.github.com/rest/repos/repos#get-a-repository") }
+        guard let r = world.repo(owner: owner, name: name) else {
+            return notFound("https://docs.github.com/rest/repos/repos#get-a-repository")
+        }
         var body = GitHubJSON.repo(r, owner: world.user(id: r.ownerID))
         body["subscribers_count"] = r.stars / 20
         body["network_count"] = r.forks
@@ -59,10 +61,12 @@ extension GitHubService {
     func searchRepositories(_ request: SandboxRequest) -> Reply {
         let docs = "https://docs.github.com/rest/search/search#search-repositories"
         guard let q = request.queryValue("q"), !q.trimmingCharacters(in: .whitespaces).isEmpty else {
-            return Reply(status: 422, body: [
-                "message": "Validation Failed", "errors": [["resource": "Search", "field": "q", "code": "missing"]],
-                "documentation_url": docs, "status": "422",
-            ])
+            return Reply(
+                status: 422,
+                body: [
+                    "message": "Validation Failed", "errors": [["resource": "Search", "field": "q", "code": "missing"]],
+                    "documentation_url": docs, "status": "422",
+                ])
         }
         let query: GitHubSearchQuery
         do {
@@ -74,11 +78,13 @@ extension GitHubService {
             case .tooLong?: message = "The search is longer than 256 characters."
             default: message = "The search contains more than five AND / OR / NOT operators."
             }
-            return Reply(status: 422, body: [
-                "message": "Validation Failed",
-                "errors": [["message": message, "resource": "Search", "field": "q", "code": "invalid"]],
-                "documentation_url": docs, "status": "422",
-            ])
+            return Reply(
+                status: 422,
+                body: [
+                    "message": "Validation Failed",
+                    "errors": [["message": message, "resource": "Search", "field": "q", "code": "invalid"]],
+                    "documentation_url": docs, "status": "422",
+                ])
         }
         let page = GitHubPage(request)
         if page.page * page.perPage > 1000 {
@@ -97,7 +103,8 @@ extension GitHubService {
             }
         }
         hits.sort { a, b in
-            let ka = key(a), kb = key(b)
+            let ka = key(a)
+            let kb = key(b)
             if ka != kb { return asc ? ka < kb : ka > kb }
             return a.id < b.id
         }
@@ -108,7 +115,8 @@ extension GitHubService {
             return o
         }
         // A query that "timed out" returns what it found so far (deterministic per query and page).
-        let incomplete = options.searchIncompleteRate > 0
+        let incomplete =
+            options.searchIncompleteRate > 0
             && SeededRandom.draw(seed: world.config.seed, stream: "incomplete/\(q)", index: page.page) < options.searchIncompleteRate
         let served = incomplete ? Array(items.prefix(items.count / 2)) : items
         var reply = Reply(status: 200, body: ["total_count": hits.count, "incomplete_results": incomplete, "items": served])
@@ -121,7 +129,9 @@ extension GitHubService {
             return notFound("https://docs.github.com/rest/commits/commits#list-commits")
         }
         if repo.commits.isEmpty && options.emptyRepoConflict {
-            return Reply(status: 409, body: GitHubJSON.error(409, "Git Repository is empty.", docs: "https://docs.github.com/rest/commits/commits#list-commits"))
+            return Reply(
+                status: 409,
+                body: GitHubJSON.error(409, "Git Repository is empty.", docs: "https://docs.github.com/rest/commits/commits#list-commits"))
         }
         var list = repo.commits[...]
         if let sha = request.queryValue("sha"), let i = list.firstIndex(where: { $0.sha.hasPrefix(sha.lowercased()) && sha.count >= 7 }) {
@@ -140,7 +150,9 @@ extension GitHubService {
         }
         if let committer = request.queryValue("committer"), !committer.isEmpty {
             if committer.contains("@") {
-                filtered = filtered.filter { ($0.committedByWebFlow ? "noreply@github.com" : $0.authorEmail.lowercased()) == committer.lowercased() }
+                filtered = filtered.filter {
+                    ($0.committedByWebFlow ? "noreply@github.com" : $0.authorEmail.lowercased()) == committer.lowercased()
+                }
             } else {
                 let id = world.user(login: committer)?.id
                 filtered = filtered.filter { c in id != nil && (c.committedByWebFlow ? WorldGenerator.webFlowID : c.authorID) == id }
@@ -220,12 +232,16 @@ extension GitHubService {
             var e: [String: Any] = [
                 "id": "\(pushID * 3 + 1)", "type": "PushEvent", "actor": actor, "public": true,
                 "repo": ["id": p.repo.id, "name": p.repo.fullName, "url": "\(GitHubJSON.api)/repos/\(p.repo.fullName)"],
-                "payload": ["repository_id": p.repo.id, "push_id": pushID, "ref": "refs/heads/main", "head": p.head.sha, "before": p.before],
+                "payload": [
+                    "repository_id": p.repo.id, "push_id": pushID, "ref": "refs/heads/main", "head": p.head.sha, "before": p.before,
+                ],
                 "created_at": WorldTime.format(p.date),
             ]
             if let owner = world.user(id: p.repo.ownerID), owner.type == .organization {
-                e["org"] = ["id": owner.id, "login": owner.login, "gravatar_id": "", "url": "\(GitHubJSON.api)/orgs/\(owner.login)",
-                            "avatar_url": "https://avatars.githubusercontent.com/u/\(owner.id)?"]
+                e["org"] = [
+                    "id": owner.id, "login": owner.login, "gravatar_id": "", "url": "\(GitHubJSON.api)/orgs/\(owner.login)",
+                    "avatar_url": "https://avatars.githubusercontent.com/u/\(owner.id)?",
+                ]
             }
             return (p.date, e["id"] as! String, e)
         }
@@ -247,11 +263,14 @@ extension GitHubService {
             let repo = world.repos[rng.int(0...(world.repos.count - 1))]
             let date = cutoff + Int64(rng.unit() * Double(world.config.now - cutoff))
             let id = "\(40_000_000_000 + Int(rng.next() % 9_000_000_000))"
-            return (date, id, [
-                "id": id, "type": "WatchEvent", "actor": actor, "public": true, "payload": ["action": "started"],
-                "repo": ["id": repo.id, "name": repo.fullName, "url": "\(GitHubJSON.api)/repos/\(repo.fullName)"],
-                "created_at": WorldTime.format(date),
-            ])
+            return (
+                date, id,
+                [
+                    "id": id, "type": "WatchEvent", "actor": actor, "public": true, "payload": ["action": "started"],
+                    "repo": ["id": repo.id, "name": repo.fullName, "url": "\(GitHubJSON.api)/repos/\(repo.fullName)"],
+                    "created_at": WorldTime.format(date),
+                ]
+            )
         }
     }
 }

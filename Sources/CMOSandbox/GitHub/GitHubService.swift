@@ -38,9 +38,12 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
         }
         if options.requireUserAgent && (request.header("user-agent") ?? "").isEmpty {
             stats.recordRequest(service: name, endpoint: "403 (no User-Agent)")
-            return .sortedJSON(403, [
-                "message": "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.",
-            ])
+            return .sortedJSON(
+                403,
+                [
+                    "message":
+                        "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes."
+                ])
         }
         if request.path == "/graphql" { return graphQL(request, credential: credential) }
         let method = request.method == "HEAD" ? "GET" : request.method
@@ -52,7 +55,9 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
         }
         stats.recordRequest(service: name, endpoint: route.endpoint)
         let free = route.endpoint == "GET /rate_limit"
-        if let rejection = checkLimits(request, credential: credential, resource: route.resource, endpoint: route.endpoint, cost: 1, free: free) {
+        if let rejection = checkLimits(
+            request, credential: credential, resource: route.resource, endpoint: route.endpoint, cost: 1, free: free)
+        {
             return rejection
         }
         let reply = route.produce(request)
@@ -66,7 +71,8 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
             headers.append(("etag", etag))
             if let modified = reply.lastModified { headers.append(("last-modified", WorldTime.httpDate(modified))) }
             // If-None-Match wins over If-Modified-Since when both are sent (RFC 9110 §13.2.2).
-            let fresh = request.header("if-none-match").map { Self.matches($0, etag) }
+            let fresh =
+                request.header("if-none-match").map { Self.matches($0, etag) }
                 ?? zip(request.header("if-modified-since").flatMap(WorldTime.parseHTTPDate), reply.lastModified).map { $0 >= $1 }
                 ?? false
             if fresh, !(options.conditionalRequiresAuth && credential.isEmpty) {
@@ -100,8 +106,10 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
     ) -> SandboxResponse? {
         switch limiter.check(credential: credential, resource: resource, endpoint: endpoint, inFlight: request.inFlight, cost: cost) {
         case .secondary(let retryAfter, let tripped):
-            let why = tripped
-                ? (request.inFlight > options.secondaryConcurrency ? "with \(request.inFlight) requests in flight" : "over the points per minute")
+            let why =
+                tripped
+                ? (request.inFlight > options.secondaryConcurrency
+                    ? "with \(request.inFlight) requests in flight" : "over the points per minute")
                 : "during a secondary-limit penalty"
             stats.recordViolation(service: name, bucket: "secondary", detail: "\(request.method) \(request.path) \(why)")
             var headers = limiter.headers(credential: credential, resource: resource)
@@ -114,11 +122,13 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
                     docs: "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits"),
                 headers: headers)
         case .primaryExhausted where !free && resource != "graphql":
-            stats.recordViolation(service: name, bucket: resource, detail: "\(request.method) \(request.path) with the \(resource) bucket exhausted")
+            stats.recordViolation(
+                service: name, bucket: resource, detail: "\(request.method) \(request.path) with the \(resource) bucket exhausted")
             return .sortedJSON(
                 options.primaryStatus,
                 GitHubJSON.error(
-                    options.primaryStatus, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID 0000:0000:SANDBOX.",
+                    options.primaryStatus,
+                    "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID 0000:0000:SANDBOX.",
                     docs: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"),
                 headers: limiter.headers(credential: credential, resource: resource))
         default:
@@ -128,7 +138,8 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
 
     /// A weak ETag over the body, stable across runs.
     static func etag(_ body: [UInt8]) -> String {
-        var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x8422_2325_cbf2_9ce4
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325
+        var b: UInt64 = 0x8422_2325_cbf2_9ce4
         for byte in body {
             a = (a ^ UInt64(byte)) &* 0x100_0000_01b3
             b = (b ^ UInt64(byte)) &* 0x100_0000_01b3 ^ (b >> 29)

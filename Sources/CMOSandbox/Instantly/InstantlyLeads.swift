@@ -123,7 +123,10 @@ extension InstantlyService {
         if let l = list, world.list(l) == nil { return Self.error(404, "List not found") }
         let scope = options.skipScope ?? .anyInWorkspace
 
-        var counts = ["in_blocklist": 0, "duplicated_leads": 0, "skipped_count": 0, "invalid_email_count": 0, "incomplete_count": 0, "duplicate_email_count": 0]
+        var counts = [
+            "in_blocklist": 0, "duplicated_leads": 0, "skipped_count": 0, "invalid_email_count": 0, "incomplete_count": 0,
+            "duplicate_email_count": 0,
+        ]
         var created: [[String: Any]] = []
         var seen = Set<String>()
         let target = campaign.map { "campaign:\($0)" } ?? "list:\(list!)"
@@ -152,18 +155,36 @@ extension InstantlyService {
             }
             let address = email!
             if !Self.isValidEmail(address) {
-                counts["invalid_email_count"]! += 1; outcome = "invalid_email"; continue
+                counts["invalid_email_count"]! += 1
+                outcome = "invalid_email"
+                continue
             }
             if !seen.insert(address).inserted {
-                counts["duplicate_email_count"]! += 1; outcome = "duplicate_in_request"; continue
+                counts["duplicate_email_count"]! += 1
+                outcome = "duplicate_in_request"
+                continue
             }
-            if isBlocked(address) { counts["in_blocklist"]! += 1; outcome = "in_blocklist"; continue }
+            if isBlocked(address) {
+                counts["in_blocklist"]! += 1
+                outcome = "in_blocklist"
+                continue
+            }
             let inTarget = existingInTarget(address, campaign: campaign, list: list) != nil
-            if options.dedupeBeforeSkip && inTarget { counts["duplicated_leads"]! += 1; outcome = "duplicated"; continue }
-            if skipFires(address, flags: body, campaign: campaign, list: list, scope: scope) {
-                counts["skipped_count"]! += 1; outcome = "skipped"; continue
+            if options.dedupeBeforeSkip && inTarget {
+                counts["duplicated_leads"]! += 1
+                outcome = "duplicated"
+                continue
             }
-            if inTarget { counts["duplicated_leads"]! += 1; outcome = "duplicated"; continue }
+            if skipFires(address, flags: body, campaign: campaign, list: list, scope: scope) {
+                counts["skipped_count"]! += 1
+                outcome = "skipped"
+                continue
+            }
+            if inTarget {
+                counts["duplicated_leads"]! += 1
+                outcome = "duplicated"
+                continue
+            }
             let lead = makeLead(item, email: address, campaign: campaign, list: list)
             created.append(Self.summary(lead, index: index))
             outcome = "created"

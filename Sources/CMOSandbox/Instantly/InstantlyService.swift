@@ -53,7 +53,8 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
             let perMinute = perSecond.allowed ? minuteWindow.take(now: now) : (allowed: false, remaining: 0, resetAt: now)
             guard perSecond.allowed, perMinute.allowed else {
                 rejected += 1
-                stats.recordViolation(service: name, bucket: "workspace", detail: "\(request.method) \(request.path) over the workspace limit")
+                stats.recordViolation(
+                    service: name, bucket: "workspace", detail: "\(request.method) \(request.path) over the workspace limit")
                 return Self.error(429, "Rate limit exceeded")
             }
             stats.recordQuota(service: name, bucket: "workspace", cost: 1)

@@ -45,11 +45,13 @@ struct InstantlyWorld {
                 "status": statuses[i % statuses.count],
                 "organization": ServiceKit.uuid(seed: seed, "instantly-organization"),
                 "campaign_schedule": [
-                    "schedules": [[
-                        "name": "Weekdays", "timing": ["from": "09:00", "to": "17:00"],
-                        "days": ["1": true, "2": true, "3": true, "4": true, "5": true],
-                        "timezone": "America/Anchorage",
-                    ]]
+                    "schedules": [
+                        [
+                            "name": "Weekdays", "timing": ["from": "09:00", "to": "17:00"],
+                            "days": ["1": true, "2": true, "3": true, "4": true, "5": true],
+                            "timezone": "America/Anchorage",
+                        ]
+                    ]
                 ],
                 "sequences": [["steps": [["type": "email", "delay": 2, "variants": [["subject": "{{subject}}", "body": "{{body}}"]]]]]],
                 "daily_limit": [50, 100, 30, 20][i % 4], "daily_max_leads": 25,

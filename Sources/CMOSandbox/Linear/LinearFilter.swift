@@ -101,7 +101,9 @@ enum LinearFilter {
     }
 
     /// `some`, `every`, `none` (and `length`) over a collection.
-    static func collection<T>(_ items: [T], _ f: [String: Any], _ test: (T, [String: Any]) throws(LinearGQLError) -> Bool) throws(LinearGQLError) -> Bool {
+    static func collection<T>(_ items: [T], _ f: [String: Any], _ test: (T, [String: Any]) throws(LinearGQLError) -> Bool)
+        throws(LinearGQLError) -> Bool
+    {
         for (key, cond) in f {
             let ok: Bool
             switch key {

@@ -20,7 +20,8 @@ struct LinearMutationRoot: LinearNode {
     func field(_ name: String, _ args: [String: Any]) throws(LinearGQLError) -> LinearValue? {
         guard name == "issueCreate" else { return nil }
         guard let input = args["input"] as? [String: Any] else {
-            throw .validation("Field \"issueCreate\" argument \"input\" of type \"IssueCreateInput!\" is required, but it was not provided.")
+            throw .validation(
+                "Field \"issueCreate\" argument \"input\" of type \"IssueCreateInput!\" is required, but it was not provided.")
         }
         if let unknown = input.keys.sorted().first(where: { !Self.inputFields.contains($0) }) {
             throw .validation("Field \"\(unknown)\" is not defined by type \"IssueCreateInput\".")
@@ -52,7 +53,9 @@ struct LinearMutationRoot: LinearNode {
         }
         var parentID: String?
         if let p = input["parentId"] as? String {
-            guard let parent = store.issue(p) else { throw .invalidInput("Entity not found: Issue (parentId)", "Could not find referenced parent issue.") }
+            guard let parent = store.issue(p) else {
+                throw .invalidInput("Entity not found: Issue (parentId)", "Could not find referenced parent issue.")
+            }
             parentID = parent.id
         }
         let labelIDs = (input["labelIds"] as? [Any])?.compactMap { $0 as? String } ?? []
@@ -60,10 +63,14 @@ struct LinearMutationRoot: LinearNode {
             throw .invalidInput("Entity not found: IssueLabel \(l)", "Could not find referenced label.")
         }
         let priority = ServiceKit.int(input["priority"]) ?? 0
-        guard (0...4).contains(priority) else { throw .invalidInput("Argument Validation Error: priority", "Priority must be between 0 and 4.") }
+        guard (0...4).contains(priority) else {
+            throw .invalidInput("Argument Validation Error: priority", "Priority must be between 0 and 4.")
+        }
         var stateID = team.stateIDs[0]
         if let s = input["stateId"] as? String {
-            guard team.stateIDs.contains(s) else { throw .invalidInput("Entity not found: WorkflowState", "Could not find referenced workflow state.") }
+            guard team.stateIDs.contains(s) else {
+                throw .invalidInput("Entity not found: WorkflowState", "Could not find referenced workflow state.")
+            }
             stateID = s
         }
         let number = (store.issues.filter { $0.teamID == team.id }.map(\.number).max() ?? 0) + 1

@@ -14,10 +14,14 @@ struct LinearQueryRoot: LinearNode {
         case "organization": return .node(LinearOrganizationNode(store: store))
         case "teams":
             var teams = store.teams
-            if let f = args["filter"] as? [String: Any] { teams = try LinearFilter.keep(teams) { t throws(LinearGQLError) in try LinearFilter.team(t, f) } }
+            if let f = args["filter"] as? [String: Any] {
+                teams = try LinearFilter.keep(teams) { t throws(LinearGQLError) in try LinearFilter.team(t, f) }
+            }
             return try LinearConnection.make(teams.map { LinearTeamNode(store: store, team: $0) }, ids: teams.map(\.id), args)
         case "team":
-            guard let id = args["id"] as? String else { throw .validation("Field \"team\" argument \"id\" of type \"String!\" is required.") }
+            guard let id = args["id"] as? String else {
+                throw .validation("Field \"team\" argument \"id\" of type \"String!\" is required.")
+            }
             guard let t = store.teams.first(where: { $0.id == id || $0.key == id }) else {
                 throw .invalidInput("Entity not found: Team", "Could not find referenced Team.")
             }
@@ -25,15 +29,20 @@ struct LinearQueryRoot: LinearNode {
         case "issues":
             return try LinearIssueNode.connection(store, store.issues, args)
         case "issue":
-            guard let id = args["id"] as? String else { throw .validation("Field \"issue\" argument \"id\" of type \"String!\" is required.") }
+            guard let id = args["id"] as? String else {
+                throw .validation("Field \"issue\" argument \"id\" of type \"String!\" is required.")
+            }
             guard let i = store.issue(id) else { throw .invalidInput("Entity not found: Issue", "Could not find referenced Issue.") }
             return .node(LinearIssueNode(store: store, issue: i))
         case "issueLabels":
             var labels = store.labels
-            if let f = args["filter"] as? [String: Any] { labels = try LinearFilter.keep(labels) { l throws(LinearGQLError) in try LinearFilter.label(store, l, f) } }
+            if let f = args["filter"] as? [String: Any] {
+                labels = try LinearFilter.keep(labels) { l throws(LinearGQLError) in try LinearFilter.label(store, l, f) }
+            }
             return try LinearConnection.make(labels.map { LinearLabelNode(store: store, label: $0) }, ids: labels.map(\.id), args)
         case "workflowStates":
-            return try LinearConnection.make(store.states.map { LinearStateNode(store: store, state: $0) }, ids: store.states.map(\.id), args)
+            return try LinearConnection.make(
+                store.states.map { LinearStateNode(store: store, state: $0) }, ids: store.states.map(\.id), args)
         default: return nil
         }
     }
@@ -144,9 +153,12 @@ struct LinearIssueNode: LinearNode {
     static let priorityLabels = ["No priority", "Urgent", "High", "Medium", "Low"]
 
     /// A connection over `issues` after `filter`, ordered by creation (`orderBy: createdAt`, the default).
-    static func connection(_ store: LinearStore, _ issues: [LinearStore.Issue], _ args: [String: Any]) throws(LinearGQLError) -> LinearValue {
+    static func connection(_ store: LinearStore, _ issues: [LinearStore.Issue], _ args: [String: Any]) throws(LinearGQLError) -> LinearValue
+    {
         var list = issues
-        if let f = args["filter"] as? [String: Any] { list = try LinearFilter.keep(list) { i throws(LinearGQLError) in try LinearFilter.issue(store, i, f) } }
+        if let f = args["filter"] as? [String: Any] {
+            list = try LinearFilter.keep(list) { i throws(LinearGQLError) in try LinearFilter.issue(store, i, f) }
+        }
         return try LinearConnection.make(list.map { LinearIssueNode(store: store, issue: $0) }, ids: list.map(\.id), args)
     }
 
@@ -200,8 +212,9 @@ struct LinearConnection: LinearNode {
             guard first >= 0 else { throw .validation("\"first\" must be a non-negative integer.") }
             hi = min(hi, lo + first)
         }
-        return .node(LinearConnection(
-            items: Array(all[lo..<hi]), ids: Array(allIDs[lo..<hi]), hasNext: hi < all.count, hasPrevious: lo > 0))
+        return .node(
+            LinearConnection(
+                items: Array(all[lo..<hi]), ids: Array(allIDs[lo..<hi]), hasNext: hi < all.count, hasPrevious: lo > 0))
     }
 
     func field(_ name: String, _ args: [String: Any]) throws(LinearGQLError) -> LinearValue? {
@@ -209,8 +222,9 @@ struct LinearConnection: LinearNode {
         case "nodes": return .list(items.map { .node($0) })
         case "edges": return .list(zip(items, ids).map { .node(LinearEdge(node: $0.0, cursor: $0.1)) })
         case "pageInfo":
-            return .node(LinearPageInfo(
-                hasNextPage: hasNext, hasPreviousPage: hasPrevious, startCursor: ids.first, endCursor: ids.last))
+            return .node(
+                LinearPageInfo(
+                    hasNextPage: hasNext, hasPreviousPage: hasPrevious, startCursor: ids.first, endCursor: ids.last))
         default: return nil
         }
     }

@@ -39,15 +39,19 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
         }
         guard request.method == "POST" else {
             stats.recordRequest(service: name, endpoint: "\(request.method) /graphql")
-            return Self.errors(405, [LinearGQLError(kind: .validation, message: "Only POST is supported.", code: "METHOD_NOT_ALLOWED", type: "graphql error")])
+            return Self.errors(
+                405,
+                [LinearGQLError(kind: .validation, message: "Only POST is supported.", code: "METHOD_NOT_ALLOWED", type: "graphql error")])
         }
         guard authorized(request) else {
             stats.recordRequest(service: name, endpoint: "POST /graphql (unauthenticated)")
-            return Self.errors(options.authFailureStatus, [
-                LinearGQLError(
-                    kind: .validation, message: "Authentication required, not authenticated", code: "AUTHENTICATION_ERROR",
-                    type: "authentication error", userPresentableMessage: "You need to authenticate to access this operation.")
-            ])
+            return Self.errors(
+                options.authFailureStatus,
+                [
+                    LinearGQLError(
+                        kind: .validation, message: "Authentication required, not authenticated", code: "AUTHENTICATION_ERROR",
+                        type: "authentication error", userPresentableMessage: "You need to authenticate to access this operation.")
+                ])
         }
         return lock.withLock { execute(request) }
     }
@@ -92,15 +96,23 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
         } catch {
             stats.recordRequest(service: name, endpoint: "POST /graphql (syntax error)")
             let message = (error as? GraphQLError)?.message ?? "\(error)"
-            return Self.errors(400, [LinearGQLError(kind: .validation, message: message, code: "GRAPHQL_PARSE_FAILED", type: "graphql error")])
+            return Self.errors(
+                400, [LinearGQLError(kind: .validation, message: message, code: "GRAPHQL_PARSE_FAILED", type: "graphql error")])
         }
         let operations = document.definitions.compactMap { $0 as? OperationDefinition }
         var fragments: [String: FragmentDefinition] = [:]
         for f in document.definitions.compactMap({ $0 as? FragmentDefinition }) { fragments[f.name.value] = f }
         let wanted = body["operationName"] as? String
-        guard let op = wanted.map({ n in operations.first { $0.name?.value == n } }) ?? (operations.count == 1 ? operations.first : nil) else {
+        guard let op = wanted.map({ n in operations.first { $0.name?.value == n } }) ?? (operations.count == 1 ? operations.first : nil)
+        else {
             stats.recordRequest(service: name, endpoint: "POST /graphql (no operation)")
-            return Self.errors(400, [.validation(wanted.map { "Unknown operation named \"\($0)\"." } ?? "Must provide operation name if query contains multiple operations.")])
+            return Self.errors(
+                400,
+                [
+                    .validation(
+                        wanted.map { "Unknown operation named \"\($0)\"." }
+                            ?? "Must provide operation name if query contains multiple operations.")
+                ])
         }
         var vars = variables
         let executor0 = LinearExecutor(fragments: fragments, variables: [:])
@@ -119,7 +131,10 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
             return Self.errors(400, [error])
         }
         let req = requestWindow.take(now: now)
-        let complexity = req.allowed ? complexityWindow.take(cost, now: now) : (allowed: false, remaining: complexityWindow.peek(now: now).remaining, resetAt: complexityWindow.peek(now: now).resetAt)
+        let complexity =
+            req.allowed
+            ? complexityWindow.take(cost, now: now)
+            : (allowed: false, remaining: complexityWindow.peek(now: now).remaining, resetAt: complexityWindow.peek(now: now).resetAt)
         let headers = rateHeaders(cost: cost, now: now)
         guard req.allowed, complexity.allowed else {
             rejected += 1
@@ -138,11 +153,13 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
         stats.recordQuota(service: name, bucket: "requests", cost: 1)
         stats.recordQuota(service: name, bucket: "complexity", cost: cost)
         if cost > options.maxComplexityPerQuery {
-            return Self.errors(400, [
-                LinearGQLError(
-                    kind: .validation, message: "Query too complex: \(cost) points, the maximum is \(options.maxComplexityPerQuery).",
-                    code: "QUERY_TOO_COMPLEX", type: "invalid input", userPresentableMessage: "Query too complex.")
-            ], headers: headers)
+            return Self.errors(
+                400,
+                [
+                    LinearGQLError(
+                        kind: .validation, message: "Query too complex: \(cost) points, the maximum is \(options.maxComplexityPerQuery).",
+                        code: "QUERY_TOO_COMPLEX", type: "invalid input", userPresentableMessage: "Query too complex.")
+                ], headers: headers)
         }
 
         let root: any LinearNode
@@ -160,7 +177,7 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
             for (key, field) in try executor.fields(op.selectionSet, typeName: root.typeName) {
                 do {
                     data[key] = try executor.resolve(field, on: root)
-                } catch where error.kind == .resolver {
+                } catch  where error.kind == .resolver {
                     var e = error
                     e.path = [key]
                     errors.append(e)

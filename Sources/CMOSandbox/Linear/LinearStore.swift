@@ -64,7 +64,10 @@ final class LinearStore {
         var teams: [Team] = []
         var labels: [Label] = []
         var states: [State] = []
-        let stateKinds = [("Backlog", "backlog", "#bec2c8"), ("Todo", "unstarted", "#e2e2e2"), ("In Progress", "started", "#f2c94c"), ("Done", "completed", "#5e6ad2"), ("Canceled", "canceled", "#95a2b3")]
+        let stateKinds = [
+            ("Backlog", "backlog", "#bec2c8"), ("Todo", "unstarted", "#e2e2e2"), ("In Progress", "started", "#f2c94c"),
+            ("Done", "completed", "#5e6ad2"), ("Canceled", "canceled", "#95a2b3"),
+        ]
         for (i, t) in options.teams.enumerated() {
             let teamID = ServiceKit.uuid(seed: seed, "linear-team-\(t.key)")
             var ids: [String] = []
@@ -75,7 +78,10 @@ final class LinearStore {
             }
             teams.append(Team(id: teamID, key: t.key, name: t.name, stateIDs: ids))
             for name in options.teamLabels {
-                labels.append(Label(id: ServiceKit.uuid(seed: seed, "linear-label-\(t.key)-\(name)"), name: name, color: "#\(String(format: "%06x", (i * 0x3a5f1 + name.count * 0x1f2e3) & 0xffffff))", teamID: teamID))
+                labels.append(
+                    Label(
+                        id: ServiceKit.uuid(seed: seed, "linear-label-\(t.key)-\(name)"), name: name,
+                        color: "#\(String(format: "%06x", (i * 0x3a5f1 + name.count * 0x1f2e3) & 0xffffff))", teamID: teamID))
             }
         }
         self.teams = teams

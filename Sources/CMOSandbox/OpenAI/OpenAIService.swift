@@ -42,16 +42,24 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
         stats.recordRequest(service: name, endpoint: route)
         guard let key = ServiceKit.bearer(request), !key.isEmpty else {
             return Self.error(
-                401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                401,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                 type: "invalid_request_error")
         }
         guard key == token else {
-            return Self.error(401, "Incorrect API key provided: \(key.prefix(3))***\(key.suffix(4)).", type: "invalid_request_error", code: "invalid_api_key")
+            return Self.error(
+                401, "Incorrect API key provided: \(key.prefix(3))***\(key.suffix(4)).", type: "invalid_request_error",
+                code: "invalid_api_key")
         }
         return lock.withLock {
             if route == "GET /v1/models" {
                 let created = Int(options.epoch.timeIntervalSince1970) - 86_400
-                return .json(200, ["object": "list", "data": Self.models.map { ["id": $0, "object": "model", "created": created, "owned_by": "cmo-sandbox"] }])
+                return .json(
+                    200,
+                    [
+                        "object": "list",
+                        "data": Self.models.map { ["id": $0, "object": "model", "created": created, "owned_by": "cmo-sandbox"] },
+                    ])
             }
             return chat(request)
         }
@@ -78,14 +86,21 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
             return Self.error(400, "you must provide a model parameter", type: "invalid_request_error", param: "model")
         }
         guard let messages = body["messages"] as? [[String: Any]], !messages.isEmpty else {
-            return Self.error(400, "Invalid 'messages': empty array. Expected an array with minimum length 1.", type: "invalid_request_error", param: "messages")
+            return Self.error(
+                400, "Invalid 'messages': empty array. Expected an array with minimum length 1.", type: "invalid_request_error",
+                param: "messages")
         }
-        if let problem = Self.validate(messages: messages) { return Self.error(400, problem, type: "invalid_request_error", param: "messages") }
+        if let problem = Self.validate(messages: messages) {
+            return Self.error(400, problem, type: "invalid_request_error", param: "messages")
+        }
         let tools = (body["tools"] as? [[String: Any]]) ?? []
         for (i, t) in tools.enumerated() {
             let n = (t["function"] as? [String: Any])?["name"] as? String ?? ""
             guard t["type"] as? String == "function", n.range(of: "^[a-zA-Z0-9_-]{1,64}$", options: .regularExpression) != nil else {
-                return Self.error(400, "Invalid 'tools[\(i)].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", type: "invalid_request_error", param: "tools[\(i)].function.name")
+                return Self.error(
+                    400,
+                    "Invalid 'tools[\(i)].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                    type: "invalid_request_error", param: "tools[\(i)].function.name")
             }
         }
         if ServiceKit.bool(body["stream"]) == true {
@@ -94,10 +109,14 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
         if let forced = ((body["tool_choice"] as? [String: Any])?["function"] as? [String: Any])?["name"] as? String,
             !tools.contains(where: { ($0["function"] as? [String: Any])?["name"] as? String == forced })
         {
-            return Self.error(400, "Invalid value for 'tool_choice': tool '\(forced)' not found in 'tools'.", type: "invalid_request_error", param: "tool_choice")
+            return Self.error(
+                400, "Invalid value for 'tool_choice': tool '\(forced)' not found in 'tools'.", type: "invalid_request_error",
+                param: "tool_choice")
         }
         guard let kind = SandboxModel(rawValue: model) else {
-            return Self.error(404, "The model `\(model)` does not exist or you do not have access to it.", type: "invalid_request_error", code: "model_not_found")
+            return Self.error(
+                404, "The model `\(model)` does not exist or you do not have access to it.", type: "invalid_request_error",
+                code: "model_not_found")
         }
         let promptTokens = Self.tokens(ServiceKit.jsonString(messages)) + Self.tokens(ServiceKit.jsonString(tools))
         let now = options.clock()
@@ -112,7 +131,9 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
         }
         stats.recordQuota(service: name, bucket: "requests", cost: 1)
         if kind == .noQuota {
-            return Self.error(429, "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota", code: "insufficient_quota")
+            return Self.error(
+                429, "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota",
+                code: "insufficient_quota")
         }
         if kind == .throttled && throttledSoFar < options.throttledFailures {
             throttledSoFar += 1
@@ -124,7 +145,8 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
     }
 
     private func complete(
-        _ body: [String: Any], model: String, kind: SandboxModel, messages: [[String: Any]], tools: [[String: Any]], promptTokens: Int, now: Date
+        _ body: [String: Any], model: String, kind: SandboxModel, messages: [[String: Any]], tools: [[String: Any]], promptTokens: Int,
+        now: Date
     ) -> SandboxResponse {
         completions += 1
         let n = completions
@@ -134,7 +156,9 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
         var finish = "stop"
         var completionText = ""
         if tools.isEmpty || (choice as? String) == "none" || kind == .writer {
-            var text = tools.isEmpty || kind == .writer ? SandboxWriter.whyNow(conversation.lastUserText) : Self.plainSummary(conversation, options)
+            var text =
+                tools.isEmpty || kind == .writer
+                ? SandboxWriter.whyNow(conversation.lastUserText) : Self.plainSummary(conversation, options)
             let limit = ServiceKit.int(body["max_completion_tokens"]) ?? ServiceKit.int(body["max_tokens"])
             let maxChars = min(options.maxTextCharacters, limit.map { max(1, $0) * 4 } ?? Int.max)
             if text.count > maxChars {
@@ -154,10 +178,12 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
             case .call(let toolName, let args):
                 let arguments = raw ?? ServiceKit.jsonString(args)
                 message["content"] = NSNull()
-                message["tool_calls"] = [[
-                    "id": options.toolCallIDPrefix + Self.token(seed: seed, "\(n)-0", length: 24), "type": "function",
-                    "function": ["name": toolName, "arguments": arguments],
-                ]]
+                message["tool_calls"] = [
+                    [
+                        "id": options.toolCallIDPrefix + Self.token(seed: seed, "\(n)-0", length: 24), "type": "function",
+                        "function": ["name": toolName, "arguments": arguments],
+                    ]
+                ]
                 finish = options.toolCallFinishReason
                 completionText = toolName + arguments
             }
@@ -168,11 +194,15 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
         let response: [String: Any] = [
             "id": "chatcmpl-" + Self.token(seed: seed, "completion-\(n)", length: 29), "object": "chat.completion",
             "created": Int(options.epoch.timeIntervalSince1970) + n, "model": model,
-            "choices": (0..<count).map { ["index": $0, "message": message, "finish_reason": finish, "logprobs": NSNull()] as [String: Any] },
+            "choices": (0..<count).map {
+                ["index": $0, "message": message, "finish_reason": finish, "logprobs": NSNull()] as [String: Any]
+            },
             "usage": [
                 "prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens,
                 "prompt_tokens_details": ["cached_tokens": 0, "audio_tokens": 0],
-                "completion_tokens_details": ["reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0],
+                "completion_tokens_details": [
+                    "reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
+                ],
             ],
             "system_fingerprint": "fp_cmo_sandbox", "service_tier": "default",
         ]
@@ -211,7 +241,8 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
             switch role {
             case "assistant":
                 if !open.isEmpty {
-                    return "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: \(open.joined(separator: ", "))"
+                    return
+                        "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: \(open.joined(separator: ", "))"
                 }
                 let ids = ((m["tool_calls"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
                 open = ids
@@ -224,7 +255,8 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
                 open.removeAll { $0 == id }
             default:
                 if !open.isEmpty {
-                    return "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: \(open.joined(separator: ", "))"
+                    return
+                        "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: \(open.joined(separator: ", "))"
                 }
             }
         }
@@ -250,11 +282,17 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
 
     /// OpenAI's error body: `{"error": {"message", "type", "param", "code"}}` (all four keys present).
     static func error(
-        _ status: Int, _ message: String, type: String, param: String? = nil, code: String? = nil, headers: [(name: String, value: String)] = []
+        _ status: Int, _ message: String, type: String, param: String? = nil, code: String? = nil,
+        headers: [(name: String, value: String)] = []
     ) -> SandboxResponse {
         .json(
             status,
-            ["error": ["message": message, "type": type, "param": param.map { $0 as Any } ?? NSNull(), "code": code.map { $0 as Any } ?? NSNull()]],
+            [
+                "error": [
+                    "message": message, "type": type, "param": param.map { $0 as Any } ?? NSNull(),
+                    "code": code.map { $0 as Any } ?? NSNull(),
+                ]
+            ],
             headers: headers)
     }
 }

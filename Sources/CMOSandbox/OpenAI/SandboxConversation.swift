@@ -53,7 +53,9 @@ struct SandboxConversation {
             switch m["role"] as? String {
             case "assistant":
                 for c in (m["tool_calls"] as? [[String: Any]]) ?? [] {
-                    guard let id = c["id"] as? String, let f = c["function"] as? [String: Any], let name = f["name"] as? String else { continue }
+                    guard let id = c["id"] as? String, let f = c["function"] as? [String: Any], let name = f["name"] as? String else {
+                        continue
+                    }
                     let argsText = (f["arguments"] as? String) ?? "{}"
                     let args = (try? JSONSerialization.jsonObject(with: Data(argsText.utf8))) as? [String: Any] ?? [:]
                     index[id] = calls.count
@@ -97,7 +99,9 @@ struct SandboxConversation {
     /// How many records a tool result reports.
     static func count(_ result: Any?, text: String?) -> Int? {
         if let o = result as? [String: Any] {
-            for k in ["count", "records_out", "out", "written", "passed", "qualified", "leads", "records", "rows", "total", "repos", "people"] {
+            for k in [
+                "count", "records_out", "out", "written", "passed", "qualified", "leads", "records", "rows", "total", "repos", "people",
+            ] {
                 if let n = ServiceKit.int(o[k]) { return n }
                 if let a = o[k] as? [Any] { return a.count }
             }
@@ -108,7 +112,9 @@ struct SandboxConversation {
         }
         if let n = ServiceKit.int(result) { return n }
         if let a = result as? [Any] { return a.count }
-        if let t = text, let s = SandboxPlannerGoal.capture(t.lowercased(), #"(\d+)\s+(?:records|leads|repos|repositories|people|rows|persons)"#) {
+        if let t = text,
+            let s = SandboxPlannerGoal.capture(t.lowercased(), #"(\d+)\s+(?:records|leads|repos|repositories|people|rows|persons)"#)
+        {
             return Int(s)
         }
         return nil

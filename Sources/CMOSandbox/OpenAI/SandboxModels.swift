@@ -30,12 +30,20 @@ enum SandboxModel: String, CaseIterable {
             return (.call(name: name, arguments: args), String(good.dropLast()) + ",")  // `{"a":1,` — cut short
         case .unknownTool:
             guard !c.endsWithError else { return (planner.decide(c), nil) }
-            return (.call(name: "linkedin-scrape", arguments: ["query": SandboxPlannerGoal(c.goalText, defaults: planner.options).language ?? "developers"]), nil)
+            return (
+                .call(
+                    name: "linkedin-scrape",
+                    arguments: ["query": SandboxPlannerGoal(c.goalText, defaults: planner.options).language ?? "developers"]), nil
+            )
         case .chatty:
             guard !c.endsWithNudge else { return (planner.decide(c), nil) }
             let next: String
             if case .call(let name, _) = planner.decide(c) { next = name } else { next = "wrap up" }
-            return (.text("Great goal! I think the best next step would be to run \(next). Let me know if you would like me to go ahead, or if you want to adjust the audience first."), nil)
+            return (
+                .text(
+                    "Great goal! I think the best next step would be to run \(next). Let me know if you would like me to go ahead, or if you want to adjust the audience first."
+                ), nil
+            )
         case .loop:
             var fresh = c
             fresh.calls = []
@@ -53,14 +61,15 @@ enum SandboxWriter {
         let record = jsonObject(in: prompt)
         let signals = record?["signals"] as? [String: Any]
         let name = ((record?["name"] as? String)?.split(separator: " ").first.map(String.init)) ?? (record?["login"] as? String)
-        let repo = ((record?["from_repos"] as? [Any])?.first as? String) ?? ((signals?["maintainer_of"] as? [Any])?.first as? String)
+        let repo =
+            ((record?["from_repos"] as? [Any])?.first as? String) ?? ((signals?["maintainer_of"] as? [Any])?.first as? String)
             ?? SandboxPlannerGoal.capture(prompt, #"\b([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)\b"#)
         let commits = ServiceKit.int(signals?["commits_90d"])
         let title = (signals?["recent_commit_titles"] as? [Any])?.first as? String
         var line = name.map { "\($0), " } ?? ""
         switch (repo, commits) {
-        case let (r?, n?) where n > 0: line += "your \(n) commits to \(r) over the last 90 days"
-        case let (r?, _): line += "your recent work on \(r)"
+        case (let r?, let n?) where n > 0: line += "your \(n) commits to \(r) over the last 90 days"
+        case (let r?, _): line += "your recent work on \(r)"
         default: line += "your recent open-source work"
         }
         if let t = title, !t.isEmpty { line += " (\"\(t.prefix(60))\")" }

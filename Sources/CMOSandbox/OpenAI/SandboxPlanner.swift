@@ -15,7 +15,8 @@ struct SandboxPlanner {
     let options: OpenAIOptions
 
     static let order = [
-        "gh-search", "gh-people", "gh-enrich", "mx-check", "score-icp", "render-copy", "send-instantly", "sync-attio", "sync-linear", "export-csv",
+        "gh-search", "gh-people", "gh-enrich", "mx-check", "score-icp", "render-copy", "send-instantly", "sync-attio", "sync-linear",
+        "export-csv",
     ]
 
     /// The stages this goal needs, among those offered.
@@ -123,7 +124,9 @@ struct SandboxPlanner {
         guard !tool.properties.isEmpty else { return args }
         var out: [String: Any] = [:]
         for (key, value) in args {
-            guard let name = ([key] + (synonyms[key] ?? [])).first(where: { tool.properties[$0] != nil && out[$0] == nil }) else { continue }
+            guard let name = ([key] + (synonyms[key] ?? [])).first(where: { tool.properties[$0] != nil && out[$0] == nil }) else {
+                continue
+            }
             let type = tool.properties[name]?["type"] as? String
             if type == "string", let list = value as? [String] {
                 out[name] = list.joined(separator: ",")
@@ -137,7 +140,9 @@ struct SandboxPlanner {
     }
 
     /// `done` with a summary when offered, else the summary as text.
-    func finish(_ goal: SandboxPlannerGoal, _ c: SandboxConversation, _ calls: [SandboxConversation.Call], note: String? = nil, failed: Bool = false) -> SandboxPlannerAction {
+    func finish(
+        _ goal: SandboxPlannerGoal, _ c: SandboxConversation, _ calls: [SandboxConversation.Call], note: String? = nil, failed: Bool = false
+    ) -> SandboxPlannerAction {
         var parts: [String] = []
         for stage in Self.order {
             guard let call = calls.last(where: { $0.stage == stage }) else { continue }

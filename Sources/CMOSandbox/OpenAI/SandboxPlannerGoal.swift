@@ -32,8 +32,11 @@ struct SandboxPlannerGoal: Equatable {
         language = Self.language(in: lower)
         target = Self.target(in: lower) ?? defaults.defaultTarget
         days = Self.days(in: lower) ?? defaults.defaultDays
-        minStars = Self.firstInt(lower, [#"(\d+)\s*\+?\s*stars"#, #"stars?\s*(?:>=|>|=|:|≥)\s*(\d+)"#, #"min[_ -]?stars\s*[=:]?\s*(\d+)"#]) ?? defaults.defaultMinStars
-        topics = Self.capture(lower, #"topics?\s*[=:]\s*([a-z0-9][a-z0-9, _-]*)"#)
+        minStars =
+            Self.firstInt(lower, [#"(\d+)\s*\+?\s*stars"#, #"stars?\s*(?:>=|>|=|:|≥)\s*(\d+)"#, #"min[_ -]?stars\s*[=:]?\s*(\d+)"#])
+            ?? defaults.defaultMinStars
+        topics =
+            Self.capture(lower, #"topics?\s*[=:]\s*([a-z0-9][a-z0-9, _-]*)"#)
             .map { $0.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init).filter { !$0.isEmpty && $0 != "and" } } ?? []
         campaignID =
             Self.capture(text, #"(?i)\b(?:seq|sequence|campaign)(?:[_ ]id)?\s*[=:#]\s*([A-Za-z0-9][A-Za-z0-9-]*)"#)
@@ -50,8 +53,16 @@ struct SandboxPlannerGoal: Equatable {
         for l in languages {
             let escaped = NSRegularExpression.escapedPattern(for: l)
             if lower.range(of: "(^|[^a-z0-9+#])\(escaped)($|[^a-z0-9+#])", options: .regularExpression) != nil {
-                if l == "r" && lower.range(of: #"\br (developers|maintainers|programmers|users)\b"#, options: .regularExpression) == nil { continue }
-                if l == "go" && lower.range(of: #"\bgo (developers|maintainers|devs|engineers|contributors|projects|repos)\b|\bin go\b"#, options: .regularExpression) == nil { continue }
+                if l == "r" && lower.range(of: #"\br (developers|maintainers|programmers|users)\b"#, options: .regularExpression) == nil {
+                    continue
+                }
+                if l == "go"
+                    && lower.range(
+                        of: #"\bgo (developers|maintainers|devs|engineers|contributors|projects|repos)\b|\bin go\b"#,
+                        options: .regularExpression) == nil
+                {
+                    continue
+                }
                 return l == "golang" ? "go" : l
             }
         }

@@ -42,7 +42,8 @@ extension World {
                 "previous_login": Self.jsonOptional(u.previousLogin),
             ]
         }
-        let renamed = users.compactMap { u in u.previousLogin.map { ["login": u.login, "previous_login": $0, "id": u.id] as [String: Any] } }
+        let renamed = users.compactMap { u in u.previousLogin.map { ["login": u.login, "previous_login": $0, "id": u.id] as [String: Any] }
+        }
         return [
             "seed": config.seed, "now": WorldTime.format(config.now), "repos_total": repos.count, "users_total": users.count,
             "commits_total": repos.reduce(0) { $0 + $1.commits.count },

@@ -3,14 +3,23 @@ extension WorldGenerator {
     mutating func makeAnonymous() {
         var rng = SeededRandom(seed: config.seed, stream: "anonymous")
         for i in 0..<max(10, config.userCount / 4) {
-            let first = rng.pick(WorldVocabulary.firstNames), last = rng.pick(WorldVocabulary.lastNames)
-            let f = Self.ascii(first), l = Self.ascii(last)
+            let first = rng.pick(WorldVocabulary.firstNames)
+            let last = rng.pick(WorldVocabulary.lastNames)
+            let f = Self.ascii(first)
+            let l = Self.ascii(last)
             let u = rng.unit()
             // The first eight use the eight DNS behaviours (see makeDomains), so every world has them all.
             // and the next two a disposable and a free-mail domain; the second is a role account.
-            let domain = i < 8 ? corporate[i].domain : i == 8 ? rng.pick(WorldVocabulary.disposable)
-                : i == 9 ? rng.pick(WorldVocabulary.freeMail) : u < 0.55 ? rng.pick(corporate).domain
-                : u < 0.85 ? rng.pick(WorldVocabulary.freeMail) : rng.pick(WorldVocabulary.disposable)
+            let domain =
+                i < 8
+                ? corporate[i].domain
+                : i == 8
+                    ? rng.pick(WorldVocabulary.disposable)
+                    : i == 9
+                        ? rng.pick(WorldVocabulary.freeMail)
+                        : u < 0.55
+                            ? rng.pick(corporate).domain
+                            : u < 0.85 ? rng.pick(WorldVocabulary.freeMail) : rng.pick(WorldVocabulary.disposable)
             let local = i == 1 || rng.chance(0.1) ? rng.pick(WorldVocabulary.roleLocalParts) : "\(f).\(l)"
             let e = uniqueEmail(local, domain, &rng)
             registerEmail(e, linkedLogin: nil)

@@ -20,7 +20,8 @@ extension WorldGenerator {
         for _ in 0..<config.repoCount {
             repoID += rng.int(1...2_000_000)
             // Owners follow a power law too: a few accounts own many repositories.
-            let ownerIndex = rng.chance(0.35) && !orgs.isEmpty
+            let ownerIndex =
+                rng.chance(0.35) && !orgs.isEmpty
                 ? orgs[Int(Double(orgs.count) * pow(rng.unit(), 2))]
                 : humans[Int(Double(humans.count) * pow(rng.unit(), 1.6))]
             let owner = users[ownerIndex]
@@ -40,15 +41,18 @@ extension WorldGenerator {
             let created = max(oldest, owner.createdAt) + Int64(rng.unit() * Double(config.now - 20 * 86400 - max(oldest, owner.createdAt)))
             let u = rng.unit()
             let sinceCreated = Double(config.now - created)
-            let pushed: Int64 = u < 0.55
+            let pushed: Int64 =
+                u < 0.55
                 ? config.now - Int64(rng.unit() * min(60 * 86400, sinceCreated))
                 : u < 0.8 ? config.now - Int64(rng.unit() * min(365 * 86400, sinceCreated)) : created + Int64(rng.unit() * sinceCreated)
-            let description: String? = rng.chance(0.88)
+            let description: String? =
+                rng.chance(0.88)
                 ? "A \(rng.pick(["fast", "small", "friendly", "typed", "zero-dependency"])) \(name.replacingOccurrences(of: "-", with: " ")) for \(language ?? "everyone")\(topics.isEmpty ? "" : ": " + topics.sorted().joined(separator: ", "))."
                 : nil
             var repo = WorldRepo(
                 id: repoID, ownerID: owner.id, ownerLogin: owner.login, name: name, description: description,
-                readme: "# \(name)\n\n\(description ?? "")\nInstall with your package manager. Supports \(rng.pick(WorldVocabulary.genericTopics)).",
+                readme:
+                    "# \(name)\n\n\(description ?? "")\nInstall with your package manager. Supports \(rng.pick(WorldVocabulary.genericTopics)).",
                 language: language, topics: topics.sorted(), stars: stars,
                 forks: Int(Double(stars) * (0.03 + 0.2 * rng.unit())), openIssues: Int(Double(stars).squareRoot() * rng.unit()),
                 isFork: rng.chance(0.08), archived: rng.chance(0.06), createdAt: created, pushedAt: pushed,
@@ -107,7 +111,10 @@ extension WorldGenerator {
                 }
             }
             let date = i == 0 ? repo.pushedAt : chosen.start + Int64(rng.unit() * Double(chosen.end - chosen.start))
-            let name: String, email: String, authorID: Int?, message: String
+            let name: String
+            let email: String
+            let authorID: Int?
+            let message: String
             var webFlow = false
             switch chosen.0 {
             case .account(let idx):
@@ -116,11 +123,13 @@ extension WorldGenerator {
                 name = user.name ?? user.login
                 authorID = user.linkedEmails.contains(email) ? user.id : nil
                 if user.type == .bot {
-                    message = user.login.hasPrefix("dependabot")
+                    message =
+                        user.login.hasPrefix("dependabot")
                         ? "Bump \(rng.pick(WorldVocabulary.dependencies)) from 1.\(rng.int(0...9)).\(rng.int(0...9)) to 1.\(rng.int(10...19)).0"
                         : "chore: \(rng.pick(["update generated files", "release v\(rng.int(0...3)).\(rng.int(0...20)).0", "update lockfile"]))"
                 } else if rng.chance(0.1) {
-                    message = "Merge pull request #\(rng.int(1...2000)) from \(user.login)/\(rng.pick(["fix", "feature", "patch"]))-\(rng.int(1...99))\n\n\(rng.pick(WorldVocabulary.commitVerbs)) \(rng.pick(WorldVocabulary.commitObjects))"
+                    message =
+                        "Merge pull request #\(rng.int(1...2000)) from \(user.login)/\(rng.pick(["fix", "feature", "patch"]))-\(rng.int(1...99))\n\n\(rng.pick(WorldVocabulary.commitVerbs)) \(rng.pick(WorldVocabulary.commitObjects))"
                     webFlow = true
                 } else {
                     message = humanMessage(&rng)

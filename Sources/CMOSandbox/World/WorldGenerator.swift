@@ -44,7 +44,8 @@ struct WorldGenerator {
 
     private mutating func mxRecords(_ domain: String, count: Int = 2, longNames: Bool = false) -> [(preference: UInt16, exchange: String)] {
         (0..<count).map { i in
-            let host = longNames
+            let host =
+                longNames
                 ? "mx-\(i)-a-rather-long-mail-exchanger-host-name-for-truncation.\(domain)" : "mx\(i + 1).\(domain)"
             hosts[host] = [nextIP()]
             return (UInt16(10 * (i + 1)), host)
@@ -68,8 +69,16 @@ struct WorldGenerator {
                 kind = forced[i]
             } else {
                 let u = rng.unit()
-                kind = u < 0.72 ? "mx" : u < 0.80 ? "a_only" : u < 0.85 ? "null_mx" : u < 0.90 ? "nxdomain"
-                    : u < 0.93 ? "servfail" : u < 0.95 ? "timeout" : u < 0.98 ? "truncated" : "slow"
+                kind =
+                    u < 0.72
+                    ? "mx"
+                    : u < 0.80
+                        ? "a_only"
+                        : u < 0.85
+                            ? "null_mx"
+                            : u < 0.90
+                                ? "nxdomain"
+                                : u < 0.93 ? "servfail" : u < 0.95 ? "timeout" : u < 0.98 ? "truncated" : "slow"
             }
             domains[domain] = behaviour(kind, domain)
             corporate.append((domain, w1.capitalized + w2))
@@ -117,7 +126,8 @@ struct WorldGenerator {
         let (dns, reachable) = Self.dnsFacts(domains[domain])
         let disposable = WorldVocabulary.disposable.contains(domain)
         emailFacts[lower] = EmailFacts(
-            address: lower, domain: domain, dns: dns, deliverable: reachable && !noreply, role: WorldVocabulary.roleLocalParts.contains(local),
+            address: lower, domain: domain, dns: dns, deliverable: reachable && !noreply,
+            role: WorldVocabulary.roleLocalParts.contains(local),
             disposable: disposable, free: WorldVocabulary.freeMail.contains(domain), noreply: noreply, linkedLogin: linkedLogin)
         usedEmails.insert(lower)
     }
@@ -152,8 +162,10 @@ struct WorldGenerator {
         for i in 0..<config.userCount {
             id += rng.int(1...(40_000_000 / max(config.userCount, 1) + 1))
             let created = start + span * Int64(i) / Int64(max(config.userCount, 1)) + Int64(rng.int(0...86_000))
-            let first = rng.pick(WorldVocabulary.firstNames), last = rng.pick(WorldVocabulary.lastNames)
-            let f = Self.ascii(first), l = Self.ascii(last)
+            let first = rng.pick(WorldVocabulary.firstNames)
+            let last = rng.pick(WorldVocabulary.lastNames)
+            let f = Self.ascii(first)
+            let l = Self.ascii(last)
             let styles = ["\(f)\(l)", "\(f.prefix(1))\(l)", "\(f)-\(l)", "\(l)\(f.prefix(1))", "\(f)\(rng.int(1...99))", "\(f)dev"]
             var login = uniqueLogin(rng.pick(styles), &rng)
             var previous: String?
@@ -180,7 +192,8 @@ struct WorldGenerator {
                 commitEmails.append(e)
                 linked.append(e)
             }
-            let noreply = created >= Self.noreplyIDFormSince ? "\(id)+\(login)@users.noreply.github.com" : "\(login)@users.noreply.github.com"
+            let noreply =
+                created >= Self.noreplyIDFormSince ? "\(id)+\(login)@users.noreply.github.com" : "\(login)@users.noreply.github.com"
             if commitEmails.isEmpty || rng.chance(0.3) {
                 commitEmails.append(noreply)
                 linked.append(noreply)

@@ -40,7 +40,10 @@ public enum WorldTime {
         guard s.count >= 10, let y = num(0, 4), s[4] == 45, let m = num(5, 2), s[7] == 45, let d = num(8, 2),
             (1...12).contains(m), (1...31).contains(d)
         else { return nil }
-        var hh = 0, mm = 0, ss = 0, offset = 0
+        var hh = 0
+        var mm = 0
+        var ss = 0
+        var offset = 0
         if s.count > 10 {
             guard s[10] == 84 || s[10] == 32, let h = num(11, 2), s.count > 13, s[13] == 58, let mi = num(14, 2) else { return nil }
             hh = h
