@@ -9,6 +9,9 @@ let package = Package(
     products: [
         .executable(name: "export-csv", targets: ["export-csv"]),
         .executable(name: "cmo-sandbox", targets: ["cmo-sandbox"]),
+        .executable(name: "gh-search", targets: ["gh-search"]),
+        .executable(name: "gh-people", targets: ["gh-people"]),
+        .executable(name: "gh-enrich", targets: ["gh-enrich"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +34,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "export-csv", dependencies: [core], path: "Sources/export-csv"),
+        .executableTarget(name: "gh-search", dependencies: [core], path: "Sources/gh-search"),
+        .executableTarget(name: "gh-people", dependencies: [core], path: "Sources/gh-people"),
+        .executableTarget(name: "gh-enrich", dependencies: [core], path: "Sources/gh-enrich"),
         .target(
             name: "CMOSandbox",
             dependencies: [

@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+
+/// Which GitHub API a stage reads through.
+public enum GitHubAPIMode: String, Sendable, CaseIterable, SettingValue {
+    case graphql, rest
+    public init?(yaml: Any) { self.init(rawValue: (yaml as? String)?.lowercased() ?? "") }
+    public init?(environment: String) { self.init(rawValue: environment.lowercased()) }
+    public var settingDescription: String { rawValue }
+}
+
+extension GitHubAPIMode: ExpressibleByArgument {}
+
+/// Reads repositories' recent commit histories as cheaply as GitHub allows: many repositories per
+/// GraphQL query (aliases; a history page of 100 costs about 1/100 of a point), or REST
+/// `/repos/{o}/{r}/commits` with ETags. With a `GitHubState`, a repository whose `pushed_at` has not
+/// changed since the last run costs nothing, and a changed one is read only from its newest known commit.
+public final class GitHubHistoryFetcher {
+    let api: GitHubAPI
+    let logger: Logger
+    let state: GitHubState?
+    public var mode = GitHubAPIMode.graphql
+    public var batch = AdaptiveBatchSize(50, maximum: 100)
+    /// GraphQL queries in flight at once.
+    public var parallel = 4
+    /// Pages of 100 commits read per repository and run at most.
+    public var maxPagesPerRepo = 10
+    /// False reads every window again (the results are still stored).
+    public var useStored = true
+    public private(set) var reposRead = 0
+    public private(set) var reposUnchanged = 0
+    public private(set) var reposMissing = 0
+
+    public init(api: GitHubAPI, logger: Logger, state: GitHubState?) {
+        self.api = api
+        self.logger = logger
+        self.state = state
+    }
+
+    struct Job {
+        var fullName: String
+        var pushedAt: String?
+        var since: String
+        var after: String?
+        var pages = 0
+        var base: RepoHistory?
+    }
+
+    /// Calls `ready` with each repository's history from `since` on, as each is complete (cached ones
+    /// first); `ready` returning true stops further reading.
+    public func fetch(_ repos: [(fullName: String, pushedAt: String?)], since: Date, ready: (RepoHistory) throws -> Bool) throws {
+        let window = GitHubTime.format(since)
+        let cached = useStored ? try state?.histories(repos.map(\.fullName)) ?? [:] : [:]
+        var jobs: [Job] = []
+        for repo in repos {
+            let known = cached[repo.fullName.lowercased()].flatMap { $0.coveredSince <= window ? $0 : nil }
+            if let known, repo.pushedAt != nil, known.pushedAt == repo.pushedAt {
+                reposUnchanged += 1
+                var h = known
+                h.commits.removeAll { $0.date < window }
+                if try ready(h) { return }
+                continue
+            }
+            // Only what is newer than the newest commit already known (inclusive: dupes are dropped by sha).
+            let from = max(window, known?.newest ?? window)
+            jobs.append(Job(fullName: repo.fullName, pushedAt: repo.pushedAt, since: from, base: known))
+        }
+        if !jobs.isEmpty { try api.preflight([mode == .graphql ? "graphql" : "core"]) }
+        var partial: [String: [CommitFact]] = [:]
+        var stopped = false
+        func finish(_ job: Job, commits: [CommitFact], pushedAt: String?, exists: Bool) throws -> Bool {
+            var seen = Set<String>()
+            let all = (commits + (job.base?.commits ?? [])).filter { $0.date >= window && seen.insert($0.sha).inserted }
+            let h = RepoHistory(
+                fullName: job.fullName, pushedAt: pushedAt ?? job.pushedAt, coveredSince: window,
+                commits: all.sorted { $0.date > $1.date }, exists: exists)
+            reposRead += 1
+            if !exists { reposMissing += 1 }
+            try state?.save([h])
+            if try ready(h) { stopped = true }
+            return stopped
+        }
+        switch mode {
+        case .graphql:
+            try api.runBatches(
+                jobs, size: &batch, parallel: parallel, logger: logger, query: Self.query,
+                handle: { batch, reply in
+                    var next: [Job] = []
+                    for (i, var job) in batch.enumerated() {
+                        guard let repo = reply.data?["r\(i)"], repo != .null else {
+                            _ = try finish(job, commits: [], pushedAt: nil, exists: false)
+                            continue
+                        }
+                        let history = repo["defaultBranchRef"]?["target"]?["history"]
+                        let facts = (history?["nodes"]?.arrayValue ?? []).compactMap(Self.fact(graphQL:))
+                        partial[job.fullName, default: []] += facts
+                        job.pages += 1
+                        if history?["pageInfo"]?["hasNextPage"]?.boolValue == true, job.pages < maxPagesPerRepo,
+                            let cursor = history?["pageInfo"]?["endCursor"]?.stringValue
+                        {
+                            job.after = cursor
+                            next.append(job)
+                        } else {
+                            let commits = partial.removeValue(forKey: job.fullName) ?? []
+                            _ = try finish(job, commits: commits, pushedAt: repo["pushedAt"]?.stringValue, exists: true)
+                        }
+                    }
+                    return next
+                }, stop: { stopped })
+        case .rest:
+            var round = jobs.map { job in
+                (job, api.url("/repos/\(job.fullName)/commits", [("since", job.since), ("per_page", "100")]))
+            }
+            while !round.isEmpty, !stopped {
+                let replies = try api.get(round.map(\.1), bucket: "core")
+                var next: [(Job, String)] = []
+                for ((job, _), reply) in zip(round, replies) where !stopped {
+                    var job = job
+                    switch reply.status {
+                    case 200:
+                        partial[job.fullName, default: []] += (reply.json?.arrayValue ?? []).compactMap(Self.fact(rest:))
+                        job.pages += 1
+                        if let link = reply.next, job.pages < maxPagesPerRepo {
+                            next.append((job, link))
+                        } else {
+                            _ = try finish(job, commits: partial.removeValue(forKey: job.fullName) ?? [], pushedAt: nil, exists: true)
+                        }
+                    case 409: _ = try finish(job, commits: [], pushedAt: nil, exists: true)  // empty repository
+                    case 404, 451: _ = try finish(job, commits: [], pushedAt: nil, exists: false)
+                    default: throw StageFailure(.unavailable, "GitHub answered HTTP \(reply.status) for \(job.fullName)'s commits")
+                    }
+                }
+                round = next
+            }
+        }
+    }
+
+    /// One GraphQL document reading a page of history for each job.
+    static func query(_ jobs: [Job]) -> String {
+        var q = "query {\n"
+        for (i, job) in jobs.enumerated() {
+            let parts = job.fullName.split(separator: "/", maxSplits: 1).map(String.init)
+            let owner = parts.first ?? "", name = parts.count > 1 ? parts[1] : ""
+            let after = job.after.map { ", after: \(GitHubAPI.literal($0))" } ?? ""
+            q += """
+                  r\(i): repository(owner: \(GitHubAPI.literal(owner)), name: \(GitHubAPI.literal(name))) { pushedAt \
+                defaultBranchRef { target { ... on Commit { history(first: 100, since: \(GitHubAPI.literal(job.since))\(after)) { \
+                pageInfo { hasNextPage endCursor } nodes { oid messageHeadline committedDate \
+                author { email user { login databaseId } } } } } } } }
+
+                """
+        }
+        return q + "  rateLimit { cost remaining resetAt }\n}"
+    }
+
+    static func fact(graphQL n: JSONValue) -> CommitFact? {
+        guard let sha = n["oid"]?.stringValue, let date = n["committedDate"]?.stringValue else { return nil }
+        let user = n["author"]?["user"]
+        let login = user?["login"]?.stringValue
+        return CommitFact(
+            sha: sha, date: date, title: n["messageHeadline"]?.stringValue ?? "", email: n["author"]?["email"]?.stringValue ?? "",
+            login: login, userID: user?["databaseId"]?.intValue, bot: login.map { GitHubIdentity.isBot(login: $0) } ?? false)
+    }
+
+    static func fact(rest n: JSONValue) -> CommitFact? {
+        guard let sha = n["sha"]?.stringValue else { return nil }
+        let commit = n["commit"]
+        let date = commit?["committer"]?["date"]?.stringValue ?? commit?["author"]?["date"]?.stringValue ?? ""
+        let message = commit?["message"]?.stringValue ?? ""
+        let author = n["author"].flatMap { $0 == .null ? nil : $0 }
+        let login = author?["login"]?.stringValue
+        return CommitFact(
+            sha: sha, date: date, title: String(message.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""),
+            email: commit?["author"]?["email"]?.stringValue ?? "", login: login, userID: author?["id"]?.intValue,
+            bot: login.map { GitHubIdentity.isBot(login: $0, type: author?["type"]?.stringValue) } ?? false)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Turns repositories' commit histories into people: linked, human authors active in the window,
+/// the top few per repository, merged across repositories, with every usable email and its
+/// provenance. Noreply addresses and bots never come out.
+public final class GitHubPeople {
+    final class Person {
+        let id: Int
+        var login: String
+        var commits = 0
+        var last = ""
+        var titles: [(date: String, title: String)] = []
+        /// Repository → this person's commits in it.
+        var repos: [(name: String, commits: Int)] = []
+        var maintainerOf: Set<String> = []
+        /// Lower-cased address → newest evidence.
+        var emails: [String: EmailEvidence] = [:]
+        init(id: Int, login: String) {
+            self.id = id
+            self.login = login
+        }
+    }
+
+    let window: String
+    /// Authors kept per repository (nil: all).
+    let topPerRepo: Int?
+    private var people: [Int: Person] = [:]
+    public private(set) var botsDropped = 0
+    public private(set) var noreplyDropped = 0
+    public private(set) var unlinkedCommits = 0
+
+    public init(since: Date, topPerRepo: Int?) {
+        window = GitHubTime.format(since)
+        self.topPerRepo = topPerRepo
+    }
+
+    /// How many distinct people have been found so far.
+    public var count: Int { people.count }
+
+    /// Adds one repository's commits.
+    public func add(_ history: RepoHistory) {
+        var byAuthor: [Int: [CommitFact]] = [:]
+        var bots = Set<String>()
+        for c in history.commits where c.date >= window {
+            guard let id = c.userID, let login = c.login else {
+                unlinkedCommits += 1
+                continue
+            }
+            if c.bot || GitHubIdentity.isBot(login: login) {
+                bots.insert(login)
+                continue
+            }
+            byAuthor[id, default: []].append(c)
+        }
+        botsDropped += bots.count
+        let ranked = byAuthor.sorted { a, b in
+            if a.value.count != b.value.count { return a.value.count > b.value.count }
+            let la = a.value.map(\.date).max() ?? "", lb = b.value.map(\.date).max() ?? ""
+            return la != lb ? la > lb : a.key < b.key
+        }
+        let owner = history.fullName.split(separator: "/").first.map { $0.lowercased() } ?? ""
+        for (rank, (id, commits)) in ranked.prefix(topPerRepo ?? Int.max).enumerated() {
+            let newest = commits.max { $0.date < $1.date }!
+            let p = people[id] ?? Person(id: id, login: newest.login!)
+            people[id] = p
+            if newest.date >= p.last {
+                p.last = newest.date
+                p.login = newest.login!  // the newest login wins after a rename
+            }
+            p.commits += commits.count
+            p.repos.append((history.fullName, commits.count))
+            if rank == 0 || p.login.lowercased() == owner { p.maintainerOf.insert(history.fullName) }
+            p.titles += commits.prefix(5).map { ($0.date, $0.title) }
+            for c in commits {
+                guard GitHubIdentity.isUsableEmail(c.email) else {
+                    noreplyDropped += 1
+                    continue
+                }
+                let key = c.email.lowercased()
+                if let known = p.emails[key], known.lastSeen >= c.date { continue }
+                p.emails[key] = EmailEvidence(address: c.email, source: "commit", evidence: "\(history.fullName)@\(c.sha)", lastSeen: c.date)
+            }
+        }
+    }
+
+    /// Person records' fields, most commits first, at most `limit`.
+    public func records(limit: Int?) -> [[(String, JSONValue)]] {
+        let sorted = people.values.sorted { a, b in
+            if a.commits != b.commits { return a.commits > b.commits }
+            return a.last != b.last ? a.last > b.last : a.id < b.id
+        }
+        return sorted.prefix(limit ?? Int.max).map { p in
+            var titles: [String] = []
+            let newestFirst = p.titles.sorted { $0.date != $1.date ? $0.date > $1.date : $0.title < $1.title }
+            for t in newestFirst where !titles.contains(t.title) && titles.count < 5 { titles.append(t.title) }
+            // Most commits first, so the order does not depend on which query came back first.
+            let repos = p.repos.sorted { $0.commits != $1.commits ? $0.commits > $1.commits : $0.name < $1.name }.map(\.name)
+            let signals: JSONValue = .object([
+                JSONMember("commits_90d", .int(p.commits)), JSONMember("last_commit_at", .string(p.last)),
+                JSONMember("maintainer_of", .array(repos.filter(p.maintainerOf.contains).map { .string($0) })),
+                JSONMember("recent_commit_titles", .array(titles.map { .string($0) })),
+            ])
+            let emails = p.emails.values.sorted { $0.lastSeen != $1.lastSeen ? $0.lastSeen > $1.lastSeen : $0.address < $1.address }
+            return [
+                ("kind", "person"), ("id", .int(p.id)), ("login", .string(p.login)),
+                ("from_repos", .array(repos.map { .string($0) })), ("signals", signals),
+                ("emails", .array(emails.map(\.json))),
+            ]
+        }
+    }
+}

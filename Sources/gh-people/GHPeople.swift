@@ -1,0 +1,138 @@
+import ArgumentParser
+import CMOCore
+import Foundation
+
+@main
+struct GHPeople: Stage {
+    static let stageName = "gh-people"
+    static let configuration = CommandConfiguration(
+        commandName: stageName,
+        abstract: "Turn repo records into the people who recently committed to them, with their commit emails.",
+        discussion: """
+            INPUT
+              Repo records (from gh-search): 'full_name' ("owner/name") is required; 'pushed_at' lets an \
+            unchanged repository be skipped. A record without full_name is dead-lettered (missing_full_name); \
+            a repeated repository is counted as filtered (duplicate). Other fields are not used.
+
+            OUTPUT
+              After all input is read, one person record per GitHub account, most commits first: kind \
+            "person", id (GitHub's numeric user id), login, from_repos, signals {commits_90d (commits in the \
+            --since-days window), last_commit_at, maintainer_of (repositories the person owns or commits to \
+            most), recent_commit_titles}, and emails [{address, source "commit", evidence "owner/repo@sha", \
+            last_seen}]. Only authors GitHub linked to an account count; bots are dropped; \
+            users.noreply.github.com and other undeliverable addresses are never written. Each repository \
+            contributes its --top-authors-per-repo most active authors; a person found in several \
+            repositories comes out once, merged.
+
+            SIDE EFFECTS
+              GitHub GraphQL: one query reads a page of history for up to --batch-size repositories at once \
+            (aliases; a history page of 100 costs about a hundredth of a point; batches halve on timeouts, \
+            resource-limit errors or 502/504 and grow back up to 250); --api rest reads \
+            /repos/{owner}/{repo}/commits with ETags instead. Histories and their cursors are kept in \
+            CMO_STATE_DIR/github.sqlite: a repository whose pushed_at did not change costs nothing the next \
+            time, and a changed one is read only from its newest known commit. One GET /rate_limit (free) comes \
+            first; queries in flight never cost more than the points left.
+
+            ENVIRONMENT
+              GITHUB_TOKEN (required), GITHUB_API_URL, CMO_STATE_DIR, CMO_NOW, CMO_MAX_WAIT, CMO_CONCURRENCY, \
+            CMO_LOG_FORMAT, CMO_DEAD_LETTER, CMO_MAX_ERRORS, NO_COLOR.
+
+            EXIT STATUS
+              0 done (or the reader downstream closed the pipe), 1 internal error or too many dead letters, \
+            64 bad flags, 65 input is not NDJSON, 69 GitHub failing after retries, 75 a rate limit needs a \
+            longer wait than --max-wait (re-run later: histories already read are kept), 77 token rejected, \
+            78 GITHUB_TOKEN missing or bad config.
+            """,
+        version: CMOVersion.string
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var http: HTTPOptions
+
+    @Option(help: ArgumentHelp("Commits from the last N days count (default 90).", valueName: "days"))
+    var sinceDays: Int?
+
+    @Option(help: ArgumentHelp("Most active authors kept per repository (default 5; 0 = all).", valueName: "n"))
+    var topAuthorsPerRepo: Int?
+
+    @Option(help: ArgumentHelp("Stop once this many people are found; write at most this many (default: no limit).", valueName: "n"))
+    var maxPeople: Int?
+
+    @Option(help: ArgumentHelp("'graphql' (default: many repositories per query) or 'rest' (the commits endpoint).", valueName: "api"))
+    var api: GitHubAPIMode?
+
+    @Option(help: ArgumentHelp("Repositories per GraphQL query to start with (default 100, at most 250; halves on timeouts, grows back to 250).", valueName: "n"))
+    var batchSize: Int?
+
+    @Flag(help: "Ignore the stored histories and read every repository's window again (then store it).")
+    var refresh = false
+
+    @Option(help: ArgumentHelp("The time --since-days counts back from (ISO 8601; default now).", valueName: "time"))
+    var now: String?
+
+    struct Plan {
+        var endpoint: GitHubEndpoint
+        var since: Date
+        var top: Int?
+        var maxPeople: Int?
+        var api: GitHubAPIMode
+        var batchSize: Int
+    }
+
+    func validate() throws {
+        if let sinceDays, sinceDays < 1 { throw ValidationError("'--since-days' must be 1 or more") }
+        if let topAuthorsPerRepo, topAuthorsPerRepo < 0 { throw ValidationError("'--top-authors-per-repo' must be 0 or more") }
+        if let maxPeople, maxPeople < 1 { throw ValidationError("'--max-people' must be 1 or more") }
+        if let batchSize, !(1...250).contains(batchSize) { throw ValidationError("'--batch-size' must be 1 to 250") }
+        if api == .rest, batchSize != nil { throw ValidationError("'--batch-size' applies only to '--api graphql'") }
+    }
+
+    func configure(_ settings: Settings) throws -> Plan {
+        let now = try GitHubTime.now(settings, flag: self.now)
+        let days = try settings.resolve("since-days", flag: sinceDays, default: 90)
+        let top = try settings.resolve("top-authors-per-repo", flag: topAuthorsPerRepo, default: 5)
+        return Plan(
+            endpoint: try GitHubEndpoint.resolve(settings), since: now.addingTimeInterval(-Double(days) * 86400),
+            top: top == 0 ? nil : top, maxPeople: try settings.resolve("max-people", flag: maxPeople),
+            api: try settings.resolve("api", flag: api, env: "CMO_GITHUB_API", default: .graphql),
+            batchSize: try settings.resolve("batch-size", flag: batchSize, default: 100))
+    }
+
+    func process(_ context: StageContext, plan: Plan) throws {
+        var repos: [(fullName: String, pushedAt: String?)] = []
+        var seen = Set<String>()
+        try context.forEachRecord { record in
+            guard let name = record["full_name"]?.stringValue, name.split(separator: "/").count == 2 else {
+                context.deadLetter(record, code: "missing_full_name", message: "record has no 'full_name' of the form owner/name")
+                return
+            }
+            guard seen.insert(name.lowercased()).inserted else { return context.filter(record, reason: "duplicate") }
+            repos.append((name, record["pushed_at"]?.stringValue))
+        }
+        guard !repos.isEmpty else { return }
+        let api = GitHubAPI(plan.endpoint, http: try context.makeHTTPClient(http), logger: context.logger)
+        let fetcher = GitHubHistoryFetcher(api: api, logger: context.logger, state: try GitHubState())
+        fetcher.useStored = !refresh
+        fetcher.mode = plan.api
+        fetcher.batch = AdaptiveBatchSize(plan.batchSize, maximum: max(plan.batchSize, 250))
+        let people = GitHubPeople(since: plan.since, topPerRepo: plan.top)
+        defer {
+            context.extraSummary += [
+                ("repos_read", .int(fetcher.reposRead)), ("repos_unchanged", .int(fetcher.reposUnchanged)),
+                ("graphql_queries", .int(api.graphQLQueries)), ("graphql_points", .int(api.graphQLPoints)),
+                ("bots_dropped", .int(people.botsDropped)),
+            ]
+            if fetcher.reposMissing > 0 { context.extraSummary.append(("repos_missing", .int(fetcher.reposMissing))) }
+        }
+        try fetcher.fetch(repos, since: plan.since) { history in
+            people.add(history)
+            return plan.maxPeople.map { people.count >= $0 } ?? false
+        }
+        let empty = try Record(json: "{}")
+        for fields in people.records(limit: plan.maxPeople) {
+            var out = empty
+            for (k, v) in fields { out.set(k, v) }
+            try context.emit(out)
+        }
+    }
+}
