@@ -100,7 +100,9 @@ final class GitHubRateLimitTests: XCTestCase {
         Thread.sleep(forTimeInterval: 1.1)
         XCTAssertEqual(try sbx.gh("/users/dependabot[bot]").status, 200)
         let stats = try sbx.stats()
-        XCTAssertEqual(stats["violations_total"] as? Int, rejected.count + 1)
+        // The request that tripped the limit is no violation; every other rejected one, and the one sent
+        // during the penalty, is.
+        XCTAssertEqual(stats["violations_total"] as? Int, rejected.count)
     }
 
     func testSecondaryWithoutRetryAfterAnd429() throws {

@@ -79,8 +79,12 @@ extension GitHubService {
         {
             return rejection
         }
-        let before = limiter.state(credential: credential, resource: "graphql")
-        if before.remaining < price.cost {
+        let dryRun = GraphQLExecutor(document: document, variables: variables) { _, _, _ throws(GraphQLFieldError) in .null }
+            .collect(operation.selectionSet.selections, typeName: "Query")
+            .contains { $0.1[0].name.value == "rateLimit" && pricing.arguments($0.1[0].arguments)["dryRun"] as? Bool == true }
+        let spent = dryRun ? 0 : price.cost
+        // Reserved atomically: queries in flight together each see the points the others took.
+        guard let before = limiter.reserve(credential: credential, resource: "graphql", cost: spent) else {
             stats.recordViolation(service: name, bucket: "graphql", detail: "POST /graphql with the graphql bucket exhausted")
             return .sortedJSON(
                 200,
@@ -93,10 +97,6 @@ extension GitHubService {
                     ]
                 ], headers: headers())
         }
-        let dryRun = GraphQLExecutor(document: document, variables: variables) { _, _, _ throws(GraphQLFieldError) in .null }
-            .collect(operation.selectionSet.selections, typeName: "Query")
-            .contains { $0.1[0].name.value == "rateLimit" && pricing.arguments($0.1[0].arguments)["dryRun"] as? Bool == true }
-        let spent = dryRun ? 0 : price.cost
         let info = GitHubGraphQLObject.RateLimitInfo(
             cost: price.cost, limit: before.limit, remaining: before.remaining - spent, used: before.used + spent,
             resetAt: WorldTime.format(Int64(before.reset)), nodeCount: price.nodeCount)
@@ -107,12 +107,10 @@ extension GitHubService {
         }
         let data = executor.execute(operation.selectionSet.selections, on: .query, path: [])
         if executor.invalid {
+            if spent > 0 { limiter.refund(credential: credential, resource: "graphql", cost: spent) }
             return .sortedJSON(200, ["errors": executor.errors.filter { $0["extensions"] != nil }], headers: headers())
         }
-        if spent > 0 {
-            limiter.spend(credential: credential, resource: "graphql", cost: spent)
-            stats.recordQuota(service: name, bucket: "graphql", cost: spent)
-        }
+        if spent > 0 { stats.recordQuota(service: name, bucket: "graphql", cost: spent) }
         var out: [String: Any] = ["data": data]
         if !executor.errors.isEmpty { out["errors"] = executor.errors }
         return .sortedJSON(200, out, headers: headers())

@@ -61,10 +61,9 @@ final class GitHubRateLimiter: @unchecked Sendable {
             var window = recentPoints[endpoint] ?? []
             let expired = window.firstIndex { $0.time > now - 60 } ?? window.count  // oldest first
             window.removeFirst(expired)
-            window.append((now, 1))
             recentPoints[endpoint] = window
             let perMinute = resource == "graphql" ? options.secondaryGraphQLPointsPerMinute : options.secondaryPointsPerMinute
-            let overPoints = window.reduce(0) { $0 + $1.points } > perMinute
+            let overPoints = window.reduce(0) { $0 + $1.points } + 1 > perMinute
             var tripped = false
             if (inFlight > options.secondaryConcurrency || overPoints) && now >= penaltyUntil {
                 penaltyUntil = now + Double(options.secondaryPenaltySeconds)
@@ -72,10 +71,36 @@ final class GitHubRateLimiter: @unchecked Sendable {
                 tripped = true
             }
             if now < penaltyUntil {
+                // A rejected request does not count toward the per-minute points.
                 return .secondary(retryAfter: max(1, Int((penaltyUntil - now).rounded(.up))), tripped: tripped)
             }
+            recentPoints[endpoint, default: []].append((now, 1))
             let b = current("\(credential)/\(resource)", resource, anonymous: credential.isEmpty)
             return b.used + max(cost, 1) > b.limit ? .primaryExhausted : .allowed
+        }
+    }
+
+    /// Checks and spends in one step, so concurrent requests cannot both see the same remaining
+    /// points: returns the bucket's state before spending, or nil when `cost` does not fit.
+    func reserve(credential: String, resource: String, cost: Int) -> (limit: Int, remaining: Int, used: Int, reset: Int)? {
+        lock.withLock {
+            let key = "\(credential)/\(resource)"
+            var b = current(key, resource, anonymous: credential.isEmpty)
+            let before = (b.limit, max(0, b.limit - b.used), b.used, b.reset)
+            guard b.limit - b.used >= cost else { return nil }
+            b.used += cost
+            buckets[key] = b
+            return before
+        }
+    }
+
+    /// Gives back units reserved for a request that did not run.
+    func refund(credential: String, resource: String, cost: Int) {
+        lock.withLock {
+            let key = "\(credential)/\(resource)"
+            var b = current(key, resource, anonymous: credential.isEmpty)
+            b.used = max(0, b.used - cost)
+            buckets[key] = b
         }
     }
 

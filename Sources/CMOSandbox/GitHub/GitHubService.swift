@@ -111,7 +111,8 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
                 ? (request.inFlight > options.secondaryConcurrency
                     ? "with \(request.inFlight) requests in flight" : "over the points per minute")
                 : "during a secondary-limit penalty"
-            stats.recordViolation(service: name, bucket: "secondary", detail: "\(request.method) \(request.path) \(why)")
+            // The request that trips the limit is rejected but is no violation: it was not sent during a penalty.
+            if !tripped { stats.recordViolation(service: name, bucket: "secondary", detail: "\(request.method) \(request.path) \(why)") }
             var headers = limiter.headers(credential: credential, resource: resource)
             if options.secondaryRetryAfter { headers.append(("retry-after", "\(retryAfter)")) }
             return .sortedJSON(
