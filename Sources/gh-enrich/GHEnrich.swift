@@ -114,7 +114,9 @@ struct GHEnrich: Stage {
             }
             let needing = enriched.indices.filter { !Self.hasUsableEmail(enriched[$0]) }
             let more = try finder.find(
-                needing.map { (enriched[$0]["login"]!.stringValue!, enriched[$0]["from_repos"]?.arrayValue?.compactMap(\.stringValue) ?? []) })
+                needing.map {
+                    (enriched[$0]["login"]!.stringValue!, enriched[$0]["from_repos"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+                })
             for i in needing {
                 guard let e = more[enriched[i]["login"]!.stringValue!.lowercased()] else { continue }
                 enriched[i].set("emails", .array((enriched[i]["emails"]?.arrayValue ?? []) + [e.json]))

@@ -61,7 +61,10 @@ struct GHPeople: Stage {
     @Option(help: ArgumentHelp("'graphql' (default: many repositories per query) or 'rest' (the commits endpoint).", valueName: "api"))
     var api: GitHubAPIMode?
 
-    @Option(help: ArgumentHelp("Repositories per GraphQL query to start with (default 100, at most 250; halves on timeouts, grows back to 250).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Repositories per GraphQL query to start with (default 100, at most 250; halves on timeouts, grows back to 250).",
+            valueName: "n"))
     var batchSize: Int?
 
     @Flag(help: "Ignore the stored histories and read every repository's window again (then store it).")

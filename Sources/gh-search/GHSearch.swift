@@ -142,7 +142,8 @@ struct GHSearch: Stage {
                 query: record["query"]?.stringValue ?? record["q"]?.stringValue, language: record["language"]?.stringValue,
                 topics: topics, minStars: record["min_stars"]?.intValue, activeDays: record["active_days"]?.intValue, now: plan.now)
             guard let query else {
-                context.deadLetter(record, code: "missing_query", message: "record has no 'query' and no language/topics/min_stars/active_days")
+                context.deadLetter(
+                    record, code: "missing_query", message: "record has no 'query' and no language/topics/min_stars/active_days")
                 return
             }
             let limit = record["max_repos"]?.intValue.map { $0 == 0 ? nil : $0 } ?? plan.maxRepos

@@ -68,7 +68,8 @@ final class GitHubCoreTests: XCTestCase {
     }
 
     func testLinkHeaderNext() {
-        let h = #"<https://api.github.com/x?page=1>; rel="prev", <https://api.github.com/x?page=3>; rel="next", <https://api.github.com/x?page=9>; rel="last""#
+        let h =
+            #"<https://api.github.com/x?page=1>; rel="prev", <https://api.github.com/x?page=3>; rel="next", <https://api.github.com/x?page=9>; rel="last""#
         XCTAssertEqual(GitHubAPI.nextLink(h), "https://api.github.com/x?page=3")
         XCTAssertNil(GitHubAPI.nextLink(#"<https://api.github.com/x?page=1>; rel="first""#))
         XCTAssertNil(GitHubAPI.nextLink(nil))
@@ -98,7 +99,8 @@ final class GitHubCoreTests: XCTestCase {
             RepoHistory(
                 fullName: "o/a", pushedAt: nil, coveredSince: "1970-01-01T00:00:00Z",
                 commits: [
-                    c("1", "ada", 1, "ada@x.io", "2026-01-02T00:00:00Z"), c("2", "ada", 1, "1+ada@users.noreply.github.com", "2026-01-03T00:00:00Z"),
+                    c("1", "ada", 1, "ada@x.io", "2026-01-02T00:00:00Z"),
+                    c("2", "ada", 1, "1+ada@users.noreply.github.com", "2026-01-03T00:00:00Z"),
                     c("3", "bob", 2, "bob@x.io", "2026-01-01T00:00:00Z"),
                     c("4", "dependabot[bot]", 3, "3+dependabot[bot]@users.noreply.github.com", "2026-01-01T00:00:00Z"),
                     c("5", "dependabot[bot]", 3, "x@y.io", "2026-01-01T00:00:00Z"), c("6", nil, nil, "anon@x.io", "2026-01-01T00:00:00Z"),

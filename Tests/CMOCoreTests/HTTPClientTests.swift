@@ -456,3 +456,24 @@ final class HTTPHelpersTests: XCTestCase {
             HTTPError.rateLimitWaitTooLong(request: "GET u", seconds: 89.2, bucket: "core").description.contains("90s"))
     }
 }
+
+extension HTTPClientTests {
+    /// A GraphQL query costing 7 points is counted as 7, not 1, once the bucket's prior `used` is known;
+    /// replies arriving out of order are not counted twice.
+    func testQuotaSpentFromUsedDeltasWithAKnownBaseline() throws {
+        let reset = Int(Date().timeIntervalSince1970) + 3600
+        let headers: (Int) -> [(String, String)] = {
+            [
+                ("x-ratelimit-resource", "graphql"), ("x-ratelimit-used", "\($0)"), ("x-ratelimit-remaining", "\(5000 - $0)"),
+                ("x-ratelimit-reset", "\(reset)"),
+            ]
+        }
+        let s = try server([
+            .status(200, headers(17), body: "{}"), .status(200, headers(24), body: "{}"), .status(200, headers(20), body: "{}"),
+        ])
+        let http = try client()
+        http.noteQuotaUsed(url: s.url + "/rate_limit", bucket: "graphql", used: 10, reset: Double(reset))
+        for _ in 0..<3 { _ = try http.perform(HTTPRequest(method: "POST", url: s.url + "/graphql", body: Array("{}".utf8))) }
+        XCTAssertEqual(http.stats.quotaSpent["graphql"], 14, "10 → 24: 14 points, the straggler reporting 20 adds nothing")
+    }
+}

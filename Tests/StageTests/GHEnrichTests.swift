@@ -34,7 +34,9 @@ final class GHEnrichTests: XCTestCase {
         return Self.peopleInput!
     }
 
-    private func enrich(_ args: [String], stdin: String, env: [String: String] = [:], on sandbox: SandboxLauncher? = nil) throws -> SpawnResult {
+    private func enrich(_ args: [String], stdin: String, env: [String: String] = [:], on sandbox: SandboxLauncher? = nil) throws
+        -> SpawnResult
+    {
         let s = try sandbox ?? Self.sandbox()
         return try Spawn.run("gh-enrich", args, stdin: Data(stdin.utf8), environment: s.githubEnvironment.merging(env) { $1 })
     }
@@ -101,14 +103,17 @@ final class GHEnrichTests: XCTestCase {
             !((p["emails"] as? [[String: Any]]) ?? []).contains { !(($0["address"] as? String) ?? "").hasSuffix("noreply.github.com") }
         }
         XCTAssertFalse(without.isEmpty)
-        let input = try people().split(separator: "\n").filter { line in
-            without.contains { line.contains("\"login\":\"\($0["login"] as! String)\"") }
-        }.joined(separator: "\n") + "\n"
+        let input =
+            try people().split(separator: "\n").filter { line in
+                without.contains { line.contains("\"login\":\"\($0["login"] as! String)\"") }
+            }.joined(separator: "\n") + "\n"
         let events = try s.requests("github GET /users/{username}/events/public")
         let commits = try s.requests("github GET /repos/{owner}/{repo}/commits")
         let r = try enrich(["--find-emails", "--max-requests-per-person", "2"], stdin: input)
         XCTAssertEqual(r.status, 0, r.err)
-        let spent = try s.requests("github GET /users/{username}/events/public") - events + s.requests("github GET /repos/{owner}/{repo}/commits") - commits
+        let spent =
+            try s.requests("github GET /users/{username}/events/public") - events + s.requests("github GET /repos/{owner}/{repo}/commits")
+            - commits
         XCTAssertGreaterThan(spent, 0)
         XCTAssertLessThanOrEqual(spent, 2 * without.count)
         for p in try objects(r) {
@@ -156,7 +161,8 @@ final class GHEnrichTests: XCTestCase {
         let before = try s.requests("github POST /graphql")
         let env = s.githubEnvironment.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let r = try Spawn.shell(
-            "env \(env) CMO_STATE_DIR=\(Spawn.tempDirectory()) gh-enrich --batch-size 10 -q < \(file) | head -n 1; echo \"status=${PIPESTATUS[0]}\"")
+            "env \(env) CMO_STATE_DIR=\(Spawn.tempDirectory()) gh-enrich --batch-size 10 -q < \(file) | head -n 1; echo \"status=${PIPESTATUS[0]}\""
+        )
         XCTAssertTrue(r.out.contains("status=0"), r.out + r.err)
         let used = try s.requests("github POST /graphql") - before
         let whole = (input.split(separator: "\n").count + 9) / 10

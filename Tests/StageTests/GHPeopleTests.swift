@@ -32,7 +32,9 @@ final class GHPeopleTests: XCTestCase {
 
     func truthNow() throws -> String { try XCTUnwrap(try Self.sandbox().truth()["now"] as? String) }
 
-    private func people(_ args: [String], stdin: String, env: [String: String] = [:], on sandbox: SandboxLauncher? = nil) throws -> SpawnResult {
+    private func people(_ args: [String], stdin: String, env: [String: String] = [:], on sandbox: SandboxLauncher? = nil) throws
+        -> SpawnResult
+    {
         let s = try sandbox ?? Self.sandbox()
         return try Spawn.run(
             "gh-people", ["--now", try truthNow()] + args, stdin: Data(stdin.utf8), environment: s.githubEnvironment.merging(env) { $1 })
@@ -51,13 +53,15 @@ final class GHPeopleTests: XCTestCase {
         let truth = try s.truth()
         let now = try XCTUnwrap(GitHubDates.parse(try truthNow()))
         let since = GitHubDates.format(now.addingTimeInterval(-90 * 86400))
-        let searched = Set(input.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["full_name"] as? String
-        }.map { $0.lowercased() })
+        let searched = Set(
+            input.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["full_name"] as? String
+            }.map { $0.lowercased() })
         var expected = Set<String>()
         for c in try XCTUnwrap(truth["contributions"] as? [[String: Any]]) {
             guard let login = c["login"] as? String, !login.hasSuffix("[bot]"), login != "web-flow",
-                let repo = c["repo"] as? String, searched.contains(repo.lowercased()), let last = c["last_commit_at"] as? String, last >= since
+                let repo = c["repo"] as? String, searched.contains(repo.lowercased()), let last = c["last_commit_at"] as? String,
+                last >= since
             else { continue }
             expected.insert(login.lowercased())
         }

@@ -31,7 +31,9 @@ final class GHSearchTests: XCTestCase {
     }
 
     private func totalCount(_ q: String, _ s: SandboxLauncher) throws -> Int {
-        let url = s.environment["GITHUB_API_URL"]! + "/search/repositories?per_page=1&q=" + q.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let url =
+            s.environment["GITHUB_API_URL"]! + "/search/repositories?per_page=1&q=" + q.addingPercentEncoding(
+                withAllowedCharacters: .alphanumerics)!
         let body = try s.fetch(url, headers: ["Authorization": "Bearer " + s.environment["GITHUB_TOKEN"]!])
         return try XCTUnwrap((JSONSerialization.jsonObject(with: body) as? [String: Any])?["total_count"] as? Int)
     }
@@ -112,7 +114,8 @@ final class GHSearchTests: XCTestCase {
         XCTAssertEqual(bad.status, 77, bad.err)
         XCTAssertTrue(bad.err.contains("401"), bad.err)
         let s = try Self.sandbox()
-        let missing = try Spawn.run("gh-search", ["--query", "language:Go"], environment: ["GITHUB_API_URL": s.environment["GITHUB_API_URL"]!])
+        let missing = try Spawn.run(
+            "gh-search", ["--query", "language:Go"], environment: ["GITHUB_API_URL": s.environment["GITHUB_API_URL"]!])
         XCTAssertEqual(missing.status, 78, missing.err)
         XCTAssertTrue(missing.err.contains("GITHUB_TOKEN"), missing.err)
     }
@@ -129,7 +132,9 @@ final class GHSearchTests: XCTestCase {
     }
 
     func testEmptySearchBucketIsWaitedForOrExits75ThenResumes() throws {
-        let s = try SandboxLauncher(["--seed", "7", "--repos", "300", "--users", "100", "--search-limit", "2", "--search-window-seconds", "3"])
+        let s = try SandboxLauncher([
+            "--seed", "7", "--repos", "300", "--users", "100", "--search-limit", "2", "--search-window-seconds", "3",
+        ])
         defer { s.stop() }
         let state = Spawn.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }

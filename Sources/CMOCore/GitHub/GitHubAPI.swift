@@ -10,7 +10,8 @@ public struct GitHubEndpoint: Sendable {
     /// Reads the base URL and the token; a missing token is a configuration error (exit 78).
     public static func resolve(_ settings: Settings) throws -> GitHubEndpoint {
         let token = settings.secret("GITHUB_TOKEN")
-        var base: String = try settings.resolve("github-api-url", flag: nil as String?, env: "GITHUB_API_URL", default: "https://api.github.com")
+        var base: String = try settings.resolve(
+            "github-api-url", flag: nil as String?, env: "GITHUB_API_URL", default: "https://api.github.com")
         while base.hasSuffix("/") { base.removeLast() }
         guard let token else {
             throw StageFailure(.config, "GITHUB_TOKEN is not set: export a GitHub token (public read access is enough)")
@@ -79,6 +80,7 @@ public final class GitHubAPI {
         for r in resources {
             if let b = json["resources"]?[r], let remaining = b["remaining"]?.intValue, let reset = b["reset"]?.doubleValue {
                 buckets[r] = (remaining, reset)
+                if let used = b["used"]?.intValue { http.noteQuotaUsed(url: url("/rate_limit"), bucket: r, used: used, reset: reset) }
             }
             try waitIfEmpty(r, need: 1)
         }
@@ -93,7 +95,8 @@ public final class GitHubAPI {
         if wait > http.config.maxWait {
             throw HTTPError.rateLimitWaitTooLong(request: "GitHub '\(resource)' requests", seconds: wait, bucket: resource)
         }
-        logger?.info("rate limit '\(resource)': \(b.remaining) left, \(need) needed; waiting \(String(format: "%.1f", wait))s for the reset")
+        logger?.info(
+            "rate limit '\(resource)': \(b.remaining) left, \(need) needed; waiting \(String(format: "%.1f", wait))s for the reset")
         Thread.sleep(forTimeInterval: wait + 0.25)
     }
 
@@ -158,7 +161,8 @@ public final class GitHubAPI {
             case .failure(.serverError(_, let status, _)):
                 // 502/504 is how GitHub says a query took too long; other 5xx are worth a plain retry.
                 return .failure(GraphQLShrink(reason: "HTTP \(status)", shrink: status == 502 || status == 504))
-            case .failure(.transport(_, let message, _)): return .failure(GraphQLShrink(reason: message, shrink: message.contains("imeout") || message.contains("timed out")))
+            case .failure(.transport(_, let message, _)):
+                return .failure(GraphQLShrink(reason: message, shrink: message.contains("imeout") || message.contains("timed out")))
             case .failure(let e): throw e
             }
             var body = response.body
@@ -185,7 +189,8 @@ public final class GitHubAPI {
             {
                 // Replies to parallel queries come in any order: within one window the lowest count wins.
                 let known = buckets["graphql"]
-                buckets["graphql"] = known.map { $0.reset == reset ? (min($0.remaining, remaining), reset) : (remaining, reset) } ?? (remaining, reset)
+                buckets["graphql"] =
+                    known.map { $0.reset == reset ? (min($0.remaining, remaining), reset) : (remaining, reset) } ?? (remaining, reset)
             }
             let shrinkTypes: Set<String> = ["MAX_NODE_LIMIT_EXCEEDED", "RESOURCE_LIMITS_EXCEEDED", "TIMEOUT", "SERVICE_UNAVAILABLE"]
             let messages = errors.compactMap { $0["message"]?.stringValue?.lowercased() }

@@ -40,7 +40,9 @@ extension GitHubAPI {
             let price = max(1, Int((Double(min(size.current, queue.count)) * pointsPerItem).rounded()), lastCost)
             try waitIfEmpty("graphql", need: price)
             let affordable = buckets["graphql"].map { max(1, $0.remaining / price) } ?? 1
-            logger.debug("GraphQL round: \(buckets["graphql"].map { "\($0.remaining) points left until \(Int($0.reset))" } ?? "points left unknown"), \(price) a query, \(min(parallel, affordable)) in flight")
+            logger.debug(
+                "GraphQL round: \(buckets["graphql"].map { "\($0.remaining) points left until \(Int($0.reset))" } ?? "points left unknown"), \(price) a query, \(min(parallel, affordable)) in flight"
+            )
             var batches: [[T]] = []
             while batches.count < max(1, min(parallel, affordable)), !queue.isEmpty {
                 let n = min(size.current, queue.count)

@@ -140,7 +140,8 @@ public final class GitHubHistoryFetcher {
         var q = "query {\n"
         for (i, job) in jobs.enumerated() {
             let parts = job.fullName.split(separator: "/", maxSplits: 1).map(String.init)
-            let owner = parts.first ?? "", name = parts.count > 1 ? parts[1] : ""
+            let owner = parts.first ?? ""
+            let name = parts.count > 1 ? parts[1] : ""
             let after = job.after.map { ", after: \(GitHubAPI.literal($0))" } ?? ""
             q += """
                   r\(i): repository(owner: \(GitHubAPI.literal(owner)), name: \(GitHubAPI.literal(name))) { pushedAt \

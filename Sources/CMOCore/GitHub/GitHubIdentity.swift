@@ -29,7 +29,9 @@ public enum GitHubIdentity {
         guard let at = a.lastIndex(of: "@"), at != a.startIndex else { return false }
         let domain = a[a.index(after: at)...]
         guard domain.contains("."), !domain.hasPrefix("."), !domain.hasSuffix("."), !a.contains(" ") else { return false }
-        if domain == "users.noreply.github.com" || domain.hasSuffix(".noreply.github.com") || domain == "noreply.github.com" { return false }
+        if domain == "users.noreply.github.com" || domain.hasSuffix(".noreply.github.com") || domain == "noreply.github.com" {
+            return false
+        }
         if a == "noreply@github.com" || a.contains("[bot]") { return false }
         if domain == "localhost" || domain.hasSuffix(".local") || domain.hasSuffix(".localdomain") { return false }
         return true

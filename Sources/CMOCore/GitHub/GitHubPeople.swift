@@ -55,7 +55,8 @@ public final class GitHubPeople {
         botsDropped += bots.count
         let ranked = byAuthor.sorted { a, b in
             if a.value.count != b.value.count { return a.value.count > b.value.count }
-            let la = a.value.map(\.date).max() ?? "", lb = b.value.map(\.date).max() ?? ""
+            let la = a.value.map(\.date).max() ?? ""
+            let lb = b.value.map(\.date).max() ?? ""
             return la != lb ? la > lb : a.key < b.key
         }
         let owner = history.fullName.split(separator: "/").first.map { $0.lowercased() } ?? ""
@@ -78,7 +79,8 @@ public final class GitHubPeople {
                 }
                 let key = c.email.lowercased()
                 if let known = p.emails[key], known.lastSeen >= c.date { continue }
-                p.emails[key] = EmailEvidence(address: c.email, source: "commit", evidence: "\(history.fullName)@\(c.sha)", lastSeen: c.date)
+                p.emails[key] = EmailEvidence(
+                    address: c.email, source: "commit", evidence: "\(history.fullName)@\(c.sha)", lastSeen: c.date)
             }
         }
     }

@@ -51,7 +51,10 @@ public final class GitHubProfiles {
             let replies = try api.get(todo.map { api.url("/users/\(GitHubAPI.encode($0))") }, bucket: "core")
             for (login, reply) in zip(todo, replies) {
                 guard reply.status == 200, let u = reply.json else {
-                    if reply.status == 404 { notFound += 1; continue }
+                    if reply.status == 404 {
+                        notFound += 1
+                        continue
+                    }
                     throw StageFailure(.unavailable, "GitHub answered HTTP \(reply.status) for user \(login)")
                 }
                 let p = Self.stamped(Self.normalised(rest: u))

@@ -63,7 +63,8 @@ public struct GitHubSearchSlice: Sendable, Equatable, CustomStringConvertible {
         if splittableStars, starsHi.map({ $0 > starsLo }) ?? true {
             var hi = starsHi
             if hi == nil, let seen = maxStarsSeen, seen >= starsLo { hi = seen }
-            var low = self, high = self
+            var low = self
+            var high = self
             if let hi, hi > starsLo {
                 // Split where the counts are likely to balance: star counts are heavy-tailed.
                 let geometric = Int((Double(starsLo + 1) * Double(hi + 1)).squareRoot()) - 1
@@ -83,7 +84,8 @@ public struct GitHubSearchSlice: Sendable, Equatable, CustomStringConvertible {
         let hi = createdHi ?? today + 1
         guard hi > lo else { return nil }
         let mid = lo + (hi - lo) / 2
-        var newer = self, older = self
+        var newer = self
+        var older = self
         older.createdLo = lo
         older.createdHi = mid
         newer.createdLo = mid + 1
@@ -118,7 +120,8 @@ public struct GitHubSearchSlice: Sendable, Equatable, CustomStringConvertible {
         if s.hasPrefix("<=") { return n(s.dropFirst(2)).map { (0, $0) } }
         if s.hasPrefix("<") { return n(s.dropFirst()).flatMap { $0 > 0 ? (0, $0 - 1) : nil } }
         if let r = s.range(of: "..") {
-            let a = s[..<r.lowerBound], b = s[r.upperBound...]
+            let a = s[..<r.lowerBound]
+            let b = s[r.upperBound...]
             let lo = a == "*" ? 0 : n(a)
             let hi: Int?? = b == "*" ? .some(nil) : n(b).map { .some($0) }
             guard let lo, let hi, (hi ?? lo) >= lo else { return nil }
@@ -137,7 +140,8 @@ public struct GitHubSearchSlice: Sendable, Equatable, CustomStringConvertible {
         if s.hasPrefix("<=") { return d(s.dropFirst(2)).map { (start, $0) } }
         if s.hasPrefix("<") { return d(s.dropFirst()).map { (start, $0 - 1) } }
         if let r = s.range(of: "..") {
-            let a = s[..<r.lowerBound], b = s[r.upperBound...]
+            let a = s[..<r.lowerBound]
+            let b = s[r.upperBound...]
             guard let lo = a == "*" ? start : d(a), let hi = b == "*" ? far : d(b), hi >= lo else { return nil }
             return (lo, hi)
         }
@@ -146,7 +150,8 @@ public struct GitHubSearchSlice: Sendable, Equatable, CustomStringConvertible {
 
     static func parseDay(_ s: String) -> Int? {
         let p = s.split(separator: "-")
-        guard s.count == 10, p.count == 3, let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m), (1...31).contains(d)
+        guard s.count == 10, p.count == 3, let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m),
+            (1...31).contains(d)
         else { return nil }
         return dayNumber(year: y, month: m, day: d)
     }

@@ -48,6 +48,17 @@ public final class HTTPClient {
         }
     }
 
+    /// Tells the client a bucket's `used` count before this run's first request (read from an API's
+    /// own rate-limit endpoint), so the quota spent by the first response is counted exactly rather
+    /// than as one.
+    public func noteQuotaUsed(url: String, bucket: String, used: Int, reset: Double) {
+        let key = RateLimits.bucketKey(HTTPClient.host(of: url), bucket)
+        var b = limits.buckets[key] ?? RateLimits.Bucket()
+        b.maxUsed = used
+        b.usedReset = RateLimits.epochSeconds(reset)
+        limits.buckets[key] = b
+    }
+
     /// Sends one request (with retries) and returns its final response.
     public func perform(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
         try perform([request])[0].get()
