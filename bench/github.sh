@@ -4,16 +4,17 @@
 # per-person baseline and the ratio, the warm re-run's quota, recall against the ground truth, and
 # rate-limit violations for a run that must wait for a reset and one that must exit 75 and resume.
 #
-#   swift build -c release --scratch-path .build-gh && bench/github.sh
+#   bin/setup && bench/github.sh
 #
-# Environment: BIN (built products, default .build-gh/release), SANDBOX (the cmo-sandbox binary,
+# Environment: BIN (built products, default .build/release), SANDBOX (the cmo-sandbox binary,
 # default $BIN/cmo-sandbox, else the debug one), REPOS/USERS (world size),
 # LATENCY (ms added to every GitHub answer, default 50), SEED, NAIVE_THREADS (default 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-.build-gh/release}
+BIN=${BIN:-.build/release}
+[ -x "$BIN/gh-people" ] || swift build -c release >/dev/null
 SANDBOX=${SANDBOX:-$BIN/cmo-sandbox}
-[ -x "$SANDBOX" ] || SANDBOX=.build-gh/debug/cmo-sandbox
+[ -x "$SANDBOX" ] || SANDBOX=.build/debug/cmo-sandbox
 REPOS=${REPOS:-4000}
 USERS=${USERS:-6600}
 LATENCY=${LATENCY:-50}
