@@ -45,9 +45,9 @@ public enum Spawn {
         let inPath = dir + "/stdin"
         let outPath = dir + "/stdout"
         let errPath = dir + "/stderr"
-        FileManager.default.createFile(atPath: inPath, contents: stdin)
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: inPath, contents: stdin)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : executable(name))
         p.arguments = arguments
