@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "gh-search", targets: ["gh-search"]),
         .executable(name: "gh-people", targets: ["gh-people"]),
         .executable(name: "gh-enrich", targets: ["gh-enrich"]),
+        .executable(name: "mx-check", targets: ["mx-check"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,6 +38,7 @@ let package = Package(
         .executableTarget(name: "gh-search", dependencies: [core], path: "Sources/gh-search"),
         .executableTarget(name: "gh-people", dependencies: [core], path: "Sources/gh-people"),
         .executableTarget(name: "gh-enrich", dependencies: [core], path: "Sources/gh-enrich"),
+        .executableTarget(name: "mx-check", dependencies: [core], path: "Sources/mx-check"),
         .target(
             name: "CMOSandbox",
             dependencies: [

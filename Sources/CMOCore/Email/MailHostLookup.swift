@@ -1,0 +1,131 @@
+/// Finds each domain's mail host over DNS, in batches, one lookup per domain per run.
+///
+/// Per domain: MX; when there is none (NODATA), A then AAAA (implicit MX); when there are MX records,
+/// A (then AAAA) of the exchanges, so an MX pointing nowhere is noticed. Every query of a step goes
+/// out at once through `DNSResolver.resolve(_:)`.
+public final class MailHostLookup {
+    public let resolver: DNSResolver
+    /// Whether to check that MX exchanges resolve.
+    public var checkExchanges = true
+    /// Results so far, by ASCII domain.
+    public private(set) var outcomes: [String: MailHostOutcome] = [:]
+    private var hostResolves: [String: DNSResult] = [:]
+    /// Queries sent, by record type name, and domains looked up.
+    public private(set) var queries: [String: Int] = [:]
+    public private(set) var domainsLookedUp = 0
+
+    public init(resolver: DNSResolver) { self.resolver = resolver }
+
+    public var queriesSent: Int { queries.values.reduce(0, +) }
+
+    private func send(_ qs: [DNSQuery]) -> [DNSResult] {
+        if qs.isEmpty { return [] }
+        for q in qs { queries["\(q.type)".uppercased(), default: 0] += 1 }
+        return resolver.resolve(qs)
+    }
+
+    /// Looks up every domain not looked up yet.
+    public func lookUp(_ domains: some Sequence<String>) {
+        var fresh: [String] = []
+        var seen = Set<String>()
+        for d in domains where outcomes[d] == nil && seen.insert(d).inserted { fresh.append(d) }
+        if fresh.isEmpty { return }
+        domainsLookedUp += fresh.count
+        let mxResults = send(fresh.map { DNSQuery($0, .mx) })
+        var noMX: [String] = []
+        var withMX: [(String, [String])] = []
+        for (d, r) in zip(fresh, mxResults) {
+            switch r {
+            case .answer(let records, _):
+                let mx = records.compactMap { rec -> (UInt16, String)? in
+                    if case .mx(let p, let e) = rec { return (p, e) } else { return nil }
+                }.sorted { $0.0 < $1.0 }
+                if mx.isEmpty {
+                    noMX.append(d)
+                } else if mx.count == 1, mx[0].1.isEmpty || mx[0].1 == "." {
+                    outcomes[d] = .nullMX
+                } else {
+                    withMX.append((d, mx.map { Self.trimDot($0.1) }.filter { !$0.isEmpty }))
+                }
+            case .noData: noMX.append(d)
+            case .nxdomain: outcomes[d] = .nxdomain
+            default: outcomes[d] = .unknown(Self.reason(r))
+            }
+        }
+        implicitMX(noMX)
+        exchanges(withMX)
+    }
+
+    private func implicitMX(_ domains: [String]) {
+        if domains.isEmpty { return }
+        let a = send(domains.map { DNSQuery($0, .a) })
+        var needAAAA: [String] = []
+        for (d, r) in zip(domains, a) {
+            switch r {
+            case .answer(let recs, _) where !recs.isEmpty: outcomes[d] = .implicitMX(d)
+            case .noData, .answer: needAAAA.append(d)
+            case .nxdomain: outcomes[d] = .noMailHost
+            default: outcomes[d] = .unknown(Self.reason(r))
+            }
+        }
+        for (d, r) in zip(needAAAA, send(needAAAA.map { DNSQuery($0, .aaaa) })) {
+            switch r {
+            case .answer(let recs, _) where !recs.isEmpty: outcomes[d] = .implicitMX(d)
+            case .noData, .answer, .nxdomain: outcomes[d] = .noMailHost
+            default: outcomes[d] = .unknown(Self.reason(r))
+            }
+        }
+    }
+
+    private func exchanges(_ domains: [(String, [String])]) {
+        guard checkExchanges else {
+            for (d, hosts) in domains { outcomes[d] = .mx(hosts) }
+            return
+        }
+        // A for every exchange not seen yet; AAAA for those without A.
+        var hosts: [String] = []
+        var seen = Set<String>()
+        for (_, hs) in domains { for h in hs where hostResolves[h] == nil && seen.insert(h).inserted { hosts.append(h) } }
+        let a = send(hosts.map { DNSQuery($0, .a) })
+        var needAAAA: [String] = []
+        for (h, r) in zip(hosts, a) {
+            hostResolves[h] = r
+            if case .answer(let recs, _) = r, !recs.isEmpty { continue }
+            if case .noData = r { needAAAA.append(h) }
+        }
+        for (h, r) in zip(needAAAA, send(needAAAA.map { DNSQuery($0, .aaaa) })) {
+            if case .answer(let recs, _) = r, !recs.isEmpty { hostResolves[h] = r } else if Self.isTemporary(r) { hostResolves[h] = r }
+        }
+        for (d, hs) in domains {
+            let results = hs.map { hostResolves[$0] ?? .timeout }
+            if results.contains(where: { if case .answer(let r, _) = $0 { !r.isEmpty } else { false } }) {
+                outcomes[d] = .mx(hs)
+            } else if let failure = results.first(where: { Self.isTemporary($0) }) {
+                outcomes[d] = .unknown("mx_host_\(Self.reason(failure))")
+            } else {
+                outcomes[d] = .mxHostsUnresolvable(hs)
+            }
+        }
+    }
+
+    static func trimDot(_ s: String) -> String { (s.hasSuffix(".") ? String(s.dropLast()) : s).lowercased() }
+
+    static func isTemporary(_ r: DNSResult) -> Bool {
+        switch r {
+        case .servfail, .refused, .timeout, .error: true
+        default: false
+        }
+    }
+
+    static func reason(_ r: DNSResult) -> String {
+        switch r {
+        case .servfail: "servfail"
+        case .refused: "refused"
+        case .timeout: "timeout"
+        case .error: "error"
+        case .nxdomain: "nxdomain"
+        case .noData: "nodata"
+        case .answer: "answer"
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import ArgumentParser
+import CMOCore
+import Foundation
+
+@main
+struct MXCheck: Stage {
+    static let stageName = "mx-check"
+    static let configuration = CommandConfiguration(
+        commandName: stageName,
+        abstract: "Check every email a record carries over DNS, and pick the best one.",
+        discussion: """
+            INPUT
+              Any records with 'emails' (a list of {address, source, evidence, last_seen}, or of plain \
+            strings) or a plain 'email' string. A record with neither is dead-lettered (missing_field); a \
+            line that is not a JSON object is dead-lettered with its line number.
+
+            OUTPUT
+              Each record, in input order, every field kept, plus 'email_checks': one {address, verdict, \
+            reasons, flags {role, disposable, free, noreply}, mx} per distinct address, and 'best_email' \
+            (null when every address is invalid). Verdicts: invalid (bad syntax, no-reply address, NXDOMAIN, \
+            null MX 'MX 0 .', neither MX nor A/AAAA); unknown (SERVFAIL, REFUSED, timeout: DNS could not \
+            tell, never invalid); risky (role account, disposable domain, MX hosts that do not resolve); \
+            safe otherwise. No MX but an A/AAAA record counts as an implicit MX (RFC 5321 5.1). best_email: \
+            better verdict first, then source profile before commit (--prefer-sources), a company domain \
+            before free-mail, the most recent last_seen. --drop-invalid drops records without any \
+            non-invalid address; --min-verdict drops records whose best verdict is worse; both are counted \
+            as filtered, by reason.
+
+            SIDE EFFECTS
+              DNS queries over UDP (TCP when truncated): one MX query per distinct domain per run, then \
+            A/AAAA for domains without MX and for MX exchanges; the queries of --chunk-size records go out \
+            together. Nothing is written to disk.
+
+            ENVIRONMENT
+              CMO_DNS_SERVER (host:port; else the servers of /etc/resolv.conf), CMO_LOG_FORMAT, \
+            CMO_DEAD_LETTER, CMO_MAX_ERRORS, NO_COLOR.
+
+            EXIT STATUS
+              0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
+            too many dead letters, 64 bad flags, 65 input is not NDJSON or no record has an email, 78 bad \
+            config.
+            """,
+        version: CMOVersion.string
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("DNS server to ask, host:port (default: CMO_DNS_SERVER, else /etc/resolv.conf).", valueName: "host:port"))
+    var dnsServer: String?
+
+    @Option(help: ArgumentHelp("Seconds to wait for each DNS reply (default 2).", valueName: "seconds"))
+    var dnsTimeout: Double?
+
+    @Option(help: ArgumentHelp("Tries per DNS query (default 2).", valueName: "n"))
+    var dnsAttempts: Int?
+
+    @Flag(help: "Drop records with no address that could be delivered (counted as filtered).")
+    var dropInvalid = false
+
+    @Option(help: ArgumentHelp("Drop records whose best verdict is worse than this: safe, risky or unknown.", valueName: "verdict"))
+    var minVerdict: String?
+
+    @Option(help: ArgumentHelp("Preferred sources for best_email, best first (default profile,commit).", valueName: "list"))
+    var preferSources: String?
+
+    @Flag(help: "Do not check that MX exchanges resolve (fewer queries).")
+    var noExchangeCheck = false
+
+    @Option(help: ArgumentHelp("Records whose domains are looked up together (default 500).", valueName: "n"))
+    var chunkSize: Int?
+
+    struct Plan {
+        var resolver: DNSResolver
+        var dropInvalid: Bool
+        var minVerdict: EmailVerdict?
+        var policy: BestEmailPolicy
+        var checkExchanges: Bool
+        var chunkSize: Int
+    }
+
+    func validate() throws {
+        if let dnsTimeout, !(dnsTimeout > 0) { throw ValidationError("'--dns-timeout' must be more than 0") }
+        if let dnsAttempts, dnsAttempts < 1 { throw ValidationError("'--dns-attempts' must be 1 or more") }
+        if let chunkSize, chunkSize < 1 { throw ValidationError("'--chunk-size' must be 1 or more") }
+        if let minVerdict, !["safe", "risky", "unknown"].contains(minVerdict) {
+            throw ValidationError("'--min-verdict' must be safe, risky or unknown")
+        }
+    }
+
+    func configure(_ settings: Settings) throws -> Plan {
+        let server: String? = try settings.resolve("dns-server", flag: dnsServer, env: "CMO_DNS_SERVER")
+        let conf = ResolvConf.load()
+        let timeout = try settings.resolve("dns-timeout", flag: dnsTimeout, default: 2.0)
+        let attempts = try settings.resolve("dns-attempts", flag: dnsAttempts, default: conf.attempts ?? 2)
+        let resolver: DNSResolver
+        if let server, !server.isEmpty {
+            guard let r = DNSResolver(server: server, timeout: timeout, attempts: attempts) else {
+                throw StageFailure(.usage, "'--dns-server \(server)' must be host:port")
+            }
+            resolver = r
+        } else {
+            var r = DNSResolver.system(conf)
+            r.timeout = timeout
+            r.attempts = max(1, attempts)
+            resolver = r
+        }
+        let minText: String? = try settings.resolve("min-verdict", flag: minVerdict)
+        var minimum: EmailVerdict?
+        if let minText {
+            guard let v = EmailVerdict(rawValue: minText), v != .invalid else {
+                throw StageFailure(.config, "min-verdict must be safe, risky or unknown")
+            }
+            minimum = v
+        }
+        let sources: String = try settings.resolve("prefer-sources", flag: preferSources, default: "profile,commit")
+        return Plan(
+            resolver: resolver,
+            dropInvalid: try settings.resolve("drop-invalid", flag: dropInvalid ? true : nil, default: false),
+            minVerdict: minimum,
+            policy: BestEmailPolicy(sourceOrder: sources.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
+            checkExchanges: !(try settings.resolve("no-exchange-check", flag: noExchangeCheck ? true : nil, default: false)),
+            chunkSize: try settings.resolve("chunk-size", flag: chunkSize, default: 500))
+    }
+
+    func process(_ context: StageContext, plan: Plan) throws {
+        let lookup = MailHostLookup(resolver: plan.resolver)
+        lookup.checkExchanges = plan.checkExchanges
+        var verdicts: [EmailVerdict: Int] = [:]
+        defer {
+            context.extraSummary += [
+                ("domains_looked_up", .int(lookup.domainsLookedUp)), ("dns_queries", .int(lookup.queriesSent)),
+                ("dns_queries_by_type", .object(lookup.queries.sorted { $0.key < $1.key }.map { JSONMember($0.key, .int($0.value)) })),
+                ("verdicts", .object(EmailVerdict.allCases.map { JSONMember($0.rawValue, .int(verdicts[$0] ?? 0)) })),
+            ]
+        }
+        var pending: [(Record, [EmailInput])] = []
+        func flush() throws {
+            let chunk = pending
+            pending = []
+            lookup.lookUp(chunk.flatMap { $0.1.compactMap { try? $0.parsed.get().domain } })
+            for (record, inputs) in chunk {
+                let candidates = inputs.map { input -> EmailCandidate in
+                    let check: EmailCheck
+                    switch input.parsed {
+                    case .failure(let problem): check = .syntaxError(input.address, problem)
+                    case .success(let a):
+                        check = .judge(
+                            address: input.address, parsed: a, flags: EmailFlags(a),
+                            host: lookup.outcomes[a.domain] ?? .unknown("not_looked_up"))
+                    }
+                    verdicts[check.verdict, default: 0] += 1
+                    return EmailCandidate(check: check, source: input.source, lastSeen: input.lastSeen)
+                }
+                let best = plan.policy.choose(candidates)
+                if plan.dropInvalid, best == nil {
+                    context.filter(record, reason: "invalid")
+                    continue
+                }
+                if let minimum = plan.minVerdict, (best?.check.verdict ?? .invalid) > minimum {
+                    context.filter(record, reason: "below_\(minimum.rawValue)")
+                    continue
+                }
+                var out = record
+                out.set("email_checks", .array(candidates.map(\.check.json)))
+                out.set("best_email", best.map { .string($0.check.address) } ?? .null)
+                try context.emit(out)
+            }
+            try context.output.flush()  // a closed stdout is noticed before the next chunk's queries
+        }
+        try context.forEachRecord { record in
+            let inputs = EmailInput.from(record)
+            guard !inputs.isEmpty else {
+                context.deadLetterMissing(record, field: "emails")
+                return
+            }
+            pending.append((record, inputs))
+            if pending.count >= plan.chunkSize { try flush() }
+        }
+        if !pending.isEmpty { try flush() }
+    }
+}
+
+/// One address from a record, with its provenance, parsed.
+struct EmailInput {
+    var address: String
+    var source: String?
+    var lastSeen: String?
+    var parsed: Result<EmailAddress, EmailAddress.Problem>
+
+    /// The distinct addresses of `emails` (objects or strings), then `email`; case-insensitive.
+    static func from(_ record: Record) -> [EmailInput] {
+        var out: [EmailInput] = []
+        var seen = Set<String>()
+        func add(_ address: String, _ source: String?, _ lastSeen: String?) {
+            let key = address.lowercased()
+            guard !address.isEmpty, seen.insert(key).inserted else { return }
+            out.append(EmailInput(address: address, source: source, lastSeen: lastSeen, parsed: EmailAddress.parse(address)))
+        }
+        for e in record["emails"]?.arrayValue ?? [] {
+            if let s = e.stringValue {
+                add(s, nil, nil)
+            } else if let a = e["address"]?.stringValue {
+                add(a, e["source"]?.stringValue, e["last_seen"]?.stringValue)
+            }
+        }
+        if let e = record["email"]?.stringValue { add(e, nil, nil) }
+        return out
+    }
+}
