@@ -18,7 +18,8 @@ struct GHPeople: Stage {
               After all input is read, one person record per GitHub account, most commits first: kind \
             "person", id (GitHub's numeric user id), login, from_repos, signals {commits_90d (commits in the \
             --since-days window), last_commit_at, maintainer_of (repositories the person owns or commits to \
-            most), recent_commit_titles}, and emails [{address, source "commit", evidence "owner/repo@sha", \
+            most), recent_commit_titles, repo_stars (the most stars among from_repos, when the repo records \
+            carry 'stars' or 'stargazers_count')}, and emails [{address, source "commit", evidence "owner/repo@sha", \
             last_seen}]. Only authors GitHub linked to an account count; bots are dropped; \
             users.noreply.github.com and other undeliverable addresses are never written. Each repository \
             contributes its --top-authors-per-repo most active authors; a person found in several \
@@ -104,6 +105,7 @@ struct GHPeople: Stage {
     func process(_ context: StageContext, plan: Plan) throws {
         var repos: [(fullName: String, pushedAt: String?)] = []
         var seen = Set<String>()
+        var stars: [String: Int] = [:]
         try context.forEachRecord { record in
             guard let name = record["full_name"]?.stringValue, name.split(separator: "/").count == 2 else {
                 context.deadLetter(record, code: "missing_full_name", message: "record has no 'full_name' of the form owner/name")
@@ -111,6 +113,7 @@ struct GHPeople: Stage {
             }
             guard seen.insert(name.lowercased()).inserted else { return context.filter(record, reason: "duplicate") }
             repos.append((name, record["pushed_at"]?.stringValue))
+            if let n = (record["stars"] ?? record["stargazers_count"])?.intValue { stars[name.lowercased()] = n }
         }
         guard !repos.isEmpty else { return }
         let api = GitHubAPI(plan.endpoint, http: try context.makeHTTPClient(http), logger: context.logger)
@@ -119,6 +122,7 @@ struct GHPeople: Stage {
         fetcher.mode = plan.api
         fetcher.batch = AdaptiveBatchSize(plan.batchSize, maximum: max(plan.batchSize, 250))
         let people = GitHubPeople(since: plan.since, topPerRepo: plan.top)
+        people.repoStars = stars
         defer {
             context.extraSummary += [
                 ("repos_read", .int(fetcher.reposRead)), ("repos_unchanged", .int(fetcher.reposUnchanged)),

@@ -65,6 +65,12 @@ final class GHPeopleTests: XCTestCase {
             else { continue }
             expected.insert(login.lowercased())
         }
+        var stars: [String: Int] = [:]
+        for line in input.split(separator: "\n") {
+            guard let r = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let name = r["full_name"] as? String
+            else { continue }
+            stars[name] = r["stars"] as? Int
+        }
         let found = Set(out.compactMap { ($0["login"] as? String)?.lowercased() })
         XCTAssertGreaterThan(expected.count, 50)
         XCTAssertEqual(expected.subtracting(found), [], "every linked committer active in the window")
@@ -86,6 +92,7 @@ final class GHPeopleTests: XCTestCase {
             let signals = p["signals"] as? [String: Any]
             XCTAssertGreaterThan(signals?["commits_90d"] as? Int ?? 0, 0)
             XCTAssertNotNil(signals?["maintainer_of"] as? [String])
+            XCTAssertEqual(signals?["repo_stars"] as? Int, repos.compactMap { stars[$0] }.max(), "the most stars among from_repos")
         }
         XCTAssertEqual(try s.violations(), 0)
         XCTAssertTrue(r.err.contains("graphql_queries="), r.err)

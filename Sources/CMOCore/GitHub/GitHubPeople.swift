@@ -25,6 +25,8 @@ public final class GitHubPeople {
     /// Authors kept per repository (nil: all).
     let topPerRepo: Int?
     private var people: [Int: Person] = [:]
+    /// Lower-cased `owner/name` → stars, from the input repo records; gives `signals.repo_stars`.
+    public var repoStars: [String: Int] = [:]
     public private(set) var botsDropped = 0
     public private(set) var noreplyDropped = 0
     public private(set) var unlinkedCommits = 0
@@ -97,15 +99,18 @@ public final class GitHubPeople {
             for t in newestFirst where !titles.contains(t.title) && titles.count < 5 { titles.append(t.title) }
             // Most commits first, so the order does not depend on which query came back first.
             let repos = p.repos.sorted { $0.commits != $1.commits ? $0.commits > $1.commits : $0.name < $1.name }.map(\.name)
-            let signals: JSONValue = .object([
+            var signals: [JSONMember] = [
                 JSONMember("commits_90d", .int(p.commits)), JSONMember("last_commit_at", .string(p.last)),
                 JSONMember("maintainer_of", .array(repos.filter(p.maintainerOf.contains).map { .string($0) })),
                 JSONMember("recent_commit_titles", .array(titles.map { .string($0) })),
-            ])
+            ]
+            if let most = repos.compactMap({ repoStars[$0.lowercased()] }).max() {
+                signals.append(JSONMember("repo_stars", .int(most)))
+            }
             let emails = p.emails.values.sorted { $0.lastSeen != $1.lastSeen ? $0.lastSeen > $1.lastSeen : $0.address < $1.address }
             return [
                 ("kind", "person"), ("id", .int(p.id)), ("login", .string(p.login)),
-                ("from_repos", .array(repos.map { .string($0) })), ("signals", signals),
+                ("from_repos", .array(repos.map { .string($0) })), ("signals", .object(signals)),
                 ("emails", .array(emails.map(\.json))),
             ]
         }
