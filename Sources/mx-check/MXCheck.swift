@@ -11,8 +11,10 @@ struct MXCheck: Stage {
         discussion: """
             INPUT
               Any records with 'emails' (a list of {address, source, evidence, last_seen}, or of plain \
-            strings) or a plain 'email' string. A record with neither is dead-lettered (missing_field); a \
-            line that is not a JSON object is dead-lettered with its line number.
+            strings) or a plain 'email' string. A record with an empty 'emails' list (a person found \
+            without an address) passes with no checks, or is filtered as no_email by --drop-invalid and \
+            --min-verdict. A record with neither field is dead-lettered (missing_field); a line that is not \
+            a JSON object is dead-lettered with its line number.
 
             OUTPUT
               Each record, in input order, every field kept, plus 'email_checks': one {address, verdict, \
@@ -29,16 +31,20 @@ struct MXCheck: Stage {
             SIDE EFFECTS
               DNS queries over UDP (TCP when truncated): one MX query per distinct domain per run, then \
             A/AAAA for domains without MX and for MX exchanges; the queries of --chunk-size records go out \
-            together. Nothing is written to disk.
+            together. Answers are kept in $CMO_STATE_DIR/dns.sqlite (SQLite, WAL; safe for runs side by side) \
+            for their TTL (at most a day; NXDOMAIN and NODATA for the SOA's negative TTL, at most 3 hours; \
+            SERVFAIL, REFUSED and timeouts never), so a re-run asks only for what went stale; the summary \
+            counts dns_cache_hits. --no-cache neither reads nor writes that file. Nothing else is written.
 
             ENVIRONMENT
-              CMO_DNS_SERVER (host:port; else the servers of /etc/resolv.conf), CMO_LOG_FORMAT, \
+              CMO_DNS_SERVER (host:port; else the servers of /etc/resolv.conf), CMO_STATE_DIR (else \
+            $XDG_STATE_HOME/cmo, else ~/.local/state/cmo), CMO_LOG_FORMAT, \
             CMO_DEAD_LETTER, CMO_MAX_ERRORS, NO_COLOR.
 
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
             too many dead letters, 64 bad flags, 65 input is not NDJSON or no record has an email, 78 bad \
-            config.
+            config or a state directory (DNS cache) that cannot be used.
             """,
         version: CMOVersion.string
     )
@@ -69,6 +75,9 @@ struct MXCheck: Stage {
     @Option(help: ArgumentHelp("Records whose domains are looked up together (default 500).", valueName: "n"))
     var chunkSize: Int?
 
+    @Flag(help: "Neither read nor write the DNS cache in CMO_STATE_DIR (every domain is asked).")
+    var noCache = false
+
     struct Plan {
         var resolver: DNSResolver
         var dropInvalid: Bool
@@ -76,6 +85,7 @@ struct MXCheck: Stage {
         var policy: BestEmailPolicy
         var checkExchanges: Bool
         var chunkSize: Int
+        var useCache: Bool
     }
 
     func validate() throws {
@@ -119,17 +129,25 @@ struct MXCheck: Stage {
             minVerdict: minimum,
             policy: BestEmailPolicy(sourceOrder: sources.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
             checkExchanges: !(try settings.resolve("no-exchange-check", flag: noExchangeCheck ? true : nil, default: false)),
-            chunkSize: try settings.resolve("chunk-size", flag: chunkSize, default: 500))
+            chunkSize: try settings.resolve("chunk-size", flag: chunkSize, default: 500),
+            useCache: !(try settings.resolve("no-cache", flag: noCache ? true : nil, default: false)))
     }
 
     func process(_ context: StageContext, plan: Plan) throws {
-        let lookup = MailHostLookup(resolver: plan.resolver)
+        let lookup = MailHostLookup(resolver: plan.resolver, cache: plan.useCache ? try DNSCache() : nil)
         lookup.checkExchanges = plan.checkExchanges
         var verdicts: [EmailVerdict: Int] = [:]
+        func byType(_ table: [String: Int]) -> JSONValue {
+            .object(table.sorted { $0.key < $1.key }.map { JSONMember($0.key, .int($0.value)) })
+        }
         defer {
+            if let problem = lookup.cacheError { context.logger.warning("DNS cache not used after an error: \(problem)") }
             context.extraSummary += [
                 ("domains_looked_up", .int(lookup.domainsLookedUp)), ("dns_queries", .int(lookup.queriesSent)),
-                ("dns_queries_by_type", .object(lookup.queries.sorted { $0.key < $1.key }.map { JSONMember($0.key, .int($0.value)) })),
+                ("dns_queries_by_type", byType(lookup.queries)),
+                ("dns_cache", .string(plan.useCache ? (lookup.cacheError == nil ? "on" : "failed") : "off")),
+                ("dns_cache_hits", .int(lookup.cacheHitCount)), ("dns_cache_hits_by_type", byType(lookup.cacheHits)),
+                ("dns_cache_stored", .int(lookup.cacheStored)),
                 ("verdicts", .object(EmailVerdict.allCases.map { JSONMember($0.rawValue, .int(verdicts[$0] ?? 0)) })),
             ]
         }
@@ -152,6 +170,10 @@ struct MXCheck: Stage {
                     return EmailCandidate(check: check, source: input.source, lastSeen: input.lastSeen)
                 }
                 let best = plan.policy.choose(candidates)
+                if candidates.isEmpty, plan.dropInvalid || plan.minVerdict != nil {
+                    context.filter(record, reason: "no_email")
+                    continue
+                }
                 if plan.dropInvalid, best == nil {
                     context.filter(record, reason: "invalid")
                     continue
@@ -169,7 +191,9 @@ struct MXCheck: Stage {
         }
         try context.forEachRecord { record in
             let inputs = EmailInput.from(record)
-            guard !inputs.isEmpty else {
+            // A person found without any address (`emails: []`) is data, not an error: it passes with
+            // no checks, or is filtered as no_email. A record with neither field is the wrong input.
+            guard !inputs.isEmpty || record["emails"] != nil || record["email"] != nil else {
                 context.deadLetterMissing(record, field: "emails")
                 return
             }

@@ -2,9 +2,14 @@
 ///
 /// Per domain: MX; when there is none (NODATA), A then AAAA (implicit MX); when there are MX records,
 /// A (then AAAA) of the exchanges, so an MX pointing nowhere is noticed. Every query of a step goes
-/// out at once through `DNSResolver.resolve(_:)`.
+/// out at once through `DNSResolver.resolve(_:)`. With a `DNSCache`, fresh answers from earlier runs
+/// are used without a query, and new cacheable answers are stored.
 public final class MailHostLookup {
     public let resolver: DNSResolver
+    /// Answers kept between runs; nil with `--no-cache`.
+    public private(set) var cache: DNSCache?
+    /// The first error the cache gave; the cache is not used after it (the run goes on over DNS).
+    public private(set) var cacheError: String?
     /// Whether to check that MX exchanges resolve.
     public var checkExchanges = true
     /// Results so far, by ASCII domain.
@@ -13,15 +18,46 @@ public final class MailHostLookup {
     /// Queries sent, by record type name, and domains looked up.
     public private(set) var queries: [String: Int] = [:]
     public private(set) var domainsLookedUp = 0
+    /// Queries answered from the persistent cache instead of DNS, by record type name.
+    public private(set) var cacheHits: [String: Int] = [:]
+    /// Answers written to the persistent cache.
+    public private(set) var cacheStored = 0
 
-    public init(resolver: DNSResolver) { self.resolver = resolver }
+    /// A lookup through `resolver`, using and filling `cache` when one is given.
+    public init(resolver: DNSResolver, cache: DNSCache? = nil) {
+        self.resolver = resolver
+        self.cache = cache
+    }
 
     public var queriesSent: Int { queries.values.reduce(0, +) }
+    public var cacheHitCount: Int { cacheHits.values.reduce(0, +) }
 
+    /// Results for `qs`, in order: fresh cached ones, the rest asked over DNS (all at once) and cached.
     private func send(_ qs: [DNSQuery]) -> [DNSResult] {
         if qs.isEmpty { return [] }
-        for q in qs { queries["\(q.type)".uppercased(), default: 0] += 1 }
-        return resolver.resolve(qs)
+        var cached: [DNSQuery: DNSResult] = [:]
+        if let cache {
+            do { cached = try cache.fresh(qs) } catch { disableCache(error) }
+        }
+        let ask = qs.filter { cached[$0] == nil }
+        for q in qs {
+            if cached[q] == nil { Self.count(q, into: &queries) } else { Self.count(q, into: &cacheHits) }
+        }
+        let answers = ask.isEmpty ? [] : resolver.resolve(ask)
+        if let cache, !ask.isEmpty {
+            do { cacheStored += try cache.store(Array(zip(ask, answers))) } catch { disableCache(error) }
+        }
+        var fromDNS = answers.makeIterator()
+        return qs.map { cached[$0] ?? fromDNS.next() ?? .error("internal: missing result") }
+    }
+
+    private static func count(_ q: DNSQuery, into table: inout [String: Int]) {
+        table["\(q.type)".uppercased(), default: 0] += 1
+    }
+
+    private func disableCache(_ error: Error) {
+        if cacheError == nil { cacheError = "\(error)" }
+        cache = nil
     }
 
     /// Looks up every domain not looked up yet.
