@@ -14,6 +14,8 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
     let lock = NSLock()
     var completions = 0
     var throttledSoFar = 0
+    /// Prompts `cmo-writer-flaky` has already answered (empty) once.
+    var flakySeen = Set<String>()
     var requestWindow: ServiceKit.RateWindow
     var tokenWindow: ServiceKit.RateWindow
 
@@ -69,6 +71,7 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
         lock.withLock {
             completions = 0
             throttledSoFar = 0
+            flakySeen = []
             requestWindow.reset()
             tokenWindow.reset()
         }
@@ -155,17 +158,36 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
         var message: [String: Any] = ["role": "assistant", "refusal": NSNull()]
         var finish = "stop"
         var completionText = ""
-        if tools.isEmpty || (choice as? String) == "none" || kind == .writer {
+        if kind == .writerMalformed {
+            return .json(
+                200,
+                [
+                    "id": "chatcmpl-" + Self.token(seed: seed, "completion-\(n)", length: 29), "object": "chat.completion",
+                    "choices": [Any](),
+                ])
+        }
+        if tools.isEmpty || (choice as? String) == "none" || kind.isWriter {
             var text =
-                tools.isEmpty || kind == .writer
+                tools.isEmpty || kind.isWriter
                 ? SandboxWriter.whyNow(conversation.lastUserText) : Self.plainSummary(conversation, options)
+            switch kind {
+            case .writerEmpty: text = ""
+            case .writerRambling: text = Array(repeating: text, count: 6).joined(separator: "\n\n")
+            case .writerFlaky where flakySeen.insert(conversation.lastUserText).inserted: text = ""
+            default: break
+            }
             let limit = ServiceKit.int(body["max_completion_tokens"]) ?? ServiceKit.int(body["max_tokens"])
             let maxChars = min(options.maxTextCharacters, limit.map { max(1, $0) * 4 } ?? Int.max)
             if text.count > maxChars {
                 text = String(text.prefix(maxChars))
                 finish = "length"
             }
-            message["content"] = text
+            if kind == .writerRefusal {
+                message["content"] = NSNull()
+                message["refusal"] = "I can't help with writing outreach about this person."
+            } else {
+                message["content"] = text
+            }
             completionText = text
         } else {
             let planner = SandboxPlanner(options: options)

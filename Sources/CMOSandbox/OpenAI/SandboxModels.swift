@@ -19,6 +19,19 @@ enum SandboxModel: String, CaseIterable {
     case noQuota = "cmo-planner-quota"
     /// Plain text writer (the same as the planner when no tools are offered).
     case writer = "cmo-writer"
+    /// Writer that refuses: `content: null`, `refusal` set.
+    case writerRefusal = "cmo-writer-refusal"
+    /// Writer that answers an empty string.
+    case writerEmpty = "cmo-writer-empty"
+    /// Writer that rambles: several lines, far over any limit (cut by `max_completion_tokens` → `length`).
+    case writerRambling = "cmo-writer-rambling"
+    /// Writer whose first answer to a given prompt is empty and whose second is the writer's line.
+    case writerFlaky = "cmo-writer-flaky"
+    /// Writer whose 200 answer has an empty `choices` list.
+    case writerMalformed = "cmo-writer-malformed"
+
+    /// Whether this model only writes text (tools, if offered, are ignored).
+    var isWriter: Bool { self == .writer || rawValue.hasPrefix("cmo-writer-") }
 
     /// This model's answer for a conversation with tools.
     func answer(_ c: SandboxConversation, planner: SandboxPlanner) -> (action: SandboxPlannerAction, rawArguments: String?) {
@@ -60,20 +73,20 @@ enum SandboxWriter {
     static func whyNow(_ prompt: String) -> String {
         let record = jsonObject(in: prompt)
         let signals = record?["signals"] as? [String: Any]
-        let name = ((record?["name"] as? String)?.split(separator: " ").first.map(String.init)) ?? (record?["login"] as? String)
         let repo =
             ((record?["from_repos"] as? [Any])?.first as? String) ?? ((signals?["maintainer_of"] as? [Any])?.first as? String)
             ?? SandboxPlannerGoal.capture(prompt, #"\b([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)\b"#)
         let commits = ServiceKit.int(signals?["commits_90d"])
         let title = (signals?["recent_commit_titles"] as? [Any])?.first as? String
-        var line = name.map { "\($0), " } ?? ""
+        // No greeting and no name: the template has those; the line follows "Hi NAME,".
+        var line: String
         switch (repo, commits) {
-        case (let r?, let n?) where n > 0: line += "your \(n) commits to \(r) over the last 90 days"
-        case (let r?, _): line += "your recent work on \(r)"
-        default: line += "your recent open-source work"
+        case (let r?, let n?) where n > 0: line = "I saw your \(n) commits to \(r) over the last 90 days"
+        case (let r?, _): line = "I saw your recent work on \(r)"
+        default: line = "I saw your recent open-source work"
         }
         if let t = title, !t.isEmpty { line += " (\"\(t.prefix(60))\")" }
-        line += " suggests the timing is right to compare notes."
+        line += ", and it looks like a good moment to compare notes."
         return line.prefix(1).uppercased() + line.dropFirst()
     }
 
