@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "gh-people", targets: ["gh-people"]),
         .executable(name: "gh-enrich", targets: ["gh-enrich"]),
         .executable(name: "mx-check", targets: ["mx-check"]),
+        .executable(name: "score-icp", targets: ["score-icp"]),
+        .executable(name: "render-copy", targets: ["render-copy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/GraphQLSwift/GraphQL", from: "4.3.0"),
+        .package(url: "https://github.com/stencilproject/Stencil", from: "0.15.1"),
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
@@ -39,6 +42,14 @@ let package = Package(
         .executableTarget(name: "gh-people", dependencies: [core], path: "Sources/gh-people"),
         .executableTarget(name: "gh-enrich", dependencies: [core], path: "Sources/gh-enrich"),
         .executableTarget(name: "mx-check", dependencies: [core], path: "Sources/mx-check"),
+        .executableTarget(name: "score-icp", dependencies: [core], path: "Sources/score-icp"),
+        .target(
+            name: "CMOCopy",
+            dependencies: [
+                core, .product(name: "Stencil", package: "Stencil"), .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .executableTarget(name: "render-copy", dependencies: ["CMOCopy", core], path: "Sources/render-copy"),
         .target(
             name: "CMOSandbox",
             dependencies: [
@@ -49,7 +60,8 @@ let package = Package(
         .executableTarget(name: "cmo-sandbox", dependencies: ["CMOSandbox", core], path: "Sources/cmo-sandbox"),
         .target(name: "CMOTestSupport", path: "Tests/CMOTestSupport"),
         .testTarget(name: "CMOCoreTests", dependencies: [core]),
-        .testTarget(name: "SandboxTests", dependencies: ["CMOSandbox", core]),
+        .testTarget(name: "SandboxTests", dependencies: ["CMOSandbox", core, "CMOTestSupport"]),
         .testTarget(name: "StageTests", dependencies: [core, "CMOTestSupport"]),
+        .testTarget(name: "CopyTests", dependencies: ["CMOCopy", core, "CMOTestSupport"]),
     ]
 )

@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# The main job, offline: the example people in examples/ → only those who commit → a CSV a person
-# can open in a spreadsheet, with bad lines kept in a dead-letter file. Later stages slot in here.
+# The main job, offline: cmo-sandbox plays GitHub and DNS on loopback, and the read side runs
+# against it — search → people → enrich → verify → score → copy → CSV — ending with the funnel.
 #   pipelines/demo.sh [OUT_DIR=out]
+# Writes OUT_DIR/leads.csv, keeps every stage's output and log in OUT_DIR/run/, and the stages'
+# state (HTTP and DNS caches, commit histories) in OUT_DIR/state, so a second run is nearly free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${CMO_BIN:-$(pwd)/.build/release}
 OUT=${1:-out}
+[ -x "$BIN/cmo-sandbox" ] || { echo "demo: no binaries in $BIN; run bin/setup first" >&2; exit 69; }
 mkdir -p "$OUT"
-rm -f "$OUT/dead-letter.ndjson"
+OUT=$(cd "$OUT" && pwd)
 
-"$BIN/export-csv" \
-  --where '.signals.commits_90d >= 5' \
-  --columns id,login,name,company,followers,signals.commits_90d,signals.primary_language,signals.topics \
-  --column 'email=[.emails[]? | select(.address | endswith("users.noreply.github.com") | not) | .address][0]' \
-  --dead-letter "$OUT/dead-letter.ndjson" \
-  -o "$OUT/leads.csv" \
-  < examples/people.ndjson
+work=$(mktemp -d "${TMPDIR:-/tmp}/cmo-demo.XXXXXX")
+now=2026-11-20T00:00:00Z # the sandbox world's "now"
+"$BIN/cmo-sandbox" --port 0 --seed 42 --repos 5000 --users 7000 --now "$now" --env-file "$work/sandbox.env" \
+  >/dev/null 2>"$work/sandbox.log" &
+sandbox=$!
+trap 'kill $sandbox 2>/dev/null; wait $sandbox 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do [ -s "$work/sandbox.env" ] && break; sleep 0.1; done
+[ -s "$work/sandbox.env" ] || { echo "demo: cmo-sandbox did not start:" >&2; cat "$work/sandbox.log" >&2; exit 69; }
+set -a
+. "$work/sandbox.env" # GITHUB_API_URL, GITHUB_TOKEN, CMO_DNS_SERVER, … all pointing at loopback
+set +a
+export CMO_STATE_DIR="$OUT/state" CMO_BIN="$BIN"
+
+echo "demo: the best 200 Python maintainers active in the last 90 days, from the sandbox's GitHub" >&2
+time pipelines/discover.sh --now "$now" --keep "$OUT/run" "language:python" 200 "$OUT/leads.csv"
 
 echo
-echo "== $OUT/leads.csv"
-cat "$OUT/leads.csv"
-echo
-echo "== $OUT/dead-letter.ndjson"
-cat "$OUT/dead-letter.ndjson"
+echo "== the top three leads (of $(jq .rendered "$OUT/run/funnel.json") in $OUT/leads.csv)"
+jq -nr 'limit(3; inputs) | "\(.score)  \(.login) <\(.best_email)>  [\(.copy.variant)]\n  Subject: \(.copy.subject)\n\(.copy.body | split("\n") | map("  | " + .) | join("\n"))\n"' \
+  "$OUT/run/6-render-copy.ndjson"

@@ -131,9 +131,23 @@ struct GHPeople: Stage {
             ]
             if fetcher.reposMissing > 0 { context.extraSummary.append(("repos_missing", .int(fetcher.reposMissing))) }
         }
+        // Histories arrive in any order (stored ones first, then as batches complete); they are added
+        // in input order so that --max-people picks the same people on a cold and a warm run.
+        var arrived: [String: RepoHistory] = [:]
+        var next = 0
+        var enough = false
         try fetcher.fetch(repos, since: plan.since) { history in
-            people.add(history)
-            return plan.maxPeople.map { people.count >= $0 } ?? false
+            guard !enough else { return true }  // the rest of a batch already in flight
+            arrived[history.fullName.lowercased()] = history
+            while next < repos.count, let h = arrived.removeValue(forKey: repos[next].fullName.lowercased()) {
+                next += 1
+                people.add(h)
+                if let most = plan.maxPeople, people.count >= most {
+                    enough = true
+                    return true
+                }
+            }
+            return false
         }
         let empty = try Record(json: "{}")
         for fields in people.records(limit: plan.maxPeople) {

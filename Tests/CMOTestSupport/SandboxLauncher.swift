@@ -16,6 +16,8 @@ public final class SandboxLauncher: @unchecked Sendable {
     /// Every variable of the env file (base URLs, tokens, CMO_DNS_SERVER).
     public let environment: [String: String]
     public let directory: String
+    /// What the sandbox printed on stdout first (`listening on http://127.0.0.1:PORT`).
+    public private(set) var firstStdoutLine = ""
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -28,7 +30,8 @@ public final class SandboxLauncher: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: Spawn.executable("cmo-sandbox"))
         process.arguments = ["--port", "0", "--env-file", envFile] + arguments
         process.environment = ["PATH": "/usr/bin:/bin"]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        let stdout = Pipe()
+        process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         Self.track(process.processIdentifier)
@@ -41,6 +44,18 @@ public final class SandboxLauncher: @unchecked Sendable {
             usleep(10_000)
         }
         environment = Self.parseEnv((try? String(contentsOfFile: envFile, encoding: .utf8)) ?? "")
+        // The first line, then the rest is drained in the background so the sandbox never blocks on a full pipe.
+        var line = Data()
+        let reader = stdout.fileHandleForReading
+        while !line.contains(10) {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            line += chunk
+        }
+        firstStdoutLine = String(decoding: line, as: UTF8.self)
+        reader.readabilityHandler = { handle in
+            if handle.availableData.isEmpty { handle.readabilityHandler = nil }
+        }
     }
 
     /// Sandboxes still running when the test process exits (a class-level one whose tearDown did
@@ -119,9 +134,12 @@ public final class SandboxLauncher: @unchecked Sendable {
         (try stats()["quota_spent"] as? [String: Any])?[bucket] as? Int ?? 0
     }
 
-    /// Stops the sandbox (SIGTERM, then SIGKILL after 10 s) and removes its directory.
-    public func stop() {
+    /// Stops the sandbox (SIGTERM, then SIGKILL after 10 s), removes its directory and returns its
+    /// exit status (-1 when it had to be killed).
+    @discardableResult
+    public func stop() -> Int32 {
         Self.untrack(process.processIdentifier)
+        var killed = false
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
             let deadline = Date().addingTimeInterval(10)
@@ -129,9 +147,11 @@ public final class SandboxLauncher: @unchecked Sendable {
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
+                killed = true
             }
         }
         try? FileManager.default.removeItem(atPath: directory)
+        return killed ? -1 : process.terminationStatus
     }
 
     deinit { stop() }

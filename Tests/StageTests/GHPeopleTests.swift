@@ -144,6 +144,15 @@ final class GHPeopleTests: XCTestCase {
         let capped = try people(["--max-people", "10"], stdin: input)
         XCTAssertEqual(capped.status, 0, capped.err)
         XCTAssertEqual(capped.lines.count, 10)
+        // Stored histories come back before fetched ones; --max-people still picks the same people.
+        let state = Spawn.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let lines = input.split(separator: "\n")
+        let tail = lines.suffix(lines.count / 2).joined(separator: "\n") + "\n"
+        XCTAssertEqual(try people(["--top-authors-per-repo", "0"], stdin: tail, env: ["CMO_STATE_DIR": state]).status, 0)
+        let warm = try people(["--max-people", "10"], stdin: input, env: ["CMO_STATE_DIR": state])
+        XCTAssertEqual(warm.status, 0, warm.err)
+        XCTAssertEqual(warm.out, capped.out, "the same people whatever is already stored")
     }
 
     func testBadLinesMissingFullNameDuplicatesAndExtraFields() throws {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The read side end to end (pipelines/discover.sh) against the sandbox with added latency: wall
+# time to N leads, GitHub requests and DNS queries per lead, the funnel, and a warm re-run.
+#
+#   bin/setup && bench/discover.sh [N=500 ...]
+#
+# Environment: BIN (built products, default .build/release), REPOS/USERS (world size, default
+# 6000/9000), LATENCY (ms added to every GitHub answer, default 50), QUERY (default
+# 'language:python'). The sandbox's DNS answers without added latency (bench/mx-check.sh measures
+# DNS behind a 2 ms relay).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-$(pwd)/.build/release}
+[ -x "$BIN/render-copy" ] || { echo "bench: run bin/setup first (no binaries in $BIN)" >&2; exit 69; }
+REPOS=${REPOS:-6000}
+USERS=${USERS:-9000}
+LATENCY=${LATENCY:-50}
+QUERY=${QUERY:-language:python}
+NOW=2026-11-20T00:00:00Z
+WORK=$(mktemp -d /tmp/cmo-bench-discover.XXXXXX)
+PID=""
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+(($#)) || set -- 500
+
+"$BIN/cmo-sandbox" --port 0 --seed 42 --repos "$REPOS" --users "$USERS" --now "$NOW" \
+  --latency "github=$LATENCY" --env-file "$WORK/env" >/dev/null 2>"$WORK/sandbox.log" &
+PID=$!
+for _ in $(seq 600); do [ -s "$WORK/env" ] && break; sleep 0.1; done
+set -a
+. "$WORK/env"
+set +a
+export CMO_BIN=$BIN
+github() { curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq '[.requests | to_entries[] | select(.key | startswith("github ")) | .value] | add // 0'; }
+violations() { curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq '.violations_total'; }
+
+echo "world: $REPOS repos, $USERS users; +${LATENCY} ms per GitHub answer; query '$QUERY'"
+printf '%7s %5s %9s %8s %8s %10s %11s %9s %6s\n' leads run wall_s github gh/lead dns_q dns_q/lead peak_MB viol
+for n in "$@"; do
+  export CMO_STATE_DIR="$WORK/state-$n"
+  for run in cold warm; do
+    before=$(github)
+    /usr/bin/time -f '%e %M' -o "$WORK/time" pipelines/discover.sh -q --now "$NOW" --keep "$WORK/run-$n-$run" \
+      "$QUERY" "$n" "$WORK/leads-$n-$run.csv" </dev/null || { echo "bench: discover exited $?" >&2; cat "$WORK"/run-$n-$run/*.log >&2; exit 1; }
+    read -r wall kb <"$WORK/time"
+    calls=$(($(github) - before))
+    leads=$(jq .rendered "$WORK/run-$n-$run/funnel.json")
+    dns=$(grep -o 'dns_queries=[0-9]*' "$WORK/run-$n-$run/4-mx-check.log" | cut -d= -f2 || echo "?")
+    awk -v l="$leads" -v r="$run" -v w="$wall" -v c="$calls" -v d="${dns:-0}" -v k="$kb" -v v="$(violations)" \
+      'BEGIN { printf "%7d %5s %9.2f %8d %8.4f %10d %11.3f %9.0f %6d\n", l, r, w, c, (l ? c / l : 0), d, (l ? d / l : 0), k / 1024, v }' 
+  done
+  echo "funnel ($n, cold): $(jq -c . "$WORK/run-$n-cold/funnel.json")"
+  cmp -s "$WORK/leads-$n-cold.csv" "$WORK/leads-$n-warm.csv" && echo "warm re-run: identical CSV" || echo "warm re-run: CSV differs"
+done
