@@ -13,18 +13,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 python3 bench/gen-records.py "$N" > "$work/in.ndjson"
 bytes=$(stat -c %s "$work/in.ndjson")
 
-# best of 3 wall-clock seconds of a shell command
-best() {
-  local b=
-  for _ in 1 2 3; do
-    local s e t
-    s=$(date +%s.%N); bash -c "$1" >/dev/null; e=$(date +%s.%N)
-    t=$(python3 -c "print(round($e - $s, 3))")
-    if [ -z "$b" ] || python3 -c "import sys; sys.exit(0 if $t < $b else 1)"; then b=$t; fi
-  done
-  echo "$b"
-}
-ratio() { python3 -c "print(round($1 / $2, 2))"; }
+. bench/lib.sh  # best, ratio, rss_of
 
 COLS=id,login,name,company,followers,signals.commits_90d,signals.primary_language,stars
 JQCOLS='[.id,.login,.name,.company,.followers,.signals.commits_90d,.signals.primary_language,.stars]'
@@ -42,7 +31,7 @@ theirs=$(best "jq -r '[.[] | if type == \"object\" or type == \"array\" then toj
 echo "export-csv, all columns (union of keys, spilled): ${ours}s; jq equivalent: ${theirs}s; speed-up: $(ratio "$theirs" "$ours")x"
 
 python3 bench/gen-records.py "$NMEM" 7 > "$work/big.ndjson"
-rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null < "$work/big.ndjson" | tail -1; }
+rss() { rss_of "$work/big.ndjson" "$@"; }
 echo "peak RSS at $NMEM records, --columns: $(( $(rss "$BIN/export-csv" -q --columns "$COLS") / 1024 )) MB (target <= 64 MB)"
 echo "peak RSS at $NMEM records, all columns: $(( $(rss "$BIN/export-csv" -q) / 1024 )) MB"
 head -n $((NMEM / 10)) "$work/big.ndjson" > "$work/small.ndjson"

@@ -15,19 +15,8 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 python3 bench/score-icp/gen-people.py "$N" > "$work/in.ndjson"
 bytes=$(stat -c %s "$work/in.ndjson")
 
-# best of 3 wall-clock seconds of a shell command
-best() {
-  local b=
-  for _ in 1 2 3; do
-    local s e t
-    s=$(date +%s.%N); bash -c "$1" >/dev/null; e=$(date +%s.%N)
-    t=$(python3 -c "print(round($e - $s, 3))")
-    if [ -z "$b" ] || python3 -c "import sys; sys.exit(0 if $t < $b else 1)"; then b=$t; fi
-  done
-  echo "$b"
-}
-ratio() { python3 -c "print(round($1 / $2, 2))"; }
-rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null < "$work/in.ndjson" | tail -1; }
+. bench/lib.sh  # best, ratio, rss_of
+rss() { rss_of "$work/in.ndjson" "$@"; }
 
 OURS="$BIN/score-icp -q --icp examples/icp.yaml --as-of $AS_OF"
 JQ="jq -c --argjson asof $AS_OF_EPOCH -f bench/score-icp/score.jq"

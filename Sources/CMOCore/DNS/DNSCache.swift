@@ -26,37 +26,24 @@ public final class DNSCache {
     public init(path: String? = nil) throws {
         let file = try path ?? (StateDirectory.ensure() + "/dns.sqlite")
         self.path = file
-        var attempt = 0
-        while true {
-            do {
-                pool = try Self.open(file)
-                break
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 50 {
-                // Runs started together race to switch a new file to WAL, which takes no busy timeout.
-                attempt += 1
-                usleep(useconds_t.random(in: 5_000...40_000))
-            } catch {
-                throw StageFailure(.config, "cannot open DNS cache '\(file)': \(error)")
-            }
+        do {
+            pool = try Self.open(file)
+        } catch {
+            throw StageFailure(.config, "cannot open DNS cache '\(file)': \(error)")
         }
     }
 
     private static func open(_ file: String) throws -> DatabasePool {
-        var config = Configuration()
-        config.busyMode = .timeout(10)
-        let pool = try DatabasePool(path: file, configuration: config)
-        try pool.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE IF NOT EXISTS dns_cache (
-                        name TEXT NOT NULL,
-                        type INTEGER NOT NULL,
-                        result TEXT NOT NULL,
-                        expires_at REAL NOT NULL,
-                        PRIMARY KEY (name, type)) WITHOUT ROWID;
-                    """)
-        }
-        return pool
+        try StateDatabase.open(
+            file,
+            schema: """
+                CREATE TABLE IF NOT EXISTS dns_cache (
+                    name TEXT NOT NULL,
+                    type INTEGER NOT NULL,
+                    result TEXT NOT NULL,
+                    expires_at REAL NOT NULL,
+                    PRIMARY KEY (name, type)) WITHOUT ROWID;
+                """)
     }
 
     /// How long `result` may be kept, in seconds; nil when it must not be kept.

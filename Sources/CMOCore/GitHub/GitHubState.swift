@@ -62,22 +62,18 @@ public final class GitHubState {
             file = try StateDirectory.ensure() + "/github.sqlite"
         }
         do {
-            var config = Configuration()
-            config.busyMode = .timeout(10)
-            pool = try DatabasePool(path: file, configuration: config)
-            try pool.write { db in
-                try db.execute(
-                    sql: """
-                        CREATE TABLE IF NOT EXISTS repo_history (
-                            full_name TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,
-                            history BLOB NOT NULL,
-                            updated_at REAL NOT NULL);
-                        CREATE TABLE IF NOT EXISTS profiles (
-                            login TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,
-                            profile BLOB NOT NULL,
-                            fetched_at REAL NOT NULL);
-                        """)
-            }
+            pool = try StateDatabase.open(
+                file,
+                schema: """
+                    CREATE TABLE IF NOT EXISTS repo_history (
+                        full_name TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,
+                        history BLOB NOT NULL,
+                        updated_at REAL NOT NULL);
+                    CREATE TABLE IF NOT EXISTS profiles (
+                        login TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,
+                        profile BLOB NOT NULL,
+                        fetched_at REAL NOT NULL);
+                    """)
         } catch {
             throw StageFailure(.config, "cannot open GitHub state '\(file)': \(error)")
         }

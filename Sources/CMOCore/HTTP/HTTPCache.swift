@@ -21,23 +21,20 @@ final class HTTPCache {
     private var storesSincePrune = 0
 
     init(path: String, maxBytes: Int) throws {
-        var config = Configuration()
-        config.busyMode = .timeout(10)  // other stages may be writing the same file
-        pool = try DatabasePool(path: path, configuration: config)
+        // Other stages may be writing the same file.
+        pool = try StateDatabase.open(
+            path,
+            schema: """
+                CREATE TABLE IF NOT EXISTS http_cache (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    etag TEXT NOT NULL,
+                    headers TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    size INTEGER NOT NULL,
+                    used_at REAL NOT NULL
+                )
+                """)
         self.maxBytes = maxBytes
-        try pool.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE IF NOT EXISTS http_cache (
-                        key TEXT PRIMARY KEY NOT NULL,
-                        etag TEXT NOT NULL,
-                        headers TEXT NOT NULL,
-                        body BLOB NOT NULL,
-                        size INTEGER NOT NULL,
-                        used_at REAL NOT NULL
-                    )
-                    """)
-        }
     }
 
     /// The cache key of a request.

@@ -64,7 +64,22 @@ public struct FastPredicate: Sendable {
         let bytes: [UInt8]
         var i = 0
 
-        mutating func skipSpace() { while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A { i += 1 } }
+        mutating func skipSpace() {
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
+        }
+
+        /// `.a.b_c` at the cursor: the keys (identifiers, not starting with a digit), or nil.
+        mutating func parseKeys() -> [[UInt8]]? {
+            var keys: [[UInt8]] = []
+            while i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+                i += 1
+                let start = i
+                while i < bytes.count, isIdent(bytes[i]) { i += 1 }
+                guard i > start, !(bytes[start] >= 0x30 && bytes[start] <= 0x39) else { return nil }
+                keys.append(Array(bytes[start..<i]))
+            }
+            return keys.isEmpty ? nil : keys
+        }
 
         mutating func keyword(_ w: String) -> Bool {
             skipSpace()
@@ -124,15 +139,7 @@ public struct FastPredicate: Sendable {
                 return inner
             }
             if c == UInt8(ascii: ".") {
-                var keys: [[UInt8]] = []
-                while i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-                    i += 1
-                    let start = i
-                    while i < bytes.count, isIdent(bytes[i]) { i += 1 }
-                    guard i > start, !(bytes[start] >= 0x30 && bytes[start] <= 0x39) else { return nil }
-                    keys.append(Array(bytes[start..<i]))
-                }
-                return .path(keys)
+                return parseKeys().map { .path($0) }
             }
             if c == UInt8(ascii: "\"") {
                 i += 1

@@ -120,21 +120,10 @@ public final class FeatureExpression {
 
     /// The keys of a plain path expression (`.a.b_c`, spaces around allowed), or nil.
     static func parsePath(_ source: String) -> [[UInt8]]? {
-        let bytes = Array(source.utf8)
-        var i = 0
-        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
-        func isIdent(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F }
-        while i < bytes.count, isSpace(bytes[i]) { i += 1 }
-        var keys: [[UInt8]] = []
-        while i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-            i += 1
-            let start = i
-            while i < bytes.count, isIdent(bytes[i]) { i += 1 }
-            guard i > start, !(bytes[start] >= 0x30 && bytes[start] <= 0x39) else { return nil }
-            keys.append(Array(bytes[start..<i]))
-        }
-        while i < bytes.count, isSpace(bytes[i]) { i += 1 }
-        guard i == bytes.count, !keys.isEmpty else { return nil }
-        return keys
+        var parser = FastPredicate.Parser(bytes: Array(source.utf8))
+        parser.skipSpace()
+        guard let keys = parser.parseKeys() else { return nil }
+        parser.skipSpace()
+        return parser.i == parser.bytes.count ? keys : nil
     }
 }
