@@ -17,9 +17,10 @@ USERS=${USERS:-9000}
 LATENCY=${LATENCY:-50}
 QUERY=${QUERY:-language:python}
 NOW=2026-11-20T00:00:00Z
-WORK=$(mktemp -d /tmp/cmo-bench-discover.XXXXXX)
+WORK=${KEEP:-$(mktemp -d /tmp/cmo-bench-discover.XXXXXX)} # KEEP=DIR keeps every run's output and logs
+mkdir -p "$WORK"
 PID=""
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 (($#)) || set -- 500
 
 "$BIN/cmo-sandbox" --port 0 --seed 42 --repos "$REPOS" --users "$USERS" --now "$NOW" \
@@ -30,23 +31,27 @@ set -a
 . "$WORK/env"
 set +a
 export CMO_BIN=$BIN
-github() { curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq '[.requests | to_entries[] | select(.key | startswith("github ")) | .value] | add // 0'; }
+requests() { curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq --arg p "$1" '[.requests | to_entries[] | select(.key | startswith($p)) | .value] | add // 0'; }
 violations() { curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq '.violations_total'; }
 
 echo "world: $REPOS repos, $USERS users; +${LATENCY} ms per GitHub answer; query '$QUERY'"
-printf '%7s %5s %9s %8s %8s %10s %11s %9s %6s\n' leads run wall_s github gh/lead dns_q dns_q/lead peak_MB viol
+printf '%7s %5s %9s %8s %8s %10s %11s %9s %6s   %s\n' leads run wall_s github gh/lead dns_q dns_q/lead peak_MB viol "seconds per stage"
 for n in "$@"; do
   export CMO_STATE_DIR="$WORK/state-$n"
   for run in cold warm; do
-    before=$(github)
-    /usr/bin/time -f '%e %M' -o "$WORK/time" pipelines/discover.sh -q --now "$NOW" --keep "$WORK/run-$n-$run" \
-      "$QUERY" "$n" "$WORK/leads-$n-$run.csv" </dev/null || { echo "bench: discover exited $?" >&2; cat "$WORK"/run-$n-$run/*.log >&2; exit 1; }
+    before=$(requests "github ")
+    dns_before=$(($(requests "dns M") + $(requests "dns A")))
+    /usr/bin/time -f '%e %M' -o "$WORK/time" pipelines/discover.sh --now "$NOW" --keep "$WORK/run-$n-$run" \
+      "$QUERY" "$n" "$WORK/leads-$n-$run.csv" </dev/null 2>"$WORK/funnel-$n-$run.txt" || { echo "bench: discover exited $?" >&2; cat "$WORK"/run-$n-$run/*.log >&2; exit 1; }
     read -r wall kb <"$WORK/time"
-    calls=$(($(github) - before))
+    calls=$(($(requests "github ") - before))
+    dns=$(($(requests "dns M") + $(requests "dns A") - dns_before))
     leads=$(jq .rendered "$WORK/run-$n-$run/funnel.json")
-    dns=$(grep -o 'dns_queries=[0-9]*' "$WORK/run-$n-$run/4-mx-check.log" | cut -d= -f2 || echo "?")
+    stages=$(for f in "$WORK/run-$n-$run"/[0-9]-*.log; do
+      n_=$(basename "$f" .log); printf '%s %s  ' "${n_#?-}" "$(grep -o '[0-9.]* s;\|[0-9.]* s$' "$f" | tail -1 | cut -d' ' -f1)"
+    done)
     awk -v l="$leads" -v r="$run" -v w="$wall" -v c="$calls" -v d="${dns:-0}" -v k="$kb" -v v="$(violations)" \
-      'BEGIN { printf "%7d %5s %9.2f %8d %8.4f %10d %11.3f %9.0f %6d\n", l, r, w, c, (l ? c / l : 0), d, (l ? d / l : 0), k / 1024, v }' 
+      -v s="$stages" 'BEGIN { printf "%7d %5s %9.2f %8d %8.4f %10d %11.3f %9.0f %6d   %s\n", l, r, w, c, (l ? c / l : 0), d, (l ? d / l : 0), k / 1024, v, s }' 
   done
   echo "funnel ($n, cold): $(jq -c . "$WORK/run-$n-cold/funnel.json")"
   cmp -s "$WORK/leads-$n-cold.csv" "$WORK/leads-$n-warm.csv" && echo "warm re-run: identical CSV" || echo "warm re-run: CSV differs"

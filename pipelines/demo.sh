@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, offline: cmo-sandbox plays GitHub and DNS on loopback, and the read side runs
-# against it — search → people → enrich → verify → score → copy → CSV — ending with the funnel.
+# against it — search → people → enrich → verify → score → copy (with a "why now" line from the
+# sandbox's model) → CSV — ending with the funnel.
 #   pipelines/demo.sh [OUT_DIR=out]
 # Writes OUT_DIR/leads.csv, keeps every stage's output and log in OUT_DIR/run/, and the stages'
 # state (HTTP and DNS caches, commit histories) in OUT_DIR/state, so a second run is nearly free.
@@ -24,9 +25,11 @@ set -a
 . "$work/sandbox.env" # GITHUB_API_URL, GITHUB_TOKEN, CMO_DNS_SERVER, … all pointing at loopback
 set +a
 export CMO_STATE_DIR="$OUT/state" CMO_BIN="$BIN"
+export CMO_LLM_MODEL=cmo-writer # the sandbox's model for "why now" lines
 
-echo "demo: the best 200 Python maintainers active in the last 90 days, from the sandbox's GitHub" >&2
-time pipelines/discover.sh --now "$now" --keep "$OUT/run" "language:python" 200 "$OUT/leads.csv"
+echo "demo: the best 200 Python maintainers active in the last 90 days, from the sandbox's GitHub and DNS," >&2
+echo "      with copy written from templates and a line from the sandbox's model" >&2
+time pipelines/discover.sh --llm --now "$now" --keep "$OUT/run" "language:python" 200 "$OUT/leads.csv"
 
 echo
 echo "== the top three leads (of $(jq .rendered "$OUT/run/funnel.json") in $OUT/leads.csv)"

@@ -16,6 +16,8 @@
 #   --template FILE   a copy template; repeat for A/B variants (default examples/templates/*.yaml)
 #   --config FILE     shared YAML settings, e.g. the campaign's sender and unsubscribe link
 #                     (default examples/campaign.yaml)
+#   --llm             an OpenAI-compatible model writes each lead's "why now" line (OPENAI_API_KEY,
+#                     OPENAI_BASE_URL, CMO_LLM_MODEL); a lead the model fails on is dead-lettered
 #   --now ISO         the time windows and recency count back from (default: now)
 #   --keep DIR        keep every stage's output (DIR/1-gh-search.ndjson …), its log and the dead letters
 #   --lock FILE       lock held for the run (default $CMO_STATE_DIR/discover.lock)
@@ -37,7 +39,7 @@ usage() { sed -n '2,/^set -uo/p' "$0" | sed -e '/^set -uo/d' -e 's/^# \{0,1\}//'
 die() { echo "discover: $*" >&2; exit 64; }
 
 active_days=90 people="" min_verdict=risky icp="$here/examples/icp.yaml" config="$here/examples/campaign.yaml"
-now="" keep="" lock="" quiet=0 templates=()
+now="" keep="" lock="" quiet=0 templates=() llm=()
 args=()
 while (($#)); do
   case "$1" in
@@ -48,6 +50,7 @@ while (($#)); do
     --template) templates+=("${2:?}"); shift 2 ;;
     --config) config=${2:?}; shift 2 ;;
     --now) now=${2:?}; shift 2 ;;
+    --llm) llm=(--llm); shift ;;
     --keep) keep=${2:?}; shift 2 ;;
     --lock) lock=${2:?}; shift 2 ;;
     -q | --quiet) quiet=1; shift ;;
@@ -121,7 +124,7 @@ log_flags=(--dead-letter "$dead")
   tee "$work/4-mx-check.ndjson" |
   "$SCORE_ICP" "${log_flags[@]}" "${asof_flags[@]}" --icp "$icp" --top "$count" 2>"$work/5-score-icp.log" |
   tee "$work/5-score-icp.ndjson" |
-  "$RENDER_COPY" "${log_flags[@]}" --config "$config" "${templates[@]/#/--template=}" --require-unsubscribe 2>"$work/6-render-copy.log" |
+  "$RENDER_COPY" "${log_flags[@]}" --config "$config" "${templates[@]/#/--template=}" --require-unsubscribe "${llm[@]}" 2>"$work/6-render-copy.log" |
   tee "$work/6-render-copy.ndjson" |
   "$EXPORT_CSV" "${log_flags[@]}" -o "$partial" \
     --columns login,name,best_email,score,company,location,signals.primary_language,signals.repo_stars,signals.commits_90d \

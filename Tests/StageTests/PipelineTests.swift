@@ -52,7 +52,9 @@ final class PipelineTests: XCTestCase {
     func testDiscoverWritesTheBestVerifiedLeadsWithCopyAndPrintsTheFunnel() throws {
         let dir = Spawn.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try discover(["--keep", dir + "/run", "language:python", "40", dir + "/leads.csv"], state: dir + "/state")
+        let r = try discover(
+            ["--llm", "--keep", dir + "/run", "language:python", "40", dir + "/leads.csv"], env: ["CMO_LLM_MODEL": "cmo-writer"],
+            state: dir + "/state")
         XCTAssertEqual(r.status, 0, r.err)
         for stage in ["repositories", "people", "with email", "verified", "scored", "rendered", "dead letters"] {
             XCTAssertTrue(r.err.contains(stage), "funnel line \(stage): \(r.err)")
@@ -90,6 +92,12 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(scored.count, 40)
         XCTAssertTrue(scored.allSatisfy { $0["score"] is Double || $0["score"] is Int })
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/1-gh-search.log"))
+        // --llm: every rendered lead carries the model's line, and the line is in its body.
+        for lead in try ndjson(dir + "/run/6-render-copy.ndjson") {
+            let copy = try XCTUnwrap(lead["copy"] as? [String: Any])
+            let line = try XCTUnwrap((copy["llm"] as? [String: Any])?["output"] as? String)
+            XCTAssertTrue((copy["body"] as? String ?? "").contains(line))
+        }
     }
 
     func testQuietRunPrintsNothingAndASecondRunIsServedFromTheState() throws {

@@ -81,6 +81,7 @@ enum SandboxWriter {
         // No greeting and no name: the template has those; the line follows "Hi NAME,".
         var line: String
         switch (repo, commits) {
+        case (let r?, 1): line = "I saw your commit to \(r) this quarter"
         case (let r?, let n?) where n > 0: line = "I saw your \(n) commits to \(r) over the last 90 days"
         case (let r?, _): line = "I saw your recent work on \(r)"
         default: line = "I saw your recent open-source work"
