@@ -110,8 +110,8 @@ trap 'rm -f "$partial"' EXIT
 : >"$dead"
 now_flags=() asof_flags=()
 [ -n "$now" ] && now_flags=(--now "$now") && asof_flags=(--as-of "$now")
+# Stages log to their own files (never to the terminal), with their summary line, even with -q.
 log_flags=(--dead-letter "$dead")
-((quiet)) && log_flags+=(-q)
 
 # Each stage's output is kept (for the funnel, and for --keep); its stderr goes to its own log.
 "$GH_SEARCH" "${log_flags[@]}" "${now_flags[@]}" --query "$query" --active-days "$active_days" --max-repos "$people" 2>"$work/1-gh-search.log" |

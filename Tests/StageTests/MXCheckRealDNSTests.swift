@@ -95,6 +95,11 @@ final class DNSMasq {
     static func freePort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
+        return bindLoopback(fd)
+    }
+
+    /// Binds a UDP socket to a free port on 127.0.0.1 and returns the port.
+    static func bindLoopback(_ fd: Int32) -> UInt16 {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -139,14 +144,8 @@ final class SilentResolver: @unchecked Sendable {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         var size: Int32 = 4 << 20  // hundreds of queries may land at once; count them all
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         self.fd = fd
-        port = UInt16(bigEndian: addr.sin_port)
+        port = DNSMasq.bindLoopback(fd)
         Thread { [self] in
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !lock.withLock({ stopped }) {

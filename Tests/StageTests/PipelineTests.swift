@@ -91,7 +91,10 @@ final class PipelineTests: XCTestCase {
         let scored = try ndjson(dir + "/run/5-score-icp.ndjson")
         XCTAssertEqual(scored.count, 40)
         XCTAssertTrue(scored.allSatisfy { $0["score"] is Double || $0["score"] is Int })
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/1-gh-search.log"))
+        for (i, stage) in ["gh-search", "gh-people", "gh-enrich", "mx-check", "score-icp", "render-copy", "export-csv"].enumerated() {
+            let log = (try? String(contentsOfFile: dir + "/run/\(i + 1)-\(stage).log", encoding: .utf8)) ?? ""
+            XCTAssertTrue(log.contains("\(stage): ") && log.contains(" in, "), "each stage's log ends with its summary: \(log)")
+        }
         // --llm: every rendered lead carries the model's line, and the line is in its body.
         for lead in try ndjson(dir + "/run/6-render-copy.ndjson") {
             let copy = try XCTUnwrap(lead["copy"] as? [String: Any])
