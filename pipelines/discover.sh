@@ -108,6 +108,7 @@ partial="$out.partial.$$" # renamed to OUT.csv only when every stage succeeded
 trap 'rm -f "$partial"' EXIT
 [ -z "$keep" ] && trap 'rm -f "$partial"; rm -rf "$work"' EXIT
 : >"$dead"
+: >"$work/tee.log"
 now_flags=() asof_flags=()
 [ -n "$now" ] && now_flags=(--now "$now") && asof_flags=(--as-of "$now")
 # Stages log to their own files (never to the terminal), with their summary line, even with -q.
@@ -115,17 +116,17 @@ log_flags=(--dead-letter "$dead")
 
 # Each stage's output is kept (for the funnel, and for --keep); its stderr goes to its own log.
 "$GH_SEARCH" "${log_flags[@]}" "${now_flags[@]}" --query "$query" --active-days "$active_days" --max-repos "$people" 2>"$work/1-gh-search.log" |
-  tee "$work/1-gh-search.ndjson" |
+  tee "$work/1-gh-search.ndjson" 2>>"$work/tee.log" |
   "$GH_PEOPLE" "${log_flags[@]}" "${now_flags[@]}" --since-days "$active_days" --max-people "$people" 2>"$work/2-gh-people.log" |
-  tee "$work/2-gh-people.ndjson" |
+  tee "$work/2-gh-people.ndjson" 2>>"$work/tee.log" |
   "$GH_ENRICH" "${log_flags[@]}" 2>"$work/3-gh-enrich.log" |
-  tee "$work/3-gh-enrich.ndjson" |
+  tee "$work/3-gh-enrich.ndjson" 2>>"$work/tee.log" |
   "$MX_CHECK" "${log_flags[@]}" --min-verdict "$min_verdict" 2>"$work/4-mx-check.log" |
-  tee "$work/4-mx-check.ndjson" |
+  tee "$work/4-mx-check.ndjson" 2>>"$work/tee.log" |
   "$SCORE_ICP" "${log_flags[@]}" "${asof_flags[@]}" --icp "$icp" --top "$count" 2>"$work/5-score-icp.log" |
-  tee "$work/5-score-icp.ndjson" |
+  tee "$work/5-score-icp.ndjson" 2>>"$work/tee.log" |
   "$RENDER_COPY" "${log_flags[@]}" --config "$config" "${templates[@]/#/--template=}" --require-unsubscribe "${llm[@]}" 2>"$work/6-render-copy.log" |
-  tee "$work/6-render-copy.ndjson" |
+  tee "$work/6-render-copy.ndjson" 2>>"$work/tee.log" |
   "$EXPORT_CSV" "${log_flags[@]}" -o "$partial" \
     --columns login,name,best_email,score,company,location,signals.primary_language,signals.repo_stars,signals.commits_90d \
     --column 'subject=.copy.subject' --column 'body=.copy.body' --column 'variant=.copy.variant' \
@@ -153,9 +154,12 @@ for i in "${!names[@]}"; do
     exit "$s"
   fi
 done
+# A tee stops when the stage after it stops reading (gh-people does once it has --people people):
+# SIGPIPE (141), or "Broken pipe" when SIGPIPE is ignored. Anything else is a failure to keep output.
 for i in 1 3 5 7 9 11; do
   s=${statuses[$i]}
-  [ "$s" = 0 ] || { echo "discover: tee into $work failed ($s): is the disk full?" >&2; exit 74; }
+  [ "$s" = 0 ] || [ "$s" = 141 ] || ! grep -qv 'Broken pipe' "$work/tee.log" ||
+    { echo "discover: keeping a stage's output in $work failed ($s): $(grep -v 'Broken pipe' "$work/tee.log" | head -1)" >&2; exit 74; }
 done
 
 mv -f "$partial" "$out" || { echo "discover: could not move the CSV into $out" >&2; exit 73; }

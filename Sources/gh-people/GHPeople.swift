@@ -15,7 +15,9 @@ struct GHPeople: Stage {
             a repeated repository is counted as filtered (duplicate). Other fields are not used.
 
             OUTPUT
-              After all input is read, one person record per GitHub account, most commits first: kind \
+              Once the input is read (with --max-people: once that many people are found, reading input in \
+            chunks of 4 x --batch-size and stopping there, so gh-search upstream stops too), one person \
+            record per GitHub account, most commits first: kind \
             "person", id (GitHub's numeric user id), login, from_repos, signals {commits_90d (commits in the \
             --since-days window), last_commit_at, maintainer_of (repositories the person owns or commits to \
             most), recent_commit_titles, repo_stars (the most stars among from_repos, when the repo records \
@@ -103,52 +105,78 @@ struct GHPeople: Stage {
     }
 
     func process(_ context: StageContext, plan: Plan) throws {
-        var repos: [(fullName: String, pushedAt: String?)] = []
         var seen = Set<String>()
         var stars: [String: Int] = [:]
-        try context.forEachRecord { record in
-            guard let name = record["full_name"]?.stringValue, name.split(separator: "/").count == 2 else {
-                context.deadLetter(record, code: "missing_full_name", message: "record has no 'full_name' of the form owner/name")
-                return
-            }
-            guard seen.insert(name.lowercased()).inserted else { return context.filter(record, reason: "duplicate") }
-            repos.append((name, record["pushed_at"]?.stringValue))
-            if let n = (record["stars"] ?? record["stargazers_count"])?.intValue { stars[name.lowercased()] = n }
-        }
-        guard !repos.isEmpty else { return }
-        let api = GitHubAPI(plan.endpoint, http: try context.makeHTTPClient(http), logger: context.logger)
-        let fetcher = GitHubHistoryFetcher(api: api, logger: context.logger, state: try GitHubState())
-        fetcher.useStored = !refresh
-        fetcher.mode = plan.api
-        fetcher.batch = AdaptiveBatchSize(plan.batchSize, maximum: max(plan.batchSize, 250))
         let people = GitHubPeople(since: plan.since, topPerRepo: plan.top)
-        people.repoStars = stars
+        var fetcher: GitHubHistoryFetcher?
+        var api: GitHubAPI?
         defer {
-            context.extraSummary += [
-                ("repos_read", .int(fetcher.reposRead)), ("repos_unchanged", .int(fetcher.reposUnchanged)),
-                ("graphql_queries", .int(api.graphQLQueries)), ("graphql_points", .int(api.graphQLPoints)),
-                ("bots_dropped", .int(people.botsDropped)),
-            ]
-            if fetcher.reposMissing > 0 { context.extraSummary.append(("repos_missing", .int(fetcher.reposMissing))) }
+            if let fetcher, let api {
+                context.extraSummary += [
+                    ("repos_read", .int(fetcher.reposRead)), ("repos_unchanged", .int(fetcher.reposUnchanged)),
+                    ("graphql_queries", .int(api.graphQLQueries)), ("graphql_points", .int(api.graphQLPoints)),
+                    ("bots_dropped", .int(people.botsDropped)),
+                ]
+                if fetcher.reposMissing > 0 { context.extraSummary.append(("repos_missing", .int(fetcher.reposMissing))) }
+            }
         }
-        // Histories arrive in any order (stored ones first, then as batches complete); they are added
-        // in input order so that --max-people picks the same people on a cold and a warm run.
-        var arrived: [String: RepoHistory] = [:]
-        var next = 0
+        // Repositories are read in chunks and their histories fetched chunk by chunk, so that with
+        // --max-people the stage stops reading once it has enough people: gh-search upstream then
+        // stops at its next write, and no search request is spent on repositories nobody reads.
+        let chunkSize = plan.batchSize * 4
+        var chunk: [(fullName: String, pushedAt: String?)] = []
         var enough = false
-        try fetcher.fetch(repos, since: plan.since) { history in
-            guard !enough else { return true }  // the rest of a batch already in flight
-            arrived[history.fullName.lowercased()] = history
-            while next < repos.count, let h = arrived.removeValue(forKey: repos[next].fullName.lowercased()) {
-                next += 1
-                people.add(h)
-                if let most = plan.maxPeople, people.count >= most {
-                    enough = true
-                    return true
+        func fetchChunk() throws {
+            let repos = chunk
+            chunk = []
+            guard !repos.isEmpty, !enough else { return }
+            if fetcher == nil {
+                let client = GitHubAPI(plan.endpoint, http: try context.makeHTTPClient(http), logger: context.logger)
+                let f = GitHubHistoryFetcher(api: client, logger: context.logger, state: try GitHubState())
+                f.useStored = !refresh
+                f.mode = plan.api
+                f.batch = AdaptiveBatchSize(plan.batchSize, maximum: max(plan.batchSize, 250))
+                api = client
+                fetcher = f
+            }
+            // Histories arrive in any order (stored ones first, then as batches complete); they are
+            // added in input order so that --max-people picks the same people on a cold and a warm run.
+            var arrived: [String: RepoHistory] = [:]
+            var next = 0
+            try fetcher!.fetch(repos, since: plan.since) { history in
+                guard !enough else { return true }  // the rest of a batch already in flight
+                arrived[history.fullName.lowercased()] = history
+                while next < repos.count, let h = arrived.removeValue(forKey: repos[next].fullName.lowercased()) {
+                    next += 1
+                    people.add(h)
+                    if let most = plan.maxPeople, people.count >= most {
+                        enough = true
+                        return true
+                    }
+                }
+                return false
+            }
+        }
+        do {
+            try context.forEachRecord { record in
+                guard let name = record["full_name"]?.stringValue, name.split(separator: "/").count == 2 else {
+                    context.deadLetter(record, code: "missing_full_name", message: "record has no 'full_name' of the form owner/name")
+                    return
+                }
+                guard seen.insert(name.lowercased()).inserted else { return context.filter(record, reason: "duplicate") }
+                chunk.append((name, record["pushed_at"]?.stringValue))
+                if let n = (record["stars"] ?? record["stargazers_count"])?.intValue { stars[name.lowercased()] = n }
+                if chunk.count >= chunkSize, plan.maxPeople != nil {
+                    try fetchChunk()
+                    if enough { throw EnoughPeople() }
                 }
             }
-            return false
+            try fetchChunk()
+        } catch is EnoughPeople {
+            context.logger.info("\(people.count) people found after \(seen.count) repositories; not reading the rest of the input")
+            context.extraSummary.append(("stopped_reading", .bool(true)))
         }
+        people.repoStars = stars
         let empty = try Record(json: "{}")
         for fields in people.records(limit: plan.maxPeople) {
             var out = empty
@@ -157,3 +185,6 @@ struct GHPeople: Stage {
         }
     }
 }
+
+/// Thrown out of the input loop once --max-people are found.
+private struct EnoughPeople: Error {}

@@ -155,6 +155,28 @@ final class GHPeopleTests: XCTestCase {
         XCTAssertEqual(warm.out, capped.out, "the same people whatever is already stored")
     }
 
+    func testMaxPeopleStopsReadingTheInputOnceEnoughPeopleAreFound() throws {
+        let s = try Self.sandbox()
+        let file = Spawn.tempDirectory() + "/repos.ndjson"
+        try repos().write(toFile: file, atomically: true, encoding: .utf8)
+        let env = s.githubEnvironment.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        // The input never ends (a line every 0.2 s after the repositories): only stopping early returns;
+        // the writer then dies of SIGPIPE. `timeout` ends the test if the stage kept reading.
+        let script = Spawn.tempDirectory() + "/run.sh"
+        try """
+            (cat \(file); while sleep 0.2; do echo '{"full_name":"x/y"}' || exit; done) \\
+              | \(env) gh-people --now \(try truthNow()) --batch-size 5 --max-people 10 -v
+            echo "status=${PIPESTATUS[1]}"
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try Spawn.shell("timeout 60 bash \(script)")
+        XCTAssertTrue(r.out.contains("status=0"), r.err)
+        XCTAssertEqual(r.lines.filter { $0.hasPrefix("{") }.count, 10)
+        XCTAssertTrue(r.err.contains("stopped_reading=true") && r.err.contains("not reading the rest"), r.err)
+        // The same people as when the whole input is read (histories are added in input order).
+        let whole = try people(["--batch-size", "5", "--max-people", "10"], stdin: try repos())
+        XCTAssertEqual(r.lines.filter { $0.hasPrefix("{") }.joined(separator: "\n") + "\n", whole.out)
+    }
+
     func testBadLinesMissingFullNameDuplicatesAndExtraFields() throws {
         let first = try XCTUnwrap(try repos().split(separator: "\n").first.map(String.init))
         let extra = first.dropLast() + #","campaign":{"x":[1,2]}}"#
