@@ -156,7 +156,7 @@ public final class WhyNowWriter {
             switch result {
             case .failure(let e):
                 switch e {
-                case .unauthorized, .rateLimitWaitTooLong, .invalidURL: throw e
+                case .unauthorized, .rateLimitWaitTooLong, .invalidURL, .outputClosed: throw e
                 case .rateLimited:
                     out.append(.failure(CopyFailure("llm_rate_limited", "model: \(e.description)", retryable: true)))
                 case .transport, .serverError:

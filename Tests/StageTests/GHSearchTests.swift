@@ -131,6 +131,20 @@ final class GHSearchTests: XCTestCase {
         XCTAssertLessThanOrEqual(used, 6, "a full run takes over a dozen pages")
     }
 
+    func testAReaderThatLeavesDuringARateLimitWaitEndsTheWait() throws {
+        // One search a minute: the second page waits ~60 s; the reader leaves after the first line.
+        let s = try SandboxLauncher(["--seed", "7", "--repos", "600", "--users", "100", "--search-limit", "1"])
+        defer { s.stop() }
+        let env = s.githubEnvironment.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let started = Date()
+        let r = try Spawn.shell(
+            "env \(env) gh-search --query 'stars:>=0' --max-repos 0 --max-wait 300 | head -n 1; echo \"status=${PIPESTATUS[0]}\"")
+        XCTAssertTrue(r.out.contains("status=0"), r.out + r.err)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30, "stopped waiting once nobody would read the results")
+        XCTAssertEqual(try s.requests("github GET /search/repositories"), 1)
+        XCTAssertEqual(try s.violations(), 0)
+    }
+
     func testEmptySearchBucketIsWaitedForOrExits75ThenResumes() throws {
         let s = try SandboxLauncher([
             "--seed", "7", "--repos", "300", "--users", "100", "--search-limit", "2", "--search-window-seconds", "3",

@@ -97,7 +97,8 @@ public final class GitHubAPI {
         }
         logger?.info(
             "rate limit '\(resource)': \(b.remaining) left, \(need) needed; waiting \(String(format: "%.1f", wait))s for the reset")
-        Thread.sleep(forTimeInterval: wait + 0.25)
+        http.config.clock.sleep(wait + 0.25)
+        if OutputClosed.readerGone() { throw OutputClosed() }
     }
 
     var headers: [(String, String)] {

@@ -102,6 +102,10 @@ public final class HTTPClient {
                 if seconds >= 1 { onEvent?(.waiting(seconds: seconds, reason: wake.reason)) }
                 config.clock.sleep(seconds)
                 stats.waitSeconds += seconds
+                if OutputClosed.readerGone() {  // nobody will read what the wait was for
+                    for job in waiting { results[job.index] = .failure(.outputClosed(request: job.label)) }
+                    waiting.removeAll()
+                }
                 continue
             }
             let timeout = min(max((wake?.at ?? .infinity) - now, 0.001), 1.0)

@@ -87,6 +87,9 @@ public enum HTTPError: CMOError, Equatable {
     case rateLimitWaitTooLong(request: String, seconds: Double, bucket: String)
     /// The URL cannot be used (malformed, unsupported scheme). Exit 78.
     case invalidURL(request: String, message: String)
+    /// Not sent: stdout's reader went away during a rate-limit wait, so nothing would read the
+    /// answer. The stage stops as for `OutputClosed`. Exit 0.
+    case outputClosed(request: String)
 
     public var exitStatus: ExitStatus {
         switch self {
@@ -94,6 +97,7 @@ public enum HTTPError: CMOError, Equatable {
         case .unauthorized: .noPermission
         case .rateLimited, .rateLimitWaitTooLong: .tempFail
         case .invalidURL: .config
+        case .outputClosed: .ok
         }
     }
 
@@ -109,6 +113,7 @@ public enum HTTPError: CMOError, Equatable {
         case .rateLimitWaitTooLong(let r, let s, let b):
             "\(r): rate limit '\(b)' needs a \(Int(s.rounded(.up)))s wait, longer than --max-wait; re-run later"
         case .invalidURL(let r, let m): "\(r): \(m)"
+        case .outputClosed(let r): "\(r): not sent, the reader downstream closed the pipe"
         }
     }
 }
@@ -164,10 +169,18 @@ public struct HTTPClock: Sendable {
         self.sleep = sleep
     }
 
-    /// The wall clock and a real sleep.
+    /// The wall clock and a real sleep, cut short when stdout's reader has gone (the caller then
+    /// sees `OutputClosed.readerGone()` and stops).
     public static let system = HTTPClock(
         now: { Date().timeIntervalSince1970 },
-        sleep: { s in if s > 0 { Thread.sleep(forTimeInterval: s) } })
+        sleep: { s in
+            let end = Date().addingTimeInterval(s)
+            while true {
+                let left = end.timeIntervalSinceNow
+                if left <= 0 || OutputClosed.readerGone() { return }
+                Thread.sleep(forTimeInterval: min(left, 0.5))
+            }
+        })
 }
 
 /// How an `HTTPClient` behaves; every time is in seconds.

@@ -6,7 +6,18 @@
 
 /// Thrown when the reader downstream has closed the pipe: the stage stops reading and calling
 /// services, flushes its state, and exits 0.
-public struct OutputClosed: Error, Sendable {}
+public struct OutputClosed: Error, Sendable {
+    public init() {}
+
+    /// True when stdout is a pipe whose reader has gone (poll(2) reports POLLERR on the write end),
+    /// so a stage waiting for a rate limit can stop instead of sleeping for nobody.
+    public static func readerGone(fd: Int32 = 1) -> Bool {
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO else { return false }
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        return poll(&p, 1, 0) == 1 && (p.revents & Int16(POLLERR)) != 0
+    }
+}
 
 /// A buffered byte stream to a file descriptor that checks every `write(2)`: EPIPE becomes
 /// `OutputClosed`, any other failure a `StageFailure`.
