@@ -19,19 +19,13 @@ QUERY=${QUERY:-language:python}
 NOW=2026-11-20T00:00:00Z
 WORK=${KEEP:-$(mktemp -d /tmp/cmo-bench-discover.XXXXXX)} # KEEP=DIR keeps every run's output and logs
 mkdir -p "$WORK"
-PID=""
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+SANDBOX=$BIN/cmo-sandbox SANDBOX_PID=""
+trap '[ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+. bench/lib.sh # start_sandbox, sandbox_requests
 (($#)) || set -- 500
 
-"$BIN/cmo-sandbox" --port 0 --seed 42 --repos "$REPOS" --users "$USERS" --now "$NOW" \
-  --latency "github=$LATENCY" --env-file "$WORK/env" >/dev/null 2>"$WORK/sandbox.log" &
-PID=$!
-for _ in $(seq 600); do [ -s "$WORK/env" ] && break; sleep 0.1; done
-set -a
-. "$WORK/env"
-set +a
+start_sandbox "$WORK/env" --seed 42 --repos "$REPOS" --users "$USERS" --now "$NOW" --latency "github=$LATENCY"
 export CMO_BIN=$BIN
-requests() { curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq --arg p "$1" '[.requests | to_entries[] | select(.key | startswith($p)) | .value] | add // 0'; }
 violations() { curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq '.violations_total'; }
 
 echo "world: $REPOS repos, $USERS users; +${LATENCY} ms per GitHub answer; query '$QUERY'"
@@ -40,19 +34,23 @@ for n in "$@"; do
   export CMO_STATE_DIR="$WORK/state-$n"
   for run in cold warm; do
     if [ "$run" = warm ]; then
-      # A cron re-run comes later: start the warm run in a fresh search window (30 searches a
-      # minute), as a re-run right after the cold one would first wait for the window it emptied.
-      reset=$(curl -s -H "Authorization: Bearer $GITHUB_TOKEN" "$GITHUB_API_URL/rate_limit" | jq '.resources.search | if .remaining < 30 then .reset else 0 end')
+      # A cron re-run comes later: when the search window (30 a minute) has fewer searches left
+      # than the cold run made, start the warm run in a fresh one, as a re-run right after the
+      # cold one would first wait for the window it emptied.
+      reset=$(curl -s -H "Authorization: Bearer $GITHUB_TOKEN" "$GITHUB_API_URL/rate_limit" |
+        jq --argjson need "$searches" '.resources.search | if .remaining < $need then .reset else 0 end')
       wait=$((reset - $(date +%s) + 1))
       if ((wait > 0)); then echo "(waiting ${wait} s for the search window the cold run used)"; sleep "$wait"; fi
     fi
-    before=$(requests "github ")
-    dns_before=$(($(requests "dns M") + $(requests "dns A")))
+    before=$(sandbox_requests "github ")
+    searches_before=$(sandbox_requests "github GET /search")
+    dns_before=$(($(sandbox_requests "dns M") + $(sandbox_requests "dns A")))
     /usr/bin/time -f '%e %M' -o "$WORK/time" pipelines/discover.sh --now "$NOW" --keep "$WORK/run-$n-$run" \
       "$QUERY" "$n" "$WORK/leads-$n-$run.csv" </dev/null 2>"$WORK/funnel-$n-$run.txt" || { echo "bench: discover exited $?" >&2; cat "$WORK"/run-$n-$run/*.log >&2; exit 1; }
     read -r wall kb <"$WORK/time"
-    calls=$(($(requests "github ") - before))
-    dns=$(($(requests "dns M") + $(requests "dns A") - dns_before))
+    calls=$(($(sandbox_requests "github ") - before))
+    searches=$(($(sandbox_requests "github GET /search") - searches_before)) # what the warm run will ask again
+    dns=$(($(sandbox_requests "dns M") + $(sandbox_requests "dns A") - dns_before))
     leads=$(jq .rendered "$WORK/run-$n-$run/funnel.json")
     stages=$(for f in "$WORK/run-$n-$run"/[0-9]-*.log; do
       n_=$(basename "$f" .log); printf '%s %s  ' "${n_#?-}" "$(grep -o '[0-9.]* s;\|[0-9.]* s$' "$f" | tail -1 | cut -d' ' -f1)"

@@ -26,19 +26,13 @@ SINCE=2026-08-22T00:00:00Z  # NOW - 90 days
 SANDBOX_PID=""
 trap '[ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 
-start_sandbox() {  # start_sandbox NAME [flags…]: a sandbox of the bench world; sources its env file
+. bench/lib.sh  # start_sandbox, stop_sandbox, sandbox_requests
+start_world() {  # start_world NAME [flags…]: a sandbox of the bench world; sources its env file
   local name=$1; shift
-  rm -f "$WORK/$name.env"
-  "$SANDBOX" --port 0 --seed "$SEED" --repos "$REPOS" --users "$USERS" --now "$NOW" \
-    --env-file "$WORK/$name.env" "$@" > /dev/null 2> "$WORK/$name.sandbox.log" &
-  SANDBOX_PID=$!
-  for _ in $(seq 600); do [ -f "$WORK/$name.env" ] && break; sleep 0.1; done
-  # shellcheck disable=SC1090
-  . "$WORK/$name.env"
+  start_sandbox "$WORK/$name.env" --seed "$SEED" --repos "$REPOS" --users "$USERS" --now "$NOW" "$@"
 }
-stop_sandbox() { kill "$SANDBOX_PID"; wait "$SANDBOX_PID" 2>/dev/null || true; SANDBOX_PID=""; }
 stats() { curl -s "$CMO_SANDBOX_URL/_sandbox/stats"; }
-calls() { stats | jq '[.requests | to_entries[] | select(.key | startswith("github ")) | .value] | add // 0'; }
+calls() { sandbox_requests "github "; }
 quota() { stats | jq '[.quota_spent | to_entries[] | select(.key | startswith("github/")) | .value] | add // 0'; }
 violations() { stats | jq '.violations_total'; }
 now_s() { date +%s.%N; }
@@ -64,7 +58,7 @@ pipeline() {  # pipeline STATE OUT: repositories pushed to in the window, their 
 echo "# GitHub discovery bench: world seed $SEED, $REPOS repositories, $USERS users, +${LATENCY} ms per GitHub answer"
 
 # 1. Cold run, default caps (--top-authors-per-repo 5, --since-days 90).
-start_sandbox main --latency "github=$LATENCY"
+start_world main --latency "github=$LATENCY"
 t0=$(now_s)
 pipeline "$WORK/state-main" "$WORK/people.ndjson"
 t1=$(now_s)
@@ -105,7 +99,7 @@ stop_sandbox
 # 4. The naive per-person baseline, same world, same repositories, same latency (core limit lifted
 #    so it can finish at all: it needs more than one hour's 5,000 requests, and more than 900 a minute
 #    on one endpoint).
-start_sandbox naive --latency "github=$LATENCY" --core-limit 1000000 --secondary-points-per-minute 1000000
+start_world naive --latency "github=$LATENCY" --core-limit 1000000 --secondary-points-per-minute 1000000
 t0=$(now_s)
 naive=$(python3 bench/github/naive.py "$WORK/repos.ndjson" "$SINCE" 5 "$NAIVE_THREADS")
 t1=$(now_s)
@@ -119,14 +113,14 @@ printf 'ratio, naive / ours, calls per usable person: %.0fx (target >= 100x)\n' 
 stop_sandbox
 
 # 5. Scaled-down quota: a run that must wait for resets, and one that must exit 75 and be re-run.
-start_sandbox small --latency "github=$LATENCY" --graphql-limit 60 --window-seconds 5
+start_world small --latency "github=$LATENCY" --graphql-limit 60 --window-seconds 5
 t0=$(now_s)
 pipeline "$WORK/state-small" "$WORK/people-small.ndjson"
 t1=$(now_s)
 printf 'scaled quota (GraphQL 60 points per 5 s): completed in %.1f s, same people: %s, violations: %s\n' "$(echo "$t1 - $t0" | bc)" \
   "$(same "$WORK/people.ndjson" "$WORK/people-small.ndjson")" "$(violations)"
 stop_sandbox
-start_sandbox stop75 --latency "github=$LATENCY" --graphql-limit 60 --window-seconds 5
+start_world stop75 --latency "github=$LATENCY" --graphql-limit 60 --window-seconds 5
 set +e
 (export CMO_MAX_WAIT=1; pipeline "$WORK/state-75" "$WORK/people-75-first.ndjson") 2> "$WORK/75.err"
 first=$?
