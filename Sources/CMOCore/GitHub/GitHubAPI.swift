@@ -97,8 +97,7 @@ public final class GitHubAPI {
         }
         logger?.info(
             "rate limit '\(resource)': \(b.remaining) left, \(need) needed; waiting \(String(format: "%.1f", wait))s for the reset")
-        http.config.clock.sleep(wait + 0.25)
-        if OutputClosed.readerGone() { throw OutputClosed() }
+        guard http.config.clock.pause(wait + 0.25) else { throw OutputClosed() }
     }
 
     var headers: [(String, String)] {

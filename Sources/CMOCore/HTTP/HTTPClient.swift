@@ -100,9 +100,9 @@ public final class HTTPClient {
                 }
                 let seconds = max(0, wake.at - now)
                 if seconds >= 1 { onEvent?(.waiting(seconds: seconds, reason: wake.reason)) }
-                config.clock.sleep(seconds)
+                let waited = config.clock.pause(seconds)
                 stats.waitSeconds += seconds
-                if OutputClosed.readerGone() {  // nobody will read what the wait was for
+                if !waited {  // nobody will read what the wait was for
                     for job in waiting { results[job.index] = .failure(.outputClosed(request: job.label)) }
                     waiting.removeAll()
                 }

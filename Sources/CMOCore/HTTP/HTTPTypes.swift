@@ -101,6 +101,9 @@ public enum HTTPError: CMOError, Equatable {
         }
     }
 
+    /// The request was not sent because the reader downstream had gone.
+    public var isOutputClosed: Bool { if case .outputClosed = self { true } else { false } }
+
     /// Whether re-running later may succeed (for dead-letter records).
     public var retryable: Bool { exitStatus == .unavailable || exitStatus == .tempFail }
 
@@ -169,18 +172,23 @@ public struct HTTPClock: Sendable {
         self.sleep = sleep
     }
 
-    /// The wall clock and a real sleep, cut short when stdout's reader has gone (the caller then
-    /// sees `OutputClosed.readerGone()` and stops).
+    /// The wall clock and a real sleep.
     public static let system = HTTPClock(
         now: { Date().timeIntervalSince1970 },
-        sleep: { s in
-            let end = Date().addingTimeInterval(s)
-            while true {
-                let left = end.timeIntervalSinceNow
-                if left <= 0 || OutputClosed.readerGone() { return }
-                Thread.sleep(forTimeInterval: min(left, 0.5))
-            }
-        })
+        sleep: { s in if s > 0 { Thread.sleep(forTimeInterval: s) } })
+
+    /// Waits `seconds` in slices of at most half a second and returns false as soon as stdout is a
+    /// pipe whose reader has gone (nobody will read what the wait was for); true after the full wait.
+    public func pause(_ seconds: Double) -> Bool {
+        var left = seconds
+        while left > 0 {
+            if OutputClosed.readerGone() { return false }
+            let slice = min(left, 0.5)
+            sleep(slice)
+            left -= slice
+        }
+        return !OutputClosed.readerGone()
+    }
 }
 
 /// How an `HTTPClient` behaves; every time is in seconds.

@@ -51,7 +51,7 @@ extension Stage {
             try stage.process(context, plan: plan)
             try context.output.flush()
             return context.finish()
-        } catch let error where error is OutputClosed || (error as? HTTPError)?.exitStatus == .ok {
+        } catch let error where error is OutputClosed || (error as? HTTPError)?.isOutputClosed == true {
             context.logger.debug("the reader downstream closed the pipe; stopping")
             context.downstreamClosed = true
             return context.finish()
