@@ -35,7 +35,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            resources: [.embedInCode("Resources/icp.yaml")]
         ),
         .executableTarget(name: "export-csv", dependencies: [core], path: "Sources/export-csv"),
         .executableTarget(name: "gh-search", dependencies: [core], path: "Sources/gh-search"),

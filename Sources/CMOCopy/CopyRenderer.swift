@@ -206,6 +206,21 @@ public final class CopyRenderer {
         return map.compactMapValues { templateValue(yaml: $0, environment: environment) }
     }
 
+    /// Why copy for sending is not rendered with a campaign marked `example: true` (the one in
+    /// `examples/`): its sender and unsubscribe link belong to nobody who runs cmo, and mail that
+    /// names a stranger as sender, with an opt-out link that goes nowhere, must never be queued.
+    public static func exampleCampaignRefusal(_ campaign: [String: Any], configPath: String?) -> String {
+        let file = configPath.map { "'\($0)'" } ?? "the config"
+        var named: [String] = []
+        for key in ["sender_name", "unsubscribe_url"] {
+            if let v = campaign[key] { named.append("\(key) '\(v)'") }
+        }
+        return "config \(file) is an example campaign (campaign.example: true)"
+            + (named.isEmpty ? "" : ", with the example's \(named.joined(separator: " and "))")
+            + ": copy it, set campaign.sender_name, sender_title, company, product_hook, unsubscribe_url and "
+            + "postal_address to your own, and remove 'example: true' (or set campaign.sending: false to preview copy)"
+    }
+
     /// A YAML value (from Yams) as a template sees it; mappings as `Context`s, as for JSON objects.
     public static func templateValue(yaml: Any, environment: Environment) -> Any? {
         switch yaml {

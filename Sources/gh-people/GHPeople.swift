@@ -21,11 +21,16 @@ struct GHPeople: Stage {
             "person", id (GitHub's numeric user id), login, from_repos, signals {commits_90d (commits in the \
             --since-days window), last_commit_at, maintainer_of (repositories the person owns or commits to \
             most), recent_commit_titles, repo_stars (the most stars among from_repos, when the repo records \
-            carry 'stars' or 'stargazers_count')}, and emails [{address, source "commit", evidence "owner/repo@sha", \
+            carry 'stars' or 'stargazers_count'), repo (the repository copy should talk about: one the person \
+            maintains or commits to most among those whose language matched the search in the repo record's \
+            'query'), repo_language (its language), matched {languages, topics} (the languages of the \
+            person's matching repositories, and the topics the search named that they carry)}, and emails [{address, source "commit", evidence "owner/repo@sha", \
             last_seen}]. Only authors GitHub linked to an account count; bots are dropped; \
             users.noreply.github.com and other undeliverable addresses are never written. Each repository \
             contributes its --top-authors-per-repo most active authors; a person found in several \
-            repositories comes out once, merged.
+            repositories comes out once, merged. A person with fewer than --min-commits commits in the window \
+            (default 3: one typo fix is not a maintainer) is left out and counted as below_min_commits in \
+            the summary.
 
             SIDE EFFECTS
               GitHub GraphQL: one query reads a page of history for up to --batch-size repositories at once \
@@ -45,6 +50,14 @@ struct GHPeople: Stage {
             64 bad flags, 65 input is not NDJSON, 69 GitHub failing after retries, 75 a rate limit needs a \
             longer wait than --max-wait (re-run later: histories already read are kept), 77 token rejected, \
             78 GITHUB_TOKEN missing or bad config.
+
+            EXAMPLES
+              The people who committed at least 3 times in 90 days to active Python repositories:
+                gh-search --language python --active-days 90 --max-repos 200 | gh-people > people.ndjson
+              Everyone who committed, through REST instead of GraphQL:
+                gh-people --min-commits 1 --api rest < repos.ndjson
+              Stop at the first 500 people (gh-search upstream stops too):
+                gh-search --query 'topic:cli stars:>=100' | gh-people --max-people 500 | head -5
             """,
         version: CMOVersion.string
     )
@@ -60,6 +73,12 @@ struct GHPeople: Stage {
 
     @Option(help: ArgumentHelp("Stop once this many people are found; write at most this many (default: no limit).", valueName: "n"))
     var maxPeople: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "Commits in the window a person needs to count as a maintainer (default 3; 1 = everyone who committed).",
+            valueName: "n"))
+    var minCommits: Int?
 
     @Option(help: ArgumentHelp("'graphql' (default: many repositories per query) or 'rest' (the commits endpoint).", valueName: "api"))
     var api: GitHubAPIMode?
@@ -83,12 +102,14 @@ struct GHPeople: Stage {
         var maxPeople: Int?
         var api: GitHubAPIMode
         var batchSize: Int
+        var minCommits: Int
     }
 
     func validate() throws {
         if let sinceDays, sinceDays < 1 { throw ValidationError("'--since-days' must be 1 or more") }
         if let topAuthorsPerRepo, topAuthorsPerRepo < 0 { throw ValidationError("'--top-authors-per-repo' must be 0 or more") }
         if let maxPeople, maxPeople < 1 { throw ValidationError("'--max-people' must be 1 or more") }
+        if let minCommits, minCommits < 1 { throw ValidationError("'--min-commits' must be 1 or more") }
         if let batchSize, !(1...250).contains(batchSize) { throw ValidationError("'--batch-size' must be 1 to 250") }
         if api == .rest, batchSize != nil { throw ValidationError("'--batch-size' applies only to '--api graphql'") }
     }
@@ -101,13 +122,14 @@ struct GHPeople: Stage {
             endpoint: try GitHubEndpoint.resolve(settings), since: now.addingTimeInterval(-Double(days) * 86400),
             top: top == 0 ? nil : top, maxPeople: try settings.resolve("max-people", flag: maxPeople),
             api: try settings.resolve("api", flag: api, env: "CMO_GITHUB_API", default: .graphql),
-            batchSize: try settings.resolve("batch-size", flag: batchSize, default: 100))
+            batchSize: try settings.resolve("batch-size", flag: batchSize, default: 100),
+            minCommits: try settings.resolve("min-commits", flag: minCommits, default: 3))
     }
 
     func process(_ context: StageContext, plan: Plan) throws {
         var seen = Set<String>()
-        var stars: [String: Int] = [:]
-        let people = GitHubPeople(since: plan.since, topPerRepo: plan.top)
+        var facts: [String: GitHubPeople.RepoFacts] = [:]
+        let people = GitHubPeople(since: plan.since, topPerRepo: plan.top, minCommits: plan.minCommits)
         var fetcher: GitHubHistoryFetcher?
         var api: GitHubAPI?
         defer {
@@ -115,7 +137,7 @@ struct GHPeople: Stage {
                 context.extraSummary += [
                     ("repos_read", .int(fetcher.reposRead)), ("repos_unchanged", .int(fetcher.reposUnchanged)),
                     ("graphql_queries", .int(api.graphQLQueries)), ("graphql_points", .int(api.graphQLPoints)),
-                    ("bots_dropped", .int(people.botsDropped)),
+                    ("bots_dropped", .int(people.botsDropped)), ("below_min_commits", .int(people.belowMinCommits)),
                 ]
                 if fetcher.reposMissing > 0 { context.extraSummary.append(("repos_missing", .int(fetcher.reposMissing))) }
             }
@@ -165,7 +187,10 @@ struct GHPeople: Stage {
                 }
                 guard seen.insert(name.lowercased()).inserted else { return context.filter(record, reason: "duplicate") }
                 chunk.append((name, record["pushed_at"]?.stringValue))
-                if let n = (record["stars"] ?? record["stargazers_count"])?.intValue { stars[name.lowercased()] = n }
+                facts[name.lowercased()] = GitHubPeople.RepoFacts(
+                    stars: (record["stars"] ?? record["stargazers_count"])?.intValue, language: record["language"]?.stringValue,
+                    topics: record["topics"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                    query: GitHubQueryTerms(query: record["query"]?.stringValue ?? ""))
                 if chunk.count >= chunkSize, plan.maxPeople != nil {
                     try fetchChunk()
                     if enough { throw EnoughPeople() }
@@ -176,7 +201,11 @@ struct GHPeople: Stage {
             context.logger.info("\(people.count) people found after \(seen.count) repositories; not reading the rest of the input")
             context.extraSummary.append(("stopped_reading", .bool(true)))
         }
-        people.repoStars = stars
+        people.repos = facts
+        if people.belowMinCommits > 0 {
+            context.logger.info(
+                "\(people.belowMinCommits) people with fewer than \(plan.minCommits) commits in the window left out (--min-commits)")
+        }
         let empty = try Record(json: "{}")
         for fields in people.records(limit: plan.maxPeople) {
             var out = empty

@@ -121,16 +121,22 @@ struct GHSearch: Stage {
             if search.cappedSlices > 0 { context.extraSummary.append(("capped_slices", .int(search.cappedSlices))) }
         }
         let today = GitHubSearchSlice.dayNumber(plan.now)
+        // A search that finds nothing is said as such, not left to be read from "0 out".
+        var empty: [String] = []
+        defer { Self.warnAboutEmptySearches(empty, context: context) }
         func run(_ base: Record, query: String, limit: Int?, sort: String?) throws {
             search.sort = sort
+            var found = 0
             try search.run(
                 query: query, limit: limit, today: today,
                 emit: { item in
+                    found += 1
                     var out = base
                     for (k, v) in GitHubRepoSearch.repoFields(item, query: query) { out.set(k, v) }
                     try context.emit(out)
                 },
                 pageDone: { try context.output.flush() })  // downstream sees each page before the next is asked for
+            if found == 0 { empty.append(query) }
         }
         if let query = plan.query {
             try run(try Record(json: "{}"), query: query, limit: plan.maxRepos, sort: plan.sort)
@@ -154,5 +160,15 @@ struct GHSearch: Stage {
                 context.deadLetter(record, code: "query_rejected", message: e.description)
             }
         }
+    }
+
+    /// One warning naming the searches (the first five) that found no repository.
+    static func warnAboutEmptySearches(_ queries: [String], context: StageContext) {
+        guard !queries.isEmpty else { return }
+        let shown = queries.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+        let more = queries.count > 5 ? " and \(queries.count - 5) more" : ""
+        context.logger.warning(
+            "\(queries.count == 1 ? "the search" : "\(queries.count) searches") \(shown)\(more) found no repositories: "
+                + "widen it (fewer qualifiers, a lower stars: floor, more --active-days)")
     }
 }

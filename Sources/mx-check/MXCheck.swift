@@ -19,14 +19,17 @@ struct MXCheck: Stage {
             OUTPUT
               Each record, in input order, every field kept, plus 'email_checks': one {address, verdict, \
             reasons, flags {role, disposable, free, noreply}, mx} per distinct address, and 'best_email' \
-            (null when every address is invalid). Verdicts: invalid (bad syntax, no-reply address, NXDOMAIN, \
+            (null when every address is invalid, or when the only deliverable ones are role, disposable or \
+            no-reply addresses: those are never best_email without --allow-role). Verdicts: invalid (bad syntax, no-reply address, NXDOMAIN, \
             null MX 'MX 0 .', neither MX nor A/AAAA); unknown (SERVFAIL, REFUSED, timeout: DNS could not \
             tell, never invalid); risky (role account, disposable domain, MX hosts that do not resolve); \
             safe otherwise. No MX but an A/AAAA record counts as an implicit MX (RFC 5321 5.1). best_email: \
             better verdict first, then source profile before commit (--prefer-sources), a company domain \
             before free-mail, the most recent last_seen. --drop-invalid drops records without any \
-            non-invalid address; --min-verdict drops records whose best verdict is worse; both are counted \
-            as filtered, by reason.
+            non-invalid address; --min-verdict drops records whose best verdict is worse; both drop records \
+            left with only role addresses (role_only); all are counted as filtered, by reason. A resolver \
+            that never answers (or times out on over a fifth of the queries) is named in a warning with \
+            the counts.
 
             SIDE EFFECTS
               DNS queries over UDP (TCP when truncated): one MX query per distinct domain per run, then \
@@ -45,6 +48,14 @@ struct MXCheck: Stage {
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
             too many dead letters, 64 bad flags, 65 input is not NDJSON or no record has an email, 78 bad \
             config or a state directory (DNS cache) that cannot be used.
+
+            EXAMPLES
+              Verify a people file, keeping only leads with a safe or risky personal address:
+                mx-check --min-verdict risky < people.ndjson > verified.ndjson
+              Ask a given resolver, and see what each domain got:
+                mx-check --dns-server 127.0.0.1:5353 --no-cache < people.ndjson | jq -c '.email_checks[]'
+              Write to shared inboxes too (support@, hello@):
+                mx-check --allow-role --drop-invalid < companies.ndjson
             """,
         version: CMOVersion.string
     )
@@ -69,6 +80,12 @@ struct MXCheck: Stage {
     @Option(help: ArgumentHelp("Preferred sources for best_email, best first (default profile,commit).", valueName: "list"))
     var preferSources: String?
 
+    @Flag(
+        help:
+            "Let a role (admin@, hello@), disposable or no-reply address be best_email (default: never; they stay in email_checks, flagged)."
+    )
+    var allowRole = false
+
     @Flag(help: "Do not check that MX exchanges resolve (fewer queries).")
     var noExchangeCheck = false
 
@@ -83,6 +100,7 @@ struct MXCheck: Stage {
 
     struct Plan {
         var resolver: DNSResolver
+        var serverName: String
         var dropInvalid: Bool
         var minVerdict: EmailVerdict?
         var policy: BestEmailPolicy
@@ -126,11 +144,13 @@ struct MXCheck: Stage {
             minimum = v
         }
         let sources: String = try settings.resolve("prefer-sources", flag: preferSources, default: "profile,commit")
+        let allowRole = try settings.resolve("allow-role", flag: allowRole ? true : nil, default: false)
         return Plan(
-            resolver: resolver,
+            resolver: resolver, serverName: server.flatMap { $0.isEmpty ? nil : $0 } ?? "the system resolver (/etc/resolv.conf)",
             dropInvalid: try settings.resolve("drop-invalid", flag: dropInvalid ? true : nil, default: false),
             minVerdict: minimum,
-            policy: BestEmailPolicy(sourceOrder: sources.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
+            policy: BestEmailPolicy(
+                sourceOrder: sources.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, allowRole: allowRole),
             checkExchanges: !(try settings.resolve("no-exchange-check", flag: noExchangeCheck ? true : nil, default: false)),
             chunkSize: try settings.resolve("chunk-size", flag: chunkSize, default: 5000),
             useCache: !(try settings.resolve("no-cache", flag: noCache ? true : nil, default: false)))
@@ -140,11 +160,17 @@ struct MXCheck: Stage {
         let lookup = MailHostLookup(resolver: plan.resolver, cache: plan.useCache ? try DNSCache() : nil)
         lookup.checkExchanges = plan.checkExchanges
         var verdicts: [EmailVerdict: Int] = [:]
+        var roleOnly = 0
         func byType(_ table: [String: Int]) -> JSONValue {
             .object(table.sorted { $0.key < $1.key }.map { JSONMember($0.key, .int($0.value)) })
         }
         defer {
             if let problem = lookup.cacheError { context.logger.warning("DNS cache not used after an error: \(problem)") }
+            warnAboutResolver(lookup, plan: plan, context: context)
+            if roleOnly > 0 {
+                context.logger.info(
+                    "\(roleOnly) records had only role, disposable or no-reply addresses: best_email null (--allow-role to use them)")
+            }
             context.extraSummary += [
                 ("domains_looked_up", .int(lookup.domainsLookedUp)), ("dns_queries", .int(lookup.queriesSent)),
                 ("dns_queries_by_type", byType(lookup.queries)),
@@ -152,6 +178,7 @@ struct MXCheck: Stage {
                 ("dns_cache_hits", .int(lookup.cacheHitCount)), ("dns_cache_hits_by_type", byType(lookup.cacheHits)),
                 ("dns_cache_stored", .int(lookup.cacheStored)),
                 ("verdicts", .object(EmailVerdict.allCases.map { JSONMember($0.rawValue, .int(verdicts[$0] ?? 0)) })),
+                ("dns_timeouts", .int(lookup.queriesTimedOut)), ("role_only", .int(roleOnly)),
             ]
         }
         var pending: [(Record, [EmailInput])] = []
@@ -173,8 +200,15 @@ struct MXCheck: Stage {
                     return EmailCandidate(check: check, source: input.source, lastSeen: input.lastSeen)
                 }
                 let best = plan.policy.choose(candidates)
+                // Deliverable, but only to a role, disposable or no-reply address: not a person to write to.
+                let onlyRole = best == nil && candidates.contains { $0.check.verdict != .invalid }
+                if onlyRole { roleOnly += 1 }
                 if candidates.isEmpty, plan.dropInvalid || plan.minVerdict != nil {
                     context.filter(record, reason: "no_email")
+                    continue
+                }
+                if onlyRole, plan.dropInvalid || plan.minVerdict != nil {
+                    context.filter(record, reason: "role_only")
                     continue
                 }
                 if plan.dropInvalid, best == nil {
@@ -204,6 +238,24 @@ struct MXCheck: Stage {
             if pending.count >= plan.chunkSize { try flush() }
         }
         if !pending.isEmpty { try flush() }
+    }
+}
+
+extension MXCheck {
+    /// A resolver that never answers, or mostly times out, is said on stderr with the counts: the
+    /// verdicts are then "unknown", and a run of zeros must not look like a run of bad addresses.
+    func warnAboutResolver(_ lookup: MailHostLookup, plan: Plan, context: StageContext) {
+        let asked = lookup.queriesTimedOut + lookup.queriesAnswered
+        guard asked > 0, lookup.queriesTimedOut > 0 else { return }
+        if lookup.queriesAnswered == 0 {
+            context.logger.warning(
+                "DNS server \(plan.serverName) never answered: \(lookup.queriesTimedOut) of \(asked) queries timed out, so every "
+                    + "domain is 'unknown' (check --dns-server / CMO_DNS_SERVER, or the network)")
+        } else if lookup.queriesTimedOut * 5 > asked {
+            context.logger.warning(
+                "DNS server \(plan.serverName): \(lookup.queriesTimedOut) of \(asked) queries timed out; those domains are 'unknown' "
+                    + "(a slow or overloaded resolver? try --dns-timeout or another --dns-server)")
+        }
     }
 }
 

@@ -88,7 +88,7 @@ struct RenderCopy: Stage {
     }
 
     func configure(_ settings: Settings) throws -> Plan {
-        let paths: [String] = try settings.resolve("template", flag: templates.isEmpty ? nil : templates, default: [])
+        let paths = try settings.resolvePaths("template", flag: templates.isEmpty ? nil : templates)
         guard !paths.isEmpty else { throw StageFailure(.config, "no template: give --template FILE (or 'template:' in the config)") }
         let environment = CopyRenderer.makeEnvironment()
         let loaded = try TemplateSet.load(paths, environment: environment)
@@ -103,6 +103,9 @@ struct RenderCopy: Stage {
         }
         let sending = (campaign["sending"] as? Bool) ?? false
         let require = try settings.resolve("require-unsubscribe", flag: requireUnsubscribe ? true : nil, default: sending) || sending
+        if require, (campaign["example"] as? Bool) == true {
+            throw StageFailure(.config, CopyRenderer.exampleCampaignRefusal(campaign, configPath: settings.configPath))
+        }
         let variable: String = try settings.resolve("unsubscribe-variable", flag: unsubscribeVariable, default: "campaign.unsubscribe_url")
         if require {
             try TemplateSet.checkUnsubscribe(loaded, variable: variable, campaign: campaign)

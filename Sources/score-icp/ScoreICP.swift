@@ -28,7 +28,10 @@ struct ScoreICP: Stage {
             ICP
               --icp FILE, else 'icp' in the --config file (a path, or the ICP mapping itself), else CMO_ICP, \
             else the built-in profile (examples/icp.yaml: stars 0.3, recency 0.25, language 0.2, topic 0.15, \
-            followers 0.1). Format: docs/score-icp.md. Recency is measured from --as-of, else 'as-of' in \
+            followers 0.1). Format: docs/score-icp.md. The ICP follows the campaign: --language and --topic \
+            (or 'languages' and 'topics' in the config) replace the lists of the features named 'language' \
+            and 'topic' (the built-in ones read signals.matched, the languages and topics of the \
+            repositories a person was found through); without them the ICP's own lists are used. Recency is measured from --as-of, else 'as-of' in \
             the config, else CMO_AS_OF, else the ICP's as_of, else the start of the current UTC day.
 
             SIDE EFFECTS
@@ -41,6 +44,12 @@ struct ScoreICP: Stage {
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
             too many dead letters, 64 bad flags or a feature's jq expression does not compile, 65 input is \
             not NDJSON, 78 bad config or ICP (unreadable, not YAML, unknown key or transform, wrong type).
+
+            EXAMPLES
+              The best 200 of a Python campaign, with the built-in profile scoring Python:
+                score-icp --language python --top 200 < verified.ndjson > scored.ndjson
+              Your own profile, and why one lead scored as it did:
+                score-icp --icp my-icp.yaml < people.ndjson | jq -c '{login, score, score_breakdown}'
             """,
         version: CMOVersion.string
     )
@@ -55,6 +64,20 @@ struct ScoreICP: Stage {
             "Reference time for recency decay: 2026-12-01T00:00:00Z or 2026-12-01 (default: start of today, UTC).", valueName: "time"))
     var asOf: String?
 
+    @Option(
+        name: .customLong("language"),
+        help: ArgumentHelp(
+            "A language the campaign asked for; repeat or comma-separate. Replaces the list of the ICP's 'language' feature.",
+            valueName: "name"))
+    var languages: [String] = []
+
+    @Option(
+        name: .customLong("topic"),
+        help: ArgumentHelp(
+            "A topic the campaign asked for; repeat or comma-separate. Replaces the list of the ICP's 'topic' feature.",
+            valueName: "name"))
+    var topics: [String] = []
+
     @Option(help: ArgumentHelp("Drop records whose score is below this (counted as filtered).", valueName: "x"))
     var minScore: Double?
 
@@ -67,6 +90,8 @@ struct ScoreICP: Stage {
         var top: Int?
         var icpSource: String
         var asOfSource: String
+        var warnings: [String]
+        var campaign: (languages: [String], topics: [String])
     }
 
     func validate() throws {
@@ -78,7 +103,14 @@ struct ScoreICP: Stage {
     }
 
     func configure(_ settings: Settings) throws -> Plan {
-        let (profile, source) = try ICP.resolve(settings, flag: icp)
+        var warnings: [String] = []
+        let (configured, source) = try ICP.resolve(settings, flag: icp)
+        let campaignLanguages = try ICP.campaignTerms(settings, key: "languages", flags: languages)
+        let campaignTopics = try ICP.campaignTerms(settings, key: "topics", flags: topics)
+        let (profile, unused) = configured.following(languages: campaignLanguages, topics: campaignTopics)
+        for name in unused {
+            warnings.append("the campaign names \(name)s but ICP \(source) has no feature named '\(name)': they are not scored")
+        }
         let (asOfTime, asOfSource) = try profile.resolveAsOf(settings, flag: asOf)
         let scorer = try Scorer(icp: profile, asOf: asOfTime)
         let minimum: Double? = try settings.resolve("min-score", flag: minScore)
@@ -87,13 +119,22 @@ struct ScoreICP: Stage {
         // Kept when the printed score is at least the minimum: compare in the score's own units.
         // (Clamped: no score reaches ±9e15 units, and a larger Double would not convert to Int.)
         let minUnits = minimum.map { Int(min(max(($0 * pow(10, Double(profile.decimals)) - 1e-6).rounded(.up), -9e15), 9e15)) }
-        return Plan(scorer: scorer, minScore: minUnits, top: topN, icpSource: source, asOfSource: asOfSource)
+        return Plan(
+            scorer: scorer, minScore: minUnits, top: topN, icpSource: source, asOfSource: asOfSource, warnings: warnings,
+            campaign: (campaignLanguages, campaignTopics))
     }
 
     func process(_ context: StageContext, plan: Plan) throws {
         let scorer = plan.scorer
         var failures = [Int](repeating: 0, count: scorer.icp.features.count)
         context.logger.debug("scoring with ICP \(plan.icpSource), as of \(ScoreTime.format(scorer.asOf)) (\(plan.asOfSource))")
+        for w in plan.warnings { context.logger.warning(w) }
+        if !plan.campaign.languages.isEmpty || !plan.campaign.topics.isEmpty {
+            context.logger.info(
+                "scoring for the campaign's "
+                    + [("languages", plan.campaign.languages), ("topics", plan.campaign.topics)].filter { !$0.1.isEmpty }
+                    .map { "\($0.0) \($0.1.joined(separator: ", "))" }.joined(separator: " and "))
+        }
         defer {
             context.extraSummary.append(("as_of", .string(ScoreTime.format(scorer.asOf))))
             let failed = scorer.icp.features.indices.filter { failures[$0] > 0 }

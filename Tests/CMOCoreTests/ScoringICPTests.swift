@@ -59,7 +59,7 @@ final class ScoringICPTests: XCTestCase {
         XCTAssertEqual(shipped.features.map(\.weight), [0.3, 0.25, 0.2, 0.15, 0.1])
         XCTAssertEqual(
             shipped.features.map(\.expression),
-            [".signals.repo_stars", ".signals.last_commit_at", ".signals.primary_language", ".signals.topics", ".followers"])
+            [".signals.repo_stars", ".signals.last_commit_at", ".signals.matched.languages", ".signals.matched.topics", ".followers"])
     }
 
     func testBadICPsAreRefusedWith78NamingTheProblem() {

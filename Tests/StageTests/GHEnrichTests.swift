@@ -26,7 +26,7 @@ final class GHEnrichTests: XCTestCase {
         let s = try Self.sandbox()
         let now = try XCTUnwrap(try s.truth()["now"] as? String)
         let r = try Spawn.shell(
-            "gh-search --query 'stars:>=0' --max-repos 0 -q | gh-people -q --now \(now) --top-authors-per-repo 0",
+            "gh-search --query 'stars:>=0' --max-repos 0 -q | gh-people -q --now \(now) --top-authors-per-repo 0 --min-commits 1",
             environment: s.githubEnvironment.merging(["CMO_STATE_DIR": Spawn.tempDirectory()]) { $1 })
         XCTAssertEqual(r.status, 0, r.err)
         let lines = r.lines.map { $0.dropLast() + #","crm":{"owner":"ana","tags":["a",1]}}"# }

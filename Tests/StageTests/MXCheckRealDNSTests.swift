@@ -350,6 +350,23 @@ final class MXCheckRealDNSTests: XCTestCase {
         XCTAssertEqual(silent.packets(atLeast: 400), 400)
     }
 
+    func testADeadResolverIsNamedInAWarningWithTheCount() throws {
+        let silent = SilentResolver()
+        defer { silent.stop() }
+        let input = (0..<20).map { "{\"email\":\"ada@d\($0).example\"}" }.joined(separator: "\n") + "\n"
+        let r = try Spawn.run(
+            "mx-check", ["--dns-server", "127.0.0.1:\(silent.port)", "--dns-timeout", "0.2", "--dns-attempts", "1", "--no-cache"],
+            stdin: Data(input.utf8))
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.lines.count, 20, "every record still accounted for, as unknown")
+        XCTAssertTrue(
+            r.err.contains("warning: DNS server 127.0.0.1:\(silent.port) never answered: 20 of 20 queries timed out"), r.err)
+        XCTAssertTrue(r.err.contains("dns_timeouts=20"), r.err)
+        // A resolver that answers gives no such warning.
+        let fine = try run(Self.everyCase, ["--no-cache"])
+        XCTAssertFalse(fine.err.contains("never answered"), fine.err)
+    }
+
     func testUnwritableStateDirectoryIsAConfigError() throws {
         let r = try run(Self.everyCase, stateDir: "/dev/null/cmo")
         XCTAssertEqual(r.status, 78, r.err)

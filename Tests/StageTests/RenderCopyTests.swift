@@ -23,15 +23,26 @@ final class RenderCopyTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .path
 
+    /// examples/campaign.yaml made one's own (the example itself is refused for sending; see
+    /// CampaignMatchTests), its templates named by absolute path.
+    static let campaign: String = {
+        let example = (try? String(contentsOfFile: root + "/examples/campaign.yaml", encoding: .utf8)) ?? ""
+        let own = example.replacingOccurrences(of: "  example: true\n", with: "")
+            .replacingOccurrences(of: "template: [templates]", with: "template: [\(root)/examples/templates]")
+        let path = Spawn.tempDirectory() + "/campaign.yaml"
+        try? own.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }()
+
     static let rosa =
-        #"{"kind":"person","id":15723482,"login":"rosa-haddad","signals":{"commits_90d":19,"last_commit_at":"2026-11-08T17:27:43Z","maintainer_of":["prismcircuit-oss/sharp-lens"],"recent_commit_titles":["Update CI workflow"],"primary_language":"C","topics":["networking"]},"name":"Rosa Haddad","company":"@pinetidal","bio":null,"followers":10,"best_email":"rosa.haddad@icloud.com","score":0.61,"crm":{"owner":"ana","tags":["a",1]}}"#
+        #"{"kind":"person","id":15723482,"login":"rosa-haddad","signals":{"commits_90d":19,"last_commit_at":"2026-11-08T17:27:43Z","maintainer_of":["prismcircuit-oss/sharp-lens"],"recent_commit_titles":["Update CI workflow"],"primary_language":"C","topics":["networking"],"repo":"prismcircuit-oss/sharp-lens","repo_language":"C"},"name":"Rosa Haddad","company":"@pinetidal","bio":null,"followers":10,"best_email":"rosa.haddad@icloud.com","score":0.61,"crm":{"owner":"ana","tags":["a",1]}}"#
 
     static func lead(_ id: Int, name: String = "Ada Lovelace", extra: String = "") -> String {
         #"{"kind":"person","id":\#(id),"login":"user\#(id)","name":"\#(name)","signals":{"commits_90d":\#(id % 50),"primary_language":"Go","topics":["cli"]}\#(extra)}"#
     }
 
     private func run(_ args: [String], _ input: String, env: [String: String] = [:], example: Bool = true) throws -> SpawnResult {
-        let base = example ? ["--config", Self.root + "/examples/campaign.yaml", "--template", Self.root + "/examples/templates"] : []
+        let base = example ? ["--config", Self.campaign, "--template", Self.root + "/examples/templates"] : []
         return try Spawn.run("render-copy", base + args, stdin: Data(input.utf8), environment: env, currentDirectory: Self.root)
     }
 
@@ -116,7 +127,7 @@ final class RenderCopyTests: XCTestCase {
             #"{"id":9,"login":"x","name":"{{ campaign.unsubscribe_url }}","bio":"{% for i in signals %}loop{% endfor %} {{ 7*7 }} <b>O'Brien & co</b>\u0007\u001b[2J","signals":{"a":1}}"#
         let dir = Spawn.tempDirectory()
         let t = try template(dir, "t", subject: "For {{ name }}", body: "Bio: {{ bio }}\n{{ campaign.unsubscribe_url }}")
-        let r = try run(["--config", Self.root + "/examples/campaign.yaml", "--template", t], evil + "\n", example: false)
+        let r = try run(["--config", Self.campaign, "--template", t], evil + "\n", example: false)
         XCTAssertEqual(r.status, 0, r.err)
         let copy = try XCTUnwrap(try objects(r).first?["copy"] as? [String: Any])
         XCTAssertEqual(copy["subject"] as? String, "For {{ campaign.unsubscribe_url }}")
@@ -131,7 +142,7 @@ final class RenderCopyTests: XCTestCase {
         let guarded = try template(dir, "guarded", subject: "Hi", body: "{% if x %}{{ campaign.unsubscribe_url }}{% endif %}")
         // The example config says sending: true, so the rule is on without the flag.
         for t in [without, guarded] {
-            let r = try run(["--config", Self.root + "/examples/campaign.yaml", "--template", t], Self.lead(1) + "\n", example: false)
+            let r = try run(["--config", Self.campaign, "--template", t], Self.lead(1) + "\n", example: false)
             XCTAssertEqual(r.status, 78, r.err)
             XCTAssertTrue(r.err.contains("unsubscribe"), r.err)
             XCTAssertTrue(r.out.isEmpty)
@@ -183,7 +194,7 @@ final class RenderCopyTests: XCTestCase {
     }
 
     func testDownstreamClosingEarlyIsSuccess() throws {
-        let cfg = Self.root + "/examples/campaign.yaml"
+        let cfg = Self.campaign
         let r = try Spawn.shell(
             "set -o pipefail; cd '\(Self.root)'; for i in $(seq 1 30000); do echo '{\"id\":'$i',\"login\":\"u'$i'\"}'; done "
                 + "| render-copy --config \(cfg) -q | head -1; echo \"status=${PIPESTATUS[1]}\"")

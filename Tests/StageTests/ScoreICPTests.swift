@@ -29,7 +29,8 @@ final class ScoreICPTests: XCTestCase {
         return (0..<count).map { i in
             let signals =
                 #"{"commits_90d":\#(i % 40),"last_commit_at":"2026-1\#(i % 2)-0\#(1 + i % 9)T17:27:43Z","primary_language":"\#(langs[i % langs.count])","#
-                + #""topics":["\#(topics[i % topics.count])"],"repo_stars":\#((i % 5) * 500)}"#
+                + #""topics":["\#(topics[i % topics.count])"],"repo_stars":\#((i % 5) * 500),"#
+                + #""matched":{"languages":["\#(langs[i % langs.count])"],"topics":["\#(topics[i % topics.count])"]}}"#
             return
                 #"{"kind":"person","id":\#(1000 + (i * 37) % count),"login":"user\#(i)","signals":\#(signals),"followers":\#((i % 3) * 100),"#
                 + #""best_email":"u\#(i)@example.com"}"#
@@ -38,7 +39,7 @@ final class ScoreICPTests: XCTestCase {
 
     func testHappyPathAddsScoreAndBreakdownAndKeepsEverythingElse() throws {
         let input =
-            #"{"kind":"person","id":15723482,"login":"rosa-haddad","from_repos":["prismcircuit-oss/sharp-lens"],"signals":{"commits_90d":19,"last_commit_at":"2026-11-08T17:27:43Z","maintainer_of":["prismcircuit-oss/sharp-lens"],"recent_commit_titles":["Update CI workflow"],"primary_language":"C","topics":["networking"],"repo_stars":230},"name":"Rosa Haddad","company":"@pinetidal","location":null,"bio":null,"followers":10,"unknown_field": {"kept" : [1, 2.50]}}"#
+            #"{"kind":"person","id":15723482,"login":"rosa-haddad","from_repos":["prismcircuit-oss/sharp-lens"],"signals":{"commits_90d":19,"last_commit_at":"2026-11-08T17:27:43Z","maintainer_of":["prismcircuit-oss/sharp-lens"],"recent_commit_titles":["Update CI workflow"],"primary_language":"C","topics":["networking"],"repo_stars":230,"matched":{"languages":["C"],"topics":["networking"]}},"name":"Rosa Haddad","company":"@pinetidal","location":null,"bio":null,"followers":10,"unknown_field": {"kept" : [1, 2.50]}}"#
         let r = try run(["--as-of", asOf], input + "\n")
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(r.lines.count, 1)

@@ -109,18 +109,27 @@ public struct EmailCandidate: Sendable {
 
 /// The documented preference for `best_email`: better verdict first (safe > risky > unknown; invalid
 /// never chosen), then source in `sourceOrder` (default profile before commit), then a company domain
-/// before free-mail, then the most recent `last_seen`, then input order.
+/// before free-mail, then the most recent `last_seen`, then input order. Role, disposable and
+/// no-reply addresses are never chosen unless `allowRole` (they stay in `email_checks`, flagged):
+/// a lead headed for sending is written to a person, not to `admin@` or a throwaway inbox.
 public struct BestEmailPolicy: Sendable {
     public var sourceOrder: [String]
     public var preferCompanyDomain: Bool
+    public var allowRole: Bool
 
-    public init(sourceOrder: [String] = ["profile", "commit"], preferCompanyDomain: Bool = true) {
+    public init(sourceOrder: [String] = ["profile", "commit"], preferCompanyDomain: Bool = true, allowRole: Bool = false) {
         self.sourceOrder = sourceOrder
         self.preferCompanyDomain = preferCompanyDomain
+        self.allowRole = allowRole
+    }
+
+    /// Whether an address may be `best_email` at all under this policy.
+    public func isCandidate(_ check: EmailCheck) -> Bool {
+        check.verdict != .invalid && (allowRole || !(check.flags.role || check.flags.disposable || check.flags.noreply))
     }
 
     public func choose(_ candidates: [EmailCandidate]) -> EmailCandidate? {
-        let usable = candidates.enumerated().filter { $0.element.check.verdict != .invalid }
+        let usable = candidates.enumerated().filter { isCandidate($0.element.check) }
         return usable.min { a, b in
             let x = a.element
             let y = b.element

@@ -22,6 +22,9 @@ public final class MailHostLookup {
     public private(set) var cacheHits: [String: Int] = [:]
     /// Answers written to the persistent cache.
     public private(set) var cacheStored = 0
+    /// Queries sent over DNS that got no answer at all (timeouts), and that got any answer.
+    public private(set) var queriesTimedOut = 0
+    public private(set) var queriesAnswered = 0
 
     /// A lookup through `resolver`, using and filling `cache` when one is given.
     public init(resolver: DNSResolver, cache: DNSCache? = nil) {
@@ -44,6 +47,9 @@ public final class MailHostLookup {
             if cached[q] == nil { Self.count(q, into: &queries) } else { Self.count(q, into: &cacheHits) }
         }
         let answers = ask.isEmpty ? [] : resolver.resolve(ask)
+        for a in answers {
+            if case .timeout = a { queriesTimedOut += 1 } else if case .error = a {} else { queriesAnswered += 1 }
+        }
         if let cache, !ask.isEmpty {
             do { cacheStored += try cache.store(Array(zip(ask, answers))) } catch { disableCache(error) }
         }

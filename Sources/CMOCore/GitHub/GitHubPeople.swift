@@ -21,23 +21,49 @@ public final class GitHubPeople {
         }
     }
 
+    /// What the input repo record said about a repository: its stars, language and topics, and the
+    /// search it was found through.
+    public struct RepoFacts: Sendable {
+        public var stars: Int?
+        public var language: String?
+        public var topics: [String]
+        public var query: GitHubQueryTerms
+
+        public init(stars: Int?, language: String?, topics: [String], query: GitHubQueryTerms) {
+            self.stars = stars
+            self.language = language
+            self.topics = topics
+            self.query = query
+        }
+
+        /// Whether the repository matched its search's languages (any does when none were named).
+        var matched: Bool { query.matches(language: language) }
+    }
+
     let window: String
     /// Authors kept per repository (nil: all).
     let topPerRepo: Int?
+    /// Commits in the window a person needs to count as a maintainer (1: everyone).
+    let minCommits: Int
     private var people: [Int: Person] = [:]
-    /// Lower-cased `owner/name` → stars, from the input repo records; gives `signals.repo_stars`.
-    public var repoStars: [String: Int] = [:]
+    /// Lower-cased `owner/name` → the input repo record's facts; gives `signals.repo_stars`,
+    /// `signals.repo`, `signals.repo_language` and `signals.matched`.
+    public var repos: [String: RepoFacts] = [:]
     public private(set) var botsDropped = 0
     public private(set) var noreplyDropped = 0
     public private(set) var unlinkedCommits = 0
+    private var qualified = 0
 
-    public init(since: Date, topPerRepo: Int?) {
+    public init(since: Date, topPerRepo: Int?, minCommits: Int = 1) {
         window = GitHubTime.format(since)
         self.topPerRepo = topPerRepo
+        self.minCommits = max(1, minCommits)
     }
 
-    /// How many distinct people have been found so far.
-    public var count: Int { people.count }
+    /// How many distinct people with at least `minCommits` commits have been found so far.
+    public var count: Int { qualified }
+    /// How many people were found with fewer than `minCommits` commits (they are not written).
+    public var belowMinCommits: Int { people.count - qualified }
 
     /// Adds one repository's commits.
     public func add(_ history: RepoHistory) {
@@ -70,7 +96,9 @@ public final class GitHubPeople {
                 p.last = newest.date
                 p.login = newest.login!  // the newest login wins after a rename
             }
+            let before = p.commits
             p.commits += commits.count
+            if before < minCommits, p.commits >= minCommits { qualified += 1 }
             p.repos.append((history.fullName, commits.count))
             if rank == 0 || p.login.lowercased() == owner { p.maintainerOf.insert(history.fullName) }
             p.titles += commits.prefix(5).map { ($0.date, $0.title) }
@@ -89,7 +117,7 @@ public final class GitHubPeople {
 
     /// Person records' fields, most commits first, at most `limit`.
     public func records(limit: Int?) -> [[(String, JSONValue)]] {
-        let sorted = people.values.sorted { a, b in
+        let sorted = people.values.filter { $0.commits >= minCommits }.sorted { a, b in
             if a.commits != b.commits { return a.commits > b.commits }
             return a.last != b.last ? a.last > b.last : a.id < b.id
         }
@@ -104,9 +132,10 @@ public final class GitHubPeople {
                 JSONMember("maintainer_of", .array(repos.filter(p.maintainerOf.contains).map { .string($0) })),
                 JSONMember("recent_commit_titles", .array(titles.map { .string($0) })),
             ]
-            if let most = repos.compactMap({ repoStars[$0.lowercased()] }).max() {
+            if let most = repos.compactMap({ self.repos[$0.lowercased()]?.stars }).max() {
                 signals.append(JSONMember("repo_stars", .int(most)))
             }
+            signals += matchSignals(repos: repos, maintainerOf: p.maintainerOf)
             let emails = p.emails.values.sorted { $0.lastSeen != $1.lastSeen ? $0.lastSeen > $1.lastSeen : $0.address < $1.address }
             return [
                 ("kind", "person"), ("id", .int(p.id)), ("login", .string(p.login)),
@@ -114,5 +143,40 @@ public final class GitHubPeople {
                 ("emails", .array(emails.map(\.json))),
             ]
         }
+    }
+
+    /// `signals.repo`: the repository the copy talks about — the first one the person maintains whose
+    /// language matched the search, else the matching one they commit to most; `signals.repo_language`
+    /// its language; `signals.matched` {languages, topics}: the languages of the person's matching
+    /// repositories, and the topics the search named that they carry (all their topics when it named
+    /// none). A person none of whose repositories matched gets no `repo`: copy must not name a
+    /// repository or language the campaign did not ask for. Without repo records all are left out.
+    func matchSignals(repos: [String], maintainerOf: Set<String>) -> [JSONMember] {
+        let known = repos.compactMap { name in self.repos[name.lowercased()].map { (name, $0) } }
+        guard !known.isEmpty else { return [] }
+        let matching = known.filter { $0.1.matched }
+        let pick = matching.first { maintainerOf.contains($0.0) } ?? matching.first
+        var languages: [String] = []
+        var topics: [String] = []
+        for (_, facts) in matching {
+            if let l = facts.language, !languages.contains(l) { languages.append(l) }
+            let named = facts.query.topics
+            for t in facts.topics where !topics.contains(t) && (named.isEmpty || named.contains(t.lowercased())) {
+                topics.append(t)
+            }
+        }
+        var out: [JSONMember] = []
+        if let pick {
+            out.append(JSONMember("repo", .string(pick.0)))
+            if let l = pick.1.language { out.append(JSONMember("repo_language", .string(l))) }
+        }
+        out.append(
+            JSONMember(
+                "matched",
+                .object([
+                    JSONMember("languages", .array(languages.map { .string($0) })),
+                    JSONMember("topics", .array(topics.prefix(10).map { .string($0) })),
+                ])))
+        return out
     }
 }

@@ -9,7 +9,7 @@ extension ICP {
             let source = "ICP in config '\(settings.configPath ?? "")'"
             return (try parse(value: inline, source: source), "inline in \(settings.configPath ?? "config")")
         }
-        if let path: String = try settings.resolve("icp", flag: flag, env: "CMO_ICP") {
+        if let path = try settings.resolvePath("icp", flag: flag, env: "CMO_ICP") {
             return (try load(path: path), path)
         }
         return (try builtIn(), "built-in (examples/icp.yaml)")
@@ -29,5 +29,51 @@ extension ICP {
         }
         if let asOf { return (asOf, "ICP") }
         return (ScoreTime.startOfDay(now.timeIntervalSince1970), "start of today (UTC)")
+    }
+}
+
+extension ICP {
+    /// The ICP following a campaign: the `in:` lists of the features named `language` and `topic`
+    /// replaced by the campaign's languages and topics (when it names any), so a Python campaign
+    /// scores Python rather than the profile's fixed list. Returns the names of campaign terms that
+    /// had no such feature to go to (for a warning).
+    public func following(languages: [String], topics: [String]) -> (ICP, unused: [String]) {
+        var unused: [String] = []
+        var features = self.features
+        for (name, terms) in [("language", languages), ("topic", topics)] where !terms.isEmpty {
+            guard let i = features.firstIndex(where: { $0.name == name }) else {
+                unused.append(name)
+                continue
+            }
+            let f = features[i]
+            features[i] = ICPFeature(name: f.name, expression: f.expression, weight: f.weight, transform: .membership(terms))
+        }
+        return (ICP(features: features, asOf: asOf, decimals: decimals), unused)
+    }
+
+    /// The campaign's languages or topics: the repeated flag (`--language go --language rust`, or a
+    /// comma list), else the config's `key` (a list or a comma-separated string); lower-cased, no repeats.
+    public static func campaignTerms(_ settings: Settings, key: String, flags: [String]) throws -> [String] {
+        var raw: [String] = flags
+        if raw.isEmpty, let value = settings.configValue(key) {
+            if let list = value as? [Any] {
+                raw = try list.map {
+                    guard let s = $0 as? String ?? ($0 as? CustomStringConvertible)?.description else {
+                        throw StageFailure(.config, "'\(key)' must be a list of names")
+                    }
+                    return s
+                }
+            } else if let s = value as? String {
+                raw = [s]
+            } else {
+                throw StageFailure(.config, "'\(key)' must be a list of names or a comma-separated string")
+            }
+        }
+        var out: [String] = []
+        for part in raw.flatMap({ $0.split(separator: ",") }) {
+            let t = part.trimmingCharacters(in: .whitespaces).lowercased()
+            if !t.isEmpty, !out.contains(t) { out.append(t) }
+        }
+        return out
     }
 }

@@ -74,7 +74,8 @@ enum SandboxWriter {
         let record = jsonObject(in: prompt)
         let signals = record?["signals"] as? [String: Any]
         let repo =
-            ((record?["from_repos"] as? [Any])?.first as? String) ?? ((signals?["maintainer_of"] as? [Any])?.first as? String)
+            (signals?["repo"] as? String) ?? ((record?["from_repos"] as? [Any])?.first as? String)
+            ?? ((signals?["maintainer_of"] as? [Any])?.first as? String)
             ?? SandboxPlannerGoal.capture(prompt, #"\b([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)\b"#)
         let commits = ServiceKit.int(signals?["commits_90d"])
         let title = (signals?["recent_commit_titles"] as? [Any])?.first as? String
