@@ -40,7 +40,16 @@ struct RenderCopy: Stage {
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or too many \
             dead letters, 64 bad flags, 65 input is not NDJSON or no record has an id, 69 the model failing after \
             retries, 75 a model rate limit needs a longer wait than --max-wait, 77 API key rejected, 78 bad \
-            config, a bad template, or a template without the unsubscribe link under --require-unsubscribe.
+            config, a bad template, a template without the unsubscribe link under --require-unsubscribe, or \
+            copy for sending with a campaign marked 'example: true' (examples/campaign.yaml).
+
+            EXAMPLES
+              Preview copy from your templates, without a campaign config:
+                render-copy --template templates/ < scored.ndjson | jq -r '.copy.subject'
+              Copy for sending, from your own campaign (sender, unsubscribe link, templates relative to it):
+                render-copy --config my-campaign.yaml < scored.ndjson > leads.ndjson
+              With a "why now" line from a local model:
+                OPENAI_BASE_URL=http://127.0.0.1:11434/v1 render-copy --config my-campaign.yaml --llm --llm-model llama3.1
             """,
         version: CMOVersion.string
     )
