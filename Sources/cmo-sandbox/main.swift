@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMOCore
 import CMOSandbox
 import Foundation
 
@@ -21,7 +22,8 @@ struct CMOSandboxCommand: ParsableCommand {
 
             docs/sandbox.md describes the endpoints, the world, and the behaviours picked where the vendors' \
             APIs are unverified (each with the flag that selects the other).
-            """)
+            """,
+        version: CMOVersion.string)
 
     @Option(help: "TCP port on 127.0.0.1; 0 picks a free one.") var port: UInt16 = 0
     @Option(help: "Seed of the world, the tokens and the fault sequence.") var seed: UInt64 = 42

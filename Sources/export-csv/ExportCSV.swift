@@ -32,6 +32,15 @@ struct ExportCSV: Stage {
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
             too many dead letters, 64 bad flags or jq expression, 65 input is not NDJSON, 78 bad config.
+
+            EXAMPLES
+              Chosen columns, written atomically:
+                export-csv --columns login,best_email,score -o leads.csv < leads.ndjson
+              A computed column, and only the records that qualify:
+                export-csv --where '.score >= 0.5' --columns login,score \\
+                  --column 'subject=.copy.subject' < leads.ndjson
+              Every field of a file, for a spreadsheet (union of keys, BOM for Excel):
+                export-csv --bom -o people.csv < people.ndjson
             """,
         version: CMOVersion.string
     )

@@ -39,6 +39,14 @@ struct GHEnrich: Stage {
             64 bad flags, 65 input is not NDJSON, 69 GitHub failing after retries, 75 a rate limit needs a \
             longer wait than --max-wait (re-run later: profiles already fetched are reused), 77 token \
             rejected, 78 GITHUB_TOKEN missing or bad config.
+
+            EXAMPLES
+              Profiles for the people gh-people found:
+                gh-search --language python | gh-people | gh-enrich > people.ndjson
+              Also look in people's own commits when no usable email is known yet:
+                gh-enrich --find-emails < people.ndjson > enriched.ndjson
+              Always fetch fresh profiles, one REST call each:
+                gh-enrich --max-age-days 0 --api rest < people.ndjson > fresh.ndjson
             """,
         version: CMOVersion.string
     )

@@ -40,6 +40,14 @@ struct GHSearch: Stage {
             64 bad flags or a flag query GitHub refused, 69 GitHub failing after retries, 75 a rate limit \
             needs a longer wait than --max-wait (re-run later: pages already seen come back as free 304s), \
             77 token rejected, 78 GITHUB_TOKEN missing or bad config.
+
+            EXAMPLES
+              Python repositories pushed to in the last 90 days, most stars first:
+                gh-search --language python --active-days 90 --max-repos 200 > repos.ndjson
+              A search in GitHub's own syntax, just the names:
+                gh-search --query 'topic:pytest stars:>=100' | jq -r .full_name
+              One search per query record (a file of campaigns):
+                printf '%s\\n' '{"language":"go"}' '{"query":"topic:cli"}' | gh-search
             """,
         version: CMOVersion.string
     )
