@@ -2,10 +2,22 @@
 # The main job, offline: cmo-sandbox plays GitHub and DNS on loopback, and the read side runs
 # against it — search → people → enrich → verify → score → copy (with a "why now" line from the
 # sandbox's model) → CSV — ending with the funnel.
-#   pipelines/demo.sh [OUT_DIR=out]
+#
+#   pipelines/demo.sh [OUT_DIR]      (default OUT_DIR: out)
+#
 # Writes OUT_DIR/leads.csv, keeps every stage's output and log in OUT_DIR/run/, and the stages'
 # state (HTTP and DNS caches, commit histories) in OUT_DIR/state, so a second run is nearly free.
+# The campaign is pipelines/demo-campaign.yaml: a demo sender and an example.com unsubscribe link.
+#
+# Environment: CMO_BIN (the stage binaries; default .build/release, built by bin/setup).
+# Exit status: 0 done; 69 no binaries or the sandbox did not start; otherwise discover.sh's
+# (pipelines/discover.sh --help).
 set -euo pipefail
+case "${1:-}" in
+  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "demo: unknown option '$1'" >&2; echo "usage: pipelines/demo.sh [OUT_DIR] (--help for more)" >&2; exit 64 ;;
+esac
+(($# <= 1)) || { echo "usage: pipelines/demo.sh [OUT_DIR] (--help for more)" >&2; exit 64; }
 cd "$(dirname "$0")/.."
 BIN=${CMO_BIN:-$(pwd)/.build/release}
 OUT=${1:-out}
@@ -29,7 +41,8 @@ export CMO_LLM_MODEL=cmo-writer # the sandbox's model for "why now" lines
 
 echo "demo: the best 200 Python maintainers active in the last 90 days, from the sandbox's GitHub and DNS," >&2
 echo "      with copy written from templates and a line from the sandbox's model" >&2
-time pipelines/discover.sh --llm --now "$now" --keep "$OUT/run" "language:python" 200 "$OUT/leads.csv"
+time pipelines/discover.sh --config pipelines/demo-campaign.yaml --llm --now "$now" --keep "$OUT/run" \
+  "language:python" 200 "$OUT/leads.csv"
 
 echo
 echo "== the top three leads (of $(jq .rendered "$OUT/run/funnel.json") in $OUT/leads.csv)"

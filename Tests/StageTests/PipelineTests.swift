@@ -26,7 +26,11 @@ final class PipelineTests: XCTestCase {
         shared = nil
     }
 
-    /// Runs discover.sh with the sandbox's environment and the built stages.
+    /// The sandbox's campaign: a demo sender, an example.com unsubscribe link, the example templates.
+    static var campaign: String { root + "/pipelines/demo-campaign.yaml" }
+
+    /// Runs discover.sh with the sandbox's environment, the built stages and the demo campaign
+    /// (unless `args` name a `--config`).
     private func discover(_ args: [String], env: [String: String] = [:], state: String? = nil) throws -> SpawnResult {
         let s = try Self.sandbox()
         var environment = s.environment
@@ -34,7 +38,9 @@ final class PipelineTests: XCTestCase {
         environment["PATH"] = "/usr/bin:/bin"
         if let state { environment["CMO_STATE_DIR"] = state }
         environment.merge(env) { $1 }
-        return try Spawn.run("/bin/bash", [Self.root + "/pipelines/discover.sh", "--now", Self.now] + args, environment: environment)
+        let config = args.contains("--config") ? [] : ["--config", Self.campaign]
+        return try Spawn.run(
+            "/bin/bash", [Self.root + "/pipelines/discover.sh", "--now", Self.now] + config + args, environment: environment)
     }
 
     private func csvRows(_ path: String) throws -> [[String: String]] {
@@ -53,7 +59,8 @@ final class PipelineTests: XCTestCase {
         let dir = Spawn.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try discover(
-            ["--llm", "--keep", dir + "/run", "language:python", "40", dir + "/leads.csv"], env: ["CMO_LLM_MODEL": "cmo-writer"],
+            ["--llm", "--min-commits", "1", "--keep", dir + "/run", "language:python", "40", dir + "/leads.csv"],
+            env: ["CMO_LLM_MODEL": "cmo-writer"],
             state: dir + "/state")
         XCTAssertEqual(r.status, 0, r.err)
         for stage in ["repositories", "people", "with email", "verified", "scored", "rendered", "dead letters"] {
@@ -147,6 +154,9 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(r.err.contains("gh-search exited 77 (credentials rejected)"), r.err)
         XCTAssertFalse(r.err.contains("ghp_wrong"), "the token is never echoed")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/leads.csv"))
+        // The failed run's folder is kept, and named.
+        let folder = String(try XCTUnwrap(r.err.firstMatch(of: /dead letters are in (\S+)/)?.1, r.err))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/1-gh-search.log"), folder)
 
         let fake = dir + "/broken.sh"
         try "#!/bin/sh\ncat >/dev/null; echo 'broken: cannot score' >&2; exit 78\n".write(toFile: fake, atomically: true, encoding: .utf8)
@@ -176,9 +186,19 @@ final class PipelineTests: XCTestCase {
         let r = try discover(["language:python", "many", "/tmp/x.csv"])
         XCTAssertEqual(r.status, 64)
         XCTAssertTrue(r.err.contains("COUNT must be a positive number"), r.err)
-        let h = try discover(["--help"])
-        XCTAssertEqual(h.status, 64)
-        XCTAssertTrue(h.err.contains("QUERY") && h.err.contains("--keep DIR"), h.err)
+        XCTAssertTrue(r.err.contains("usage: pipelines/discover.sh"), r.err)
+        for flag in ["--help", "-h"] {
+            let h = try discover([flag])
+            XCTAssertEqual(h.status, 0, h.err)
+            XCTAssertTrue(h.out.contains("QUERY") && h.out.contains("--keep DIR") && h.out.contains("--max-dead-share"), h.out)
+            XCTAssertEqual(h.err, "", "help goes to stdout")
+        }
+        let unknown = try discover(["--frobnicate", "language:python", "5", "/tmp/x.csv"])
+        XCTAssertEqual(unknown.status, 64)
+        XCTAssertTrue(unknown.err.contains("unknown option '--frobnicate'"), unknown.err)
+        let missing = try discover(["language:python", "5", "/tmp/x.csv", "--people"])
+        XCTAssertEqual(missing.status, 64)
+        XCTAssertTrue(missing.err.contains("option '--people' needs a value"), missing.err)
     }
 
     private func githubRequests() throws -> Int {
@@ -189,13 +209,13 @@ final class PipelineTests: XCTestCase {
     private func requestsTotal() throws -> Int { try Self.sandbox().stats()["requests_total"] as? Int ?? -1 }
 
     private func campaignUnsubscribeURL() throws -> String {
-        let text = try String(contentsOfFile: Self.root + "/examples/campaign.yaml", encoding: .utf8)
+        let text = try String(contentsOfFile: Self.campaign, encoding: .utf8)
         for line in text.split(separator: "\n") where line.contains("unsubscribe") && line.contains("http") {
             if let start = line.range(of: "http") {
                 return String(line[start.lowerBound...]).trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
             }
         }
-        throw XCTSkip("examples/campaign.yaml has no unsubscribe URL")
+        throw XCTSkip("pipelines/demo-campaign.yaml has no unsubscribe URL")
     }
 }
 
