@@ -36,7 +36,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.embedInCode("Resources/icp.yaml")]
+            exclude: ["Email/disposable-domains.txt"],
+            resources: [.embedInCode("Resources/icp.yaml")],
+            plugins: ["EmbedText"]  // Email/disposable-domains.txt as DisposableDomains.text (see Plugins/EmbedText)
         ),
         .executableTarget(name: "export-csv", dependencies: [core], path: "Sources/export-csv"),
         .executableTarget(name: "gh-search", dependencies: [core], path: "Sources/gh-search"),
@@ -59,6 +61,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "cmo-sandbox", dependencies: ["CMOSandbox", core], path: "Sources/cmo-sandbox"),
+        .executableTarget(name: "EmbedTextTool", path: "Plugins/EmbedTextTool"),
+        .plugin(name: "EmbedText", capability: .buildTool(), dependencies: ["EmbedTextTool"], path: "Plugins/EmbedText"),
         .target(name: "CMOTestSupport", path: "Tests/CMOTestSupport"),
         .testTarget(name: "CMOCoreTests", dependencies: [core]),
         .testTarget(name: "SandboxTests", dependencies: ["CMOSandbox", core, "CMOTestSupport"]),
