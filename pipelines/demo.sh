@@ -27,7 +27,7 @@ OUT=$(cd "$OUT" && pwd)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cmo-demo.XXXXXX")
 now=2026-11-20T00:00:00Z # the sandbox world's "now"
-"$BIN/cmo-sandbox" --port 0 --seed 42 --repos 5000 --users 7000 --now "$now" --env-file "$work/sandbox.env" \
+"$BIN/cmo-sandbox" --port 0 --seed 42 --repos 12000 --users 16000 --now "$now" --env-file "$work/sandbox.env" \
   >/dev/null 2>"$work/sandbox.log" &
 sandbox=$!
 trap 'kill $sandbox 2>/dev/null; wait $sandbox 2>/dev/null; rm -rf "$work"' EXIT

@@ -186,7 +186,7 @@ finish() {
   ((clean_exit)) && [ -z "$keep" ] && rm -rf "$work"
 }
 trap finish EXIT
-trap 'echo "discover: interrupted; this run'"'"'s folder is $work" >&2; exit 130' INT TERM
+trap 'echo "discover: interrupted; this run'"'"'s folder is $work" >&2; exit 130' INT TERM HUP
 : >"$dead"
 : >"$work/tee.log"
 now_flags=() asof_flags=()
