@@ -51,6 +51,8 @@ public final class WhyNowWriter {
     /// Requests sent and answers rejected, for the summary.
     public private(set) var requests = 0
     public private(set) var retried = 0
+    /// Whether a completion has come back once (until then requests go one at a time).
+    private var answered = false
 
     public init(endpoint: OpenAIEndpoint, model: String, maxCharacters: Int, http: HTTPClient) {
         self.endpoint = endpoint
@@ -128,9 +130,12 @@ public final class WhyNowWriter {
             retryable: true)
     }
 
-    /// One line per record, in order. Throws (ending the stage) only for what no record can get
-    /// past: credentials rejected (77), a rate-limit wait longer than `--max-wait` (75), a bad URL (78).
-    public func write(_ records: [Record]) throws(HTTPError) -> [Result<WhyNow, CopyFailure>] {
+    /// One line per record, in order. Throws (ending the stage) for what no record can get past, so
+    /// that a model that cannot answer fails the run instead of dead-lettering every record: the
+    /// service down or failing after retries (69), no quota on the account (69), still rate-limited
+    /// or a wait longer than `--max-wait` (75), credentials rejected (77), a model or URL the
+    /// endpoint does not know (78). A bad answer for one record is that record's `CopyFailure`.
+    public func write(_ records: [Record]) throws -> [Result<WhyNow, CopyFailure>] {
         let prompts = records.map(messages(for:))
         var outcomes = try ask(prompts)
         let again = outcomes.indices.filter {
@@ -152,24 +157,53 @@ public final class WhyNowWriter {
         }
     }
 
-    private func ask(_ prompts: [[JSONValue]]) throws(HTTPError) -> [Result<String, CopyFailure>] {
-        requests += prompts.count
+    private func ask(_ prompts: [[JSONValue]]) throws -> [Result<String, CopyFailure>] {
+        var requests = prompts.map(request)
+        var results: [Result<HTTPResponse, HTTPError>] = []
+        if !answered, requests.count > 1 {
+            // The first completion goes alone: a model that is down, unknown, unpaid or refusing the
+            // key costs one request, not a chunk of them.
+            self.requests += 1
+            results = http.perform([requests.removeFirst()])
+            if case .failure(let e) = results[0] { throw e }
+            if results[0].map(\.status) == .success(404) { throw notFound(try results[0].get()) }
+        }
+        answered = true
+        self.requests += requests.count
+        results += http.perform(requests)
         var out: [Result<String, CopyFailure>] = []
-        for result in http.perform(prompts.map(request)) {
+        for result in results {
             switch result {
             case .failure(let e):
-                switch e {
-                case .unauthorized, .rateLimitWaitTooLong, .invalidURL, .outputClosed: throw e
-                case .rateLimited:
-                    out.append(.failure(CopyFailure("llm_rate_limited", "model: \(e.description)", retryable: true)))
-                case .transport, .serverError:
-                    out.append(.failure(CopyFailure("llm_unavailable", "model: \(e.description)", retryable: true)))
-                }
+                throw e
             case .success(let response):
+                if response.status == 404 { throw notFound(response) }
                 out.append(judge(response))
             }
         }
         return out
+    }
+
+    /// A 404 from the completions endpoint holds for every record: the model (OpenAI's
+    /// `model_not_found`, Ollama's "model … not found") or the base URL is wrong. Exit 78.
+    func notFound(_ response: HTTPResponse) -> StageFailure {
+        var bytes = response.body
+        let json = try? JSONScanner.parse(bytes: &bytes)
+        let said = (json?["error"]?["message"]?.stringValue ?? json?["error"]?.stringValue).map {
+            TextCleaning.truncate(TextCleaning.oneLine($0), to: 200)
+        }
+        let code = json?["error"]?["code"]?.stringValue
+        let aboutModel = code == "model_not_found" || (said?.lowercased().contains("model") ?? false)
+        let detail = "HTTP 404" + (code.map { " \($0)" } ?? "") + (said.map { ": \($0)" } ?? "")
+        if aboutModel {
+            return StageFailure(
+                .config,
+                "the model '\(model)' is not served by \(endpoint.baseURL) (\(detail)); set --llm-model or CMO_LLM_MODEL (llm-model in a config) to a model it serves"
+            )
+        }
+        return StageFailure(
+            .config,
+            "\(endpoint.baseURL)/chat/completions was not found (\(detail)); check OPENAI_BASE_URL (it ends in /v1 for most servers)")
     }
 
     /// Reads a chat completion: the first choice's text, or why there is none usable.

@@ -38,10 +38,12 @@ struct RenderCopy: Stage {
 
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or too many \
-            dead letters, 64 bad flags, 65 input is not NDJSON or no record has an id, 69 the model failing after \
-            retries, 75 a model rate limit needs a longer wait than --max-wait, 77 API key rejected, 78 bad \
-            config, a bad template, a template without the unsubscribe link under --require-unsubscribe, or \
-            copy for sending with a campaign marked 'example: true' (examples/campaign.yaml).
+            dead letters, 64 bad flags, 65 input is not NDJSON or no record has an id, 69 the model unreachable or \
+            failing after retries, or its account without quota (insufficient_quota), 75 a model rate limit still \
+            in force after retries or needing a longer wait than --max-wait, 77 API key rejected, 78 bad config, \
+            a model the endpoint does not know (--llm-model, CMO_LLM_MODEL), a bad template, a template without \
+            the unsubscribe link under --require-unsubscribe, or copy for sending with a campaign marked \
+            'example: true' (examples/campaign.yaml).
 
             EXAMPLES
               Preview copy from your templates, without a campaign config:

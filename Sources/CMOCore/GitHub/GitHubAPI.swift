@@ -56,7 +56,6 @@ public final class GitHubAPI {
     public internal(set) var buckets: [String: (remaining: Int, reset: Double)] = [:]
     /// The highest GraphQL cost seen, to keep queries in flight within the points left.
     public private(set) var lastCost = 1
-    private var learned = Set<String>()
     private var checked = Set<String>()
     let logger: Logger?
 
@@ -73,7 +72,7 @@ public final class GitHubAPI {
         let resources = resources.filter { !checked.contains($0) }
         guard !resources.isEmpty else { return }
         checked.formUnion(resources)
-        let response = try http.perform(HTTPRequest(url: url("/rate_limit"), headers: headers))
+        let response = try http.perform(HTTPRequest(url: url("/rate_limit"), headers: headers, serial: true))
         restCalls += 1
         var body = response.body
         guard response.status == 200, let json = try? JSONScanner.parse(bytes: &body) else { return }  // GHES may not limit
@@ -126,21 +125,25 @@ public final class GitHubAPI {
     /// GETs with `If-None-Match` from the ETag cache. A failure that ends the stage (401, limits
     /// past `--max-wait`, 5xx after retries) is thrown; other statuses come back as replies.
     public func get(_ urls: [String], bucket: String) throws -> [RESTReply] {
-        var requests = urls.map { HTTPRequest(url: $0, headers: headers, bucket: bucket, conditional: true) }
+        try getEach(urls, bucket: bucket).map { try $0.get() }
+    }
+
+    /// GETs as `get` does, with each URL's failure in its place, so that what did arrive can be used
+    /// (and stored) before a failure ends the stage.
+    ///
+    /// REST requests go one at a time (`serial`): GitHub's secondary limits have no header to watch,
+    /// so the only way never to have requests in flight when one trips is not to send them together,
+    /// as GitHub's best practices advise. The wire stays busy (keep-alive, no pause between them).
+    public func getEach(_ urls: [String], bucket: String) -> [Result<RESTReply, HTTPError>] {
+        let requests = urls.map { HTTPRequest(url: $0, headers: headers, bucket: bucket, conditional: true, serial: true) }
         restCalls += requests.count
-        var results: [Result<HTTPResponse, HTTPError>] = []
-        if !learned.contains(bucket), requests.count > 1 {
-            // One request first, so the client knows the bucket before sending in parallel.
-            results = http.perform([requests.removeFirst()])
-        }
-        learned.insert(bucket)
-        results += http.perform(requests)
-        return try results.map { result in
-            let response = try result.get()
-            var body = response.body
-            let json = body.isEmpty ? nil : try? JSONScanner.parse(bytes: &body)
-            return RESTReply(
-                status: response.status, json: json, next: Self.nextLink(response.header("link")), fromCache: response.fromCache)
+        return http.perform(requests).map { result in
+            result.map { response in
+                var body = response.body
+                let json = body.isEmpty ? nil : try? JSONScanner.parse(bytes: &body)
+                return RESTReply(
+                    status: response.status, json: json, next: Self.nextLink(response.header("link")), fromCache: response.fromCache)
+            }
         }
     }
 

@@ -25,6 +25,8 @@ public final class GitHubHistoryFetcher {
     public var parallel = 4
     /// Pages of 100 commits read per repository and run at most.
     public var maxPagesPerRepo = 10
+    /// REST requests per `perform`: histories are stored after each slice.
+    public var restSlice = 25
     /// False reads every window again (the results are still stored).
     public var useStored = true
     public private(set) var reposRead = 0
@@ -111,27 +113,44 @@ public final class GitHubHistoryFetcher {
             var round = jobs.map { job in
                 (job, api.url("/repos/\(job.fullName)/commits", [("since", job.since), ("per_page", "100")]))
             }
-            while !round.isEmpty, !stopped {
-                let replies = try api.get(round.map(\.1), bucket: "core")
+            // A run that ends early (69, 75, or killed) keeps what it read: every history completed
+            // before the failure is stored, so the re-run reads only the rest. Requests go one at a
+            // time anyway (GitHubAPI.getEach), so reading a round in slices costs nothing.
+            var failure: Error?
+            while !round.isEmpty, !stopped, failure == nil {
                 var next: [(Job, String)] = []
-                for ((job, _), reply) in zip(round, replies) where !stopped {
-                    var job = job
-                    switch reply.status {
-                    case 200:
-                        partial[job.fullName, default: []] += (reply.json?.arrayValue ?? []).compactMap(Self.fact(rest:))
-                        job.pages += 1
-                        if let link = reply.next, job.pages < maxPagesPerRepo {
-                            next.append((job, link))
-                        } else {
-                            _ = try finish(job, commits: partial.removeValue(forKey: job.fullName) ?? [], pushedAt: nil, exists: true)
+                for slice in stride(from: 0, to: round.count, by: restSlice).map({ round[$0..<min($0 + restSlice, round.count)] })
+                where !stopped && failure == nil {
+                    let results = api.getEach(slice.map(\.1), bucket: "core")
+                    for ((job, _), result) in zip(slice, results) where !stopped {
+                        let reply: RESTReply
+                        switch result {
+                        case .success(let r): reply = r
+                        case .failure(let e):
+                            failure = failure ?? e
+                            continue
                         }
-                    case 409: _ = try finish(job, commits: [], pushedAt: nil, exists: true)  // empty repository
-                    case 404, 451: _ = try finish(job, commits: [], pushedAt: nil, exists: false)
-                    default: throw StageFailure(.unavailable, "GitHub answered HTTP \(reply.status) for \(job.fullName)'s commits")
+                        var job = job
+                        switch reply.status {
+                        case 200:
+                            partial[job.fullName, default: []] += (reply.json?.arrayValue ?? []).compactMap(Self.fact(rest:))
+                            job.pages += 1
+                            if let link = reply.next, job.pages < maxPagesPerRepo {
+                                next.append((job, link))
+                            } else {
+                                _ = try finish(job, commits: partial.removeValue(forKey: job.fullName) ?? [], pushedAt: nil, exists: true)
+                            }
+                        case 409: _ = try finish(job, commits: [], pushedAt: nil, exists: true)  // empty repository
+                        case 404, 451: _ = try finish(job, commits: [], pushedAt: nil, exists: false)
+                        default:
+                            failure =
+                                failure ?? StageFailure(.unavailable, "GitHub answered HTTP \(reply.status) for \(job.fullName)'s commits")
+                        }
                     }
                 }
                 round = next
             }
+            if let failure { throw failure }
         }
     }
 

@@ -23,15 +23,22 @@ public final class HTTPClient {
 
     private let curl: CurlMulti
     private let cache: HTTPCache?
+    private let penaltyStore: HTTPPenaltyStore?
+    private var penaltiesReadAt = -Double.infinity
     private var limits = RateLimits()
 
-    /// Makes a client; fails with exit 78 when the cache file cannot be opened.
+    /// Makes a client; fails with exit 78 when the cache or penalty file cannot be opened.
     public init(_ config: HTTPClientConfig) throws {
         self.config = config
         curl = try CurlMulti(
             CurlSettings(
                 userAgent: config.userAgent, connectTimeout: config.connectTimeout, totalTimeout: config.totalTimeout,
                 maxRedirects: config.maxRedirects, maxConnections: max(1, config.maxConcurrency) * 2))
+        do {
+            penaltyStore = try config.penaltyPath.map(HTTPPenaltyStore.init(path:))
+        } catch {
+            throw StageFailure(.config, "cannot open the rate-limit state '\(config.penaltyPath ?? "")': \(error)")
+        }
         guard let path = config.cachePath else {
             cache = nil
             return
@@ -73,6 +80,7 @@ public final class HTTPClient {
 
         while !waiting.isEmpty || !running.isEmpty {
             var now = config.clock.now()
+            readPenalties(now: now)
             var wake: (at: Double, reason: String)?
             var i = 0
             while i < waiting.count, running.count < maxConcurrency {
@@ -96,6 +104,8 @@ public final class HTTPClient {
             if running.isEmpty {
                 guard let wake else {
                     limits.inFlight.removeAll()  // nothing runs, so nothing can be in flight for any bucket
+                    limits.hostInFlight.removeAll()
+                    limits.serialInFlight.removeAll()
                     continue
                 }
                 let seconds = max(0, wake.at - now)
@@ -124,6 +134,8 @@ public final class HTTPClient {
                 guard var job = running.removeValue(forKey: tag) else { continue }
                 if let key = job.inFlightKey { limits.inFlight[key, default: 1] -= 1 }
                 job.inFlightKey = nil
+                limits.hostInFlight[job.host, default: 1] -= 1
+                if job.request.serial { limits.serialInFlight[job.host, default: 1] -= 1 }
                 let verdict: Verdict
                 switch outcome {
                 case .success(let reply): verdict = judge(reply, for: job, now: now)
@@ -157,6 +169,8 @@ public final class HTTPClient {
         let label: String
         var attempts = 0
         var notBefore = 0.0
+        /// When the latest attempt was put on the wire.
+        var startedAt = 0.0
         var cacheKey: String?
         var cached: HTTPCache.Entry?
         var inFlightKey: String?
@@ -180,11 +194,18 @@ public final class HTTPClient {
     /// Whether a job may be sent now; never while a known limit is exhausted.
     private func gate(_ job: Job, now: Double) -> Gate {
         if job.notBefore > now { return .later(job.notBefore, "back-off") }
-        if let until = limits.hostBlockedUntil[job.host], until > now {
-            if until - now > config.maxWait {
-                return .fail(.rateLimitWaitTooLong(request: job.label, seconds: until - now, bucket: job.host))
+        if let penalty = limits.penalties[job.host] {
+            if penalty.until > now {
+                if penalty.until - now > config.maxWait {
+                    return .fail(.rateLimitWaitTooLong(request: job.label, seconds: penalty.until - now, bucket: job.host))
+                }
+                return .later(penalty.until, "rate limit on \(job.host)")
             }
-            return .later(until, "rate limit on \(job.host)")
+            // The penalty is over: one request (the probe) finds out before others follow.
+            if penalty.probing, limits.hostInFlight[job.host, default: 0] > 0 { return .blocked }
+        }
+        if limits.hostInFlight[job.host, default: 0] > 0, job.request.serial || limits.serialInFlight[job.host, default: 0] > 0 {
+            return .blocked
         }
         guard let name = limits.bucketName(host: job.host, hint: job.request.bucket) else { return .go }
         let key = RateLimits.bucketKey(job.host, name)
@@ -229,6 +250,9 @@ public final class HTTPClient {
         }
         stats.requestsSent += 1
         if job.attempts > 1 { stats.retries += 1 }
+        job.startedAt = config.clock.now()
+        limits.hostInFlight[job.host, default: 0] += 1
+        if job.request.serial { limits.serialInFlight[job.host, default: 0] += 1 }
         if let name = limits.bucketName(host: job.host, hint: job.request.bucket) {
             let key = RateLimits.bucketKey(job.host, name)
             limits.inFlight[key, default: 0] += 1
@@ -277,6 +301,7 @@ public final class HTTPClient {
         let rateLimitedError = HTTPError.rateLimited(request: job.label, status: status, attempts: job.attempts)
 
         if status == 304, let entry = job.cached {
+            endPenalty(job, now: now)
             stats.notModified += 1
             if let key = job.cacheKey { try? cache?.touch(key, now: now) }
             let fresh = Set(reply.headers.map(\.name))
@@ -284,7 +309,11 @@ public final class HTTPClient {
             return .done(
                 .success(HTTPResponse(status: 200, headers: headers, body: entry.body, fromCache: true, attempts: job.attempts)))
         }
-        if status < 400 { limits.secondaryHits[job.host] = nil }
+        if Self.isBillingQuotaExhausted(status: status, body: reply.body) {
+            endPenalty(job, now: now)  // an answer, not a throttle: the host is reachable
+            let message = scrub(Self.errorMessage(reply.body), job.request)
+            return .done(.failure(.noQuota(request: job.label, message: message)))
+        }
 
         // Primary limit: REST says 403/429 with remaining 0; GraphQL says 200 with a RATE_LIMITED error.
         if remainingZero, status == 403 || status == 429 || (status == 200 && Self.isGraphQLRateLimited(reply.body)) {
@@ -301,16 +330,26 @@ public final class HTTPClient {
         // Secondary limit (403/429 naming a wait or saying so), or any 429 with retry-after: the host pauses.
         let secondaryText = (status == 403 || status == 429) && Self.mentionsSecondaryLimit(reply.body)
         if secondaryText || ((status == 403 || status == 429) && retryAfter != nil) {
-            let hits = limits.secondaryHits[job.host, default: 0] + 1
-            limits.secondaryHits[job.host] = hits
-            let wait = retryAfter ?? config.secondaryLimitWait * pow(2, Double(hits - 1))
+            var penalty = limits.penalties[job.host] ?? RateLimits.HostPenalty()
+            // A request sent before this client knew of the penalty was in flight when it began:
+            // its rejection is the same penalty. One sent after (the probe) that is rejected is a repeat.
+            let repeated = penalty.hits == 0 || job.startedAt >= penalty.learnedAt
+            let hits = penalty.hits + (repeated ? 1 : 0)
+            let wait =
+                retryAfter ?? (repeated ? config.secondaryLimitWait * pow(2, Double(hits - 1)) : max(0, penalty.until - now))
+            let reason = secondaryText ? "secondary rate limit (HTTP \(status))" : "HTTP \(status) with retry-after"
+            if repeated || now + wait > penalty.until + 1 {
+                onEvent?(.rateLimited(bucket: job.host, seconds: wait, reason: reason))
+            }
+            if repeated { penalty.learnedAt = now }
+            penalty.hits = hits
+            penalty.until = max(penalty.until, now + wait)
+            penalty.probing = true
+            setPenalty(penalty, host: job.host)  // recorded even when too long to wait: the next run waits it out
             if wait > config.maxWait {
                 return .done(.failure(.rateLimitWaitTooLong(request: job.label, seconds: wait, bucket: job.host)))
             }
-            limits.hostBlockedUntil[job.host] = max(limits.hostBlockedUntil[job.host] ?? 0, now + wait)
-            let reason = secondaryText ? "secondary rate limit (HTTP \(status))" : "HTTP \(status) with retry-after"
-            onEvent?(.rateLimited(bucket: job.host, seconds: wait, reason: reason))
-            return .retry(delay: wait, reason: reason, exhausted: rateLimitedError)
+            return .retry(delay: penalty.until - now, reason: reason, exhausted: rateLimitedError)
         }
         // Other throttling: a bare 429 (Instantly sends no headers), or Linear's RATELIMITED error.
         if status == 429 || (status == 400 && Self.isLinearRateLimited(reply.body)) {
@@ -318,13 +357,17 @@ public final class HTTPClient {
             guard let wait = reset.map({ max(0, $0 - now) }) else {
                 return .retry(delay: backoff(job.attempts), reason: "HTTP \(status) rate limited", exhausted: rateLimitedError)
             }
+            var penalty = limits.penalties[job.host] ?? RateLimits.HostPenalty()
+            penalty.until = max(penalty.until, now + wait)
+            penalty.learnedAt = now
+            setPenalty(penalty, host: job.host)
             if wait > config.maxWait {
                 return .done(.failure(.rateLimitWaitTooLong(request: job.label, seconds: wait, bucket: job.host)))
             }
-            limits.hostBlockedUntil[job.host] = max(limits.hostBlockedUntil[job.host] ?? 0, now + wait)
             onEvent?(.rateLimited(bucket: job.host, seconds: wait, reason: "HTTP \(status) rate limited"))
             return .retry(delay: wait, reason: "HTTP \(status) rate limited", exhausted: rateLimitedError)
         }
+        endPenalty(job, now: now)
         if status == 401 || status == 403 {
             let message = scrub(Self.errorMessage(reply.body), job.request)
             return .done(.failure(.unauthorized(request: job.label, status: status, message: message)))
@@ -345,6 +388,49 @@ public final class HTTPClient {
             }
         }
         return .done(.success(HTTPResponse(status: status, headers: reply.headers, body: reply.body, attempts: job.attempts)))
+    }
+
+    // MARK: - Host penalties
+
+    /// Holds a host's penalty here and in the penalty file, for other processes and later runs.
+    private func setPenalty(_ penalty: RateLimits.HostPenalty, host: String) {
+        limits.penalties[host] = penalty
+        do {
+            try penaltyStore?.record(host: host, .init(until: penalty.until, hits: penalty.hits))
+        } catch {
+            onEvent?(.cacheError("cannot record the penalty of \(host): \(error)"))
+        }
+    }
+
+    /// A request sent after the host's penalty ended got an answer that is not a throttle: the host
+    /// is open again (full concurrency, and the doubling starts over).
+    private func endPenalty(_ job: Job, now: Double) {
+        guard let penalty = limits.penalties[job.host], penalty.until <= now, job.startedAt >= penalty.until else { return }
+        limits.penalties[job.host] = nil
+        try? penaltyStore?.clear(host: job.host, before: now)
+    }
+
+    /// Adopts penalties other processes (or a run that was killed) recorded, at most once a second,
+    /// so nothing is sent into a penalty this process did not see begin.
+    private func readPenalties(now: Double) {
+        guard let penaltyStore, now - penaltiesReadAt >= 1 else { return }
+        penaltiesReadAt = now
+        let stored: [String: HTTPPenaltyStore.Penalty]
+        do {
+            stored = try penaltyStore.active(now: now)
+        } catch {
+            onEvent?(.cacheError("cannot read recorded penalties: \(error)"))
+            return
+        }
+        for (host, p) in stored where p.until > (limits.penalties[host]?.until ?? 0) + 0.5 {
+            var penalty = limits.penalties[host] ?? RateLimits.HostPenalty()
+            penalty.until = p.until
+            penalty.hits = max(penalty.hits, p.hits)
+            penalty.learnedAt = now
+            penalty.probing = true
+            limits.penalties[host] = penalty
+            onEvent?(.rateLimited(bucket: host, seconds: p.until - now, reason: "a penalty recorded in the state directory"))
+        }
     }
 
     /// Full jitter: uniform in 0…min(cap, base·2^(attempt-1)).
@@ -380,6 +466,15 @@ public final class HTTPClient {
             let ext = $0["extensions"] as? [String: Any]
             return ext?["code"] as? String == "RATELIMITED" || (ext?["type"] as? String)?.lowercased() == "ratelimited"
         }
+    }
+
+    /// OpenAI's billing refusal: a 429 whose `error.type` or `error.code` is `insufficient_quota`.
+    /// Retrying cannot help (the account has no credit), so it is not a rate limit.
+    static func isBillingQuotaExhausted(status: Int, body: [UInt8]) -> Bool {
+        guard status == 429, body.count < 1 << 20, String(decoding: body, as: UTF8.self).contains("insufficient_quota"),
+            let error = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["error"] as? [String: Any]
+        else { return false }
+        return error["type"] as? String == "insufficient_quota" || error["code"] as? String == "insufficient_quota"
     }
 
     static func mentionsSecondaryLimit(_ body: [UInt8]) -> Bool {

@@ -17,12 +17,26 @@ struct RateLimits {
     var buckets: [String: Bucket] = [:]
     /// The bucket a host's unhinted requests spend, learned from `x-ratelimit-resource`.
     var learned: [String: String] = [:]
-    /// Nothing is sent to a host before this epoch time.
-    var hostBlockedUntil: [String: Double] = [:]
-    /// Secondary limits hit in a row per host, for the doubling wait.
-    var secondaryHits: [String: Int] = [:]
+    /// A host under a penalty (a secondary limit, a `retry-after` on a 429), and what follows it.
+    struct HostPenalty {
+        /// Nothing is sent to the host before this epoch time.
+        var until = 0.0
+        /// Penalties in a row, for the doubling wait when the server names none.
+        var hits = 0
+        /// When this client learned of the current penalty: a request started before then was
+        /// already in flight, so its rejection is the same penalty, not a repeat.
+        var learnedAt = 0.0
+        /// After the penalty, one request at a time until one gets through (the probe).
+        var probing = true
+    }
+
+    /// Hosts under a penalty, or probing after one.
+    var penalties: [String: HostPenalty] = [:]
     /// Transfers in flight per bucket key.
     var inFlight: [String: Int] = [:]
+    /// Transfers in flight per host, and how many of them were `serial`.
+    var hostInFlight: [String: Int] = [:]
+    var serialInFlight: [String: Int] = [:]
 
     static func bucketKey(_ host: String, _ name: String) -> String { host + " " + name }
 

@@ -16,11 +16,14 @@ public struct HTTPRequest: Sendable {
     /// Whether a failure that may have reached the server can be retried. False for writes that
     /// are not idempotent; those are retried only when the request provably did not land.
     public var retryable: Bool
+    /// Sent only when nothing else is in flight to its host, and nothing else is sent to the host
+    /// while it is: GitHub's advice against its secondary limits, which have no header to watch.
+    public var serial: Bool
 
     /// A request; `retryable` defaults to true for the idempotent methods of RFC 9110.
     public init(
         method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-        bucket: String? = nil, conditional: Bool = false, retryable: Bool? = nil
+        bucket: String? = nil, conditional: Bool = false, retryable: Bool? = nil, serial: Bool = false
     ) {
         let method = method.uppercased()
         self.method = method
@@ -30,6 +33,7 @@ public struct HTTPRequest: Sendable {
         self.bucket = bucket
         self.conditional = conditional
         self.retryable = retryable ?? ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"].contains(method)
+        self.serial = serial
     }
 
     /// The value of a request header by case-insensitive name.
@@ -87,13 +91,16 @@ public enum HTTPError: CMOError, Equatable {
     case rateLimitWaitTooLong(request: String, seconds: Double, bucket: String)
     /// The URL cannot be used (malformed, unsupported scheme). Exit 78.
     case invalidURL(request: String, message: String)
+    /// The provider says the account has no quota left (OpenAI's 429 `insufficient_quota`): a
+    /// billing matter, not a rate limit, so it is not retried. Exit 69.
+    case noQuota(request: String, message: String)
     /// Not sent: stdout's reader went away during a rate-limit wait, so nothing would read the
     /// answer. The stage stops as for `OutputClosed`. Exit 0.
     case outputClosed(request: String)
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .transport, .serverError: .unavailable
+        case .transport, .serverError, .noQuota: .unavailable
         case .unauthorized: .noPermission
         case .rateLimited, .rateLimitWaitTooLong: .tempFail
         case .invalidURL: .config
@@ -105,7 +112,10 @@ public enum HTTPError: CMOError, Equatable {
     public var isOutputClosed: Bool { if case .outputClosed = self { true } else { false } }
 
     /// Whether re-running later may succeed (for dead-letter records).
-    public var retryable: Bool { exitStatus == .unavailable || exitStatus == .tempFail }
+    public var retryable: Bool {
+        if case .noQuota = self { return false }  // not until someone pays
+        return exitStatus == .unavailable || exitStatus == .tempFail
+    }
 
     public var description: String {
         switch self {
@@ -116,6 +126,8 @@ public enum HTTPError: CMOError, Equatable {
         case .rateLimitWaitTooLong(let r, let s, let b):
             "\(r): rate limit '\(b)' needs a \(Int(s.rounded(.up)))s wait, longer than --max-wait; re-run later"
         case .invalidURL(let r, let m): "\(r): \(m)"
+        case .noQuota(let r, let m):
+            "\(r): the model provider says the account has no quota (billing): insufficient_quota" + (m.isEmpty ? "" : " (\(m))")
         case .outputClosed(let r): "\(r): not sent, the reader downstream closed the pipe"
         }
     }
@@ -214,6 +226,9 @@ public struct HTTPClientConfig: Sendable {
     public var cachePath: String?
     /// Cache size past which least-recently-used entries are dropped.
     public var cacheMaxBytes: Int
+    /// SQLite file where host penalties are kept for later runs (`defaultPenaltyPath()`, which
+    /// stages use); nil keeps them in memory only.
+    public var penaltyPath: String?
     public var clock: HTTPClock
 
     public init(
@@ -221,7 +236,7 @@ public struct HTTPClientConfig: Sendable {
         totalTimeout: Double = 60, maxRetries: Int = 5, backoffBase: Double = 0.5, backoffCap: Double = 30,
         maxWait: Double = 300, secondaryLimitWait: Double = 60, maxRedirects: Int = 5,
         cachePath: String? = HTTPClientConfig.defaultCachePath(), cacheMaxBytes: Int = 256 << 20,
-        clock: HTTPClock = .system
+        penaltyPath: String? = nil, clock: HTTPClock = .system
     ) {
         self.userAgent = userAgent
         self.maxConcurrency = maxConcurrency
@@ -235,11 +250,17 @@ public struct HTTPClientConfig: Sendable {
         self.maxRedirects = maxRedirects
         self.cachePath = cachePath
         self.cacheMaxBytes = cacheMaxBytes
+        self.penaltyPath = penaltyPath
         self.clock = clock
     }
 
     /// `$CMO_STATE_DIR/http-cache.sqlite` (see `StateDirectory`).
     public static func defaultCachePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         StateDirectory.path(environment: environment) + "/http-cache.sqlite"
+    }
+
+    /// `$CMO_STATE_DIR/http-limits.sqlite` (see `StateDirectory`).
+    public static func defaultPenaltyPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        StateDirectory.path(environment: environment) + "/http-limits.sqlite"
     }
 }

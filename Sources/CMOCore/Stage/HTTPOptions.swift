@@ -41,6 +41,7 @@ extension StageContext {
         config.totalTimeout = try settings.resolve("timeout", flag: options.timeout, env: "CMO_HTTP_TIMEOUT", default: config.totalTimeout)
         config.maxRetries = try settings.resolve("retries", flag: options.retries, env: "CMO_HTTP_RETRIES", default: config.maxRetries)
         if !(try settings.resolve("http-cache", flag: options.httpCache, env: "CMO_HTTP_CACHE", default: true)) { config.cachePath = nil }
+        config.penaltyPath = HTTPClientConfig.defaultPenaltyPath(environment: settings.environment)  // penalties outlive the run
         let client = try HTTPClient(config)
         client.onEvent = { [logger] event in
             switch event {
