@@ -72,7 +72,8 @@ public final class NDJSONReader {
                 break
             }
             if blank { continue }
-            let bytes = Array(buffer[lineStart..<e])
+            var bytes = Array(buffer[lineStart..<e])
+            JSONScanner.replaceLoneSurrogateEscapes(&bytes)  // `\ud800` alone becomes `\ufffd`, as jq reads it
             do {
                 return .record(try Record(bytes: bytes, line: lineNumber))
             } catch {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Why a line is not valid JSON, and where.
 public struct JSONSyntaxError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Byte offset in the line.
@@ -250,6 +256,49 @@ public struct JSONScanner {
             for k in 2...n where p[i + k] & 0xC0 != 0x80 { throw fail("invalid UTF-8") }
         }
         i += n + 1
+    }
+
+    /// Rewrites every escaped lone surrogate (`\ud800` without its pair, or a `\udc00` without one
+    /// before it) to `\ufffd` in place and returns how many it rewrote. The escape keeps its six
+    /// bytes, so offsets into the line (a record's member index) stay valid. jq 1.6 refuses such an
+    /// escape, so done once when a line is read, every stage, `--where`, `--column`, the output and
+    /// the dead letters see U+FFFD, as newer jq does. Bytes that are not valid JSON are left to the
+    /// scanner to refuse: this only ever swaps hex digits for hex digits.
+    @discardableResult
+    public static func replaceLoneSurrogateEscapes(_ bytes: inout [UInt8]) -> Int {
+        bytes.withUnsafeMutableBufferPointer { p -> Int in
+            guard let base = p.baseAddress, p.count >= 6 else { return 0 }
+            func escape(at k: Int) -> UInt32? {
+                guard k + 5 < p.count, p[k] == UInt8(ascii: "\\"), p[k + 1] == UInt8(ascii: "u") else { return nil }
+                var v: UInt32 = 0
+                for n in 2...5 {
+                    guard let h = hexValue(p[k + n]) else { return nil }
+                    v = v << 4 | h
+                }
+                return v
+            }
+            var replaced = 0
+            var i = 0
+            while i < p.count {
+                // Backslashes appear only inside strings in valid JSON; jump from one to the next.
+                guard let hit = memchr(base + i, Int32(UInt8(ascii: "\\")), p.count - i) else { break }
+                i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                guard let v = escape(at: i) else {
+                    i += 2  // any other escape, including an escaped backslash
+                    continue
+                }
+                if (0xD800...0xDBFF).contains(v), let low = escape(at: i + 6), (0xDC00...0xDFFF).contains(low) {
+                    i += 12  // a proper pair
+                    continue
+                }
+                if (0xD800...0xDFFF).contains(v) {
+                    for (n, c) in "fffd".utf8.enumerated() { p[i + 2 + n] = c }
+                    replaced += 1
+                }
+                i += 6
+            }
+            return replaced
+        }
     }
 
     static func hexValue(_ c: UInt8) -> UInt32? {
