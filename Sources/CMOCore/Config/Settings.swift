@@ -172,6 +172,19 @@ public final class Settings {
         return nil
     }
 
+    /// The error for a resolved value that parsed but is out of range (`max-errors: -1`), naming the
+    /// setting and where the value came from: 78 for a config file or the environment, 64 for a flag.
+    public func invalid(_ key: String, env: String? = nil, _ problem: String) -> StageFailure {
+        let entry = entries.last { $0.key == key }
+        let value = entry?.value ?? "(unset)"
+        switch entry?.source {
+        case .config?: return StageFailure(.config, "config '\(configPath ?? "")': '\(key)' \(problem) (it is \(value))")
+        case .environment?: return StageFailure(.config, "environment variable \(env ?? key)=\(value): '\(key)' \(problem)")
+        case .flag?: return StageFailure(.usage, "'--\(key)' \(problem)")
+        default: return StageFailure(.config, "'\(key)' \(problem) (it is \(value))")
+        }
+    }
+
     /// A secret, from the environment only; `--print-config` shows whether it is set, never its value.
     public func secret(_ env: String) -> String? {
         let v = environment[env].flatMap { $0.isEmpty ? nil : $0 }

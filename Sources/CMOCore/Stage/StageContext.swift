@@ -44,6 +44,7 @@ public final class StageContext {
         let dlPath: String? = try settings.resolve("dead-letter", flag: common.deadLetter, env: "CMO_DEAD_LETTER")
         deadLetters = try DeadLetterSink(stage: stage, path: dlPath)
         maxErrors = try settings.resolve("max-errors", flag: common.maxErrors, env: "CMO_MAX_ERRORS")
+        if let maxErrors, maxErrors < 0 { throw settings.invalid("max-errors", env: "CMO_MAX_ERRORS", "must be 0 or more") }
         whereExpression = try settings.resolve("where", flag: common.whereExpression)
         output = OutputStream(fd: 1)
         writer = NDJSONWriter(stream: output)
