@@ -58,7 +58,8 @@ let package = Package(
             dependencies: [
                 core,
                 .product(name: "GraphQL", package: "GraphQL"),
-            ]
+            ],
+            resources: [.copy("Resources/github-schema.graphql"), .copy("Resources/linear-schema.graphql")]
         ),
         .executableTarget(name: "cmo-sandbox", dependencies: ["CMOSandbox", core], path: "Sources/cmo-sandbox"),
         .executableTarget(name: "EmbedTextTool", path: "Plugins/EmbedTextTool"),

@@ -29,6 +29,8 @@ struct CMOSandboxCommand: ParsableCommand {
     @Option(help: "Seed of the world, the tokens and the fault sequence.") var seed: UInt64 = 42
     @Option(help: "Number of repositories.") var repos: Int = 300
     @Option(help: "Number of (human) users.") var users: Int = 400
+    @Option(help: "Large repositories (thousands of commits, 100+ contributors); default min(4, 1 + (repos - 20) / 500) from 20 repos.")
+    var largeRepos: Int?
     @Option(help: "The world's fixed 'now' (ISO 8601).") var now: String = "2026-11-20T00:00:00Z"
     @Option(help: "Write the sourceable environment file here.") var envFile: String?
     @Option(help: "UDP/TCP port of the DNS server on 127.0.0.1; 0 picks a free one.") var dnsPort: UInt16 = 0
@@ -69,6 +71,7 @@ struct CMOSandboxCommand: ParsableCommand {
             throw ValidationError("'--primary-status' and '--secondary-status' must be 403 or 429")
         }
         guard repos >= 0, users >= 1 else { throw ValidationError("'--repos' must be ≥ 0 and '--users' ≥ 1") }
+        guard (largeRepos ?? 0) >= 0 else { throw ValidationError("'--large-repos' must be ≥ 0") }
         guard let instant = WorldTime.parse(now) else { throw ValidationError("'--now' must be an ISO 8601 time, got '\(now)'") }
         guard instant >= WorldTime.parse("2016-01-01")!, instant <= WorldTime.parse("2099-01-01")! else {
             throw ValidationError("'--now' must lie between 2016 and 2099")
@@ -123,7 +126,8 @@ struct CMOSandboxCommand: ParsableCommand {
             source.resume()
             SignalSources.keep.append(source)
         }
-        let world = World(config: WorldConfig(seed: seed, repoCount: repos, userCount: users, now: WorldTime.parse(now)!))
+        let world = World(
+            config: WorldConfig(seed: seed, repoCount: repos, userCount: users, now: WorldTime.parse(now)!, largeRepoCount: largeRepos))
         let stats = SandboxStats()
         let tokens = SandboxTokens(seed: seed)
         let instantly = InstantlyService(stats: stats, seed: seed, token: tokens.instantly, options: vendors.instantly())

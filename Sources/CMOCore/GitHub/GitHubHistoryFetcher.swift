@@ -23,8 +23,9 @@ public final class GitHubHistoryFetcher {
     public var batch = AdaptiveBatchSize(50, maximum: 100)
     /// GraphQL queries in flight at once.
     public var parallel = 4
-    /// Pages of 100 commits read per repository and run at most.
-    public var maxPagesPerRepo = 10
+    /// Pages of 100 commits read per repository and run at most: a busy repository has thousands of
+    /// commits in a 90-day window, and the oldest of them are still that window's people.
+    public var maxPagesPerRepo = 50
     /// REST requests per `perform`: histories are stored after each slice.
     public var restSlice = 25
     /// False reads every window again (the results are still stored).
@@ -103,6 +104,7 @@ public final class GitHubHistoryFetcher {
                             job.after = cursor
                             next.append(job)
                         } else {
+                            if history?["pageInfo"]?["hasNextPage"]?.boolValue == true { self.capped(job) }
                             let commits = partial.removeValue(forKey: job.fullName) ?? []
                             _ = try finish(job, commits: commits, pushedAt: repo["pushedAt"]?.stringValue, exists: true)
                         }
@@ -138,6 +140,7 @@ public final class GitHubHistoryFetcher {
                             if let link = reply.next, job.pages < maxPagesPerRepo {
                                 next.append((job, link))
                             } else {
+                                if reply.next != nil { capped(job) }
                                 _ = try finish(job, commits: partial.removeValue(forKey: job.fullName) ?? [], pushedAt: nil, exists: true)
                             }
                         case 409: _ = try finish(job, commits: [], pushedAt: nil, exists: true)  // empty repository
@@ -152,6 +155,13 @@ public final class GitHubHistoryFetcher {
             }
             if let failure { throw failure }
         }
+    }
+
+    /// Says so when a repository has more commits in the window than `maxPagesPerRepo` pages hold.
+    func capped(_ job: Job) {
+        logger.info(
+            "\(job.fullName): read the newest \(job.pages * 100) commits since \(job.since); older ones in the window are skipped (\(maxPagesPerRepo) pages a repository)"
+        )
     }
 
     /// One GraphQL document reading a page of history for each job.

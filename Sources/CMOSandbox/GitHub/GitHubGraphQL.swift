@@ -32,10 +32,22 @@ extension GitHubService {
             document = try parse(source: source)
         } catch {
             let e = error as? GraphQLError
-            var entry: [String: Any] = ["message": e?.message ?? "\(error)"]
-            if let l = e?.locations.first { entry["locations"] = [["line": l.line, "column": l.column]] }
+            let l = e?.locations.first
+            var entry: [String: Any] = ["message": Self.parseError(e?.message ?? "\(error)", at: l)]
+            if let l { entry["locations"] = [["line": l.line, "column": l.column]] }
             return .sortedJSON(200, ["errors": [entry]], headers: headers())
         }
+        // Validated against GitHub's published schema first, as GitHub does: errors only, no data.
+        let sdl = GraphQLSDL.github
+        let schema: GraphQLSchema
+        do {
+            schema = try sdl.schema()
+        } catch {
+            return .sortedJSON(500, ["message": "The sandbox could not load GitHub's schema: \(error)"], headers: headers())
+        }
+        var validator = GitHubGraphQLValidator(sdl: sdl, schema: schema, document: document)
+        let rejected = validator.validate()
+        if !rejected.isEmpty { return .sortedJSON(200, ["errors": rejected], headers: headers()) }
         let operations = document.definitions.compactMap { $0 as? OperationDefinition }
         let wanted = body["operationName"] as? String
         guard
@@ -52,6 +64,8 @@ extension GitHubService {
                 headers: headers())
         }
         var variables = body["variables"] as? [String: Any] ?? [:]
+        let badVariables = GitHubGraphQLValidator.variableErrors(operation, variables, sdl: sdl, schema: schema)
+        if !badVariables.isEmpty { return .sortedJSON(200, ["errors": badVariables], headers: headers()) }
         let probe = GraphQLExecutor(document: document, variables: [:]) { _, _, _ throws(GraphQLFieldError) in .null }
         for def in operation.variableDefinitions where variables[def.variable.name.value] == nil {
             if let d = def.defaultValue { variables[def.variable.name.value] = probe.value(d) }
@@ -114,6 +128,34 @@ extension GitHubService {
         var out: [String: Any] = ["data": data]
         if !executor.errors.isEmpty { out["errors"] = executor.errors }
         return .sortedJSON(200, out, headers: headers())
+    }
+
+    /// graphql-ruby's wording for a syntax error (`Parse error on "}" (RCURLY) at [1, 12]`, or
+    /// `Unexpected end of document`), from GraphQLSwift's (`… found "}"`); lexer errors keep theirs.
+    static func parseError(_ message: String, at l: SourceLocation?) -> String {
+        let message = String(message.prefix { $0 != "\n" })  // GraphQLSwift appends the source line
+        guard let r = message.range(of: "found ", options: .backwards) ?? message.range(of: "Unexpected ") else { return message }
+        var found = String(message[r.upperBound...])
+        if found.hasSuffix(".") { found.removeLast() }
+        if found == "<EOF>" { return "Unexpected end of document" }
+        let punctuators = [
+            "{": "LCURLY", "}": "RCURLY", "(": "LPAREN", ")": "RPAREN", "[": "LBRACKET", "]": "RBRACKET", ":": "COLON",
+            "$": "VAR_SIGN", "!": "BANG", "=": "EQUALS", "@": "DIR_SIGN", "...": "ELLIPSIS", "|": "PIPE", "&": "AMP",
+        ]
+        var text = found
+        var kind = punctuators[found] ?? "UNKNOWN_CHAR"
+        if punctuators[found] == nil, let q = found.firstIndex(of: "\"") {  // Name "foo", Int "5", String "x"
+            text = String(found[found.index(after: q)...].dropLast())
+            switch found[..<q].trimmingCharacters(in: .whitespaces) {
+            case "Name":
+                let keywords: Set = ["query", "mutation", "subscription", "fragment", "on", "true", "false", "null"]
+                kind = keywords.contains(text) ? text.uppercased() : "IDENTIFIER"
+            case "Int": kind = "INT"
+            case "Float": kind = "FLOAT"
+            default: kind = "STRING"
+            }
+        }
+        return "Parse error on \"\(text)\" (\(kind))" + (l.map { " at [\($0.line), \($0.column)]" } ?? "")
     }
 
     /// The deepest `{`/`(`/`[` nesting outside strings (checked before parsing, which recurses).

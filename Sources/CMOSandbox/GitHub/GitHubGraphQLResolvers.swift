@@ -7,10 +7,12 @@ struct GitHubGraphQLResolvers {
     let rateLimit: GitHubGraphQLObject.RateLimitInfo
     typealias Object = GitHubGraphQLObject
 
+    /// A field of GitHub's schema that the sandbox does not serve (documents are validated against
+    /// the whole schema first, so an unknown field never gets this far).
     static func undefined(_ field: String, _ type: String) -> GraphQLFieldError {
         GraphQLFieldError(
-            message: "Field '\(field)' doesn't exist on type '\(type)'", type: nil, code: "undefinedField",
-            extensions: ["typeName": type, "fieldName": field])
+            message: "The sandbox does not serve field '\(field)' on type '\(type)' (GitHub's schema has it; see docs/sandbox.md)",
+            type: nil, code: "sandboxUnsupportedField", extensions: ["typeName": type, "fieldName": field])
     }
 
     static func time(_ t: Int64) -> GraphQLResolved { .leaf(WorldTime.format(t)) }

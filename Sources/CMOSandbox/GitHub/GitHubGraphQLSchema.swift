@@ -1,8 +1,9 @@
 import GraphQL
 
 /// The part of GitHub's schema the sandbox serves: each type's fields and their (named) result
-/// types, so a query is validated before it runs, as GitHub does (`undefinedField`, no `data`).
-/// Scalars are marked with an empty type name.
+/// types. A document has already passed validation against the whole schema
+/// (`GitHubGraphQLValidator`); this finds the real fields the sandbox does not serve before any
+/// quota is spent (`sandboxUnsupportedField`, no `data`). Scalars are marked with an empty type name.
 enum GitHubGraphQLSchema {
     static let scalar = ""
     private static let account: [String: String] = [
@@ -71,8 +72,8 @@ enum GitHubGraphQLSchema {
         "RateLimit": ["cost": scalar, "limit": scalar, "remaining": scalar, "used": scalar, "resetAt": scalar, "nodeCount": scalar],
     ]
 
-    /// `undefinedField` errors for every field the query asks of a type that has no such field
-    /// (fields of types outside this subset are not checked).
+    /// `sandboxUnsupportedField` errors for every field the query asks of a served type that the
+    /// sandbox does not serve (fields of types outside this subset are not checked).
     static func validate(_ selections: [Selection], type: String, fragments: [String: FragmentDefinition]) -> [[String: Any]] {
         var errors: [[String: Any]] = []
         func visit(_ list: [Selection], _ type: String, _ path: [Any], _ seen: Set<String>) {

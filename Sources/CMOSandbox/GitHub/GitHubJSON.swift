@@ -100,7 +100,9 @@ enum GitHubJSON {
             c.committedByWebFlow
             ? gitActor("GitHub", "noreply@github.com", c.date) : gitActor(c.authorName, c.authorEmail, c.date)
         let committerAccount = c.committedByWebFlow ? webFlow : author
-        let committerUser: Any = committerAccount.map { userSummary($0) as Any } ?? null
+        let empty = [String: Any]()
+        let committerUser: Any =
+            c.authorEmptyObject && !c.committedByWebFlow ? empty : committerAccount.map { userSummary($0) as Any } ?? null
         var parents: [[String: Any]] = []
         if let p = c.parentSHA {
             parents.append([
@@ -119,7 +121,8 @@ enum GitHubJSON {
                 ],
             ],
             "url": url, "html_url": "\(web)/\(repo.fullName)/commit/\(c.sha)", "comments_url": "\(url)/comments",
-            "author": author.map { userSummary($0) as Any } ?? null, "committer": committerUser, "parents": parents,
+            "author": c.authorEmptyObject ? empty : author.map { userSummary($0) as Any } ?? null, "committer": committerUser,
+            "parents": parents,
         ]
     }
 

@@ -60,7 +60,7 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
         {
             return rejection
         }
-        let reply = route.produce(request)
+        let reply = invalidParameters(route.endpoint, request) ?? route.produce(request)
         var headers = reply.headers
         headers.append(("x-github-api-version-selected", "2022-11-28"))
         headers.append(("x-github-media-type", "github.v3; format=json"))

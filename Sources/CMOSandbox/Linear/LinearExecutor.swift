@@ -14,6 +14,7 @@ struct LinearGQLError: Error {
     var type: String
     var userPresentableMessage: String?
     var path: [String] = []
+    var locations: [[String: Int]] = []
 
     static func validation(_ message: String) -> LinearGQLError {
         LinearGQLError(kind: .validation, message: message, code: "GRAPHQL_VALIDATION_FAILED", type: "graphql error")
@@ -31,6 +32,7 @@ struct LinearGQLError: Error {
         }
         var o: [String: Any] = ["message": message, "extensions": ext]
         if !path.isEmpty { o["path"] = path }
+        if !locations.isEmpty { o["locations"] = locations }
         return o
     }
 }

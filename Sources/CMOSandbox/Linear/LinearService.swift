@@ -99,6 +99,11 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
             return Self.errors(
                 400, [LinearGQLError(kind: .validation, message: message, code: "GRAPHQL_PARSE_FAILED", type: "graphql error")])
         }
+        let invalid = Self.validationErrors(document)
+        if !invalid.isEmpty {
+            stats.recordRequest(service: name, endpoint: "POST /graphql (invalid)")
+            return Self.errors(400, invalid)
+        }
         let operations = document.definitions.compactMap { $0 as? OperationDefinition }
         var fragments: [String: FragmentDefinition] = [:]
         for f in document.definitions.compactMap({ $0 as? FragmentDefinition }) { fragments[f.name.value] = f }
@@ -113,6 +118,11 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
                         wanted.map { "Unknown operation named \"\($0)\"." }
                             ?? "Must provide operation name if query contains multiple operations.")
                 ])
+        }
+        let badVariables = Self.variableErrors(op, variables)
+        if !badVariables.isEmpty {
+            stats.recordRequest(service: name, endpoint: "POST /graphql (invalid variables)")
+            return Self.errors(400, badVariables)
         }
         var vars = variables
         let executor0 = LinearExecutor(fragments: fragments, variables: [:])

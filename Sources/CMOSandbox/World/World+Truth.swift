@@ -44,11 +44,16 @@ extension World {
         }
         let renamed = users.compactMap { u in u.previousLogin.map { ["login": u.login, "previous_login": $0, "id": u.id] as [String: Any] }
         }
+        let large = config.largeRepoOrdinals
         return [
             "seed": config.seed, "now": WorldTime.format(config.now), "repos_total": repos.count, "users_total": users.count,
             "commits_total": repos.reduce(0) { $0 + $1.commits.count },
-            "repositories": repos.map { r -> [String: Any] in
-                ["full_name": r.fullName, "id": r.id, "commits": r.commits.count, "pushed_at": WorldTime.format(r.pushedAt)]
+            "repositories": repos.enumerated().map { i, r -> [String: Any] in
+                [
+                    "full_name": r.fullName, "id": r.id, "commits": r.commits.count, "pushed_at": WorldTime.format(r.pushedAt),
+                    "large": large.contains(i),
+                    "empty_author_commits": r.commits.filter(\.authorEmptyObject).map(\.sha),
+                ]
             },
             "contributions": contributions, "emails": emailTable, "domains": domainTable, "renamed_users": renamed, "accounts": accounts,
         ]

@@ -5,12 +5,29 @@ public struct WorldConfig: Sendable {
     public var userCount: Int
     /// The fixed "now" (epoch seconds) every date is relative to.
     public var now: Int64
+    /// Large repositories (thousands of commits in the last 90 days, more than 100 contributors
+    /// where the world has that many people): by default one, plus one per 500 repositories, at most
+    /// four, in worlds of at least 20 repositories.
+    public var largeRepoCount: Int
 
-    public init(seed: UInt64, repoCount: Int, userCount: Int, now: Int64 = WorldTime.defaultNow) {
+    public init(seed: UInt64, repoCount: Int, userCount: Int, now: Int64 = WorldTime.defaultNow, largeRepoCount: Int? = nil) {
         self.seed = seed
         self.repoCount = repoCount
         self.userCount = userCount
         self.now = now
+        self.largeRepoCount = largeRepoCount ?? (repoCount >= 20 ? min(4, 1 + (repoCount - 20) / 500) : 0)
+    }
+
+    /// The ordinals of the large repositories: 3, 503, 1003, … (never an empty one).
+    public var largeRepoOrdinals: Set<Int> {
+        let stride = largeRepoCount * 500 <= repoCount ? 500 : max(1, repoCount / max(largeRepoCount, 1))
+        var out = Set<Int>()
+        var next = 3
+        while out.count < largeRepoCount, next < repoCount {
+            if next % 50 != 7 { out.insert(next) }
+            next += stride
+        }
+        return out
     }
 }
 

@@ -17,6 +17,7 @@ extension WorldGenerator {
         var repos: [WorldRepo] = []
         var repoID = 100_000_000
         let oldest = WorldTime.parse("2013-01-01")!
+        let large = config.largeRepoOrdinals
         for _ in 0..<config.repoCount {
             repoID += rng.int(1...2_000_000)
             // Owners follow a power law too: a few accounts own many repositories.
@@ -62,9 +63,13 @@ extension WorldGenerator {
                 repo.pushedAt = repo.createdAt
                 repo.updatedAt = repo.createdAt
                 _ = rng.next()
+            } else if large.contains(repos.count) {
+                makeLarge(&repo, ordinal: repos.count, ownerIndex: ownerIndex, humans: humans, bots: bots)
+                _ = rng.next()  // the same draws as makeCommits, so the repositories after it do not change
             } else {
                 repo.commits = makeCommits(for: repo, ordinal: repos.count, ownerIndex: ownerIndex, humans: humans, bots: bots, rng: &rng)
             }
+            markEmptyAuthors(&repo, ordinal: repos.count, large: large.contains(repos.count))
             repos.append(repo)
         }
         return repos

@@ -58,6 +58,9 @@ public struct WorldCommit: Sendable {
     public var authorID: Int?
     /// Merge commits made on github.com are committed by `web-flow`.
     public var committedByWebFlow: Bool
+    /// GitHub answers REST `"author": {}` (an empty object, not null) for this commit, as its
+    /// schema allows ("Empty Object"): the email's account is gone. GraphQL: `user: null`.
+    public var authorEmptyObject = false
 }
 
 /// One repository of the synthetic world.
