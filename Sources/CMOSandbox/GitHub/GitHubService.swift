@@ -161,7 +161,12 @@ public final class GitHubService: SandboxService, SandboxObservable, @unchecked 
 
     public func reset() { limiter.reset() }
 
-    public func statsExtras() -> [String: Any] { limiter.snapshot() }
+    public func statsExtras() -> [String: Any] {
+        var extras = limiter.snapshot()
+        // How long building GitHub's schema took (null until the first GraphQL request).
+        extras["schema_build_seconds"] = GraphQLSDL.github.loadSeconds ?? NSNull()
+        return extras
+    }
 }
 
 /// Both values, or nil.

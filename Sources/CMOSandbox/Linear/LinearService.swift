@@ -73,6 +73,7 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
                 "requests_remaining": requestWindow.peek(now: now).remaining,
                 "complexity_remaining": complexityWindow.peek(now: now).remaining,
                 "teams": store.teams.map { ["id": $0.id, "key": $0.key] },
+                "schema_build_seconds": GraphQLSDL.linear.loadSeconds ?? NSNull(),
             ]
         }
     }
