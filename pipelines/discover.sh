@@ -141,7 +141,9 @@ EXPORT_CSV=$(stage EXPORT_CSV export-csv) || exit
 names=(gh-search gh-people gh-enrich mx-check score-icp render-copy export-csv)
 
 # One run at a time per state directory: a cron run that finds the last one still going stops.
-# Everything discover.sh creates there is private (0700), as the stages' own files are.
+# Everything discover.sh creates there is private (0700), as the stages' own files are; OUT.csv
+# gets the caller's umask (the stages run with it).
+caller_umask=$(umask)
 umask 077
 state=${CMO_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/cmo}
 mkdir -p "$state" || config_error "cannot create the state directory '$state'"
@@ -189,6 +191,7 @@ trap finish EXIT
 trap 'echo "discover: interrupted; this run'"'"'s folder is $work" >&2; exit 130' INT TERM HUP
 : >"$dead"
 : >"$work/tee.log"
+umask "$caller_umask"
 now_flags=() asof_flags=()
 [ -n "$now" ] && now_flags=(--now "$now") && asof_flags=(--as-of "$now")
 # Stages log to their own files (never to the terminal), with their summary line, even with -q.
