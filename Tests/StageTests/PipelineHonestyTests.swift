@@ -87,7 +87,8 @@ final class PipelineHonestyTests: XCTestCase {
         XCTAssertEqual(dead.count, 12, "every scored lead is a dead letter")
         XCTAssertTrue(dead.allSatisfy { $0.contains("\"stage\":\"render-copy\"") && $0.contains("missing_variable") })
         let funnel = try XCTUnwrap(
-            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: (path as NSString).deletingLastPathComponent + "/funnel.json")))
+            JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: (path as NSString).deletingLastPathComponent + "/funnel.json")))
                 as? [String: Any])
         XCTAssertEqual(funnel["rendered"] as? Int, 0)
         XCTAssertNotNil(funnel["failed"])
@@ -101,8 +102,10 @@ final class PipelineHonestyTests: XCTestCase {
         // Variant A has the typo, B does not: about half of the leads are dead letters.
         let templates = try typoTemplates(in: dir, both: false)
         let args = ["--min-commits", "1"] + templates + ["language:python", "30", dir + "/leads.csv"]
-        let strict = try discover(args, state: dir + "/state")
+        // Under cron (-q) too, a run that is not healthy says so.
+        let strict = try discover(["-q"] + args, state: dir + "/state")
         XCTAssertEqual(strict.status, 65, strict.err)
+        XCTAssertTrue(strict.err.contains("discover: failed: render-copy dead-lettered"), strict.err)
         XCTAssertTrue(strict.err.contains("over --max-dead-share 20%"), strict.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/leads.csv"))
 
@@ -203,8 +206,10 @@ final class PipelineHonestyTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no script(1) for a pty") }
         let dir = Spawn.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let command = [Self.root + "/pipelines/discover.sh", "--now", Self.now, "--config", Self.campaign, "language:python", "5", dir + "/a.csv"]
-            .map { "'\($0)'" }.joined(separator: " ")
+        let command = [
+            Self.root + "/pipelines/discover.sh", "--now", Self.now, "--config", Self.campaign, "language:python", "5", dir + "/a.csv",
+        ]
+        .map { "'\($0)'" }.joined(separator: " ")
         let tty = try Spawn.run(
             "/usr/bin/script", ["-qec", "bash " + command, "/dev/null"],
             environment: try environment(state: dir + "/state", ["TERM": "xterm"]))
