@@ -280,6 +280,12 @@ if [ -n "$progress_pid" ]; then
   progress_pid=""
 fi
 
+# A stage's warnings (a search that found nothing, a DNS server that never answered) are said
+# whatever else happens, -q or not: they are how a run of zeros explains itself.
+for i in "${!names[@]}"; do
+  grep -a "^${names[$i]}: warning: " "$work/$((i + 1))-${names[$i]}.log" 2>/dev/null | head -n 5
+done | sed 's/^/discover: /' >&2
+
 # Stages are at even positions of the pipeline (tee in between).
 for i in "${!names[@]}"; do
   s=${statuses[$((i * 2))]}

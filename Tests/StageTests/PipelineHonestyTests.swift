@@ -129,6 +129,21 @@ final class PipelineHonestyTests: XCTestCase {
         XCTAssertTrue(r.err.contains("of 500 asked for)"), "the funnel's rendered line too: \(r.err)")
     }
 
+    func testAStagesWarningIsSaidEvenUnderQuiet() throws {
+        let dir = Spawn.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A DNS server that never answers: every verdict is unknown, no lead is kept, and mx-check's
+        // warning, not only a row of zeros, says why.
+        let r = try discover(
+            ["-q", "language:python", "5", dir + "/leads.csv"], state: dir + "/state", env: ["CMO_DNS_SERVER": "127.0.0.1:9"])
+        XCTAssertEqual(r.status, 65, r.err)
+        XCTAssertTrue(r.err.contains("discover: mx-check: warning: DNS server 127.0.0.1:9 never answered"), r.err)
+        let nothing = try discover(["-q", "language:cobol", "5", dir + "/leads.csv"], state: dir + "/state")
+        XCTAssertEqual(nothing.status, 65, nothing.err)
+        XCTAssertTrue(nothing.err.contains("gh-search: warning:") && nothing.err.contains("found no repositories"), nothing.err)
+        XCTAssertTrue(nothing.err.contains("the search found no repository"), nothing.err)
+    }
+
     func testTheCampaignIsRequiredAndAnExampleOrUnreadableOneIs78() throws {
         let dir = Spawn.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
