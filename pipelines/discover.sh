@@ -46,8 +46,9 @@
 # of its records; 75 another run holds the lock, or a service asked to wait longer than --max-wait
 # (re-run later); 78 no campaign config, or one that cannot be read or that a stage refuses;
 # otherwise the status of the first stage that failed (64 usage, 69 service down, 77 credentials
-# rejected, 1 internal error), with that stage's log on stderr. Whenever it is not 0, OUT.csv is
-# left as it was and the message names the run folder.
+# rejected, 1 internal error), with that stage's log on stderr. OUT.csv is then left as it was, and
+# a run that got as far as the search names the run folder it kept. Stages' warnings (a search that
+# found nothing, a DNS server that never answered) are printed whatever happens, -q or not.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
