@@ -64,14 +64,27 @@ final class GraphQLSDL: @unchecked Sendable {
     }
 
     static func build(_ resource: String) throws -> GraphQLSchema {
-        guard let url = Bundle.module.url(forResource: resource, withExtension: "graphql") else {
-            throw LoadError(description: "the sandbox's \(resource).graphql resource is missing")
+        guard let url = resourceURL(resource) else {
+            throw LoadError(description: "the sandbox's \(resource).graphql resource is missing (cmo_CMOSandbox.resources)")
         }
         let source = withoutBlockStrings(Array(try Data(contentsOf: url)))
         let document = try parse(source: Source(body: source, name: "\(resource).graphql"))
         // Lenient: GitHub's SDL defines two EnterpriseOwnerInfo fields twice (identically); the
         // builder keeps one. The SDL is the vendor's own, so its other checks are skipped too.
         return try buildASTSchema(documentAST: document, assumeValid: true, assumeValidSDL: true)
+    }
+
+    /// The resource in the package's resource bundle next to the executable (where SwiftPM puts it
+    /// and where `Bundle.module` looks first), else in the source tree this was built from. Unlike
+    /// `Bundle.module`, a binary copied away from its bundle gets an error answer, not a crash.
+    static func resourceURL(_ resource: String) -> URL? {
+        let file = "\(resource).graphql"
+        var places = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("cmo_CMOSandbox.resources/\(file)") }
+        places.append(
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+                "Resources/\(file)"))
+        return places.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 
     /// The SDL without its `"""…"""` descriptions (two thirds of GitHub's bytes; they mean nothing
