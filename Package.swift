@@ -36,9 +36,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            exclude: ["Email/disposable-domains.txt"],
-            resources: [.embedInCode("Resources/icp.yaml")],
-            plugins: ["EmbedText"]  // Email/disposable-domains.txt as DisposableDomains.text (see Plugins/EmbedText)
+            // Email/disposable-domains.txt as DisposableDomains.text and Resources/icp.yaml (the built-in
+            // ICP; examples/icp.yaml links to it) as ICP.defaultYAML, compiled in by Plugins/EmbedText.
+            exclude: ["Email/disposable-domains.txt", "Resources/icp.yaml"],
+            plugins: ["EmbedText"]
         ),
         .executableTarget(name: "export-csv", dependencies: [core], path: "Sources/export-csv"),
         .executableTarget(name: "gh-search", dependencies: [core], path: "Sources/gh-search"),

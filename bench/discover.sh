@@ -45,7 +45,7 @@ for n in "$@"; do
     before=$(sandbox_requests "github ")
     searches_before=$(sandbox_requests "github GET /search")
     dns_before=$(($(sandbox_requests "dns M") + $(sandbox_requests "dns A")))
-    /usr/bin/time -f '%e %M' -o "$WORK/time" pipelines/discover.sh --now "$NOW" --keep "$WORK/run-$n-$run" \
+    /usr/bin/time -f '%e %M' -o "$WORK/time" pipelines/discover.sh --config pipelines/demo-campaign.yaml --now "$NOW" --keep "$WORK/run-$n-$run" \
       "$QUERY" "$n" "$WORK/leads-$n-$run.csv" </dev/null 2>"$WORK/funnel-$n-$run.txt" || { echo "bench: discover exited $?" >&2; cat "$WORK"/run-$n-$run/*.log >&2; exit 1; }
     read -r wall kb <"$WORK/time"
     calls=$(($(sandbox_requests "github ") - before))

@@ -439,6 +439,9 @@ if ((!quiet || !healthy)); then
       echo "discover: $shortfall"
     fi
   } >&2
+elif [ -n "$shortfall" ]; then
+  # -q prints nothing on success, but fewer leads than asked for is worth one line in cron's mail.
+  echo "discover: $shortfall" >&2
 fi
 ((healthy)) || exit 65
 exit 0

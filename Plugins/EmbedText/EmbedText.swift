@@ -9,7 +9,10 @@ import PackagePlugin
 struct EmbedText: BuildToolPlugin {
     /// Per target: the data file (relative to the target's folder), and the type and static member it becomes.
     static let files: [String: [(file: String, type: String, member: String)]] = [
-        "CMOCore": [("Email/disposable-domains.txt", "DisposableDomains", "text")]
+        "CMOCore": [
+            ("Email/disposable-domains.txt", "DisposableDomains", "text"),
+            ("Resources/icp.yaml", "ICP", "defaultYAML"),
+        ]
     ]
 
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {

@@ -127,6 +127,11 @@ final class PipelineHonestyTests: XCTestCase {
         XCTAssertTrue(last.contains("the search found only"), last)
         XCTAssertTrue(r.err.contains("dropped by --min-commits"), r.err)
         XCTAssertTrue(r.err.contains("of 500 asked for)"), "the funnel's rendered line too: \(r.err)")
+        // Under cron (-q) the shortfall is the one line printed.
+        let quiet = try discover(["-q", "language:python", "500", dir + "/quiet.csv"], state: dir + "/state")
+        XCTAssertEqual(quiet.status, 0, quiet.err)
+        XCTAssertEqual(quiet.err.split(separator: "\n").count, 1, quiet.err)
+        XCTAssertTrue(quiet.err.hasPrefix("discover: ") && quiet.err.contains("of 500 asked for"), quiet.err)
     }
 
     func testAStagesWarningIsSaidEvenUnderQuiet() throws {
