@@ -47,6 +47,8 @@ public final class GitHubHistoryFetcher {
         var after: String?
         var pages = 0
         var base: RepoHistory?
+        /// The end of a slice of the window (inclusive), when a busy repository is read in slices.
+        var until: String? = nil
     }
 
     /// Calls `ready` with each repository's history from `since` on, as each is complete (cached ones
@@ -85,6 +87,10 @@ public final class GitHubHistoryFetcher {
         }
         switch mode {
         case .graphql:
+            // A busy repository (more pages than one) is read in time slices, all at once, instead of
+            // one cursor page per round: its history is complete when every slice is.
+            var slices: [String: Int] = [:]
+            var pagesRead: [String: Int] = [:]
             try api.runBatches(
                 jobs, size: &batch, parallel: parallel, logger: logger, query: Self.query,
                 handle: { batch, reply in
@@ -98,15 +104,24 @@ public final class GitHubHistoryFetcher {
                         let facts = (history?["nodes"]?.arrayValue ?? []).compactMap(Self.fact(graphQL:))
                         partial[job.fullName, default: []] += facts
                         job.pages += 1
-                        if history?["pageInfo"]?["hasNextPage"]?.boolValue == true, job.pages < maxPagesPerRepo,
-                            let cursor = history?["pageInfo"]?["endCursor"]?.stringValue
+                        pagesRead[job.fullName, default: 0] += 1
+                        let more = history?["pageInfo"]?["hasNextPage"]?.boolValue == true
+                        let budget = maxPagesPerRepo - pagesRead[job.fullName, default: 0]
+                        if more, budget > 0, job.after == nil, job.until == nil,
+                            let split = Self.slices(job, total: history?["totalCount"]?.intValue, oldest: facts.last?.date, budget: budget)
                         {
+                            slices[job.fullName, default: 1] += split.count - 1
+                            next += split
+                        } else if more, budget > 0, let cursor = history?["pageInfo"]?["endCursor"]?.stringValue {
                             job.after = cursor
                             next.append(job)
                         } else {
-                            if history?["pageInfo"]?["hasNextPage"]?.boolValue == true { self.capped(job) }
+                            if more { self.capped(job) }
+                            slices[job.fullName, default: 1] -= 1
+                            guard slices[job.fullName, default: 0] <= 0 else { continue }
+                            slices[job.fullName] = nil
                             let commits = partial.removeValue(forKey: job.fullName) ?? []
-                            _ = try finish(job, commits: commits, pushedAt: repo["pushedAt"]?.stringValue, exists: true)
+                            _ = try finish(job, commits: commits, pushedAt: repo["pushedAt"]?.stringValue ?? job.pushedAt, exists: true)
                         }
                     }
                     return next
@@ -157,6 +172,24 @@ public final class GitHubHistoryFetcher {
         }
     }
 
+    /// The rest of a busy repository's window after its first page (`since` up to the oldest commit
+    /// on it), cut into as many equal time slices as pages are left to read (at most `budget`), each
+    /// read by cursor on its own; commits on a slice's edge come twice and are dropped by sha. Nil
+    /// when one more page holds the rest.
+    static func slices(_ job: Job, total: Int?, oldest: String?, budget: Int) -> [Job]? {
+        guard let total, let oldest, let from = GitHubTime.parse(job.since), let to = GitHubTime.parse(oldest) else { return nil }
+        let count = min(budget, (total - 100 + 99) / 100)
+        let span = to.timeIntervalSince(from)
+        guard count >= 2, span >= Double(count) else { return nil }
+        return (0..<count).map { k in
+            var slice = job
+            slice.since = GitHubTime.format(from.addingTimeInterval(span * Double(k) / Double(count)))
+            slice.until = GitHubTime.format(k == count - 1 ? to : from.addingTimeInterval(span * Double(k + 1) / Double(count)))
+            slice.after = nil
+            return slice
+        }
+    }
+
     /// Says so when a repository has more commits in the window than `maxPagesPerRepo` pages hold.
     func capped(_ job: Job) {
         logger.info(
@@ -171,11 +204,13 @@ public final class GitHubHistoryFetcher {
             let parts = job.fullName.split(separator: "/", maxSplits: 1).map(String.init)
             let owner = parts.first ?? ""
             let name = parts.count > 1 ? parts[1] : ""
-            let after = job.after.map { ", after: \(GitHubAPI.literal($0))" } ?? ""
+            let after =
+                (job.until.map { ", until: \(GitHubAPI.literal($0))" } ?? "")
+                + (job.after.map { ", after: \(GitHubAPI.literal($0))" } ?? "")
             q += """
                   r\(i): repository(owner: \(GitHubAPI.literal(owner)), name: \(GitHubAPI.literal(name))) { pushedAt \
                 defaultBranchRef { target { ... on Commit { history(first: 100, since: \(GitHubAPI.literal(job.since))\(after)) { \
-                pageInfo { hasNextPage endCursor } nodes { oid messageHeadline committedDate \
+                totalCount pageInfo { hasNextPage endCursor } nodes { oid messageHeadline committedDate \
                 author { email user { login databaseId } } } } } } } }
 
                 """
