@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "mx-check", targets: ["mx-check"]),
         .executable(name: "score-icp", targets: ["score-icp"]),
         .executable(name: "render-copy", targets: ["render-copy"]),
+        .executable(name: "send-instantly", targets: ["send-instantly"]),
+        .executable(name: "cmo-suppress", targets: ["cmo-suppress"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,6 +56,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(name: "render-copy", dependencies: ["CMOCopy", core], path: "Sources/render-copy"),
+        .executableTarget(name: "send-instantly", dependencies: [core], path: "Sources/send-instantly"),
+        .executableTarget(name: "cmo-suppress", dependencies: [core], path: "Sources/cmo-suppress"),
         .target(
             name: "CMOSandbox",
             dependencies: [
