@@ -2,30 +2,22 @@ import CMOCore
 import Foundation
 
 /// Where an OpenAI-compatible chat API lives: `OPENAI_BASE_URL` (default `https://api.openai.com/v1`)
-/// and `OPENAI_API_KEY` (from the environment only).
+/// and `OPENAI_API_KEY` (from the environment only). A view of the `.openai` `ServiceEndpoint`.
 public struct OpenAIEndpoint: Sendable {
+    public let service: ServiceEndpoint
     /// Base URL without a trailing slash (`…/v1`).
-    public let baseURL: String
-    let apiKey: String?
+    public var baseURL: String { service.baseURL }
+
+    public init(_ service: ServiceEndpoint) { self.service = service }
 
     public init(baseURL: String, apiKey: String?) {
-        var base = baseURL
-        while base.hasSuffix("/") { base.removeLast() }
-        self.baseURL = base
-        self.apiKey = apiKey
+        service = ServiceEndpoint(kind: .openai, baseURL: baseURL, key: apiKey)
     }
 
     /// Reads the base URL and key. The key is required for api.openai.com; local servers (Ollama,
     /// llama.cpp, vLLM) may run without one, and then no `Authorization` header is sent.
     public static func resolve(_ settings: Settings) throws -> OpenAIEndpoint {
-        let key = settings.secret("OPENAI_API_KEY")
-        let base: String = try settings.resolve(
-            "openai-base-url", flag: nil as String?, env: "OPENAI_BASE_URL", default: "https://api.openai.com/v1")
-        if key == nil, base.contains("api.openai.com") {
-            throw StageFailure(
-                .config, "OPENAI_API_KEY is not set: export an API key for --llm (or point OPENAI_BASE_URL at a local server)")
-        }
-        return OpenAIEndpoint(baseURL: base, apiKey: key)
+        OpenAIEndpoint(try ServiceEndpoint.resolve(.openai, settings: settings))
     }
 }
 
@@ -122,12 +114,8 @@ public final class WhyNowWriter {
             // Room for the sentence and some slack; a longer answer is cut by the server and refused here.
             JSONMember("max_completion_tokens", .int(maxCharacters / 2 + 16)),
         ])
-        var headers = [("Content-Type", "application/json"), ("Accept", "application/json")]
-        if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         // A completion changes nothing on the server, so it is safe to send again.
-        return HTTPRequest(
-            method: "POST", url: endpoint.baseURL + "/chat/completions", headers: headers, body: body.encoded(), bucket: "openai",
-            retryable: true)
+        return endpoint.service.request("POST", "/chat/completions", body: body.encoded(), retryable: true)
     }
 
     /// One line per record, in order. Throws (ending the stage) for what no record can get past, so

@@ -110,11 +110,14 @@ struct GHEnrich: Stage {
             if plan.findEmails { context.extraSummary += [("emails_found", .int(finder.found)), ("find_requests", .int(finder.requests))] }
         }
         // Chunks big enough to fill a few full queries; small enough that output streams.
-        let chunkSize = 4 * plan.batchSize
-        var pending: [Record] = []
-        func flush() throws {
-            let chunk = pending
-            pending = []
+        let withLogin = { (record: Record) -> Record? in
+            guard record["login"]?.stringValue?.isEmpty == false else {
+                context.deadLetter(record, code: "missing_login", message: "record has no 'login'")
+                return nil
+            }
+            return record
+        }
+        try context.forEachChunk(size: 4 * plan.batchSize, prepare: withLogin) { chunk in
             let found = try profiles.fetch(chunk.compactMap { $0["login"]?.stringValue })
             var enriched = chunk.map { record -> Record in
                 guard let p = found[record["login"]!.stringValue!.lowercased()] else { return record }
@@ -130,17 +133,7 @@ struct GHEnrich: Stage {
                 enriched[i].set("emails", .array((enriched[i]["emails"]?.arrayValue ?? []) + [e.json]))
             }
             for r in enriched { try context.emit(r) }
-            try context.output.flush()  // a closed stdout is noticed before the next chunk's queries
         }
-        try context.forEachRecord { record in
-            guard record["login"]?.stringValue?.isEmpty == false else {
-                context.deadLetter(record, code: "missing_login", message: "record has no 'login'")
-                return
-            }
-            pending.append(record)
-            if pending.count >= chunkSize { try flush() }
-        }
-        if !pending.isEmpty { try flush() }
     }
 
     static func hasUsableEmail(_ record: Record) -> Bool {

@@ -145,13 +145,26 @@ struct GHPeople: Stage {
         // Repositories are read in chunks and their histories fetched chunk by chunk, so that with
         // --max-people the stage stops reading once it has enough people: gh-search upstream then
         // stops at its next write, and no search request is spent on repositories nobody reads.
-        let chunkSize = plan.batchSize * 4
-        var chunk: [(fullName: String, pushedAt: String?)] = []
+        // Without it, every repository is read first and their histories fetched together.
+        let newRepository = { (record: Record) -> (fullName: String, pushedAt: String?)? in
+            guard let name = record["full_name"]?.stringValue, name.split(separator: "/").count == 2 else {
+                context.deadLetter(record, code: "missing_full_name", message: "record has no 'full_name' of the form owner/name")
+                return nil
+            }
+            guard seen.insert(name.lowercased()).inserted else {
+                context.filter(record, reason: "duplicate")
+                return nil
+            }
+            facts[name.lowercased()] = GitHubPeople.RepoFacts(
+                stars: (record["stars"] ?? record["stargazers_count"])?.intValue, language: record["language"]?.stringValue,
+                topics: record["topics"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                query: GitHubQueryTerms(query: record["query"]?.stringValue ?? ""))
+            return (name, record["pushed_at"]?.stringValue)
+        }
         var enough = false
-        func fetchChunk() throws {
-            let repos = chunk
-            chunk = []
-            guard !repos.isEmpty, !enough else { return }
+        let stopped = try context.forEachChunkUntilStopped(
+            size: plan.maxPeople == nil ? .max : plan.batchSize * 4, prepare: newRepository
+        ) { repos -> ChunkLoopAction in
             if fetcher == nil {
                 let client = GitHubAPI(plan.endpoint, http: try context.makeHTTPClient(http), logger: context.logger)
                 let f = GitHubHistoryFetcher(api: client, logger: context.logger, state: try GitHubState())
@@ -178,26 +191,9 @@ struct GHPeople: Stage {
                 }
                 return false
             }
+            return enough ? .stopReading : .continueReading
         }
-        do {
-            try context.forEachRecord { record in
-                guard let name = record["full_name"]?.stringValue, name.split(separator: "/").count == 2 else {
-                    context.deadLetter(record, code: "missing_full_name", message: "record has no 'full_name' of the form owner/name")
-                    return
-                }
-                guard seen.insert(name.lowercased()).inserted else { return context.filter(record, reason: "duplicate") }
-                chunk.append((name, record["pushed_at"]?.stringValue))
-                facts[name.lowercased()] = GitHubPeople.RepoFacts(
-                    stars: (record["stars"] ?? record["stargazers_count"])?.intValue, language: record["language"]?.stringValue,
-                    topics: record["topics"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-                    query: GitHubQueryTerms(query: record["query"]?.stringValue ?? ""))
-                if chunk.count >= chunkSize, plan.maxPeople != nil {
-                    try fetchChunk()
-                    if enough { throw EnoughPeople() }
-                }
-            }
-            try fetchChunk()
-        } catch is EnoughPeople {
+        if stopped {
             context.logger.info("\(people.count) people found after \(seen.count) repositories; not reading the rest of the input")
             context.extraSummary.append(("stopped_reading", .bool(true)))
         }
@@ -214,6 +210,3 @@ struct GHPeople: Stage {
         }
     }
 }
-
-/// Thrown out of the input loop once --max-people are found.
-private struct EnoughPeople: Error {}

@@ -181,10 +181,17 @@ struct MXCheck: Stage {
                 ("dns_timeouts", .int(lookup.queriesTimedOut)), ("role_only", .int(roleOnly)),
             ]
         }
-        var pending: [(Record, [EmailInput])] = []
-        func flush() throws {
-            let chunk = pending
-            pending = []
+        let withAddresses = { (record: Record) -> (Record, [EmailInput])? in
+            let inputs = EmailInput.from(record)
+            // A person found without any address (`emails: []`) is data, not an error: it passes with
+            // no checks, or is filtered as no_email. A record with neither field is the wrong input.
+            guard !inputs.isEmpty || record["emails"] != nil || record["email"] != nil else {
+                context.deadLetterMissing(record, field: "emails")
+                return nil
+            }
+            return (record, inputs)
+        }
+        try context.forEachChunk(size: plan.chunkSize, prepare: withAddresses) { chunk in
             lookup.lookUp(chunk.flatMap { $0.1.compactMap { try? $0.parsed.get().domain } })
             for (record, inputs) in chunk {
                 let candidates = inputs.map { input -> EmailCandidate in
@@ -224,20 +231,7 @@ struct MXCheck: Stage {
                 out.set("best_email", best.map { .string($0.check.address) } ?? .null)
                 try context.emit(out)
             }
-            try context.output.flush()  // a closed stdout is noticed before the next chunk's queries
         }
-        try context.forEachRecord { record in
-            let inputs = EmailInput.from(record)
-            // A person found without any address (`emails: []`) is data, not an error: it passes with
-            // no checks, or is filtered as no_email. A record with neither field is the wrong input.
-            guard !inputs.isEmpty || record["emails"] != nil || record["email"] != nil else {
-                context.deadLetterMissing(record, field: "emails")
-                return
-            }
-            pending.append((record, inputs))
-            if pending.count >= plan.chunkSize { try flush() }
-        }
-        if !pending.isEmpty { try flush() }
     }
 }
 

@@ -172,29 +172,22 @@ struct RenderCopy: Stage {
             try context.forEachRecord { try render($0, whyNow: nil) }
             return
         }
-        var pending: [Record] = []
-        func flush() throws {
-            let chunk = pending
-            pending = []
+        let withVariant = { (record: Record) -> Record? in
+            do {
+                _ = try renderer.template(for: record)  // no model call for a record that cannot get a variant
+            } catch {
+                context.deadLetterMissing(record, field: "id")
+                return nil
+            }
+            return record
+        }
+        try context.forEachChunk(size: max(32, 4 * writer.http.config.maxConcurrency), prepare: withVariant) { chunk in
             for (record, outcome) in zip(chunk, try writer.write(chunk)) {
                 switch outcome {
                 case .success(let line): try render(record, whyNow: line)
                 case .failure(let f): context.deadLetter(record, code: f.code, message: f.message, retryable: f.retryable)
                 }
             }
-            try context.output.flush()  // a closed stdout is noticed before the next chunk's requests
         }
-        let chunkSize = max(32, 4 * writer.http.config.maxConcurrency)
-        try context.forEachRecord { record in
-            do {
-                _ = try renderer.template(for: record)  // no model call for a record that cannot get a variant
-            } catch {
-                context.deadLetterMissing(record, field: "id")
-                return
-            }
-            pending.append(record)
-            if pending.count >= chunkSize { try flush() }
-        }
-        if !pending.isEmpty { try flush() }
     }
 }

@@ -1,24 +1,19 @@
 import Foundation
 
 /// Where GitHub is and who we are: `GITHUB_API_URL` (github.com, GitHub Enterprise Server, or the
-/// sandbox) and `GITHUB_TOKEN`, read once in a stage's `configure`.
+/// sandbox) and `GITHUB_TOKEN`, read once in a stage's `configure`. A view of the `.github`
+/// `ServiceEndpoint`, which builds the requests.
 public struct GitHubEndpoint: Sendable {
-    public let restBase: String
-    public let graphQLURL: String
-    let token: String
+    public let service: ServiceEndpoint
+    public var restBase: String { service.baseURL }
+    /// `/graphql`; GitHub Enterprise Server's `/api/graphql` beside REST's `/api/v3`.
+    public var graphQLURL: String { service.graphQLURL }
+
+    public init(_ service: ServiceEndpoint) { self.service = service }
 
     /// Reads the base URL and the token; a missing token is a configuration error (exit 78).
     public static func resolve(_ settings: Settings) throws -> GitHubEndpoint {
-        let token = settings.secret("GITHUB_TOKEN")
-        var base: String = try settings.resolve(
-            "github-api-url", flag: nil as String?, env: "GITHUB_API_URL", default: "https://api.github.com")
-        while base.hasSuffix("/") { base.removeLast() }
-        guard let token else {
-            throw StageFailure(.config, "GITHUB_TOKEN is not set: export a GitHub token (public read access is enough)")
-        }
-        // GitHub Enterprise Server serves REST under /api/v3 and GraphQL at /api/graphql.
-        let graphQL = base.hasSuffix("/api/v3") ? String(base.dropLast(3)) + "graphql" : base + "/graphql"
-        return GitHubEndpoint(restBase: base, graphQLURL: graphQL, token: token)
+        GitHubEndpoint(try ServiceEndpoint.resolve(.github, settings: settings))
     }
 }
 
@@ -72,7 +67,9 @@ public final class GitHubAPI {
         let resources = resources.filter { !checked.contains($0) }
         guard !resources.isEmpty else { return }
         checked.formUnion(resources)
-        let response = try http.perform(HTTPRequest(url: url("/rate_limit"), headers: headers, serial: true))
+        var request = endpoint.service.request("GET", "/rate_limit")
+        request.serial = true
+        let response = try http.perform(request)
         restCalls += 1
         var body = response.body
         guard response.status == 200, let json = try? JSONScanner.parse(bytes: &body) else { return }  // GHES may not limit
@@ -99,28 +96,11 @@ public final class GitHubAPI {
         guard http.config.clock.pause(wait + 0.25) else { throw OutputClosed() }
     }
 
-    var headers: [(String, String)] {
-        [
-            ("Authorization", "Bearer \(endpoint.token)"), ("Accept", "application/vnd.github+json"),
-            ("X-GitHub-Api-Version", "2022-11-28"),
-        ]
-    }
-
     /// A REST URL from a path (`/search/repositories`) and query items, percent-encoded.
-    public func url(_ path: String, _ query: [(String, String)] = []) -> String {
-        var s = endpoint.restBase + path
-        if !query.isEmpty {
-            s += "?" + query.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
-        }
-        return s
-    }
+    public func url(_ path: String, _ query: [(String, String)] = []) -> String { endpoint.service.url(path, query: query) }
 
     /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-    public static func encode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
-    }
+    public static func encode(_ s: String) -> String { ServiceEndpoint.encode(s) }
 
     /// GETs with `If-None-Match` from the ETag cache. A failure that ends the stage (401, limits
     /// past `--max-wait`, 5xx after retries) is thrown; other statuses come back as replies.
@@ -135,7 +115,13 @@ public final class GitHubAPI {
     /// so the only way never to have requests in flight when one trips is not to send them together,
     /// as GitHub's best practices advise. The wire stays busy (keep-alive, no pause between them).
     public func getEach(_ urls: [String], bucket: String) -> [Result<RESTReply, HTTPError>] {
-        let requests = urls.map { HTTPRequest(url: $0, headers: headers, bucket: bucket, conditional: true, serial: true) }
+        let requests = urls.map { url in
+            var request = endpoint.service.request("GET", url)
+            request.bucket = bucket
+            request.conditional = true
+            request.serial = true
+            return request
+        }
         restCalls += requests.count
         return http.perform(requests).map { result in
             result.map { response in
@@ -151,10 +137,11 @@ public final class GitHubAPI {
     /// retrying with a smaller batch (timeouts, 502/504, resource limits). Anything else is thrown.
     public func graphQL(_ documents: [String]) throws -> [Result<GraphQLReply, GraphQLShrink>] {
         let requests = documents.map { doc in
-            HTTPRequest(
-                method: "POST", url: endpoint.graphQLURL, headers: headers + [("Content-Type", "application/json")],
-                body: JSONValue.object([JSONMember("query", .string(doc))]).encoded(), bucket: "graphql",
+            var request = endpoint.service.request(
+                "POST", endpoint.graphQLURL, body: JSONValue.object([JSONMember("query", .string(doc))]).encoded(),
                 retryable: false)  // a timed-out query is re-sent smaller, not as it was
+            request.bucket = "graphql"
+            return request
         }
         graphQLQueries += requests.count
         return try http.perform(requests).map { result -> Result<GraphQLReply, GraphQLShrink> in

@@ -8,6 +8,10 @@ import Foundation
 //   let response = try http.perform(HTTPRequest(method: "POST", url: u, body: b, retryable: false))
 //   http.stats                                                 // sent, free 304s, retries, quota, waits
 //
+// How a response says "slow down" is the vendor's dialect, read by the request's `RateLimitPolicy`
+// (GitHubRateLimits, OpenAIRateLimits, …; GenericRateLimits when it has none); what follows from
+// it (waits, back-off, host penalties, buckets, pacing) is decided here, the same for every vendor.
+//
 // A stage is a single-threaded loop, so the client is too: `perform` drives curl's multi
 // interface on the calling thread and returns when every request of the batch has an outcome.
 // It is deliberately not Sendable; use one client per thread.
@@ -26,10 +30,12 @@ public final class HTTPClient {
     private let penaltyStore: HTTPPenaltyStore?
     private var penaltiesReadAt = -Double.infinity
     private var limits = RateLimits()
+    private var pacer: RequestPacer
 
     /// Makes a client; fails with exit 78 when the cache or penalty file cannot be opened.
     public init(_ config: HTTPClientConfig) throws {
         self.config = config
+        pacer = RequestPacer(margin: config.pacingMargin)
         curl = try CurlMulti(
             CurlSettings(
                 userAgent: config.userAgent, connectTimeout: config.connectTimeout, totalTimeout: config.totalTimeout,
@@ -174,12 +180,17 @@ public final class HTTPClient {
         var cacheKey: String?
         var cached: HTTPCache.Entry?
         var inFlightKey: String?
+        /// The vendor's dialect, and the client-side limits this request counts against.
+        let policy: any RateLimitPolicy
+        let paces: [PaceLimit]
 
         init(index: Int, request: HTTPRequest) {
             self.index = index
             self.request = request
             host = HTTPClient.host(of: request.url)
             label = request.method + " " + HTTPClient.redact(request.url)
+            policy = request.rateLimits ?? GenericRateLimits()
+            paces = policy.pacing(for: request)
         }
     }
 
@@ -206,6 +217,10 @@ public final class HTTPClient {
         }
         if limits.hostInFlight[job.host, default: 0] > 0, job.request.serial || limits.serialInFlight[job.host, default: 0] > 0 {
             return .blocked
+        }
+        // The vendor's documented limits that no header reports: never send over them.
+        if !job.paces.isEmpty, let held = pacer.wait(host: job.host, limits: job.paces, now: now) {
+            return .later(held.at, "pacing \(job.policy.name) to \(held.limit)")
         }
         guard let name = limits.bucketName(host: job.host, hint: job.request.bucket) else { return .go }
         let key = RateLimits.bucketKey(job.host, name)
@@ -251,6 +266,7 @@ public final class HTTPClient {
         stats.requestsSent += 1
         if job.attempts > 1 { stats.retries += 1 }
         job.startedAt = config.clock.now()
+        if !job.paces.isEmpty { pacer.record(host: job.host, limits: job.paces, at: job.startedAt) }
         limits.hostInFlight[job.host, default: 0] += 1
         if job.request.serial { limits.serialInFlight[job.host, default: 0] += 1 }
         if let name = limits.bucketName(host: job.host, hint: job.request.bucket) {
@@ -293,11 +309,13 @@ public final class HTTPClient {
     private func judge(_ reply: CurlReply, for job: Job, now: Double) -> Verdict {
         let status = reply.status
         let header = { (name: String) in reply.headers.last(where: { $0.name == name })?.value }
-        let seen = limits.observe(host: job.host, hint: job.request.bucket, status: status, header: header)
+        let policy = job.policy
+        let seen = limits.observe(
+            host: job.host, hint: job.request.bucket, status: status, names: policy.bucketHeaders, header: header)
         let bucket = seen.name ?? job.host
         if seen.spent > 0 { stats.quotaSpent[bucket, default: 0] += seen.spent }
-        let retryAfter = Self.retryAfter(header, now: now)
-        let remainingZero = header("x-ratelimit-remaining")?.trimmingCharacters(in: .whitespaces) == "0"
+        let response = RateLimitResponse(status: status, headers: reply.headers, body: reply.body, now: now)
+        let retryAfter = policy.retryAfter(response)
         let rateLimitedError = HTTPError.rateLimited(request: job.label, status: status, attempts: job.attempts)
 
         if status == 304, let entry = job.cached {
@@ -309,16 +327,17 @@ public final class HTTPClient {
             return .done(
                 .success(HTTPResponse(status: 200, headers: headers, body: entry.body, fromCache: true, attempts: job.attempts)))
         }
-        if Self.isBillingQuotaExhausted(status: status, body: reply.body) {
+        // The vendor's policy says whether this is a throttle; what follows from it is decided here.
+        switch policy.classify(response) {
+        case .notLimited:
+            break
+        case .noQuota:
             endPenalty(job, now: now)  // an answer, not a throttle: the host is reachable
             let message = scrub(Self.errorMessage(reply.body), job.request)
             return .done(.failure(.noQuota(request: job.label, message: message)))
-        }
-
-        // Primary limit: REST says 403/429 with remaining 0; GraphQL says 200 with a RATE_LIMITED error.
-        if remainingZero, status == 403 || status == 429 || (status == 200 && Self.isGraphQLRateLimited(reply.body)) {
-            let reset = header("x-ratelimit-reset").flatMap { Double($0) }.map(RateLimits.epochSeconds)
-            let wait = max(0, retryAfter ?? reset.map { $0 - now } ?? backoff(job.attempts))
+        case .bucketExhausted(let named):
+            // Primary limit: wait for the reset (or the named wait), then resend. Never success.
+            let wait = max(0, named ?? backoff(job.attempts))
             if wait > config.maxWait {
                 return .done(.failure(.rateLimitWaitTooLong(request: job.label, seconds: wait, bucket: bucket)))
             }
@@ -326,18 +345,14 @@ public final class HTTPClient {
                 onEvent?(.rateLimited(bucket: bucket, seconds: wait, reason: "primary limit exhausted (HTTP \(status))"))
             }
             return .retry(delay: wait, reason: "rate limit '\(bucket)' exhausted", exhausted: rateLimitedError)
-        }
-        // Secondary limit (403/429 naming a wait or saying so), or any 429 with retry-after: the host pauses.
-        let secondaryText = (status == 403 || status == 429) && Self.mentionsSecondaryLimit(reply.body)
-        if secondaryText || ((status == 403 || status == 429) && retryAfter != nil) {
+        case .hostPenalty(let named, let reason):
+            // Secondary limit, or a 429 naming a wait: the host pauses.
             var penalty = limits.penalties[job.host] ?? RateLimits.HostPenalty()
             // A request sent before this client knew of the penalty was in flight when it began:
             // its rejection is the same penalty. One sent after (the probe) that is rejected is a repeat.
             let repeated = penalty.hits == 0 || job.startedAt >= penalty.learnedAt
             let hits = penalty.hits + (repeated ? 1 : 0)
-            let wait =
-                retryAfter ?? (repeated ? config.secondaryLimitWait * pow(2, Double(hits - 1)) : max(0, penalty.until - now))
-            let reason = secondaryText ? "secondary rate limit (HTTP \(status))" : "HTTP \(status) with retry-after"
+            let wait = named ?? (repeated ? config.secondaryLimitWait * pow(2, Double(hits - 1)) : max(0, penalty.until - now))
             if repeated || now + wait > penalty.until + 1 {
                 onEvent?(.rateLimited(bucket: job.host, seconds: wait, reason: reason))
             }
@@ -350,12 +365,10 @@ public final class HTTPClient {
                 return .done(.failure(.rateLimitWaitTooLong(request: job.label, seconds: wait, bucket: job.host)))
             }
             return .retry(delay: penalty.until - now, reason: reason, exhausted: rateLimitedError)
-        }
-        // Other throttling: a bare 429 (Instantly sends no headers), or Linear's RATELIMITED error.
-        if status == 429 || (status == 400 && Self.isLinearRateLimited(reply.body)) {
-            let reset = header("x-ratelimit-requests-reset").flatMap { Double($0) }.map(RateLimits.epochSeconds)
-            guard let wait = reset.map({ max(0, $0 - now) }) else {
-                return .retry(delay: backoff(job.attempts), reason: "HTTP \(status) rate limited", exhausted: rateLimitedError)
+        case .throttled(let named, let reason):
+            // A bare 429 (Instantly names no wait) backs off; a named reset (Linear) pauses the host.
+            guard let wait = named.map({ max(0, $0) }) else {
+                return .retry(delay: backoff(job.attempts), reason: reason, exhausted: rateLimitedError)
             }
             var penalty = limits.penalties[job.host] ?? RateLimits.HostPenalty()
             penalty.until = max(penalty.until, now + wait)
@@ -364,8 +377,8 @@ public final class HTTPClient {
             if wait > config.maxWait {
                 return .done(.failure(.rateLimitWaitTooLong(request: job.label, seconds: wait, bucket: job.host)))
             }
-            onEvent?(.rateLimited(bucket: job.host, seconds: wait, reason: "HTTP \(status) rate limited"))
-            return .retry(delay: wait, reason: "HTTP \(status) rate limited", exhausted: rateLimitedError)
+            onEvent?(.rateLimited(bucket: job.host, seconds: wait, reason: reason))
+            return .retry(delay: wait, reason: reason, exhausted: rateLimitedError)
         }
         endPenalty(job, now: now)
         if status == 401 || status == 403 {
@@ -443,42 +456,8 @@ public final class HTTPClient {
 
     /// Seconds to wait from `retry-after-ms` (OpenAI), or `retry-after` as delta-seconds or an HTTP date.
     static func retryAfter(_ header: (String) -> String?, now: Double) -> Double? {
-        if let ms = header("retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
-            return max(0, ms / 1000)
-        }
-        guard let value = header("retry-after")?.trimmingCharacters(in: .whitespaces) else { return nil }
-        if let seconds = Double(value) { return max(0, seconds) }
-        return curlParseHTTPDate(value).map { max(0, $0 - now) }
-    }
-
-    static func isGraphQLRateLimited(_ body: [UInt8]) -> Bool {
-        guard body.count < 1 << 20, String(decoding: body, as: UTF8.self).contains("RATE_LIMITED"),
-            let errors = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["errors"] as? [[String: Any]]
-        else { return false }
-        return errors.contains { $0["type"] as? String == "RATE_LIMITED" }
-    }
-
-    static func isLinearRateLimited(_ body: [UInt8]) -> Bool {
-        guard body.count < 1 << 20, String(decoding: body, as: UTF8.self).lowercased().contains("ratelimited"),
-            let errors = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["errors"] as? [[String: Any]]
-        else { return false }
-        return errors.contains {
-            let ext = $0["extensions"] as? [String: Any]
-            return ext?["code"] as? String == "RATELIMITED" || (ext?["type"] as? String)?.lowercased() == "ratelimited"
-        }
-    }
-
-    /// OpenAI's billing refusal: a 429 whose `error.type` or `error.code` is `insufficient_quota`.
-    /// Retrying cannot help (the account has no credit), so it is not a rate limit.
-    static func isBillingQuotaExhausted(status: Int, body: [UInt8]) -> Bool {
-        guard status == 429, body.count < 1 << 20, String(decoding: body, as: UTF8.self).contains("insufficient_quota"),
-            let error = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["error"] as? [String: Any]
-        else { return false }
-        return error["type"] as? String == "insufficient_quota" || error["code"] as? String == "insufficient_quota"
-    }
-
-    static func mentionsSecondaryLimit(_ body: [UInt8]) -> Bool {
-        body.count < 1 << 20 && String(decoding: body, as: UTF8.self).lowercased().contains("secondary rate limit")
+        let headers = ["retry-after-ms", "retry-after"].compactMap { name in header(name).map { (name: name, value: $0) } }
+        return RateLimitDialect.retryAfterMilliseconds(RateLimitResponse(status: 0, headers: headers, now: now))
     }
 
     /// The server's own words from an error body (`message`, `error.message`, `errors[0].message`), short.

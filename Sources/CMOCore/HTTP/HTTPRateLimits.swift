@@ -1,7 +1,7 @@
 import Foundation
 
-/// What the client knows about rate limits: GitHub-style buckets per host (from
-/// `x-ratelimit-*` headers or the request's bucket hint) and hosts under a penalty
+/// What the client knows about rate limits: buckets per host (from the policy's headers, such as
+/// GitHub's `x-ratelimit-*`, or the request's bucket hint) and hosts under a penalty
 /// (secondary limit, or a `retry-after` on a 429).
 struct RateLimits {
     struct Bucket {
@@ -43,20 +43,21 @@ struct RateLimits {
     /// The bucket a request spends, when known.
     func bucketName(host: String, hint: String?) -> String? { hint ?? learned[host] }
 
-    /// Records a response's rate-limit headers. Returns the bucket's name (nil when neither
-    /// headers nor hint name one), the quota this response spent, and whether this response
-    /// newly emptied the bucket.
+    /// Records a response's rate-limit headers (`names`: the vendor's; nil when it sends none).
+    /// Returns the bucket's name (nil when neither headers nor hint name one), the quota this
+    /// response spent, and whether this response newly emptied the bucket.
     mutating func observe(
-        host: String, hint: String?, status: Int, header: (String) -> String?
+        host: String, hint: String?, status: Int, names: RateLimitHeaders? = .github, header: (String) -> String?
     ) -> (name: String?, spent: Int, emptied: Bool) {
-        let resource = header("x-ratelimit-resource")
+        func value(_ name: String?) -> String? { name.flatMap { header($0) } }
+        let resource = value(names?.resource)
         if hint == nil, let resource { learned[host] = resource }
         guard let name = resource ?? bucketName(host: host, hint: hint) else { return (nil, status == 304 ? 0 : 1, false) }
         let key = Self.bucketKey(host, name)
         var b = buckets[key] ?? Bucket()
-        let reset = header("x-ratelimit-reset").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }.map(Self.epochSeconds)
+        let reset = value(names?.reset).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }.map(Self.epochSeconds)
         let wasEmpty = b.remaining == 0
-        if let remaining = header("x-ratelimit-remaining").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+        if let remaining = value(names?.remaining).flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
             // Concurrent responses arrive out of order: within one window keep the lowest count,
             // and never let an older window overwrite a newer one.
             let olderWindow = b.reset.map { old in reset.map { $0 < old } ?? false } ?? false
@@ -70,7 +71,7 @@ struct RateLimits {
             }
         }
         var spent = status == 304 ? 0 : 1  // a 304 is free
-        if let used = header("x-ratelimit-used").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+        if let used = value(names?.used).flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
             if let prev = b.maxUsed, b.usedReset == reset {
                 if status != 304 { spent = max(0, used - prev) }
                 b.maxUsed = max(prev, used)

@@ -19,11 +19,15 @@ public struct HTTPRequest: Sendable {
     /// Sent only when nothing else is in flight to its host, and nothing else is sent to the host
     /// while it is: GitHub's advice against its secondary limits, which have no header to watch.
     public var serial: Bool
+    /// How the vendor's responses say "slow down", and how fast to send to it (`ServiceEndpoint`
+    /// sets it); nil reads every dialect the client knows (`GenericRateLimits`).
+    public var rateLimits: (any RateLimitPolicy)?
 
     /// A request; `retryable` defaults to true for the idempotent methods of RFC 9110.
     public init(
         method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-        bucket: String? = nil, conditional: Bool = false, retryable: Bool? = nil, serial: Bool = false
+        bucket: String? = nil, conditional: Bool = false, retryable: Bool? = nil, serial: Bool = false,
+        rateLimits: (any RateLimitPolicy)? = nil
     ) {
         let method = method.uppercased()
         self.method = method
@@ -34,6 +38,7 @@ public struct HTTPRequest: Sendable {
         self.conditional = conditional
         self.retryable = retryable ?? ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"].contains(method)
         self.serial = serial
+        self.rateLimits = rateLimits
     }
 
     /// The value of a request header by case-insensitive name.
@@ -229,6 +234,9 @@ public struct HTTPClientConfig: Sendable {
     /// SQLite file where host penalties are kept for later runs (`defaultPenaltyPath()`, which
     /// stages use); nil keeps them in memory only.
     public var penaltyPath: String?
+    /// Seconds added to each client-side pacing window (Instantly, Attio), for the jitter between
+    /// sending a request and its arrival; 0 paces exactly to the documented windows.
+    public var pacingMargin: Double
     public var clock: HTTPClock
 
     public init(
@@ -236,7 +244,7 @@ public struct HTTPClientConfig: Sendable {
         totalTimeout: Double = 60, maxRetries: Int = 5, backoffBase: Double = 0.5, backoffCap: Double = 30,
         maxWait: Double = 300, secondaryLimitWait: Double = 60, maxRedirects: Int = 5,
         cachePath: String? = HTTPClientConfig.defaultCachePath(), cacheMaxBytes: Int = 256 << 20,
-        penaltyPath: String? = nil, clock: HTTPClock = .system
+        penaltyPath: String? = nil, pacingMargin: Double = 0.05, clock: HTTPClock = .system
     ) {
         self.userAgent = userAgent
         self.maxConcurrency = maxConcurrency
@@ -251,6 +259,7 @@ public struct HTTPClientConfig: Sendable {
         self.cachePath = cachePath
         self.cacheMaxBytes = cacheMaxBytes
         self.penaltyPath = penaltyPath
+        self.pacingMargin = pacingMargin
         self.clock = clock
     }
 
