@@ -118,9 +118,11 @@ public final class SuppressionList: @unchecked Sendable {
             guard !email.isEmpty else { continue }
             keys.append((.email, email))
             for d in SuppressionValue.domainAndParents(ofEmail: email) { keys.append((.domain, d)) }
-            if let noreply = GitHubIdentity.noreply(email), let l = SuppressionValue.login(noreply.login) { keys.append((.login, l)) }
+            if email.hasSuffix("@users.noreply.github.com"), let noreply = GitHubIdentity.noreply(email) {
+                keys.append((.login, SuppressionValue.lookupLogin(noreply.login)))
+            }
         }
-        if let login, let l = SuppressionValue.login(login) { keys.append((.login, l)) }
+        if let login, !login.isEmpty { keys.append((.login, SuppressionValue.lookupLogin(login))) }
         guard !keys.isEmpty else { return nil }
         return try guarded {
             switch matchMode {

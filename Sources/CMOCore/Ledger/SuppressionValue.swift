@@ -105,20 +105,45 @@ public enum SuppressionValue {
     /// The form an address from a record is looked up by: the normal form when it parses, else
     /// trimmed and lower-cased (a record's odd address is still checked, never refused).
     static func lookupEmail(_ text: String) -> String {
+        // Fast path for what pipelines carry (plain ASCII, no spaces or brackets): lower-cased, the
+        // trailing dot dropped; that is what the full parse would give.
+        var simple = true
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for b in text.utf8 {
+            if b >= 0x80 || b <= 0x20 || b == UInt8(ascii: "<") || b == UInt8(ascii: "\"") {
+                simple = false
+                break
+            }
+            bytes.append(b >= 0x41 && b <= 0x5A ? b + 0x20 : b)
+        }
+        if simple {
+            if bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
+            return String(decoding: bytes, as: UTF8.self)
+        }
         if case .success(let a) = EmailAddress.parse(text) { return a.normalized.lowercased() }
         return text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    /// The form a record's login is looked up by: trimmed, lower-cased, without a leading `@`.
+    static func lookupLogin(_ text: String) -> String {
+        var l = Substring(text.trimmingCharacters(in: .whitespaces).lowercased())
+        if l.hasPrefix("@") { l = l.dropFirst() }
+        return String(l)
     }
 
     /// The domain of a looked-up address and each parent with at least two labels, most specific
     /// first: `eu.acme.com` → `eu.acme.com`, `acme.com`.
     static func domainAndParents(ofEmail email: String) -> [String] {
-        guard let at = email.lastIndex(of: "@") else { return [] }
-        let domain = domain(String(email[email.index(after: at)...])) ?? String(email[email.index(after: at)...])
-        var labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        // `email` is already in lookup form (lower case, punycode, no trailing dot).
+        let utf8 = Array(email.utf8)
+        guard let at = utf8.lastIndex(of: UInt8(ascii: "@")) else { return [] }
         var out: [String] = []
-        while labels.count >= 2 {
-            out.append(labels.joined(separator: "."))
-            labels.removeFirst()
+        var start = at + 1
+        while start < utf8.count {
+            guard let dot = utf8[start...].firstIndex(of: UInt8(ascii: ".")) else { break }
+            if dot > start, dot + 1 < utf8.count { out.append(String(decoding: utf8[start...], as: UTF8.self)) }
+            start = dot + 1
         }
         return out
     }
