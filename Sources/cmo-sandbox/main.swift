@@ -175,6 +175,23 @@ struct VendorOptions: ParsableArguments {
     var instantlySkipScope: String?
     @Option(help: "What POST /api/v2/leads answers when it creates nothing: 'existing' or 'empty'.")
     var instantlySingleSkipReply: String?
+    @Option(help: "Number of seeded Instantly campaigns (default 5: active with cmo variables, active fixed, draft, paused, completed).")
+    var instantlyCampaigns: Int?
+    @Option(help: "Instantly leads/list with a starting_after it does not know: 'continue' after it (keyset) or 'reject' (400).")
+    var instantlyUnknownCursor: String?
+    @Flag(help: "Instantly's rate windows count only served requests (default: refused ones count too).")
+    var instantlyRateCountsServedOnly = false
+    @Flag(help: "POST /api/v2/leads stores a second lead for an email already in the campaign (no automatic dedupe).")
+    var instantlySingleNoDedupe = false
+    @Flag(help: "Accept unknown top-level keys in an Instantly leads/add body (the spec's schema allows them).")
+    var instantlyAcceptUnknownBulkKeys = false
+    @Flag(help: "Count an email already in the target as duplicated_leads before Instantly's skip_if_* flags.")
+    var instantlyDedupeBeforeSkip = false
+    @Option(help: "How Instantly list endpoints mark the last page: 'omitted', 'null' or 'last-item'.")
+    var instantlyEndOfList: String?
+    @Option(help: "HTTP status of an Instantly leads/add validation failure (default 400).") var instantlyValidationStatus: Int?
+    @Flag(help: "Instantly answers 403 (Cloudflare error 1010) to requests without a User-Agent.")
+    var instantlyRequireUserAgent = false
     @Option(help: "Attio write requests per second.") var attioWritesPerSecond: Int?
     @Option(help: "Attio read requests per second.") var attioReadsPerSecond: Int?
     @Flag(help: "Attio query POSTs count as writes (default: reads).") var attioQueriesCountAsWrites = false
@@ -191,6 +208,16 @@ struct VendorOptions: ParsableArguments {
         }
         if let reply = instantlySingleSkipReply, InstantlyOptions.SingleSkipReply(rawValue: reply) == nil {
             throw ValidationError("'--instantly-single-skip-reply' must be 'existing' or 'empty'")
+        }
+        if let n = instantlyCampaigns, n < 0 { throw ValidationError("'--instantly-campaigns' must be ≥ 0") }
+        if let mode = instantlyUnknownCursor, InstantlyOptions.UnknownCursor(rawValue: mode) == nil {
+            throw ValidationError("'--instantly-unknown-cursor' must be 'continue' or 'reject'")
+        }
+        if let mode = instantlyEndOfList, InstantlyOptions.EndOfList(rawValue: mode) == nil {
+            throw ValidationError("'--instantly-end-of-list' must be 'omitted', 'null' or 'last-item'")
+        }
+        if let status = instantlyValidationStatus, !(400...499).contains(status) {
+            throw ValidationError("'--instantly-validation-status' must be a 4xx status")
         }
         if let status = linearRateLimitStatus, ![400, 429].contains(status) {
             throw ValidationError("'--linear-rate-limit-status' must be 400 or 429")
@@ -210,6 +237,15 @@ struct VendorOptions: ParsableArguments {
         if instantlyNoPlan { o.noPlan = true }
         if let v = instantlySkipScope.flatMap(InstantlyOptions.SkipScope.init(rawValue:)) { o.skipScope = v }
         if let v = instantlySingleSkipReply.flatMap(InstantlyOptions.SingleSkipReply.init(rawValue:)) { o.singleSkipReply = v }
+        if let v = instantlyCampaigns { o.campaignCount = v }
+        if let v = instantlyUnknownCursor.flatMap(InstantlyOptions.UnknownCursor.init(rawValue:)) { o.unknownCursor = v }
+        if instantlyRateCountsServedOnly { o.rateCountsRefused = false }
+        if instantlySingleNoDedupe { o.singleDedupe = false }
+        if instantlyAcceptUnknownBulkKeys { o.acceptUnknownBulkKeys = true }
+        if instantlyDedupeBeforeSkip { o.dedupeBeforeSkip = true }
+        if let v = instantlyEndOfList.flatMap(InstantlyOptions.EndOfList.init(rawValue:)) { o.endOfList = v }
+        if let v = instantlyValidationStatus { o.validationStatus = v }
+        if instantlyRequireUserAgent { o.requireUserAgent = true }
         return o
     }
 

@@ -41,8 +41,10 @@ public final class SandboxRouter: @unchecked Sendable {
         case .reset:
             return .reset
         case .serverError(let status):
+            if let shaping = service as? any SandboxFaultShaping { return .respond(shaping.injectedFault(status: status)) }
             return .respond(.sortedJSON(status, ["message": "Sandbox fault: \(HTTPResponseWriter.reason(status))"]))
         case .tooManyRequests:
+            if let shaping = service as? any SandboxFaultShaping { return .respond(shaping.injectedFault(status: 429)) }
             return .respond(.sortedJSON(429, ["message": "Sandbox fault: Too Many Requests"], headers: [("retry-after", "1")]))
         case .none, .truncate:
             break
@@ -76,6 +78,11 @@ public final class SandboxRouter: @unchecked Sendable {
             faults.reset()
             return .sortedJSON(200, ["reset": true])
         default:
+            for service in services where request.path.hasPrefix("/_sandbox/\(service.name)/") {
+                var inner = request
+                inner.path = String(request.path.dropFirst("/_sandbox/\(service.name)".count))
+                if let inspectable = service as? any SandboxInspectable, let answer = inspectable.inspect(inner) { return answer }
+            }
             return .sortedJSON(
                 404, ["message": "Not Found", "endpoints": ["GET /_sandbox/stats", "GET /_sandbox/truth", "POST /_sandbox/reset"]])
         }

@@ -30,20 +30,48 @@ public struct InstantlyOptions: Sendable {
         case lastItem = "last-item"
     }
 
+    /// What `leads/list` does with a `starting_after` that is no lead's id (or, with `distinct_contacts`,
+    /// no lead's email). The docs call it a keyset cursor ("results are ordered by id … reuse the cursor"),
+    /// so by default the page continues after it in that order [U].
+    public enum UnknownCursor: String, Sendable {
+        /// Continue with the items that sort after the cursor (as `WHERE id > cursor` would).
+        case continueAfter = "continue"
+        /// 400 `Invalid starting_after cursor`.
+        case reject
+    }
+
     /// Workspace limit per second (documented: 100).
     public var requestsPerSecond = 100
     /// Workspace limit per minute (documented: 6,000).
     public var requestsPerMinute = 6000
     /// Answer 402 "no active paid plan" on every authenticated request.
     public var noPlan = false
-    /// How many campaigns the workspace starts with (ids follow from the seed).
-    public var campaignCount = 3
+    /// How many campaigns the workspace starts with (ids follow from the seed). The first five are, in
+    /// order: active with `{{cmo_subject}}`/`{{cmo_body}}` and the unsubscribe header, active with fixed
+    /// text and no unsubscribe header, draft, paused, completed; later ones repeat that cycle.
+    public var campaignCount = 5
     /// How many lead lists the workspace starts with.
     public var listCount = 2
     /// Lead uploads the plan allows in total (`remaining_in_plan`); nil reports null.
     public var planLeadLimit: Int? = 25_000
     /// Entries of the workspace's default blocklist: whole emails or bare domains.
     public var blocklist: [String] = ["blocked@example.com", "donotcontact.example"]
+    /// Entries (emails or bare domains) of the workspace's one custom blocklist, used instead of the
+    /// default one when a request names it in `blocklist_id`; its id follows from the seed.
+    public var customBlocklist: [String] = ["competitor.example", "vip@customer.example"]
+    /// Requests refused by the workspace limit still count in its sliding windows (a client that keeps
+    /// sending into 429s stays limited), as counters that count every hit do [U]; false counts only
+    /// the requests served.
+    public var rateCountsRefused = true
+    /// What `leads/list` does with a `starting_after` it does not know.
+    public var unknownCursor: UnknownCursor = .continueAfter
+    /// Apply the automatic per-campaign/list dedupe to `POST /api/v2/leads` too (documented only for the
+    /// bulk endpoint [U]); false stores a second lead for an email already in the target.
+    public var singleDedupe = true
+    /// Accept unknown top-level keys in the `leads/add` body, as the spec's schema (no
+    /// `additionalProperties: false` there) allows; by default they are refused so a misspelt flag
+    /// (`skip_if_in_campaigns`) cannot silently do nothing [U].
+    public var acceptUnknownBulkKeys = false
     /// Scope of `skip_if_in_campaign`/`skip_if_in_list`; nil follows each endpoint's own wording
     /// (bulk: any in the workspace; single: the target only).
     public var skipScope: SkipScope? = nil
@@ -58,7 +86,7 @@ public struct InstantlyOptions: Sendable {
     public var dedupeBeforeSkip = false
     /// Answer 403 (Cloudflare error 1010) to requests without a `User-Agent`, as a third party reports [3P].
     public var requireUserAgent = false
-    /// The clock used for rate windows.
+    /// The clock used for rate windows (sliding: any 1 s and any 60 s span).
     public var clock: ServiceKit.Clock = { Date() }
     /// The time stamped on seeded objects and the start of the deterministic write clock.
     public var epoch = Date(timeIntervalSince1970: 1_795_000_000)

@@ -15,9 +15,12 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
 
     let lock = NSLock()
     var leads: [InstantlyLead] = []
-    var secondWindow: ServiceKit.RateWindow
-    var minuteWindow: ServiceKit.RateWindow
+    var limiter: InstantlyRateLimit
     var rejected = 0
+    var violations: [String: Int] = [:]
+    /// Per target (`campaign:<id>` or `list:<id>`): items sent for an email already stored there
+    /// (`resubmissions`) and repeats of an email inside one `leads/add` payload (`duplicates_in_request`).
+    var targetCounts: [String: [String: Int]] = [:]
 
     /// A workspace whose campaigns, lists and accounts follow from `seed`; `token` is the only valid key.
     public init(stats: SandboxStats, seed: UInt64, token: String, options: InstantlyOptions = .init()) {
@@ -26,14 +29,18 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         self.token = token
         self.options = options
         world = InstantlyWorld(seed: seed, options: options)
-        secondWindow = .init(limit: options.requestsPerSecond, window: 1)
-        minuteWindow = .init(limit: options.requestsPerMinute, window: 60)
+        limiter = InstantlyRateLimit(
+            perSecond: options.requestsPerSecond, perMinute: options.requestsPerMinute, countRefused: options.rateCountsRefused)
     }
 
     /// The seeded campaign ids, in order.
     public var campaignIDs: [String] { world.campaigns.compactMap { $0["id"] as? String } }
     /// The seeded lead list ids, in order.
     public var listIDs: [String] { world.lists.compactMap { $0["id"] as? String } }
+    /// The workspace default blocklist's id (`blocklist_used` when a request names none).
+    public var defaultBlocklistID: String { world.defaultBlocklistID }
+    /// The seeded custom blocklist's id (entries: `options.customBlocklist`).
+    public var customBlocklistID: String { world.customBlocklistID }
 
     public func handle(_ request: SandboxRequest) -> SandboxResponse? {
         let route = Self.route(request)
@@ -48,13 +55,13 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         }
         guard presented == token else { return Self.error(401, "Invalid API key") }
         return lock.withLock {
-            let now = options.clock()
-            let perSecond = secondWindow.take(now: now)
-            let perMinute = perSecond.allowed ? minuteWindow.take(now: now) : (allowed: false, remaining: 0, resetAt: now)
-            guard perSecond.allowed, perMinute.allowed else {
+            if let over = limiter.admit(now: options.clock()) {
                 rejected += 1
+                violations[over.rawValue, default: 0] += 1
+                let limit = over == .perSecond ? "\(options.requestsPerSecond)/s" : "\(options.requestsPerMinute)/min"
                 stats.recordViolation(
-                    service: name, bucket: "workspace", detail: "\(request.method) \(request.path) over the workspace limit")
+                    service: name, bucket: "workspace_\(over.rawValue)",
+                    detail: "\(request.method) \(request.path) over the workspace limit of \(limit)")
                 return Self.error(429, "Rate limit exceeded")
             }
             stats.recordQuota(service: name, bucket: "workspace", cost: 1)
@@ -66,16 +73,56 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
     public func reset() {
         lock.withLock {
             leads = []
-            secondWindow.reset()
-            minuteWindow.reset()
+            limiter.reset()
             rejected = 0
+            violations = [:]
+            targetCounts = [:]
         }
     }
 
     public func statsExtras() -> [String: Any] {
         lock.withLock {
-            ["leads": leads.count, "rejected_429": rejected, "campaign_ids": campaignIDs, "list_ids": listIDs]
+            var campaigns: [String: Any] = [:]
+            for (i, c) in world.campaigns.enumerated() {
+                let id = c["id"] as! String
+                var entry = targetSummary("campaign:\(id)", leads.filter { $0.campaign == id })
+                entry["index"] = i
+                entry["status"] = c["status"]
+                entry["name"] = c["name"]
+                campaigns[id] = entry
+            }
+            var lists: [String: Any] = [:]
+            for (i, l) in world.lists.enumerated() {
+                let id = l["id"] as! String
+                var entry = targetSummary("list:\(id)", leads.filter { $0.listID == id })
+                entry["index"] = i
+                lists[id] = entry
+            }
+            let all = Array(campaigns.values) + Array(lists.values)
+            func total(_ key: String) -> Int { all.reduce(0) { $0 + (($1 as? [String: Any])?[key] as? Int ?? 0) } }
+            let perSecond = violations["per_second"] ?? 0
+            let perMinute = violations["per_minute"] ?? 0
+            return [
+                "leads": leads.count, "rejected_429": rejected,
+                "rate_limit_violations": ["per_second": perSecond, "per_minute": perMinute, "total": perSecond + perMinute],
+                "campaign_ids": campaignIDs, "list_ids": listIDs, "campaigns": campaigns, "lists": lists,
+                "duplicate_leads_total": total("duplicate_leads"), "resubmissions_total": total("resubmissions"),
+                "blocklist_ids": ["default": world.defaultBlocklistID, "custom": world.customBlocklistID],
+            ]
         }
+    }
+
+    /// Counts for one campaign or list: stored leads, distinct emails, stored duplicates (a second lead
+    /// with an email already stored there), resubmissions and in-request duplicates.
+    private func targetSummary(_ target: String, _ stored: [InstantlyLead]) -> [String: Any] {
+        var perEmail: [String: Int] = [:]
+        for lead in stored { if let e = lead.email { perEmail[e, default: 0] += 1 } }
+        let counts = targetCounts[target] ?? [:]
+        return [
+            "leads": stored.count, "distinct_emails": perEmail.count,
+            "duplicate_leads": perEmail.values.reduce(0) { $0 + max(0, $1 - 1) },
+            "resubmissions": counts["resubmissions"] ?? 0, "duplicates_in_request": counts["duplicates_in_request"] ?? 0,
+        ]
     }
 
     /// The route pattern of a request, or nil when Instantly has no such route.
@@ -115,9 +162,10 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         }
     }
 
-    /// `{items, next_starting_after}` over a seeded collection (`limit` 1–100, `starting_after`, `search`, `status`).
+    /// `{items, next_starting_after}` over a seeded collection (`limit` 1–100, `starting_after`, `search`,
+    /// `status`), ordered by the cursor key so the cursor works as a keyset (`cursor > starting_after`).
     private func page(_ all: [[String: Any]], _ r: SandboxRequest, searchKey: String, cursorKey: String) -> SandboxResponse {
-        var items = all
+        var items = all.sorted { ($0[cursorKey] as? String ?? "") < ($1[cursorKey] as? String ?? "") }
         if let text = r.queryValue("limit") {
             guard let l = Int(text) else { return Self.error(400, "querystring/limit must be integer") }
             if l < 1 { return Self.error(400, "querystring/limit must be >= 1") }
@@ -127,9 +175,14 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         if let s = r.queryValue("search")?.lowercased(), !s.isEmpty {
             items = items.filter { ($0[searchKey] as? String)?.lowercased().contains(s) ?? false }
         }
-        if let st = r.queryValue("status").flatMap(Int.init) { items = items.filter { ($0["status"] as? Int) == st } }
-        if let after = r.queryValue("starting_after"), let i = items.firstIndex(where: { ($0[cursorKey] as? String) == after }) {
-            items = Array(items[(i + 1)...])
+        if let text = r.queryValue("status") {
+            guard let st = Int(text) else { return Self.error(400, "querystring/status must be number") }
+            items = items.filter { ($0["status"] as? Int) == st }
+        }
+        if let after = r.queryValue("starting_after") {
+            let known = items.contains { ($0[cursorKey] as? String) == after }
+            if !known && options.unknownCursor == .reject { return Self.error(400, "Invalid starting_after cursor") }
+            items = items.filter { ($0[cursorKey] as? String ?? "") > after }
         }
         let pageItems = Array(items.prefix(limit))
         return .json(200, listBody(pageItems, more: items.count > limit, cursor: pageItems.last?[cursorKey]))
@@ -146,7 +199,7 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         return body
     }
 
-    /// Instantly's error body: `{"statusCode", "error", "message"}`.
+    /// Instantly's error body: `{"statusCode", "error", "message"}`; 429s carry no rate-limit headers.
     static func error(_ status: Int, _ message: String) -> SandboxResponse {
         let reason: String
         switch status {
@@ -157,8 +210,66 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         case 404: reason = "Not Found"
         case 422: reason = "Unprocessable Entity"
         case 429: reason = "Too Many Requests"
+        case 502: reason = "Bad Gateway"
+        case 503: reason = "Service Unavailable"
         default: reason = "Internal Server Error"
         }
         return .json(status, ["statusCode": status, "error": reason, "message": message])
+    }
+}
+
+extension InstantlyService: SandboxFaultShaping {
+    /// An injected 429 is Instantly's own (2.8 body, no `Retry-After`, no rate-limit headers); a 5xx has the same shape.
+    public func injectedFault(status: Int) -> SandboxResponse {
+        status == 429 ? Self.error(429, "Rate limit exceeded") : Self.error(status, "Sandbox fault")
+    }
+}
+
+extension InstantlyService: SandboxInspectable {
+    /// `GET /_sandbox/instantly/leads` (`campaign`, `list_id`, `email` filters; `format=ndjson`) and
+    /// `GET /_sandbox/instantly/campaigns`: what a bench compares with its expected set.
+    public func inspect(_ r: SandboxRequest) -> SandboxResponse? {
+        guard r.method == "GET" || r.method == "HEAD" else { return nil }
+        switch r.path {
+        case "/leads":
+            let rows: [[String: Any]] = lock.withLock {
+                leads.filter { lead in
+                    (r.queryValue("campaign").map { lead.campaign == $0 } ?? true)
+                        && (r.queryValue("list_id").map { lead.listID == $0 } ?? true)
+                        && (r.queryValue("email").map { lead.email == $0.lowercased() } ?? true)
+                }.map(\.inspection)
+            }
+            if r.queryValue("format") == "ndjson" {
+                let text = rows.map { ServiceKit.jsonString($0) + "\n" }.joined()
+                return SandboxResponse(status: 200, headers: [("content-type", "application/x-ndjson")], body: Array(text.utf8))
+            }
+            return .json(200, ["items": rows, "count": rows.count])
+        case "/campaigns":
+            let rows = world.campaigns.enumerated().map { i, c -> [String: Any] in
+                let kind = InstantlyWorld.campaignKinds[i % InstantlyWorld.campaignKinds.count]
+                return [
+                    "index": i, "id": c["id"]!, "name": c["name"]!, "status": c["status"]!,
+                    "custom_variables": kind.variables ? ["cmo_subject", "cmo_body"] : [String](),
+                    "insert_unsubscribe_header": kind.unsubscribeHeader, "email_list": c["email_list"]!,
+                ]
+            }
+            return .json(200, ["items": rows])
+        default:
+            return nil
+        }
+    }
+}
+
+extension InstantlyLead {
+    /// One row of `GET /_sandbox/instantly/leads`.
+    var inspection: [String: Any] {
+        var row: [String: Any] = [
+            "id": id, "email": email ?? NSNull(), "campaign": campaign ?? NSNull(), "list_id": listID ?? NSNull(),
+            "payload": fields["payload"] ?? NSNull(), "timestamp_created": ServiceKit.iso8601(created), "via": via,
+        ]
+        var own = fields
+        own["payload"] = nil
+        row["fields"] = own
+        return row
     }
 }

@@ -10,6 +10,8 @@ struct InstantlyLead {
     /// The lead's own fields as sent (first_name, company_name, …), custom variables under `payload`.
     var fields: [String: Any]
     var created: Date
+    /// The endpoint that stored it: `leads/add` or `leads`.
+    var via: String
 }
 
 /// The seeded, read-only part of the Instantly workspace: organization, campaigns, lists, accounts.
@@ -18,6 +20,41 @@ struct InstantlyWorld {
     let campaigns: [[String: Any]]
     let lists: [[String: Any]]
     let accounts: [[String: Any]]
+    /// The workspace default blocklist (`options.blocklist`), used when a request names none.
+    let defaultBlocklistID: String
+    /// The one custom blocklist (`options.customBlocklist`), used when a request names it.
+    let customBlocklistID: String
+
+    /// What the seeded campaigns are, by index (the cycle repeats after the fifth).
+    struct CampaignKind {
+        var name: String
+        var status: Int
+        /// The sequence uses `{{cmo_subject}}` and `{{cmo_body}}` (else fixed text).
+        var variables: Bool
+        var unsubscribeHeader: Bool
+        var dailyLimit: Int
+        var dailyMaxLeads: Int
+        /// Indexes into the seeded accounts (`email_list`).
+        var accounts: [Int]
+    }
+
+    static let campaignKinds = [
+        CampaignKind(
+            name: "Developers — open source maintainers", status: 1, variables: true, unsubscribeHeader: true,
+            dailyLimit: 50, dailyMaxLeads: 25, accounts: [0, 1]),
+        CampaignKind(
+            name: "Developers — infra tooling (fixed copy)", status: 1, variables: false, unsubscribeHeader: false,
+            dailyLimit: 100, dailyMaxLeads: 40, accounts: [2]),
+        CampaignKind(
+            name: "Developers — draft", status: 0, variables: true, unsubscribeHeader: true, dailyLimit: 30,
+            dailyMaxLeads: 10, accounts: [0]),
+        CampaignKind(
+            name: "Developers — paused", status: 2, variables: true, unsubscribeHeader: true, dailyLimit: 20,
+            dailyMaxLeads: 10, accounts: [1]),
+        CampaignKind(
+            name: "Developers — completed", status: 3, variables: true, unsubscribeHeader: true, dailyLimit: 20,
+            dailyMaxLeads: 10, accounts: [0, 1, 2]),
+    ]
 
     init(seed: UInt64, options: InstantlyOptions) {
         organization = ServiceKit.uuid(seed: seed, "instantly-organization")
@@ -36,30 +73,48 @@ struct InstantlyWorld {
             ])
         }
         self.accounts = accounts
-        let names = ["Developers — open source maintainers", "Developers — infra tooling", "Developers — draft", "Developers — follow-up"]
-        let statuses = [1, 1, 0, 2]
+        let owner = ServiceKit.uuid(seed: seed, "instantly-user-owner")
+        let org = organization
+        let kinds = InstantlyWorld.campaignKinds
         campaigns = (0..<max(0, options.campaignCount)).map { i in
-            [
+            let kind = kinds[i % kinds.count]
+            let variant: [String: Any] =
+                kind.variables
+                ? ["subject": "{{cmo_subject}}", "body": "{{cmo_body}}"]
+                : [
+                    "subject": "Release automation for your maintainers",
+                    "body": "Hi {{firstName}},<br/><br/>We help maintainers ship releases without the busywork. Worth a look?",
+                ]
+            let senders = kind.accounts.map { accounts[$0]["email"]! }
+            return [
                 "id": ServiceKit.uuid(seed: seed, "instantly-campaign-\(i)"),
-                "name": i < names.count ? names[i] : "Sandbox campaign \(i + 1)",
-                "status": statuses[i % statuses.count],
-                "organization": ServiceKit.uuid(seed: seed, "instantly-organization"),
+                "name": i < kinds.count ? kind.name : "Sandbox campaign \(i + 1) (\(kind.name))",
+                "status": kind.status, "pl_value": NSNull(), "is_evergreen": false,
+                "organization": org, "owned_by": owner, "ai_sdr_id": NSNull(),
                 "campaign_schedule": [
+                    "start_date": NSNull(), "end_date": NSNull(),
                     "schedules": [
                         [
                             "name": "Weekdays", "timing": ["from": "09:00", "to": "17:00"],
                             "days": ["1": true, "2": true, "3": true, "4": true, "5": true],
                             "timezone": "America/Anchorage",
                         ]
-                    ]
+                    ],
                 ],
-                "sequences": [["steps": [["type": "email", "delay": 2, "variants": [["subject": "{{subject}}", "body": "{{body}}"]]]]]],
-                "daily_limit": [50, 100, 30, 20][i % 4], "daily_max_leads": 25,
-                "email_list": accounts.map { $0["email"]! }, "email_gap": 10, "random_wait_max": 10,
-                "stop_on_reply": true, "text_only": false, "link_tracking": false, "open_tracking": false,
+                "sequences": [["steps": [["type": "email", "delay": 2, "delay_unit": "days", "variants": [variant]]]]],
+                "daily_limit": kind.dailyLimit, "daily_max_leads": kind.dailyMaxLeads,
+                "email_list": senders, "email_tag_list": [String](), "cc_list": [String](), "bcc_list": [String](),
+                "email_gap": 10, "random_wait_max": 10, "stop_on_reply": true, "stop_on_auto_reply": false,
+                "stop_for_company": false, "text_only": false, "first_email_text_only": false,
+                "link_tracking": false, "open_tracking": false, "prioritize_new_leads": false,
+                "match_lead_esp": false, "allow_risky_contacts": false, "disable_bounce_protect": false,
+                "auto_variant_select": NSNull(), "insert_unsubscribe_header": kind.unsubscribeHeader,
+                "not_sending_status": NSNull(), "core_variables": NSNull(), "custom_variables": NSNull(),
                 "timestamp_created": created, "timestamp_updated": created,
             ] as [String: Any]
         }
+        defaultBlocklistID = ServiceKit.uuid(seed: seed, "instantly-default-blocklist")
+        customBlocklistID = ServiceKit.uuid(seed: seed, "instantly-blocklist-custom-0")
         lists = (0..<max(0, options.listCount)).map { i in
             [
                 "id": ServiceKit.uuid(seed: seed, "instantly-list-\(i)"),
@@ -81,9 +136,13 @@ extension InstantlyLead {
             "organization": organization, "status": 1, "email_open_count": 0, "email_reply_count": 0,
             "email_click_count": 0, "company_domain": email.flatMap { $0.split(separator: "@").last.map(String.init) } ?? "",
             "status_summary": [String: Any](), "campaign": campaign ?? NSNull(), "list_id": listID ?? NSNull(),
-            "email": email ?? NSNull(), "lt_interest_status": 0, "verification_status": 1, "enrichment_status": 1,
-            "upload_method": "api", "payload": NSNull(),
+            "email": email ?? NSNull(), "upload_method": "api", "payload": NSNull(),
+            "last_step_from": NSNull(), "last_step_id": NSNull(), "last_step_timestamp_executed": NSNull(),
+            "timestamp_last_contact": NSNull(), "timestamp_last_open": NSNull(), "timestamp_last_reply": NSNull(),
+            "timestamp_last_click": NSNull(), "timestamp_last_interest_change": NSNull(),
         ]
+        // A fresh lead has no interest status (the schema's lt_interest_status is optional and not
+        // nullable; 0 means "Out of Office") and has not been verified or enriched: those keys are left out.
         for (k, v) in fields { o[k] = v }
         return o
     }
