@@ -110,7 +110,7 @@ public struct ServiceEndpoint: Sendable {
     /// The GraphQL endpoint: GitHub's `/graphql` (GitHub Enterprise Server: `/api/graphql` beside
     /// REST's `/api/v3`), Linear's `/graphql`.
     public var graphQLURL: String {
-        if kind == .github, baseURL.hasSuffix("/api/v3") { return String(baseURL.dropLast(3)) + "graphql" }
+        if kind == .github, baseURL.hasSuffix("/api/v3") { return String(baseURL.dropLast(2)) + "graphql" }
         return baseURL + "/graphql"
     }
 
@@ -124,12 +124,14 @@ public struct ServiceEndpoint: Sendable {
         return s
     }
 
-    /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+    /// Percent-encodes a query value: only RFC 3986's unreserved characters (ASCII letters, digits,
+    /// `-._~`) stay; everything else, non-ASCII letters included, goes as UTF-8 `%XX`.
     public static func encode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+        s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? s
     }
+
+    private static let unreserved = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// The headers every request carries: auth in the vendor's form (`Bearer <key>`; Linear's
     /// personal key bare), `Accept`, GitHub's API version, and `Content-Type: application/json`

@@ -43,7 +43,7 @@ extension StageContext {
             return action
         }
         do {
-            try forEachRecord { record in
+            try forEachRecord(fd: inputFD) { record in
                 guard let item = try prepare(record) else { return }
                 pending.append(item)
                 if pending.count >= size, try hand() == .stopReading { throw StoppedReading() }

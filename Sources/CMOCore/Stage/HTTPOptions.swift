@@ -42,6 +42,9 @@ extension StageContext {
         config.maxRetries = try settings.resolve("retries", flag: options.retries, env: "CMO_HTTP_RETRIES", default: config.maxRetries)
         if !(try settings.resolve("http-cache", flag: options.httpCache, env: "CMO_HTTP_CACHE", default: true)) { config.cachePath = nil }
         config.penaltyPath = HTTPClientConfig.defaultPenaltyPath(environment: settings.environment)  // penalties outlive the run
+        config.pacingMargin = try settings.resolve(
+            "pace-margin", flag: nil as Double?, env: "CMO_PACE_MARGIN", default: config.pacingMargin)
+        if !(config.pacingMargin >= 0) { throw settings.invalid("pace-margin", env: "CMO_PACE_MARGIN", "must be 0 or more (seconds)") }
         let client = try HTTPClient(config)
         client.onEvent = { [logger] event in
             switch event {

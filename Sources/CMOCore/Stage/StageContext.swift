@@ -33,9 +33,15 @@ public final class StageContext {
     private var firstLineBad: Bool?
     private var validRecords = 0
     private var missingRequired = 0
+    /// Where records are read from (stdin; a pipe in tests).
+    let inputFD: Int32
 
-    init(stage: String, common: CommonOptions, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    init(
+        stage: String, common: CommonOptions, environment: [String: String] = ProcessInfo.processInfo.environment,
+        inputFD: Int32 = 0, outputFD: Int32 = 1
+    ) throws {
         self.stage = stage
+        self.inputFD = inputFD
         let settings = try Settings(stage: stage, configPath: common.config, environment: environment)
         self.settings = settings
         let format = try settings.resolve("log-format", flag: common.logFormat, env: "CMO_LOG_FORMAT", default: LogFormat.text)
@@ -46,7 +52,7 @@ public final class StageContext {
         maxErrors = try settings.resolve("max-errors", flag: common.maxErrors, env: "CMO_MAX_ERRORS")
         if let maxErrors, maxErrors < 0 { throw settings.invalid("max-errors", env: "CMO_MAX_ERRORS", "must be 0 or more") }
         whereExpression = try settings.resolve("where", flag: common.whereExpression)
-        output = OutputStream(fd: 1)
+        output = OutputStream(fd: outputFD)
         writer = NDJSONWriter(stream: output)
     }
 
