@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The main job, offline: cmo-sandbox plays GitHub and DNS on loopback, and the read side runs
-# against it — search → people → enrich → verify → score → copy (with a "why now" line from the
-# sandbox's model) → CSV — ending with the funnel.
+# The main job, offline: cmo-sandbox plays GitHub, DNS and Instantly on loopback, and a campaign
+# runs against it — search → people → enrich → verify → score → copy (with a "why now" line from
+# the sandbox's model) → CSV, ending with the funnel — then the leads are queued in the sandbox's
+# Instantly campaign by send-instantly, once each, within the campaign's daily cap.
 #
 #   pipelines/demo.sh [OUT_DIR]      (default OUT_DIR: out)
 #
-# Writes OUT_DIR/leads.csv, keeps every stage's output and log in OUT_DIR/run/, and the stages'
-# state (HTTP and DNS caches, commit histories) in OUT_DIR/state, so a second run is nearly free.
+# Writes OUT_DIR/leads.csv, keeps every stage's output and log in OUT_DIR/run/ (send-instantly's in
+# run/8-send-instantly.ndjson), and the stages' state (HTTP and DNS caches, commit histories) in
+# OUT_DIR/state, so a second run is nearly free. The write ledger and suppression list of the
+# sandbox's Instantly live in a temporary folder: the sandbox's campaign is new on every run.
 # The campaign is pipelines/demo-campaign.yaml: a demo sender and an example.com unsubscribe link.
 #
 # Environment: CMO_BIN (the stage binaries; default .build/release, built by bin/setup).
@@ -43,6 +46,22 @@ echo "demo: the best 200 Python maintainers active in the last 90 days, from the
 echo "      with copy written from templates and a line from the sandbox's model" >&2
 time pipelines/discover.sh --config pipelines/demo-campaign.yaml --llm --now "$now" --keep "$OUT/run" \
   "language:python" 200 "$OUT/leads.csv"
+
+echo
+echo "== queueing them in the sandbox's Instantly campaign (send-instantly; the daily cap defers the rest)"
+writes="$work/writes" # a ledger for this sandbox only: its campaign starts empty every run
+CMO_STATE_DIR="$writes" "$BIN/cmo-suppress" add "$(jq -r 'select(.best_email) | .best_email' "$OUT/run/6-render-copy.ndjson" | sed -n 2p)" \
+  --reason "demo: an opt-out" --source demo -q
+CMO_STATE_DIR="$writes" "$BIN/send-instantly" --config pipelines/demo-campaign.yaml --campaign "$CMO_SANDBOX_INSTANTLY_CAMPAIGN" \
+  < "$OUT/run/6-render-copy.ndjson" > "$OUT/run/8-send-instantly.ndjson" 2>"$OUT/run/8-send-instantly.log" ||
+  { s=$?; echo "demo: send-instantly failed ($s):" >&2; cat "$OUT/run/8-send-instantly.log" >&2; exit $s; }
+grep -v '^send-instantly: [0-9]* in' "$OUT/run/8-send-instantly.log" >&2 || true
+jq -r '.instantly.status' "$OUT/run/8-send-instantly.ndjson" | sort | uniq -c | sed 's/^/  /'
+queued=$(jq -s '[.[] | select(.instantly.status == "queued")] | length' "$OUT/run/8-send-instantly.ndjson")
+in_campaign=$(curl -s -H "Authorization: Bearer $INSTANTLY_API_KEY" -H 'Content-Type: application/json' -X POST \
+  --data-binary "{\"campaign\":\"$CMO_SANDBOX_INSTANTLY_CAMPAIGN\",\"limit\":100}" "$INSTANTLY_API_URL/api/v2/leads/list" | jq '.items | length')
+echo "  the sandbox's campaign holds $in_campaign leads; $queued queued by this run"
+[ "$queued" -gt 0 ] && [ "$in_campaign" = "$queued" ] || { echo "demo: the campaign does not hold what was queued" >&2; exit 1; }
 
 echo
 echo "== the top three leads (of $(jq .rendered "$OUT/run/funnel.json") in $OUT/leads.csv)"
