@@ -73,13 +73,14 @@ final class ChunkLoopTests: XCTestCase {
         let input = lines(4) + "not json\n" + #"{"n":5,"skip":true}"# + "\n" + #"{"n":6}"# + "\n"
         let (ctx, _, deadLetters) = try context(input, ["--where", ".n != 2"])
         var chunks: [[Int]] = []
-        try ctx.forEachChunk(size: 2, prepare: { record -> Int? in
+        let tenfold = { (record: Record) -> Int? in
             if record["skip"] != nil {
                 ctx.deadLetter(record, code: "skipped", message: "told to")
                 return nil
             }
             return record["n"]!.intValue! * 10
-        }) { chunks.append($0) }
+        }
+        try ctx.forEachChunk(size: 2, prepare: tenfold) { chunks.append($0) }
         XCTAssertEqual(chunks, [[10, 30], [40, 60]])
         XCTAssertEqual(ctx.filtered["where"], 1)
         let letters = try String(contentsOfFile: deadLetters, encoding: .utf8)
@@ -113,8 +114,9 @@ final class ChunkLoopTests: XCTestCase {
 
     func testAStopReadsNoFurther() throws {
         let (ctx, _, _) = try context(lines(10))
+        let same = { (record: Record) -> Record? in record }
         var chunks = 0
-        let stopped = try ctx.forEachChunkUntilStopped(size: 3, prepare: { $0 }) { _ in
+        let stopped = try ctx.forEachChunkUntilStopped(size: 3, prepare: same) { _ in
             chunks += 1
             return chunks == 2 ? .stopReading : .continueReading
         }
@@ -123,10 +125,10 @@ final class ChunkLoopTests: XCTestCase {
         XCTAssertEqual(ctx.recordsIn, 6, "the input after the stop is not read")
 
         let (all, _, _) = try context(lines(4))
-        let stoppedAtTail = try all.forEachChunkUntilStopped(size: 3, prepare: { $0 }) { _ in .stopReading }
+        let stoppedAtTail = try all.forEachChunkUntilStopped(size: 3, prepare: same) { _ in .stopReading }
         XCTAssertTrue(stoppedAtTail, "a full chunk stopped the loop")
         let (tail, _, _) = try context(lines(2))
-        XCTAssertFalse(try tail.forEachChunkUntilStopped(size: 3, prepare: { $0 }) { _ in .stopReading }, "the tail: all was read")
+        XCTAssertFalse(try tail.forEachChunkUntilStopped(size: 3, prepare: same) { _ in .stopReading }, "the tail: all was read")
     }
 
     func testSizeMaxHandsEverythingOverAtTheEnd() throws {

@@ -31,7 +31,8 @@ final class RateLimitPolicyTests: XCTestCase {
             p.classify(response(429, [("x-ratelimit-remaining", "0"), ("Retry-After", "7"), ("x-ratelimit-reset", "\(Int(now) + 90)")])),
             .bucketExhausted(wait: 7), "Retry-After wins over the reset")
         XCTAssertEqual(
-            p.classify(response(200, [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "\(Int(now) + 30)")], body: Self.graphQLLimited)),
+            p.classify(
+                response(200, [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "\(Int(now) + 30)")], body: Self.graphQLLimited)),
             .bucketExhausted(wait: 30), "GraphQL's 200 with RATE_LIMITED is not success")
         XCTAssertEqual(
             p.classify(response(200, [("x-ratelimit-remaining", "12")], body: Self.graphQLLimited)), .notLimited,
@@ -109,7 +110,8 @@ final class RateLimitPolicyTests: XCTestCase {
         XCTAssertEqual(p.bucketHeaders, .linearRequests)
         let ms = String(Int((now + 20) * 1000))
         XCTAssertEqual(
-            p.classify(response(400, [("x-ratelimit-requests-remaining", "0"), ("x-ratelimit-requests-reset", ms)], body: Self.linearLimited)),
+            p.classify(
+                response(400, [("x-ratelimit-requests-remaining", "0"), ("x-ratelimit-requests-reset", ms)], body: Self.linearLimited)),
             .throttled(wait: 20, reason: "Linear RATELIMITED (HTTP 400)"), "reset in milliseconds")
         XCTAssertEqual(
             p.classify(response(400, [("x-ratelimit-requests-reset", "\(Int(now) + 8)")], body: Self.linearLimited)).wait, 8,
@@ -121,7 +123,8 @@ final class RateLimitPolicyTests: XCTestCase {
                     [
                         ("x-ratelimit-requests-remaining", "40"), ("x-ratelimit-requests-reset", "\(Int(now) + 3000)"),
                         ("x-ratelimit-complexity-remaining", "0"), ("x-ratelimit-complexity-reset", "\(Int(now) + 60)"),
-                    ], body: Self.linearLimited)).wait, 60, "the budget that is out names the wait")
+                    ], body: Self.linearLimited)
+            ).wait, 60, "the budget that is out names the wait")
         let typeOnly = #"{"errors":[{"message":"slow down","extensions":{"type":"ratelimited"}}]}"#
         XCTAssertEqual(p.classify(response(400, body: typeOnly)), .throttled(wait: nil, reason: "Linear RATELIMITED (HTTP 400)"))
         XCTAssertEqual(p.classify(response(429, [("Retry-After", "4")])).wait, 4)
@@ -135,7 +138,8 @@ final class RateLimitPolicyTests: XCTestCase {
         XCTAssertEqual(p.classify(response(429, body: Self.quota)), .noQuota)
         XCTAssertEqual(p.classify(response(429, [("retry-after-ms", "250")])).wait, 0.25)
         XCTAssertEqual(
-            p.classify(response(403, [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "\(Int(now) + 5)")])), .bucketExhausted(wait: 5))
+            p.classify(response(403, [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "\(Int(now) + 5)")])), .bucketExhausted(wait: 5)
+        )
         XCTAssertEqual(p.classify(response(403, body: Self.secondary)), .hostPenalty(wait: nil, reason: "secondary rate limit (HTTP 403)"))
         XCTAssertEqual(
             p.classify(response(400, [("x-ratelimit-requests-reset", "\(Int(now) + 9)")], body: Self.linearLimited)),
@@ -201,8 +205,12 @@ final class RateLimitPolicyTests: XCTestCase {
         let s = try server(clock: clock, [])
         let reset = clock.now() + 6
         s.enqueue(
-            .status(400, [("x-ratelimit-requests-remaining", "0"), ("x-ratelimit-requests-reset", String(Int(reset * 1000)))], body: Self.linearLimited),
-            .status(200, [("x-ratelimit-requests-remaining", "0"), ("x-ratelimit-requests-reset", String(Int(clock.now() + 3600)))], body: "{}"))
+            .status(
+                400, [("x-ratelimit-requests-remaining", "0"), ("x-ratelimit-requests-reset", String(Int(reset * 1000)))],
+                body: Self.linearLimited),
+            .status(
+                200, [("x-ratelimit-requests-remaining", "0"), ("x-ratelimit-requests-reset", String(Int(clock.now() + 3600)))], body: "{}")
+        )
         let endpoint = ServiceEndpoint(kind: .linear, baseURL: s.url, key: "lin_api_k")
         let http = try client(clock, maxWait: 60)
         let r = try http.perform(endpoint.request("POST", "/graphql", body: Array("{}".utf8), retryable: true))

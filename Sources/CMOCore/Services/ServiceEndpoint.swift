@@ -100,7 +100,8 @@ public struct ServiceEndpoint: Sendable {
     /// api.openai.com (local servers may run without one; then no `Authorization` is sent).
     public static func resolve(_ kind: ServiceKind, settings: Settings, requireKey: Bool = true) throws -> ServiceEndpoint {
         let key = settings.secret(kind.keyVariable)
-        let base: String = try settings.resolve(kind.baseURLKey, flag: nil as String?, env: kind.baseURLVariable, default: kind.defaultBaseURL)
+        let base: String = try settings.resolve(
+            kind.baseURLKey, flag: nil as String?, env: kind.baseURLVariable, default: kind.defaultBaseURL)
         let rateLimits = try ServicePacing.policy(for: kind, settings: settings)
         let needed = requireKey && (kind != .openai || base.contains("api.openai.com"))
         if key == nil, needed { throw StageFailure(.config, kind.missingKeyMessage) }
