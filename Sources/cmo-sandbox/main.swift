@@ -192,6 +192,8 @@ struct VendorOptions: ParsableArguments {
     @Option(help: "HTTP status of an Instantly leads/add validation failure (default 400).") var instantlyValidationStatus: Int?
     @Flag(help: "Instantly answers 403 (Cloudflare error 1010) to requests without a User-Agent.")
     var instantlyRequireUserAgent = false
+    @Flag(help: "Instantly takes POST bodies without 'Content-Type: application/json' (default: 415, as its framework does).")
+    var instantlyLenientContentType = false
     @Option(help: "Attio write requests per second.") var attioWritesPerSecond: Int?
     @Option(help: "Attio read requests per second.") var attioReadsPerSecond: Int?
     @Flag(help: "Attio query POSTs count as writes (default: reads).") var attioQueriesCountAsWrites = false
@@ -246,6 +248,7 @@ struct VendorOptions: ParsableArguments {
         if let v = instantlyEndOfList.flatMap(InstantlyOptions.EndOfList.init(rawValue:)) { o.endOfList = v }
         if let v = instantlyValidationStatus { o.validationStatus = v }
         if instantlyRequireUserAgent { o.requireUserAgent = true }
+        if instantlyLenientContentType { o.requireJSONContentType = false }
         return o
     }
 

@@ -246,6 +246,49 @@ final class ServiceInstantlyStrictTests: XCTestCase {
         XCTAssertEqual(post(t, "/api/v2/leads/add", body.merging(["campaign_id": t.campaignIDs[0]]) { $1 }).0, 200)
     }
 
+    func testPostBodiesMustBeJSON() {
+        let (s, _, _) = make()
+        let body = Array(#"{"campaign_id":"x","leads":[{"email":"a@b.io"}]}"#.utf8)
+        func send(_ type: String?, _ bytes: [UInt8]) -> (Int, [String: Any]) {
+            var h = auth
+            if let type { h["content-type"] = type }
+            let r = s.handle(SandboxRequest(method: "POST", path: "/api/v2/leads/add", headers: h, body: bytes))!
+            return (r.status, jsonObject(r))
+        }
+        let (status, error) = send("text/plain", body)
+        XCTAssertEqual(status, 415)
+        XCTAssertEqual(error["error"] as? String, "Unsupported Media Type")
+        XCTAssertEqual(send(nil, body).0, 415)
+        XCTAssertEqual(send("application/json", []).1["code"] as? String, "FST_ERR_CTP_EMPTY_JSON_BODY")
+        XCTAssertEqual(send("application/json; charset=utf-8", Array("{\"leads\":".utf8)).0, 400)
+        XCTAssertEqual(send("application/json; charset=utf-8", body).0, 404, "a JSON body gets as far as the campaign check")
+        // The switch for a lenient server.
+        let (t, _, _) = make { $0.requireJSONContentType = false }
+        XCTAssertEqual(t.handle(SandboxRequest(method: "POST", path: "/api/v2/leads/add", headers: auth, body: body))?.status, 404)
+    }
+
+    func testListQueriesFollowTheSpec() {
+        let (s, _, _) = make()
+        func items(_ path: String, _ query: [(String, String)]) -> (Int, [[String: Any]], String?) {
+            let r = s.handle(sandboxRequest("GET", path, query: query, headers: auth))!
+            let o = jsonObject(r)
+            return (r.status, o["items"] as? [[String: Any]] ?? [], o["next_starting_after"] as? String)
+        }
+        // Accounts: the cursor is `timestamp_created&email`; a bare timestamp is the legacy form.
+        let (_, first, cursor) = items("/api/v2/accounts", [("limit", "1")])
+        let a = first.first ?? [:]
+        XCTAssertEqual(cursor, "\(a["timestamp_created"] as? String ?? "")&\(a["email"] as? String ?? "")")
+        let (_, rest, _) = items("/api/v2/accounts", [("starting_after", cursor ?? "")])
+        XCTAssertEqual(rest.count, 2)
+        XCTAssertFalse(rest.contains { ($0["email"] as? String) == (a["email"] as? String) })
+        XCTAssertEqual(items("/api/v2/accounts", [("starting_after", a["timestamp_created"] as? String ?? "")]).1.count, 2)
+        // Campaign status filters take the enum only; exclude_status leaves a status out.
+        XCTAssertEqual(items("/api/v2/campaigns", [("status", "7")]).0, 400)
+        XCTAssertEqual(items("/api/v2/campaigns", [("status", "active")]).0, 400)
+        XCTAssertEqual(items("/api/v2/campaigns", [("exclude_status", "1")]).1.count, 3)
+        XCTAssertEqual(items("/api/v2/accounts", [("status", "4")]).0, 400)
+    }
+
     // MARK: seeded campaigns
 
     func testSeededCampaignsCoverWhatAWriterChecks() {

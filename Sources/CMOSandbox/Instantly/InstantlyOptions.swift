@@ -72,6 +72,9 @@ public struct InstantlyOptions: Sendable {
     /// `additionalProperties: false` there) allows; by default they are refused so a misspelt flag
     /// (`skip_if_in_campaigns`) cannot silently do nothing [U].
     public var acceptUnknownBulkKeys = false
+    /// Refuse a POST body that is not `application/json` (415), empty (400) or not JSON (400), as Instantly's
+    /// framework (Fastify, judging by its error shape) does [U].
+    public var requireJSONContentType = true
     /// Scope of `skip_if_in_campaign`/`skip_if_in_list`; nil follows each endpoint's own wording
     /// (bulk: any in the workspace; single: the target only).
     public var skipScope: SkipScope? = nil

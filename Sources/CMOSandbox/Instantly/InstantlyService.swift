@@ -66,6 +66,7 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
             }
             stats.recordQuota(service: name, bucket: "workspace", cost: 1)
             if options.noPlan { return Self.error(402, "Workspace does not have an active paid plan") }
+            if let refused = bodyFraming(request) { return refused }
             return dispatch(request, route: route)
         }
     }
@@ -125,6 +126,28 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         ]
     }
 
+    /// What Instantly's HTTP framework answers before a handler sees a POST body (its error shape is Fastify's,
+    /// so Fastify's content-type rules are assumed [U]): a body that is not `application/json` → 415; an empty
+    /// JSON body → 400; a body that does not parse → 400. nil when the body may go on.
+    func bodyFraming(_ r: SandboxRequest) -> SandboxResponse? {
+        guard r.method == "POST", options.requireJSONContentType else { return nil }
+        let type = r.header("content-type") ?? ""
+        let mime = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if mime != "application/json" {
+            if r.body.isEmpty { return nil }  // no body and no type: the handler sees no body
+            return Self.error(415, "Unsupported Media Type: \(type)", code: "FST_ERR_CTP_INVALID_MEDIA_TYPE")
+        }
+        if r.body.allSatisfy({ [0x20, 0x09, 0x0a, 0x0d].contains($0) }) {
+            return Self.error(
+                400, "Body cannot be empty when content-type is set to 'application/json'", code: "FST_ERR_CTP_EMPTY_JSON_BODY")
+        }
+        if ServiceKit.json(r.body) == nil {
+            return Self.error(
+                400, "Body is not valid JSON but content-type is set to 'application/json'", code: "FST_ERR_CTP_INVALID_JSON_BODY")
+        }
+        return nil
+    }
+
     /// The route pattern of a request, or nil when Instantly has no such route.
     static let routes = [
         "POST /api/v2/leads/add", "POST /api/v2/leads/list", "POST /api/v2/leads", "GET /api/v2/leads/{id}",
@@ -147,11 +170,18 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         case "GET /api/v2/leads/{id}":
             guard let lead = leads.first(where: { $0.id == last }) else { return Self.error(404, "Lead not found") }
             return .json(200, lead.json(organization: world.organization))
-        case "GET /api/v2/campaigns": return page(world.campaigns, r, searchKey: "name", cursorKey: "id")
+        case "GET /api/v2/campaigns":
+            return page(
+                world.campaigns, r, searchKey: "name", statuses: [-99, -1, -2, 0, 1, 2, 3, 4], excludeStatus: true,
+                cursor: { $0["id"] as? String ?? "" })
         case "GET /api/v2/campaigns/{id}":
             guard let c = world.campaign(last) else { return Self.error(404, "Resource not found") }
             return .json(200, c)
-        case "GET /api/v2/accounts": return page(world.accounts, r, searchKey: "email", cursorKey: "email")
+        case "GET /api/v2/accounts":
+            // The cursor is `timestamp_created&email` (a bare timestamp is the legacy form), per the spec.
+            return page(
+                world.accounts, r, searchKey: "email", statuses: [1, 2, 3, -1, -2, -3], excludeStatus: false,
+                cursor: { "\($0["timestamp_created"] as? String ?? "")&\($0["email"] as? String ?? "")" })
         case "GET /api/v2/accounts/{email}":
             guard let a = world.accounts.first(where: { ($0["email"] as? String) == last.lowercased() }) else {
                 return Self.error(404, "Resource not found")
@@ -163,9 +193,12 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
     }
 
     /// `{items, next_starting_after}` over a seeded collection (`limit` 1–100, `starting_after`, `search`,
-    /// `status`), ordered by the cursor key so the cursor works as a keyset (`cursor > starting_after`).
-    private func page(_ all: [[String: Any]], _ r: SandboxRequest, searchKey: String, cursorKey: String) -> SandboxResponse {
-        var items = all.sorted { ($0[cursorKey] as? String ?? "") < ($1[cursorKey] as? String ?? "") }
+    /// `status`, `exclude_status`), ordered by the cursor so it works as a keyset (`cursor > starting_after`).
+    private func page(
+        _ all: [[String: Any]], _ r: SandboxRequest, searchKey: String, statuses: Set<Int>, excludeStatus: Bool,
+        cursor: ([String: Any]) -> String
+    ) -> SandboxResponse {
+        var items = all.sorted { cursor($0) < cursor($1) }
         if let text = r.queryValue("limit") {
             guard let l = Int(text) else { return Self.error(400, "querystring/limit must be integer") }
             if l < 1 { return Self.error(400, "querystring/limit must be >= 1") }
@@ -175,17 +208,21 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         if let s = r.queryValue("search")?.lowercased(), !s.isEmpty {
             items = items.filter { ($0[searchKey] as? String)?.lowercased().contains(s) ?? false }
         }
-        if let text = r.queryValue("status") {
-            guard let st = Int(text) else { return Self.error(400, "querystring/status must be number") }
-            items = items.filter { ($0["status"] as? Int) == st }
+        for key in excludeStatus ? ["status", "exclude_status"] : ["status"] {
+            guard let text = r.queryValue(key) else { continue }
+            guard let st = Double(text).map(Int.init) else { return Self.error(400, "querystring/\(key) must be number") }
+            guard statuses.contains(st) else { return Self.error(400, "querystring/\(key) must be equal to one of the allowed values") }
+            items = items.filter { (($0["status"] as? Int) == st) == (key == "status") }
         }
         if let after = r.queryValue("starting_after") {
-            let known = items.contains { ($0[cursorKey] as? String) == after }
+            // A cursor without `&` on accounts is the legacy bare timestamp: what was created after it.
+            let legacy = searchKey == "email" && !after.contains("&")
+            let known = items.contains { cursor($0) == after || (legacy && cursor($0).hasPrefix(after + "&")) }
             if !known && options.unknownCursor == .reject { return Self.error(400, "Invalid starting_after cursor") }
-            items = items.filter { ($0[cursorKey] as? String ?? "") > after }
+            items = items.filter { legacy ? String(cursor($0).prefix { $0 != "&" }) > after : cursor($0) > after }
         }
         let pageItems = Array(items.prefix(limit))
-        return .json(200, listBody(pageItems, more: items.count > limit, cursor: pageItems.last?[cursorKey]))
+        return .json(200, listBody(pageItems, more: items.count > limit, cursor: pageItems.last.map(cursor)))
     }
 
     /// `{items, next_starting_after}` with the end of the list marked as `options.endOfList` says.
@@ -200,7 +237,7 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
     }
 
     /// Instantly's error body: `{"statusCode", "error", "message"}`; 429s carry no rate-limit headers.
-    static func error(_ status: Int, _ message: String) -> SandboxResponse {
+    static func error(_ status: Int, _ message: String, code: String? = nil) -> SandboxResponse {
         let reason: String
         switch status {
         case 400: reason = "Bad Request"
@@ -208,13 +245,16 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         case 402: reason = "Payment Required"
         case 403: reason = "Forbidden"
         case 404: reason = "Not Found"
+        case 415: reason = "Unsupported Media Type"
         case 422: reason = "Unprocessable Entity"
         case 429: reason = "Too Many Requests"
         case 502: reason = "Bad Gateway"
         case 503: reason = "Service Unavailable"
         default: reason = "Internal Server Error"
         }
-        return .json(status, ["statusCode": status, "error": reason, "message": message])
+        var body: [String: Any] = ["statusCode": status, "error": reason, "message": message]
+        if let code { body["code"] = code }
+        return .json(status, body)
     }
 }
 

@@ -63,13 +63,15 @@ struct InstantlyWorld {
         var accounts: [[String: Any]] = []
         let people = [("alex", "Alex", "Rivera"), ("sam", "Sam", "Okafor"), ("jo", "Jo", "Lindqvist")]
         for (i, p) in people.enumerated() {
+            // Connected a day apart, so the accounts cursor (`timestamp_created&email`) orders them.
+            let joined = ServiceKit.iso8601(options.epoch.addingTimeInterval(-86_400 * Double(40 - i)))
             accounts.append([
                 "email": "\(p.0)@\(domain)", "first_name": p.1, "last_name": p.2,
                 "organization": organization, "status": 1, "warmup_status": 1, "provider_code": 2,
                 "setup_pending": false, "is_managed_account": false,
                 "daily_limit": [30, 40, 50][i], "sending_gap": 10,
                 "warmup": ["limit": 20, "increment": "disabled", "reply_rate": 30],
-                "stat_warmup_score": 98 - i, "timestamp_created": created, "timestamp_updated": created,
+                "stat_warmup_score": 98 - i, "timestamp_created": joined, "timestamp_updated": joined,
             ])
         }
         self.accounts = accounts
