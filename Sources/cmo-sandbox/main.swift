@@ -141,6 +141,11 @@ struct CMOSandboxCommand: ParsableCommand {
         // Seeded objects a script can use straight away (the first of each).
         var seeded: [(String, String)] = []
         if let id = instantly.campaignIDs.first { seeded.append(("CMO_SANDBOX_INSTANTLY_CAMPAIGN", id)) }
+        // The other seeded Instantly campaigns by kind (docs/sandbox-services.md), and the custom blocklist.
+        for (i, kind) in ["FIXED", "DRAFT", "PAUSED", "COMPLETED"].enumerated() where i + 1 < instantly.campaignIDs.count {
+            seeded.append(("CMO_SANDBOX_INSTANTLY_CAMPAIGN_\(kind)", instantly.campaignIDs[i + 1]))
+        }
+        seeded.append(("CMO_SANDBOX_INSTANTLY_BLOCKLIST", instantly.customBlocklistID))
         if let id = attio.listIDs.first { seeded.append(("CMO_SANDBOX_ATTIO_LIST", id)) }
         if let team = linear.teams.first { seeded.append(("CMO_SANDBOX_LINEAR_TEAM", team.id)) }
         let dns = DNSServer(zone: world.zone, port: dnsPort, stats: stats)

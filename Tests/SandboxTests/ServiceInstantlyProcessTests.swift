@@ -18,6 +18,10 @@ final class ServiceInstantlyProcessTests: XCTestCase {
         let table = try TestHTTP.request("GET", sbx.base + "/_sandbox/instantly/campaigns").object()["items"] as? [[String: Any]] ?? []
         XCTAssertEqual(table.map { $0["status"] as? Int }, [1, 1, 0, 2, 3])
         XCTAssertEqual(table.first?["id"] as? String, campaign)
+        XCTAssertEqual(
+            ["FIXED", "DRAFT", "PAUSED", "COMPLETED"].map { env["CMO_SANDBOX_INSTANTLY_CAMPAIGN_\($0)"] },
+            (1...4).map { ServiceKit.uuid(seed: 9, "instantly-campaign-\($0)") })
+        XCTAssertEqual(env["CMO_SANDBOX_INSTANTLY_BLOCKLIST"], ServiceKit.uuid(seed: 9, "instantly-blocklist-custom-0"))
 
         let add = try JSONSerialization.data(withJSONObject: [
             "campaign_id": campaign, "skip_if_in_campaign": true,
