@@ -116,9 +116,12 @@ final class SendInstantlyTests: XCTestCase {
         let state = Spawn.tempDirectory()
         var input = Self.leads(30)
         input[0]["name"] = "Eve\r\nBcc: x@evil {{unsubscribe}}"
+        var twin = input[5]
+        twin["id"] = 99_999  // another record with the same address: written once
+        input.append(twin)
         let r = try send(s, ["--campaign", campaign, "--daily-new-leads", "1000"], input: input, state: state)
         XCTAssertEqual(r.status, 0, r.err)
-        XCTAssertEqual(try Self.statuses(r), ["queued": 30], r.err)
+        XCTAssertEqual(try Self.statuses(r), ["queued": 30, "duplicate": 1], r.err)
         XCTAssertEqual(try leadsAddRequests(s), 1, "30 leads in one leads/add")
         let stored = try Self.campaignLeads(s, campaign)
         XCTAssertEqual(stored.count, 30)
@@ -138,8 +141,8 @@ final class SendInstantlyTests: XCTestCase {
 
         let again = try send(s, ["--campaign", campaign, "--daily-new-leads", "1000"], input: input, state: state)
         XCTAssertEqual(again.status, 0, again.err)
-        XCTAssertEqual(try Self.statuses(again), ["queued": 30])
-        XCTAssertTrue(try Self.objects(again).allSatisfy { ($0["instantly"] as? [String: Any])?["already"] as? Bool == true })
+        XCTAssertEqual(try Self.statuses(again), ["queued": 30, "duplicate": 1])
+        XCTAssertTrue(try Self.objects(again).dropLast().allSatisfy { ($0["instantly"] as? [String: Any])?["already"] as? Bool == true })
         XCTAssertEqual(try leadsAddRequests(s), 1, "a re-run sends nothing")
         XCTAssertEqual(try Self.campaignLeads(s, campaign).count, 30)
     }
@@ -327,6 +330,27 @@ final class SendInstantlyTests: XCTestCase {
         XCTAssertEqual(stored.count, 60)
         XCTAssertEqual(Set(stored).count, 60)
         XCTAssertEqual(try s.violations(), 0)
+    }
+
+    func testTwoRunsAtOnceWriteEachLeadOnce() throws {
+        let s = try sandbox(["--latency", "instantly=20"])
+        defer { s.stop() }
+        let campaign = try Self.campaign(s, status: 1)
+        let state = Spawn.tempDirectory()
+        let dir = Spawn.tempDirectory()
+        try Self.ndjson(Self.leads(120)).write(to: URL(fileURLWithPath: dir + "/in.ndjson"))
+        var env = s.environment
+        env["CMO_STATE_DIR"] = state
+        let cmd = "send-instantly --campaign \(campaign) --daily-new-leads 1000 --batch-size 5 -q < \(dir)/in.ndjson"
+        let r = try Spawn.shell("(\(cmd) > \(dir)/a.ndjson & \(cmd) > \(dir)/b.ndjson & wait)", environment: env)
+        XCTAssertEqual(r.status, 0, r.err)
+        let stored = try Self.campaignLeads(s, campaign).compactMap { $0["email"] as? String }
+        XCTAssertEqual(stored.count, 120)
+        XCTAssertEqual(Set(stored).count, 120)
+        // A lead the other run was writing comes out deferred (in_progress); a re-run settles it.
+        let rerun = try send(s, ["--campaign", campaign, "--daily-new-leads", "1000"], input: Self.leads(120), state: state)
+        XCTAssertEqual(try Self.statuses(rerun), ["queued": 120], rerun.err)
+        XCTAssertEqual(try Self.campaignLeads(s, campaign).count, 120)
     }
 
     func testDownstreamClosingEarlyStopsAndAReRunFinishes() throws {

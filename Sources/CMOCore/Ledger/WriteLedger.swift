@@ -11,7 +11,7 @@ import GRDB
 ///
 /// Several processes may use the ledger at once (WAL, immediate transactions). A row being written by
 /// a live process on this machine is never claimed by another; a row whose owner died is.
-public final class WriteLedger {
+public final class WriteLedger: Sendable {
     /// Where a write stands.
     public enum State: String, Sendable, CaseIterable {
         /// Claimed: the request is about to leave (or left) the machine; its outcome is unknown.
@@ -216,9 +216,9 @@ public final class WriteLedger {
     }
 
     /// Claims rows for writes about to be sent, in one immediate transaction: a new key, or a row
-    /// that is `failed`, `deferred`, or left `intended`/`sent` by a process that is gone, becomes
-    /// `intended` (attempts + 1, this run, `day`). A `confirmed` or `suppressed` row, or one owned by
-    /// a live process, is returned as held.
+    /// that is `failed`, `deferred`, `suppressed` (the writer checked the list again: the entry is
+    /// gone), or left `intended`/`sent` by a process that is gone, becomes `intended` (attempts + 1,
+    /// this run, `day`). A `confirmed` row, or one owned by another live process, is returned as held.
     public func claim(_ intents: [Intent], day: String, now: Date = Date()) throws -> [String: Claim] {
         guard !intents.isEmpty else { return [:] }
         return try immediate { db in
@@ -228,7 +228,7 @@ public final class WriteLedger {
                 let existing = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM writes WHERE key = ?", arguments: [intent.key]).map(Self.row)
                 if let existing {
                     switch existing.state {
-                    case .confirmed, .suppressed:
+                    case .confirmed:
                         result[intent.key] = .held(existing)
                         continue
                     case .intended, .sent:
@@ -236,7 +236,7 @@ public final class WriteLedger {
                             result[intent.key] = .held(existing)
                             continue
                         }
-                    case .failed, .deferred:
+                    case .failed, .deferred, .suppressed:
                         break
                     }
                     try db.execute(

@@ -132,7 +132,17 @@ public final class InstantlyWriter {
     public func process(_ chunk: [Record]) throws {
         var leads = chunk.map { Lead(record: $0) }
         var live: [Int] = []
-        for i in leads.indices where prepare(&leads[i]) { live.append(i) }
+        var seen: [String: Int] = [:]
+        for i in leads.indices where prepare(&leads[i]) {
+            // The same address twice in one chunk: written once (in a later chunk, the ledger says so).
+            if !leads[i].key.isEmpty, let first = seen[leads[i].key] {
+                leads[i].result = result(
+                    "duplicate", reason: "duplicate_in_input", message: "the same address as the lead on input line \(leads[first].record.line)")
+                continue
+            }
+            if !leads[i].key.isEmpty { seen[leads[i].key] = i }
+            live.append(i)
+        }
 
         if let campaign = settings.campaignID, !live.isEmpty {
             let rows = try ledger.rows(live.map { leads[$0].key })
