@@ -84,7 +84,8 @@ struct ImportCommand: SuppressCommand {
         let named = file.flatMap { $0 == "-" ? nil : $0 }
         let importer = SuppressionImport(
             defaultReason: try settings.resolve("reason", flag: reason),
-            defaultSource: try settings.resolve("source", flag: source, default: "import:" + (named.map { ($0 as NSString).lastPathComponent } ?? "stdin")))
+            defaultSource: try settings.resolve(
+                "source", flag: source, default: "import:" + (named.map { ($0 as NSString).lastPathComponent } ?? "stdin")))
         let maxErrors: Int? = try settings.resolve("max-errors", flag: maxErrors, env: "CMO_MAX_ERRORS")
         if let maxErrors, maxErrors < 0 { throw settings.invalid("max-errors", env: "CMO_MAX_ERRORS", "must be 0 or more") }
         let deadLetters = try DeadLetterSink(
@@ -251,7 +252,8 @@ struct ImportBatcher {
                 batch.append(contentsOf: item.entries)
                 if let first = item.problems.first {
                     bad += 1
-                    deadLetters.write(record: record, code: first.code, message: item.problems.map(\.message).joined(separator: "; "), retryable: false)
+                    deadLetters.write(
+                        record: record, code: first.code, message: item.problems.map(\.message).joined(separator: "; "), retryable: false)
                     try checkBudget()
                 }
                 if batch.count >= Self.batchSize { try flush() }

@@ -70,7 +70,9 @@ struct ListCommand: SuppressCommand {
                 }
             }
         case .text:
-            let rows = entries.map { [$0.kind.rawValue, $0.value, $0.reason ?? "-", $0.source ?? "-", SuppressionEntry.iso8601($0.addedAt)] }
+            let rows = entries.map {
+                [$0.kind.rawValue, $0.value, $0.reason ?? "-", $0.source ?? "-", SuppressionEntry.iso8601($0.addedAt)]
+            }
             var widths = [4, 5, 6, 6, 8]
             for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
             func line(_ cells: [String]) -> String {

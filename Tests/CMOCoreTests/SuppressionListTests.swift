@@ -112,7 +112,8 @@ final class SuppressionListTests: XCTestCase {
         func match(_ json: String) throws -> SuppressionEntry? { try list.match(record: try Record(json: json)) }
         XCTAssertEqual(try match(#"{"best_email":{"address":"me@best.io"}}"#)?.value, "best.io")
         XCTAssertEqual(try match(#"{"best_email":"me@best.io"}"#)?.value, "best.io")
-        XCTAssertEqual(try match(#"{"best_email":"me@fine.com","emails":[{"address":"x@y.com"},{"address":"OLD@work.com"}]}"#)?.value, "old@work.com")
+        XCTAssertEqual(
+            try match(#"{"best_email":"me@fine.com","emails":[{"address":"x@y.com"},{"address":"OLD@work.com"}]}"#)?.value, "old@work.com")
         XCTAssertEqual(try match(#"{"emails":[],"login":"Ada"}"#)?.value, "ada")
         XCTAssertNil(try match(#"{"best_email":null,"emails":[{"address":"x@y.com"}],"login":"bob"}"#))
         XCTAssertNil(try match(#"{"id":1}"#))
@@ -124,7 +125,9 @@ final class SuppressionListTests: XCTestCase {
             SuppressionEntry(kind: .email, value: "a@x.com"), SuppressionEntry(kind: .domain, value: "y.com"),
             SuppressionEntry(kind: .login, value: "l"),
         ])
-        let probes: [(String?, String?)] = [("a@x.com", nil), ("b@x.com", nil), ("b@sub.y.com", nil), (nil, "L"), ("1+l@users.noreply.github.com", nil)]
+        let probes: [(String?, String?)] = [
+            ("a@x.com", nil), ("b@x.com", nil), ("b@sub.y.com", nil), (nil, "L"), ("1+l@users.noreply.github.com", nil),
+        ]
         let snapshot = try probes.map { try list.match(email: $0.0, login: $0.1)?.value }
         list.matchMode = .query
         XCTAssertEqual(try probes.map { try list.match(email: $0.0, login: $0.1)?.value }, snapshot)
@@ -136,9 +139,12 @@ final class SuppressionListTests: XCTestCase {
     func testReAddingUpdatesReasonAndSourceAndNeverDuplicates() throws {
         let list = try openList()
         let first = Date(timeIntervalSince1970: 1_700_000_000)
-        let counts = try list.upsert([SuppressionEntry(kind: .email, value: "a@b.com", reason: "bounce", source: "instantly", addedAt: first)])
+        let counts = try list.upsert([
+            SuppressionEntry(kind: .email, value: "a@b.com", reason: "bounce", source: "instantly", addedAt: first)
+        ])
         XCTAssertEqual(counts, SuppressionWriteCounts(added: 1))
-        XCTAssertEqual(try list.upsert([SuppressionEntry(kind: .email, value: "A@B.COM", reason: "bounce", source: "instantly")]).unchanged, 1)
+        XCTAssertEqual(
+            try list.upsert([SuppressionEntry(kind: .email, value: "A@B.COM", reason: "bounce", source: "instantly")]).unchanged, 1)
         XCTAssertEqual(try list.upsert([SuppressionEntry(kind: .email, value: "a@b.com", reason: "opt-out")]).updated, 1)
         XCTAssertEqual(try list.add([SuppressionEntry(kind: .email, value: "a@b.com", reason: nil, source: "manual")]), 0)
         let all = try list.all()
@@ -197,7 +203,9 @@ final class SuppressionListTests: XCTestCase {
                 // Worker 0 adds 0..<1500, worker 1 adds 1000..<2500: 500 in common.
                 let base = worker * 1000
                 for batch in stride(from: base, to: base + 1500, by: 100) {
-                    let entries = (batch..<batch + 100).map { SuppressionEntry(kind: .email, value: "u\($0)@race.test", source: "w\(worker)") }
+                    let entries = (batch..<batch + 100).map {
+                        SuppressionEntry(kind: .email, value: "u\($0)@race.test", source: "w\(worker)")
+                    }
                     let n = try list.add(entries)
                     errors.lock()
                     added[worker] += n
@@ -225,7 +233,8 @@ final class SuppressionListTests: XCTestCase {
             let old = try StateDatabase.open(path, migrator: SuppressionSQLiteStore.migrator(upTo: "v1-suppression"))
             try old.write { db in
                 try db.execute(
-                    sql: "INSERT INTO suppression (kind, value, reason, source, added_at, updated_at) VALUES ('domain', 'old.com', 'legacy', 'v1', 1600000000, 1600000000)"
+                    sql:
+                        "INSERT INTO suppression (kind, value, reason, source, added_at, updated_at) VALUES ('domain', 'old.com', 'legacy', 'v1', 1600000000, 1600000000)"
                 )
                 XCTAssertFalse(try db.tableExists("suppression_version"))
             }
@@ -236,7 +245,9 @@ final class SuppressionListTests: XCTestCase {
         let before = try store.version()
         _ = try list.add([SuppressionEntry(kind: .login, value: "new")])
         XCTAssertGreaterThan(try store.version(), before, "the v2 triggers count changes")
-        let applied = try DatabaseQueue(path: path).read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier") }
+        let applied = try DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
+        }
         XCTAssertEqual(applied, ["v1-suppression", "v2-change-counter"])
         // Opening again (as every later run does) changes nothing.
         XCTAssertEqual(try SuppressionList.open(path: path).all().count, 2)
@@ -264,7 +275,8 @@ final class SuppressionListTests: XCTestCase {
         let list = try openList()
         var entries: [SuppressionEntry] = []
         for i in 0..<100_000 {
-            entries.append(SuppressionEntry(kind: i % 10 == 0 ? .domain : .email, value: i % 10 == 0 ? "d\(i).com" : "p\(i)@mail\(i % 97).com"))
+            entries.append(
+                SuppressionEntry(kind: i % 10 == 0 ? .domain : .email, value: i % 10 == 0 ? "d\(i).com" : "p\(i)@mail\(i % 97).com"))
         }
         let t0 = Date()
         for chunk in stride(from: 0, to: entries.count, by: 5000) { _ = try list.add(Array(entries[chunk..<chunk + 5000])) }
@@ -305,11 +317,17 @@ final class SuppressionListTests: XCTestCase {
 
         let listed = try XCTUnwrap(SuppressionImport.columns(header: ["kind", "value", "reason", "source", "added_at"]))
         let back = importer.item(cells: ["email", "'-dash@x.com", "r", "s", "2024-01-01T00:00:00Z"], columns: listed)
-        XCTAssertEqual(back.entries, [SuppressionEntry(kind: .email, value: "-dash@x.com", reason: "r", source: "s", addedAt: Date(timeIntervalSince1970: 1_704_067_200))])
+        XCTAssertEqual(
+            back.entries,
+            [
+                SuppressionEntry(
+                    kind: .email, value: "-dash@x.com", reason: "r", source: "s", addedAt: Date(timeIntervalSince1970: 1_704_067_200))
+            ])
         XCTAssertEqual(importer.item(cells: ["login", "octocat", "", "", ""], columns: listed).entries.map(\.value), ["octocat"])
 
         func record(_ json: String) throws -> SuppressionImportItem { importer.item(record: try Record(json: json)) }
-        XCTAssertEqual(try record(#"{"best_email":{"address":"A@b.com"},"login":"ada","domain":"b.com"}"#).entries.map(\.value), ["a@b.com", "ada"])
+        XCTAssertEqual(
+            try record(#"{"best_email":{"address":"A@b.com"},"login":"ada","domain":"b.com"}"#).entries.map(\.value), ["a@b.com", "ada"])
         XCTAssertEqual(try record(#"{"address":"q@r.io","reason":"bounce"}"#).entries.first?.reason, "bounce")
         XCTAssertEqual(try record(#"{"kind":"domain","value":"z.org"}"#).entries.map(\.kind), [.domain])
         XCTAssertEqual(try record(#"{"email":5}"#).problems.map(\.code), ["bad_value"])

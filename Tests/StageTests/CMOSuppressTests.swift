@@ -128,7 +128,8 @@ final class CMOSuppressTests: XCTestCase {
     }
 
     func testImportUnsubscribeExportColumnsFromStdin() throws {
-        let input = "Email;Lead Email;First Name;Company Domain;domain;github_login;Reason\n"
+        let input =
+            "Email;Lead Email;First Name;Company Domain;domain;github_login;Reason\n"
             + "jo@x.com;;Jo;x.com;x.com;Jo-X;\n"
             + ";;Only A Domain;;y.com;;competitor\n"
             + ";;Nobody;z.com;;;\n"
@@ -239,9 +240,14 @@ final class CMOSuppressTests: XCTestCase {
         let r = try run(["check"], input + "\n")
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(r.lines.count, 5)
-        XCTAssertTrue(r.lines[0].hasPrefix(#"{"id":1,"login":"ada","best_email":{"address":"ada@eu.acme.com"},"x":  [1, 2],"suppression":{"kind":"domain","value":"acme.com","reason":"opt-out""#), r.lines[0])
+        XCTAssertTrue(
+            r.lines[0].hasPrefix(
+                #"{"id":1,"login":"ada","best_email":{"address":"ada@eu.acme.com"},"x":  [1, 2],"suppression":{"kind":"domain","value":"acme.com","reason":"opt-out""#
+            ), r.lines[0])
         let out = try objects(r)
-        XCTAssertEqual(out.map { ($0["suppression"] as? [String: Any])?["value"] as? String }, ["acme.com", "octocat", "jane@example.org", nil, "octocat"])
+        XCTAssertEqual(
+            out.map { ($0["suppression"] as? [String: Any])?["value"] as? String },
+            ["acme.com", "octocat", "jane@example.org", nil, "octocat"])
         XCTAssertTrue(out[3]["suppression"] is NSNull, "an unmatched record gets suppression: null")
         XCTAssertTrue(r.err.contains("5 in, 5 out, 0 filtered, 0 dead-lettered"), r.err)
         XCTAssertTrue(r.err.contains("suppressed=4"), r.err)

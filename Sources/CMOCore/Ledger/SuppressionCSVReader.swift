@@ -49,7 +49,8 @@ public final class SuppressionCSVReader {
         guard try peek() != nil else { return nil }
         var row = CSVRow(line: line, cells: [], raw: [])
         var cell: [UInt8] = []
-        var quoted = false, wasQuoted = false
+        var quoted = false
+        var wasQuoted = false
         while let b = try peek() {
             start += 1
             if row.raw.count < Self.keptBytes { row.raw.append(b) }

@@ -171,7 +171,8 @@ public struct SuppressionImport: Sendable {
             do {
                 let (kind, value) = try SuppressionValue.parse(v, kind: k)
                 out.entries.append(
-                    SuppressionEntry(kind: kind, value: value, reason: f.reason ?? defaultReason, source: f.source ?? defaultSource, addedAt: addedAt))
+                    SuppressionEntry(
+                        kind: kind, value: value, reason: f.reason ?? defaultReason, source: f.source ?? defaultSource, addedAt: addedAt))
             } catch let e as SuppressionValueError {
                 out.problems.append(("bad_value", e.description))
             } catch {

@@ -164,6 +164,7 @@ public final class SuppressionSQLiteStore: SuppressionStore {
     private static func entry(_ row: Row) -> SuppressionEntry? {
         guard let kind = SuppressionKind(rawValue: row[0]) else { return nil }
         let added: Int64 = row[4]
-        return SuppressionEntry(kind: kind, value: row[1], reason: row[2], source: row[3], addedAt: Date(timeIntervalSince1970: Double(added)))
+        return SuppressionEntry(
+            kind: kind, value: row[1], reason: row[2], source: row[3], addedAt: Date(timeIntervalSince1970: Double(added)))
     }
 }

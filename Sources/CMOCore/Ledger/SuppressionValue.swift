@@ -67,14 +67,16 @@ public enum SuppressionValue {
         if let at = body.firstIndex(of: "@"), at != body.startIndex { return (.email, try SuppressionKind.email.normalize(body)) }
         if body.hasPrefix("@") {
             let rest = body.dropFirst()
-            return rest.contains(".") ? (.domain, try SuppressionKind.domain.normalize(body)) : (.login, try SuppressionKind.login.normalize(body))
+            return rest.contains(".")
+                ? (.domain, try SuppressionKind.domain.normalize(body)) : (.login, try SuppressionKind.login.normalize(body))
         }
         if body.contains(".") { return (.domain, try SuppressionKind.domain.normalize(body)) }
         if body.contains(where: { $0.isWhitespace }) || SuppressionValue.login(body) == nil {
             throw SuppressionValueError(value: text, problem: "is not an email, a domain or a login")
         }
         throw SuppressionValueError(
-            value: text, problem: "is not an email, a domain or a login (write a login as @\(body) or login:\(body), a domain as domain:\(body))")
+            value: text,
+            problem: "is not an email, a domain or a login (write a login as @\(body) or login:\(body), a domain as domain:\(body))")
     }
 
     /// A domain in normal form, or nil when it is not one.
