@@ -17,6 +17,8 @@ let package = Package(
         .executable(name: "render-copy", targets: ["render-copy"]),
         .executable(name: "send-instantly", targets: ["send-instantly"]),
         .executable(name: "cmo-suppress", targets: ["cmo-suppress"]),
+        .executable(name: "sync-attio", targets: ["sync-attio"]),
+        .executable(name: "sync-linear", targets: ["sync-linear"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -58,6 +60,8 @@ let package = Package(
         .executableTarget(name: "render-copy", dependencies: ["CMOCopy", core], path: "Sources/render-copy"),
         .executableTarget(name: "send-instantly", dependencies: [core], path: "Sources/send-instantly"),
         .executableTarget(name: "cmo-suppress", dependencies: [core], path: "Sources/cmo-suppress"),
+        .executableTarget(name: "sync-attio", dependencies: [core], path: "Sources/sync-attio"),
+        .executableTarget(name: "sync-linear", dependencies: [core], path: "Sources/sync-linear"),
         .target(
             name: "CMOSandbox",
             dependencies: [
