@@ -122,6 +122,7 @@ final class CMOSuppressTests: XCTestCase {
         XCTAssertEqual(letters.map { ($0["error"] as? [String: Any])?["code"] as? String }, ["bad_value", "bad_csv"])
         XCTAssertEqual(letters[0]["input"] as? String, "not an email,2023-09-15T12:00:00Z")
         XCTAssertEqual(letters[0]["stage"] as? String, "cmo-suppress")
+        XCTAssertEqual(letters[1]["input"] as? String, "\"never closed,x")
 
         let twice = try run(["import", csv, "--dead-letter", "/dev/null"])
         XCTAssertTrue(twice.err.contains("0 added, 0 updated, 3 skipped, 2 bad"), twice.err)

@@ -91,6 +91,7 @@ public final class SuppressionCSVReader {
             }
         }
         if quoted { row.error = "a quoted cell opened on line \(row.line) is never closed" }
+        while let last = row.raw.last, last == 0x0A || last == 0x0D { row.raw.removeLast() }
         if !wasQuoted, cell.last == 0x0D { cell.removeLast() }
         row.cells.append(String(decoding: cell, as: UTF8.self))
         return row
