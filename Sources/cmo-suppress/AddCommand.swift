@@ -95,8 +95,11 @@ struct RemoveCommand: SuppressCommand {
             email, domain or login, 78 the list cannot be opened or written, 1 internal error.
 
             EXAMPLES
+              Two entries off the list:
                 cmo-suppress remove jane@acme.com @octocat
-                cmo-suppress remove acme.com > removed.ndjson   # undo: cmo-suppress import removed.ndjson
+              Keep what was removed, to put it back later:
+                cmo-suppress remove acme.com > removed.ndjson
+                cmo-suppress import removed.ndjson
             """
     )
 

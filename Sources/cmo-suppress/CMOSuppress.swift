@@ -33,7 +33,8 @@ struct CMOSuppress: ParsableCommand {
             EXAMPLES
                 cmo-suppress add jane@acme.com @octocat --reason "asked by email"
                 cmo-suppress import --source instantly blocklist.csv
-                mx-check < people.ndjson | cmo-suppress check --exclude-suppressed | score-icp
+                mx-check < people.ndjson | cmo-suppress check --exclude-suppressed \\
+                  | score-icp
             """,
         version: CMOVersion.string,
         subcommands: [AddCommand.self, RemoveCommand.self, ListCommand.self, CheckStage.self, ImportCommand.self]

@@ -40,9 +40,11 @@ struct CheckStage: Stage {
 
             EXAMPLES
               Drop everyone on the list before scoring:
-                mx-check < people.ndjson | cmo-suppress check --exclude-suppressed | score-icp
+                mx-check < people.ndjson | cmo-suppress check --exclude-suppressed \\
+                  | score-icp
               Who would have been contacted despite an opt-out, and why:
-                cmo-suppress check --only-suppressed < leads.ndjson | jq -c '{login, suppression}'
+                cmo-suppress check --only-suppressed < leads.ndjson \\
+                  | jq -c '{login, suppression}'
             """,
         version: CMOVersion.string
     )

@@ -49,9 +49,11 @@ struct ImportCommand: SuppressCommand {
             EXAMPLES
               Instantly's blocklist, and an unsubscribe export with its own columns:
                 cmo-suppress import --source instantly blocklist.csv
-                cmo-suppress import --reason unsubscribed --dead-letter bad.ndjson unsubscribes.csv
+                cmo-suppress import --reason unsubscribed --dead-letter bad.ndjson \\
+                  unsubscribes.csv
               Everyone in a file of leads, by email and login:
-                jq -c '{best_email, login}' leads.ndjson | cmo-suppress import --format ndjson --reason "campaign closed"
+                jq -c '{best_email, login}' leads.ndjson \\
+                  | cmo-suppress import --format ndjson --reason "campaign closed"
             """
     )
 

@@ -29,9 +29,12 @@ struct ListCommand: SuppressCommand {
             opened, 1 internal error.
 
             EXAMPLES
+              For a person, and the domains alone:
                 cmo-suppress list --format text
                 cmo-suppress list --kind domain | jq -r .value
-                cmo-suppress list --format csv > do-not-contact.csv   # and back: cmo-suppress import do-not-contact.csv
+              A spreadsheet, and back:
+                cmo-suppress list --format csv > do-not-contact.csv
+                cmo-suppress import do-not-contact.csv
             """
     )
 
