@@ -81,7 +81,7 @@ extension InstantlyService {
 
     /// Whether a `skip_if_*` flag fires for `email` (skip_if_in_workspace overrides the others).
     func skipFires(_ email: String, flags: [String: Any], campaign: String?, list: String?, scope: InstantlyOptions.SkipScope) -> Bool {
-        let existing = leads.filter { $0.email == email }
+        let existing = stored(email)
         if ServiceKit.bool(flags["skip_if_in_workspace"]) == true { return !existing.isEmpty }
         if ServiceKit.bool(flags["skip_if_in_campaign"]) == true {
             if existing.contains(where: { $0.campaign != nil && (scope == .anyInWorkspace || $0.campaign == campaign) }) { return true }
@@ -93,7 +93,7 @@ extension InstantlyService {
     }
 
     func existingInTarget(_ email: String, campaign: String?, list: String?) -> InstantlyLead? {
-        leads.first { $0.email == email && ((campaign != nil && $0.campaign == campaign) || (list != nil && $0.listID == list)) }
+        stored(email).first { (campaign != nil && $0.campaign == campaign) || (list != nil && $0.listID == list) }
     }
 
     /// Counts one event (`resubmissions`, `duplicates_in_request`) for a campaign or list.
@@ -108,9 +108,13 @@ extension InstantlyService {
             id: ServiceKit.orderedUUID(seed: seed, sequence: sequence, epochMS: UInt64(options.epoch.timeIntervalSince1970 * 1000)),
             sequence: sequence, email: email, campaign: campaign, listID: list, fields: fields,
             created: options.epoch.addingTimeInterval(TimeInterval(sequence)), via: via)
+        if let email { leadsByEmail[email, default: []].append(leads.count) }
         leads.append(lead)
         return lead
     }
+
+    /// The stored leads with `email`, oldest first.
+    func stored(_ email: String) -> [InstantlyLead] { (leadsByEmail[email] ?? []).map { leads[$0] } }
 
     /// `POST /api/v2/leads/add` (a 400 becomes `options.validationStatus`).
     func addLeads(_ r: SandboxRequest) -> SandboxResponse {
@@ -277,7 +281,7 @@ extension InstantlyService {
             }
             let skipped = skipFires(e, flags: body, campaign: campaign, list: list, scope: scope)
             let deduped = inTarget != nil && options.singleDedupe
-            if skipped || deduped, let found = inTarget ?? leads.first(where: { $0.email == e }) {
+            if skipped || deduped, let found = inTarget ?? stored(e).first {
                 outcome = skipped ? "skipped" : "duplicated"
                 switch options.singleSkipReply {
                 case .existingLead: return .json(200, found.json(organization: world.organization))

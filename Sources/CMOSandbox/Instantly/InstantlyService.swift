@@ -15,6 +15,9 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
 
     let lock = NSLock()
     var leads: [InstantlyLead] = []
+    /// Positions in `leads` by email: a lookup per item instead of a scan, so a campaign of 10,000
+    /// leads answers a batch of 1,000 as fast as the first one did.
+    var leadsByEmail: [String: [Int]] = [:]
     var limiter: InstantlyRateLimit
     var rejected = 0
     var violations: [String: Int] = [:]
@@ -74,6 +77,7 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
     public func reset() {
         lock.withLock {
             leads = []
+            leadsByEmail = [:]
             limiter.reset()
             rejected = 0
             violations = [:]
