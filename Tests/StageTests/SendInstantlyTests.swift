@@ -156,14 +156,17 @@ final class SendInstantlyTests: XCTestCase {
         XCTAssertEqual(try Spawn.run("cmo-suppress", ["add", "dev1@example.org", "--reason", "opt-out"], environment: env).status, 0)
         XCTAssertEqual(try Spawn.run("cmo-suppress", ["add", "domain:blocked.example"], environment: env).status, 0)
         XCTAssertEqual(try Spawn.run("cmo-suppress", ["add", "@dev3"], environment: env).status, 0)
-        var input = Self.leads(5)
+        XCTAssertEqual(try Spawn.run("cmo-suppress", ["add", "old-dev4@example.net"], environment: env).status, 0)
+        var input = Self.leads(6)
+        // dev4 opted out under another address of theirs: not contacted at this one either.
+        input[4]["emails"] = [["address": "dev4@example.org", "source": "commit"], ["address": "old-dev4@example.net", "source": "profile"]]
         input[2]["best_email"] = "dev2@eu.blocked.example"
         input[2]["email_checks"] = [["address": "dev2@eu.blocked.example", "verdict": "safe"]]
         let r = try send(s, ["--campaign", campaign, "--daily-new-leads", "100"], input: input, state: state)
         XCTAssertEqual(r.status, 0, r.err)
-        XCTAssertEqual(try Self.statuses(r), ["queued": 2, "suppressed": 3], r.out)
+        XCTAssertEqual(try Self.statuses(r), ["queued": 2, "suppressed": 4], r.out)
         let emails = Set(try Self.campaignLeads(s, campaign).compactMap { $0["email"] as? String })
-        XCTAssertEqual(emails, ["dev0@example.org", "dev4@example.org"])
+        XCTAssertEqual(emails, ["dev0@example.org", "dev5@example.org"])
     }
 
     func testDailyCapDefersAndTheNextDayTakesTheDeferredFirst() throws {

@@ -183,7 +183,8 @@ public final class InstantlyWriter {
         lead.email = email
         let login = record["login"]?.stringValue
         do {
-            if let entry = try suppression.match(email: email, login: login) {
+            // Any address of the person, or their login, on the list: they asked not to be contacted.
+            if let entry = try suppression.match(emails: [email] + SuppressionList.emails(of: record), login: login) {
                 lead.result = result("suppressed", reason: "suppressed", extra: [JSONMember("suppression", entry.json)])
                 if let campaign = settings.campaignID, !settings.dryRun {
                     let key = Self.key(campaign: campaign, email: email)
