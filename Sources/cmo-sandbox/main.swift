@@ -202,6 +202,12 @@ struct VendorOptions: ParsableArguments {
     @Option(help: "Attio write requests per second.") var attioWritesPerSecond: Int?
     @Option(help: "Attio read requests per second.") var attioReadsPerSecond: Int?
     @Flag(help: "Attio query POSTs count as writes (default: reads).") var attioQueriesCountAsWrites = false
+    @Flag(help: "Attio's people object has no custom attributes (a fresh workspace: no github_login, lead_score, lead_source).")
+    var attioNoCustomAttributes = false
+    @Option(name: .customLong("attio-custom-attribute"), help: "An Attio people attribute to add: SLUG=TYPE (text, number, checkbox).")
+    var attioCustomAttributes: [String] = []
+    @Flag(help: "Attio's rate-limit 429s carry Retry-After in seconds (default: an HTTP date, as documented).")
+    var attioRetryAfterSeconds = false
     @Option(help: "Linear requests per hour.") var linearRequestsPerHour: Int?
     @Option(help: "Linear rate-limit window, seconds.") var linearWindowSeconds: Int?
     @Option(help: "Status of a Linear RATELIMITED answer: 400 or 429.") var linearRateLimitStatus: Int?
@@ -231,6 +237,12 @@ struct VendorOptions: ParsableArguments {
         }
         if let unit = linearResetUnit, LinearOptions.ResetUnit(rawValue: unit) == nil {
             throw ValidationError("'--linear-reset-unit' must be 'ms' or 's'")
+        }
+        for spec in attioCustomAttributes {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, ["text", "number", "checkbox"].contains(parts[1]) else {
+                throw ValidationError("'--attio-custom-attribute' expects SLUG=TYPE with TYPE text, number or checkbox, got '\(spec)'")
+            }
         }
         if let mode = linearDuplicateId, LinearOptions.DuplicateID(rawValue: mode) == nil {
             throw ValidationError("'--linear-duplicate-id' must be 'error' or 'return-existing'")
@@ -262,6 +274,12 @@ struct VendorOptions: ParsableArguments {
         if let v = attioWritesPerSecond { o.writesPerSecond = v }
         if let v = attioReadsPerSecond { o.readsPerSecond = v }
         if attioQueriesCountAsWrites { o.queriesCountAsWrites = true }
+        if attioNoCustomAttributes { o.customPeopleAttributes = [:] }
+        for spec in attioCustomAttributes {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { o.customPeopleAttributes[parts[0]] = parts[1] }
+        }
+        if attioRetryAfterSeconds { o.retryAfterSeconds = true }
         return o
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 // Lists and list entries: POST always appends an entry; PUT asserts by parent (update the one entry,
-// create when none, 400 multiple_match_results when several).
+// create when none, 400 multiple_match_results when several). Entry values follow the list's attributes.
 
 extension AttioService {
     func list(_ idOrSlug: String) -> AttioList? { lists.first { $0.id == idOrSlug || $0.slug == idOrSlug } }
@@ -26,27 +26,10 @@ extension AttioService {
         ]
     }
 
-    /// Entry values: any slug (list attributes are not modelled), each value stored as `{value, attribute_type}`.
-    private func entryValues(_ raw: [String: Any], at: Date) -> [String: [[String: Any]]] {
-        var out: [String: [[String: Any]]] = [:]
-        for (slug, v) in raw {
-            let items: [Any] = (v as? [Any]) ?? (v is NSNull ? [] : [v])
-            out[slug] = items.map { item in
-                var stored: [String: Any] = [
-                    "active_from": ServiceKit.iso8601(at), "active_until": NSNull(),
-                    "created_by_actor": ["type": "api-token", "id": actorID],
-                ]
-                if let o = item as? [String: Any] {
-                    for (k, x) in o { stored[k] = x }
-                    if stored["attribute_type"] == nil { stored["attribute_type"] = "text" }
-                } else {
-                    stored["value"] = item
-                    stored["attribute_type"] = item is String ? "text" : (ServiceKit.isBool(item) ? "checkbox" : "number")
-                }
-                return stored
-            }
-        }
-        return out
+    /// Entry values, checked against the list's attributes: an unknown slug is 400 `value_not_found`
+    /// (as Attio does), a value of the wrong type 400 `validation_type`.
+    private func entryValues(_ raw: [String: Any], list: AttioList, at: Date) -> Result<[String: [[String: Any]]], AttioValueError> {
+        parseValues(raw, at: at, path: ["data", "entry_values"], catalog: AttioCatalog(list.attributes))
     }
 
     /// `POST` (create) or `PUT` (assert by parent) `/v2/lists/{list}/entries`.
@@ -63,7 +46,11 @@ extension AttioService {
             return Self.error(404, code: "not_found", "Record with ID \"\(parent)\" not found.")
         }
         let at = tick()
-        let values = entryValues(raw, at: at)
+        let values: [String: [[String: Any]]]
+        switch entryValues(raw, list: l, at: at) {
+        case .success(let v): values = v
+        case .failure(let e): return e.response
+        }
         let existing = entries.indices.filter { entries[$0].listID == l.id && entries[$0].parentRecordID == parent }
         if assert && existing.count > 1 {
             return Self.error(400, code: "multiple_match_results", "Multiple entries for record \"\(parent)\" exist in list \"\(l.slug)\".")

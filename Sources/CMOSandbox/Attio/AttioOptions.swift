@@ -12,6 +12,16 @@ public struct AttioOptions: Sendable {
     public var queriesCountAsWrites = false
     /// Custom people attributes beyond Attio's standard ones: slug → type (`text`, `number`, `checkbox`).
     public var customPeopleAttributes: [String: String] = ["github_login": "text", "lead_score": "number", "lead_source": "text"]
+    /// The list attributes (entry values) of each seeded list, by the list's slug: attribute slug → type
+    /// (`text`, `number`, `checkbox`, `status`, `select`). A list not named has none.
+    public var listAttributes: [String: [String: String]] = [
+        "outbound_developers": ["stage": "status", "campaign": "text", "lead_score": "number", "source": "select"]
+    ]
+    /// The options of every `status` attribute (titles) and of every `select` attribute.
+    public var statusOptions = ["Prospect", "Contacted", "Replied", "Qualified", "Lost"]
+    public var selectOptions = ["GitHub", "Referral", "Inbound"]
+    /// Refusals by the rate limiter carry `Retry-After` in delta-seconds instead of the documented HTTP date.
+    public var retryAfterSeconds = false
     /// Accept unknown attribute slugs in `values` (Attio rejects them with 400 `value_not_found`).
     public var acceptUnknownAttributes = false
     /// Lists the workspace starts with: (name, api_slug); ids follow from the seed.

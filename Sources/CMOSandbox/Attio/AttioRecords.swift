@@ -8,15 +8,16 @@ extension AttioService {
     }
 
     func isPeople(_ object: String) -> Bool { object == "people" || object == peopleObjectID }
+    func isCompanies(_ object: String) -> Bool { object == "companies" || object == companiesObjectID }
 
-    func recordJSON(_ r: AttioRecord) -> [String: Any] {
+    func recordJSON(_ r: AttioRecord, company: Bool = false) -> [String: Any] {
         var values: [String: Any] = [:]
-        for slug in catalog.sortedSlugs { values[slug] = r.values[slug] ?? [] }
+        for slug in (company ? companyCatalog : catalog).sortedSlugs { values[slug] = r.values[slug] ?? [] }
         for (slug, v) in r.values where values[slug] == nil { values[slug] = v }
         return [
-            "id": ["workspace_id": workspaceID, "object_id": peopleObjectID, "record_id": r.id],
+            "id": ["workspace_id": workspaceID, "object_id": company ? companiesObjectID : peopleObjectID, "record_id": r.id],
             "created_at": ServiceKit.iso8601(r.created),
-            "web_url": "https://app.attio.com/sandbox/person/\(r.id)/overview",
+            "web_url": "https://app.attio.com/sandbox/\(company ? "company" : "person")/\(r.id)/overview",
             "values": values,
         ]
     }
@@ -25,7 +26,10 @@ extension AttioService {
     /// exists, else creates one. The matching attribute (multi-select) only gains values; every other
     /// multi-select attribute sent is replaced; single-value attributes are overwritten.
     func assertRecord(_ r: SandboxRequest, object: String) -> SandboxResponse {
-        guard isPeople(object) else { return objectNotFound(object) }
+        let company = isCompanies(object)
+        guard isPeople(object) || company else { return objectNotFound(object) }
+        let catalog = company ? companyCatalog : self.catalog
+        let store: ReferenceWritableKeyPath<AttioService, [AttioRecord]> = company ? \.companies : \.records
         asserts += 1
         if options.conflictEveryNthAssert > 0 && asserts % options.conflictEveryNthAssert == 0 {
             return Self.error(
@@ -46,7 +50,7 @@ extension AttioService {
         guard let values = data["values"] as? [String: Any] else { return Self.validation(["data", "values"], "Required") }
         let at = tick()
         let parsed: [String: [[String: Any]]]
-        switch parseValues(values, at: at, path: ["data", "values"]) {
+        switch parseValues(values, at: at, path: ["data", "values"], catalog: catalog) {
         case .success(let p): parsed = p
         case .failure(let e): return e.response
         }
@@ -54,7 +58,7 @@ extension AttioService {
             return Self.error(400, code: "validation_type", "The matching attribute \"\(matching)\" must have a value in data.values.")
         }
         let keys = Set(wanted.compactMap { Self.matchKey($0) })
-        let hits = records.indices.filter { i in (records[i].values[matching] ?? []).contains { keys.contains(Self.matchKey($0) ?? "") } }
+        let hits = self[keyPath: store].indices.filter { i in (self[keyPath: store][i].values[matching] ?? []).contains { keys.contains(Self.matchKey($0) ?? "") } }
         if hits.count > 1 {
             return Self.error(400, code: "multiple_match_results", "Multiple records match the values of \"\(matching)\".")
         }
@@ -65,35 +69,36 @@ extension AttioService {
             outcome = "updated"
             for (slug, new) in parsed {
                 if slug == matching {
-                    let have = Set((records[i].values[slug] ?? []).compactMap { Self.matchKey($0) })
-                    records[i].values[slug, default: []] += new.filter { !have.contains(Self.matchKey($0) ?? "") }
+                    let have = Set((self[keyPath: store][i].values[slug] ?? []).compactMap { Self.matchKey($0) })
+                    self[keyPath: store][i].values[slug, default: []] += new.filter { !have.contains(Self.matchKey($0) ?? "") }
                 } else {
-                    records[i].values[slug] = new
+                    self[keyPath: store][i].values[slug] = new
                 }
             }
         } else {
-            let record = AttioRecord(id: ServiceKit.uuid(seed: seed, "attio-record-\(records.count)"), created: at, values: parsed)
-            records.append(record)
-            index = records.count - 1
+            let record = AttioRecord(id: ServiceKit.uuid(seed: seed, "attio-\(company ? "company" : "record")-\(self[keyPath: store].count)"), created: at, values: parsed)
+            self[keyPath: store].append(record)
+            index = self[keyPath: store].count - 1
             outcome = "created"
         }
         stats.recordWrite(
-            service: name, kind: "person_assert", key: "\(keys.sorted().joined(separator: ",")) @\(writeClock)",
-            payload: ["record_id": records[index].id, "matching_attribute": matching, "outcome": outcome])
-        return .json(200, ["data": recordJSON(records[index])])
+            service: name, kind: company ? "company_assert" : "person_assert", key: "\(keys.sorted().joined(separator: ",")) @\(writeClock)",
+            payload: ["record_id": self[keyPath: store][index].id, "matching_attribute": matching, "outcome": outcome])
+        return .json(200, ["data": recordJSON(self[keyPath: store][index], company: company)])
     }
 
     /// The comparable form of a stored value (normalised email, else the text value).
     static func matchKey(_ v: [String: Any]) -> String? {
-        (v["email_address"] as? String) ?? (v["value"] as? String) ?? (v["phone_number"] as? String)
+        (v["email_address"] as? String) ?? (v["domain"] as? String) ?? (v["value"] as? String) ?? (v["phone_number"] as? String)
     }
 
     func getRecord(object: String, id: String) -> SandboxResponse {
-        guard isPeople(object) else { return objectNotFound(object) }
-        guard let rec = records.first(where: { $0.id == id }) else {
+        let company = isCompanies(object)
+        guard isPeople(object) || company else { return objectNotFound(object) }
+        guard let rec = (company ? companies : records).first(where: { $0.id == id }) else {
             return Self.error(404, code: "not_found", "Record with ID \"\(id)\" not found.")
         }
-        return .json(200, ["data": recordJSON(rec)])
+        return .json(200, ["data": recordJSON(rec, company: company)])
     }
 
     /// `POST /v2/objects/people/records/query` with `{filter, limit (default 500), offset}`. Filters:
@@ -115,7 +120,7 @@ extension AttioService {
             }
         }
         let page = matched.dropFirst(offset).prefix(limit)
-        return .json(200, ["data": page.map(recordJSON)])
+        return .json(200, ["data": page.map { recordJSON($0) }])
     }
 
     private func matches(_ rec: AttioRecord, _ filter: [String: Any]) -> Result<Bool, AttioValueError> {

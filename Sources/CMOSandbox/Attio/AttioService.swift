@@ -1,8 +1,9 @@
 import Foundation
 
-/// The sandbox's Attio REST v2 (`/attio` + `/v2/...`): people assert/get/query, lists and list
-/// entries (create and assert by parent), notes; 25 writes/s and 100 reads/s with 429 and an
-/// HTTP-date `Retry-After`; Attio's error shape.
+/// The sandbox's Attio REST v2 (`/attio` + `/v2/...`): people and companies (assert/get/query), the
+/// objects' and lists' attributes, lists and list entries (create and assert by parent, entry values
+/// checked against the list's attributes), a record's entries, notes; 25 writes/s and 100 reads/s
+/// with 429 and an HTTP-date `Retry-After`; Attio's error shape.
 public final class AttioService: SandboxService, SandboxObservable, @unchecked Sendable {
     public let name = "attio"
     public let pathPrefix = "/attio"
@@ -13,6 +14,8 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
     let options: AttioOptions
     let workspaceID: String
     let peopleObjectID: String
+    let companiesObjectID: String
+    let companyCatalog = AttioCatalog.companies
     let actorID: String
     let catalog: AttioCatalog
     let lists: [AttioList]
@@ -21,6 +24,8 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
     var records: [AttioRecord] = []
     var entries: [AttioEntry] = []
     var notes: [AttioNote] = []
+    var companies: [AttioRecord] = []
+    var injected429 = 0
     var writeClock = 0
     var writeWindow: ServiceKit.RateWindow
     var readWindow: ServiceKit.RateWindow
@@ -35,10 +40,17 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
         self.options = options
         workspaceID = ServiceKit.uuid(seed: seed, "attio-workspace")
         peopleObjectID = ServiceKit.uuid(seed: seed, "attio-object-people")
+        companiesObjectID = ServiceKit.uuid(seed: seed, "attio-object-companies")
         actorID = ServiceKit.uuid(seed: seed, "attio-api-token")
         catalog = AttioCatalog(custom: options.customPeopleAttributes)
         lists = options.lists.enumerated().map { i, l in
-            AttioList(id: ServiceKit.uuid(seed: seed, "attio-list-\(i)"), name: l.name, slug: l.slug)
+            var attributes: [String: AttioAttribute] = [:]
+            for (slug, type) in options.listAttributes[l.slug] ?? [:] {
+                attributes[slug] = AttioAttribute(
+                    slug: slug, type: type, multi: false, unique: false, system: false,
+                    options: type == "status" ? options.statusOptions : type == "select" ? options.selectOptions : [])
+            }
+            return AttioList(id: ServiceKit.uuid(seed: seed, "attio-list-\(i)"), name: l.name, slug: l.slug, attributes: attributes)
         }
         writeWindow = .init(limit: options.writesPerSecond, window: 1)
         readWindow = .init(limit: options.readsPerSecond, window: 1)
@@ -65,7 +77,8 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
                 stats.recordViolation(service: name, bucket: bucket, detail: "\(request.method) \(request.path) over \(bucket) per second")
                 var r = Self.error(
                     429, type: "rate_limit_error", code: "rate_limit_exceeded", "Rate limit exceeded, please try again later")
-                r.headers.append(("retry-after", ServiceKit.httpDate(taken.resetAt)))
+                let seconds = max(1, Int((taken.resetAt.timeIntervalSince(now)).rounded(.up)))
+                r.headers.append(("retry-after", options.retryAfterSeconds ? String(seconds) : ServiceKit.httpDate(taken.resetAt)))
                 return r
             }
             stats.recordQuota(service: name, bucket: bucket, cost: 1)
@@ -78,6 +91,8 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
             records = []
             entries = []
             notes = []
+            companies = []
+            injected429 = 0
             writeClock = 0
             rejected = 0
             asserts = 0
@@ -88,7 +103,12 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
 
     public func statsExtras() -> [String: Any] {
         lock.withLock {
-            ["records": records.count, "list_entries": entries.count, "notes": notes.count, "rejected_429": rejected, "list_ids": listIDs]
+            var extras: [String: Any] = [
+                "records": records.count, "companies": companies.count, "list_entries": entries.count, "notes": notes.count,
+                "rejected_429": rejected, "list_ids": listIDs,
+            ]
+            for (k, v) in duplicateCounts() { extras[k] = v }
+            return extras
         }
     }
 
@@ -118,8 +138,11 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
         ("PUT /v2/objects/{object}/records", true, false),
         ("POST /v2/objects/{object}/records/query", false, true),
         ("GET /v2/objects/{object}/records/{record_id}", false, false),
+        ("GET /v2/objects/{object}/records/{record_id}/entries", false, false),
+        ("GET /v2/objects/{object}/attributes", false, false),
         ("GET /v2/lists", false, false),
         ("GET /v2/lists/{list}", false, false),
+        ("GET /v2/lists/{list}/attributes", false, false),
         ("POST /v2/lists/{list}/entries", true, false),
         ("PUT /v2/lists/{list}/entries", true, false),
         ("POST /v2/lists/{list}/entries/query", false, true),
@@ -142,6 +165,9 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
         switch route.pattern {
         case "PUT /v2/objects/{object}/records": return assertRecord(r, object: route.args[0])
         case "GET /v2/objects/{object}/records/{record_id}": return getRecord(object: route.args[0], id: route.args[1])
+        case "GET /v2/objects/{object}/records/{record_id}/entries": return recordEntries(r, object: route.args[0], id: route.args[1])
+        case "GET /v2/objects/{object}/attributes": return listAttributes(r, object: route.args[0], list: nil)
+        case "GET /v2/lists/{list}/attributes": return listAttributes(r, object: nil, list: route.args[0])
         case "POST /v2/objects/{object}/records/query": return queryRecords(r, object: route.args[0])
         case "GET /v2/lists": return .json(200, ["data": lists.map(listJSON)])
         case "GET /v2/lists/{list}":
@@ -170,5 +196,23 @@ public final class AttioService: SandboxService, SandboxObservable, @unchecked S
         error(
             status, code: "validation_type", "Body payload validation error.",
             extra: ["validation_errors": [["code": "invalid_type", "path": path, "message": detail]]])
+    }
+}
+
+extension AttioService: SandboxFaultShaping {
+    /// Injected faults in Attio's shape: a 429 with `Retry-After` alternating between the documented
+    /// HTTP date and delta-seconds (clients must read both), a 5xx with Attio's error body.
+    public func injectedFault(status: Int) -> SandboxResponse {
+        guard status == 429 else {
+            return Self.error(status, type: "internal_server_error", code: "internal_server_error", "An unexpected error occurred.")
+        }
+        let n = lock.withLock {
+            injected429 += 1
+            return injected429
+        }
+        var r = Self.error(429, type: "rate_limit_error", code: "rate_limit_exceeded", "Rate limit exceeded, please try again later")
+        let next = options.clock().addingTimeInterval(1)
+        r.headers.append(("retry-after", n % 2 == 1 ? ServiceKit.httpDate(next) : "1"))
+        return r
     }
 }

@@ -7,6 +7,11 @@ struct AttioAttribute {
     var type: String
     var multi: Bool
     var unique: Bool
+    /// One of Attio's standard attributes (false: made by the workspace).
+    var system = true
+    var writable = true
+    /// `status` and `select` attributes: the titles of their options.
+    var options: [String] = []
 }
 
 /// The people object's attributes: Attio's standard ones plus the configured custom ones.
@@ -24,8 +29,20 @@ struct AttioCatalog {
         add("primary_location", "location")
         add("company", "record-reference")
         for s in ["description", "job_title", "avatar_url", "linkedin", "twitter", "facebook", "instagram", "angellist"] { add(s, "text") }
-        for (slug, type) in custom { add(slug, type) }
+        for (slug, type) in custom { a[slug] = AttioAttribute(slug: slug, type: type, multi: false, unique: false, system: false) }
         attributes = a
+    }
+
+    init(_ attributes: [String: AttioAttribute]) { self.attributes = attributes }
+
+    /// The companies object's standard attributes (`domains` is the unique one to assert by).
+    static var companies: AttioCatalog {
+        var a: [String: AttioAttribute] = [:]
+        a["domains"] = AttioAttribute(slug: "domains", type: "domain", multi: true, unique: true)
+        a["name"] = AttioAttribute(slug: "name", type: "text", multi: false, unique: false)
+        for s in ["description", "twitter", "linkedin"] { a[s] = AttioAttribute(slug: s, type: "text", multi: false, unique: false) }
+        a["team"] = AttioAttribute(slug: "team", type: "record-reference", multi: true, unique: false)
+        return AttioCatalog(a)
     }
 
     var sortedSlugs: [String] { attributes.keys.sorted() }
@@ -44,6 +61,8 @@ struct AttioList {
     var id: String
     var name: String
     var slug: String
+    /// The list's own attributes (entry values), by slug.
+    var attributes: [String: AttioAttribute] = [:]
 }
 
 struct AttioEntry {
@@ -81,11 +100,10 @@ extension AttioService {
             else { return .failure(.init("Invalid email address for attribute \"\(attribute.slug)\".")) }
             let email = original.lowercased()
             let parts = email.split(separator: "@").map(String.init)
-            let labels = parts[1].split(separator: ".")
             v["email_address"] = email
             v["original_email_address"] = original
             v["email_domain"] = parts[1]
-            v["email_root_domain"] = labels.suffix(2).joined(separator: ".")
+            v["email_root_domain"] = AttioPublicSuffix.rootDomain(parts[1])
             v["email_local_specifier"] = parts[0].split(separator: "+").first.map(String.init) ?? parts[0]
         case "personal-name":
             if let s = raw as? String {
@@ -103,6 +121,23 @@ extension AttioService {
             } else {
                 return .failure(.init("A personal-name needs first_name, last_name and full_name in object form."))
             }
+        case "domain":
+            let text = (raw as? String) ?? ((raw as? [String: Any])?["domain"] as? String)
+            guard let host = text?.trimmingCharacters(in: .whitespaces).lowercased(), host.contains("."), !host.contains("@"), !host.contains("/") else {
+                return .failure(.init("Invalid domain for attribute \"\(attribute.slug)\"."))
+            }
+            v["domain"] = host
+            v["root_domain"] = AttioPublicSuffix.rootDomain(host)
+        case "status", "select":
+            let key = attribute.type == "status" ? "status" : "option"
+            let title = (raw as? String) ?? ((raw as? [String: Any])?[key] as? String)
+            guard let title, let match = attribute.options.first(where: { $0 == title }) else {
+                return .failure(
+                    .init(
+                        "Cannot find \(key) \"\(title ?? "\(raw)")\" for attribute \"\(attribute.slug)\" (\(attribute.options.joined(separator: ", "))).",
+                        code: "value_not_found"))
+            }
+            v[key] = ["title": match, "is_archived": false]
         case "number":
             let n = (raw as? [String: Any])?["value"] ?? raw
             guard n is NSNumber, !ServiceKit.isBool(n) else { return .failure(.init("Expected a number for \"\(attribute.slug)\".")) }
@@ -126,8 +161,39 @@ extension AttioService {
                 return .failure(.init("Invalid location for \"\(attribute.slug)\"."))
             }
         case "record-reference":
-            guard let o = raw as? [String: Any] else { return .failure(.init("Invalid record reference for \"\(attribute.slug)\".")) }
-            for (k, x) in o { v[k] = x }
+            // By id, or by a matching attribute of the target (`domains` of companies); either must find
+            // exactly one record (linking-referenced-records).
+            guard let o = raw as? [String: Any], let target = o["target_object"] as? String else {
+                return .failure(.init("Invalid record reference for \"\(attribute.slug)\": target_object is required."))
+            }
+            let pool: [AttioRecord]
+            if isCompanies(target) {
+                pool = companies
+            } else if isPeople(target) {
+                pool = records
+            } else {
+                return .failure(.init("Cannot find object with slug/ID \"\(target)\".", code: "value_not_found"))
+            }
+            var found: [AttioRecord] = []
+            if let id = o["target_record_id"] as? String {
+                found = pool.filter { $0.id == id }
+            } else if let (slug, want) = o.first(where: { $0.key != "target_object" }) {
+                let wanted = ((want as? [Any]) ?? [want]).compactMap { w -> String? in
+                    ((w as? String) ?? ((w as? [String: Any])?["domain"] as? String) ?? ((w as? [String: Any])?["email_address"] as? String))?
+                        .lowercased()
+                }
+                found = pool.filter { rec in (rec.values[slug] ?? []).contains { wanted.contains((Self.matchKey($0) ?? "").lowercased()) } }
+            }
+            guard found.count == 1 else {
+                return .failure(
+                    .init(
+                        found.isEmpty
+                            ? "Cannot find a \(target) record to reference for \"\(attribute.slug)\"."
+                            : "More than one \(target) record matches the reference for \"\(attribute.slug)\".",
+                        code: found.isEmpty ? "value_not_found" : "multiple_match_results"))
+            }
+            v["target_object"] = isCompanies(target) ? "companies" : "people"
+            v["target_record_id"] = found[0].id
         default:  // text
             let t = (raw as? [String: Any])?["value"] ?? raw
             guard let s = t as? String else { return .failure(.init("Expected a string for \"\(attribute.slug)\".")) }
@@ -137,7 +203,10 @@ extension AttioService {
     }
 
     /// The `values` of a write as stored values per slug, or the error response.
-    func parseValues(_ values: [String: Any], at: Date, path: [String]) -> Result<[String: [[String: Any]]], AttioValueError> {
+    func parseValues(_ values: [String: Any], at: Date, path: [String], catalog: AttioCatalog? = nil) -> Result<
+        [String: [[String: Any]]], AttioValueError
+    > {
+        let catalog = catalog ?? self.catalog
         var out: [String: [[String: Any]]] = [:]
         for (slug, raw) in values.sorted(by: { $0.key < $1.key }) {
             var attribute = catalog.attributes[slug]
