@@ -174,7 +174,12 @@ struct LinearIssueNode: LinearNode {
         case "branchName": return .scalar(store.identifier(i).lowercased())
         case "priority": return .scalar(i.priority)
         case "priorityLabel": return .scalar(Self.priorityLabels[min(4, max(0, i.priority))])
-        case "createdAt", "updatedAt": return .scalar(ServiceKit.iso8601(i.createdAt))
+        case "createdAt": return .scalar(ServiceKit.iso8601(i.createdAt))
+        case "updatedAt": return .scalar(ServiceKit.iso8601(i.updatedAt))
+        case "comments":
+            let comments = store.comments.filter { $0.issueID == i.id }
+            return try LinearConnection.make(
+                comments.map { LinearCommentNode(store: store, comment: $0) }, ids: comments.map(\.id), args)
         case "archivedAt", "completedAt", "canceledAt", "dueDate", "estimate", "assignee": return .null
         case "labelIds": return .list(i.labelIDs.map { .scalar($0) })
         case "team": return store.team(i.teamID).map { .node(LinearTeamNode(store: store, team: $0)) } ?? .null
@@ -201,8 +206,15 @@ struct LinearConnection: LinearNode {
     static func make(_ all: [any LinearNode], ids allIDs: [String], _ args: [String: Any]) throws(LinearGQLError) -> LinearValue {
         var lo = 0
         var hi = all.count
-        if let after = args["after"] as? String, let i = allIDs.firstIndex(of: after) { lo = i + 1 }
-        if let before = args["before"] as? String, let i = allIDs.firstIndex(of: before) { hi = i }
+        // A cursor that names no node of the list is refused (it does not restart at page 1).
+        if let after = args["after"] as? String {
+            guard let i = allIDs.firstIndex(of: after) else { throw .invalidInput("Invalid cursor: \(after)", "The pagination cursor is not valid.") }
+            lo = i + 1
+        }
+        if let before = args["before"] as? String {
+            guard let i = allIDs.firstIndex(of: before) else { throw .invalidInput("Invalid cursor: \(before)", "The pagination cursor is not valid.") }
+            hi = i
+        }
         hi = max(lo, hi)
         if let last = ServiceKit.int(args["last"]), args["first"] == nil || args["first"] is NSNull {
             guard last >= 0 else { throw .validation("\"last\" must be a non-negative integer.") }

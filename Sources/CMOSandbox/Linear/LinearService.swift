@@ -184,23 +184,39 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
         }
         var data: [String: Any] = [:]
         var errors: [LinearGQLError] = []
+        // A root field whose type is non-null (IssuePayload!, Issue!, …) cannot be null: its error
+        // nulls the whole `data`, as GraphQL's null propagation requires. Mutations run in order.
+        var dataIsNull = false
         do {
             for (key, field) in try executor.fields(op.selectionSet, typeName: root.typeName) {
                 do {
                     data[key] = try executor.resolve(field, on: root)
-                } catch  where error.kind == .resolver {
+                } catch where error.kind == .resolver {
                     var e = error
                     e.path = [key]
                     errors.append(e)
                     data[key] = NSNull()
+                    if Self.rootFieldIsNonNull(op.operation, field.name.value) {
+                        dataIsNull = true
+                        // graphql-js runs mutations one after another and stops at the first error that nulls `data`.
+                        if op.operation == .mutation { break }
+                    }
                 }
             }
         } catch {
             return Self.errors(400, [error], headers: headers)
         }
-        var response: [String: Any] = ["data": data]
+        var response: [String: Any] = ["data": dataIsNull ? NSNull() : data]
         if !errors.isEmpty { response["errors"] = errors.map(\.json) }
         return .json(200, response, headers: headers)
+    }
+
+    /// Whether the schema types the root field non-null (`issueCreate: IssuePayload!`).
+    static func rootFieldIsNonNull(_ operation: OperationType, _ name: String) -> Bool {
+        guard let schema = try? GraphQLSDL.linear.schema() else { return false }
+        let type: GraphQLObjectType? = operation == .mutation ? schema.mutationType : schema.queryType
+        guard let type, let field = GraphQLSDL.linear.fields(type)?[name] else { return false }
+        return field.type is GraphQLNonNull
     }
 
     private func rateHeaders(cost: Int, now: Date) -> [(name: String, value: String)] {

@@ -36,6 +36,14 @@ final class LinearStore {
         var priority: Int
         var stateID: String
         var createdAt: Date
+        var updatedAt: Date
+    }
+
+    struct Comment {
+        var id: String
+        var issueID: String
+        var body: String
+        var createdAt: Date
     }
 
     struct User {
@@ -52,6 +60,9 @@ final class LinearStore {
     let labels: [Label]
     let states: [State]
     var issues: [Issue] = []
+    var comments: [Comment] = []
+    /// issueUpdate calls received, so each update is its own write in the stats.
+    var updates = 0
     var lastSyncID = 1000.0
     var writeClock = 0
     let epoch: Date
@@ -109,6 +120,8 @@ final class LinearStore {
 
     func reset() {
         issues = []
+        comments = []
+        updates = 0
         lastSyncID = 1000
         writeClock = 0
     }
