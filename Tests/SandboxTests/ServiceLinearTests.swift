@@ -71,7 +71,7 @@ final class ServiceLinearTests: XCTestCase {
         let second = gql(s, create, ["input": input])
         XCTAssertEqual(second.status, 200)
         let body = jsonObject(second)
-        XCTAssertTrue((body["data"] as? [String: Any])?["issueCreate"] is NSNull)
+        XCTAssertTrue(body["data"] is NSNull, "issueCreate's IssuePayload! cannot be null: data is nulled")
         let ext = (body["errors"] as? [[String: Any]])?.first?["extensions"] as? [String: Any]
         XCTAssertEqual(ext?["code"] as? String, "INVALID_INPUT")
         XCTAssertEqual(ext?["type"] as? String, "invalid input")
