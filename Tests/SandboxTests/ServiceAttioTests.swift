@@ -122,7 +122,7 @@ final class ServiceAttioTests: XCTestCase {
         let (s, stats, _) = make()
         let id = recordID(assertPerson(s, ["email_addresses": ["ada@acme.io"]]))
         let list = s.listIDs[0]
-        let body: [String: Any] = ["data": ["parent_record_id": id, "parent_object": "people", "entry_values": ["stage": "queued"]]]
+        let body: [String: Any] = ["data": ["parent_record_id": id, "parent_object": "people", "entry_values": ["stage": "Contacted"]]]
         let put1 = s.handle(sandboxRequest("PUT", "/v2/lists/\(list)/entries", json: body, headers: auth))!
         XCTAssertEqual(put1.status, 200)
         let entry = (jsonObject(put1)["data"] as? [String: Any])?["id"] as? [String: Any]
