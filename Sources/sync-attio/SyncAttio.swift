@@ -174,6 +174,7 @@ struct SyncAttio: Stage {
             context: context)
         let skipped = AttioWriter.optionalAttributes.filter { writer.roleSlugs[$0.role] == nil }.map(\.role)
         if !skipped.isEmpty { context.logger.info("the people object has no attribute for: \(skipped.joined(separator: ", ")); not written") }
+        if !plan.dryRun { writer.waitForOtherRunsWindow() }
         defer { summarize(writer, api: api, context: context) }
         try context.forEachChunk(
             size: plan.batchSize,

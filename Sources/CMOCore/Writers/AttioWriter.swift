@@ -78,6 +78,30 @@ public final class AttioWriter {
         roleSlugs = roles
     }
 
+    /// Attio's limits are per workspace and per second, and each process paces only its own sends: a
+    /// run that starts within a second of another run's last writes (a re-run after a kill, say)
+    /// would add its first second of writes to that one's. So it waits until a second (and the
+    /// pacing margin) has passed since the ledger's last Attio write by another process.
+    public func waitForOtherRunsWindow(margin: Double = 0.1) {
+        var targets = ["people", settings.job]
+        if let list = settings.listID { targets.append(list) }
+        var last: Date?
+        var margin = margin
+        for target in targets {
+            for row in (try? ledger.rows(service: Self.service, target: target)) ?? [] where row.owner != ledger.owner {
+                if last == nil || row.updatedAt > last! { last = row.updatedAt }
+                // A killed run sent after its last claim (a chunk's requests take a moment): more margin.
+                if row.state == .intended, Date().timeIntervalSince(row.updatedAt) < 2 { margin = max(margin, 0.5) }
+            }
+        }
+        guard let last else { return }
+        let wait = 1 + margin - Date().timeIntervalSince(last)
+        if wait > 0, wait <= 1.5 {
+            context.logger.debug("waiting \(String(format: "%.2f", wait)) s: another run wrote to Attio within the last second")
+            usleep(useconds_t(wait * 1_000_000))
+        }
+    }
+
     public static func personKey(_ email: String) -> String { "attio:person:\(email.lowercased())" }
     public static func entryKey(list: String, record: String) -> String { "attio:entry:\(list):\(record)" }
     public static func noteKey(job: String, record: String) -> String { "attio:note:\(job):\(record)" }
