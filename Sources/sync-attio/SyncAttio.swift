@@ -68,13 +68,18 @@ struct SyncAttio: Stage {
     @Option(help: ArgumentHelp("The Attio list people are added to: its id or api_slug.", valueName: "id-or-slug"))
     var list: String?
 
-    @Option(name: .customLong("entry-value"), help: ArgumentHelp("A list entry value: SLUG=JQ, from the record (repeatable).", valueName: "slug=jq"))
+    @Option(
+        name: .customLong("entry-value"),
+        help: ArgumentHelp("A list entry value: SLUG=JQ, from the record (repeatable).", valueName: "slug=jq"))
     var entryValues: [String] = []
 
-    @Option(name: .customLong("attribute"), help: ArgumentHelp("A person value: SLUG=JQ, from the record (repeatable).", valueName: "slug=jq"))
+    @Option(
+        name: .customLong("attribute"), help: ArgumentHelp("A person value: SLUG=JQ, from the record (repeatable).", valueName: "slug=jq"))
     var attributes: [String] = []
 
-    @Option(help: ArgumentHelp("The note's text: {campaign}, {subject}, {email}, {name}, {login}, {variant}, {template}, {lead_id}.", valueName: "template"))
+    @Option(
+        help: ArgumentHelp(
+            "The note's text: {campaign}, {subject}, {email}, {name}, {login}, {variant}, {template}, {lead_id}.", valueName: "template"))
     var note: String?
 
     @Flag(help: "Write no note.")
@@ -116,8 +121,10 @@ struct SyncAttio: Stage {
             dryRun: try settings.resolve("dry-run", flag: dryRun ? true : nil, default: false),
             job: job.flatMap { $0.isEmpty ? nil : $0 },
             list: try settings.resolve("list", flag: list, env: "CMO_ATTIO_LIST"),
-            entryValues: try Self.mappings(settings.resolve("entry-value", flag: entryValues.isEmpty ? nil : entryValues) ?? [], flag: "--entry-value"),
-            personValues: try Self.mappings(settings.resolve("attribute", flag: attributes.isEmpty ? nil : attributes) ?? [], flag: "--attribute"),
+            entryValues: try Self.mappings(
+                settings.resolve("entry-value", flag: entryValues.isEmpty ? nil : entryValues) ?? [], flag: "--entry-value"),
+            personValues: try Self.mappings(
+                settings.resolve("attribute", flag: attributes.isEmpty ? nil : attributes) ?? [], flag: "--attribute"),
             note: noNote ? nil : (noteText ?? AttioWriter.defaultNoteTemplate),
             onlyStatus: try settings.resolve("only-status", flag: onlyStatus),
             batchSize: try settings.resolve("batch-size", flag: batchSize, default: 50))
@@ -126,12 +133,16 @@ struct SyncAttio: Stage {
     /// `SLUG=JQ` pairs, compiled.
     static func mappings(_ specs: [String], flag: String) throws -> [(String, JQProgram)] {
         try specs.map { spec in
-            guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else { throw StageFailure(.usage, "\(flag) '\(spec)': expected SLUG=JQ") }
+            guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else {
+                throw StageFailure(.usage, "\(flag) '\(spec)': expected SLUG=JQ")
+            }
             let slug = spec[..<eq].trimmingCharacters(in: .whitespaces)
             guard slug.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
                 throw StageFailure(.usage, "\(flag) '\(spec)': the slug may hold letters, digits, _ and - only")
             }
-            if flag == "--attribute", slug == "email_addresses" { throw StageFailure(.usage, "--attribute email_addresses: the email is best_email") }
+            if flag == "--attribute", slug == "email_addresses" {
+                throw StageFailure(.usage, "--attribute email_addresses: the email is best_email")
+            }
             return (slug, try JQProgram(String(spec[spec.index(after: eq)...])))
         }
     }
@@ -144,7 +155,10 @@ struct SyncAttio: Stage {
             throw StageFailure(.config, "the Attio workspace's people object has no unique attribute 'email_addresses' to match people by")
         }
         for (slug, _) in plan.personValues where people[slug]?.writable != true {
-            throw StageFailure(.config, "--attribute \(slug): the Attio people object has no writable attribute '\(slug)' (\(people.keys.sorted().joined(separator: ", ")))")
+            throw StageFailure(
+                .config,
+                "--attribute \(slug): the Attio people object has no writable attribute '\(slug)' (\(people.keys.sorted().joined(separator: ", ")))"
+            )
         }
         var listID: String?
         var listSlug: String?
@@ -156,7 +170,9 @@ struct SyncAttio: Stage {
             let listAttributes = try api.attributes(ofList: info.id)
             for (slug, _) in plan.entryValues where listAttributes[slug]?.writable != true {
                 throw StageFailure(
-                    .config, "--entry-value \(slug): Attio list '\(info.slug)' has no writable attribute '\(slug)' (\(listAttributes.keys.sorted().joined(separator: ", ")))")
+                    .config,
+                    "--entry-value \(slug): Attio list '\(info.slug)' has no writable attribute '\(slug)' (\(listAttributes.keys.sorted().joined(separator: ", ")))"
+                )
             }
             (listID, listSlug) = (info.id, info.slug)
         } else if !plan.entryValues.isEmpty {
@@ -164,7 +180,8 @@ struct SyncAttio: Stage {
         }
         let ledger = try WriteLedger.open(environment: context.settings.environment, runID: plan.job)
         if plan.job == nil, plan.note != nil, !plan.dryRun {
-            context.logger.warning("no --job or CMO_JOB_ID: notes belong to this run (\(ledger.runID)); re-run with --job \(ledger.runID) to add none twice")
+            context.logger.warning(
+                "no --job or CMO_JOB_ID: notes belong to this run (\(ledger.runID)); re-run with --job \(ledger.runID) to add none twice")
         }
         let settings = AttioWriter.Settings(
             dryRun: plan.dryRun, job: ledger.runID, listID: listID, listSlug: listSlug, entryValues: plan.entryValues,
@@ -173,7 +190,9 @@ struct SyncAttio: Stage {
             settings: settings, api: api, ledger: ledger, suppression: try SuppressionList.open(environment: context.settings.environment),
             context: context)
         let skipped = AttioWriter.optionalAttributes.filter { writer.roleSlugs[$0.role] == nil }.map(\.role)
-        if !skipped.isEmpty { context.logger.info("the people object has no attribute for: \(skipped.joined(separator: ", ")); not written") }
+        if !skipped.isEmpty {
+            context.logger.info("the people object has no attribute for: \(skipped.joined(separator: ", ")); not written")
+        }
         if !plan.dryRun { writer.waitForOtherRunsWindow() }
         defer { summarize(writer, api: api, context: context) }
         try context.forEachChunk(

@@ -64,7 +64,9 @@ final class ServiceAttioSchemaTests: XCTestCase {
         let s = make()
         let rid = id(person(s, ["email_addresses": ["ada@acme.io"]]))
         func entry(_ values: [String: Any], list: String = "outbound_developers") -> SandboxResponse {
-            call(s, "PUT", "/v2/lists/\(list)/entries", ["data": ["parent_record_id": rid, "parent_object": "people", "entry_values": values]])
+            call(
+                s, "PUT", "/v2/lists/\(list)/entries",
+                ["data": ["parent_record_id": rid, "parent_object": "people", "entry_values": values]])
         }
         let ok = entry(["stage": "Contacted", "campaign": "c-1", "lead_score": 7, "source": "GitHub"])
         XCTAssertEqual(ok.status, 200, String(decoding: ok.body, as: UTF8.self))
@@ -94,7 +96,9 @@ final class ServiceAttioSchemaTests: XCTestCase {
         XCTAssertEqual(AttioPublicSuffix.rootDomain("x.city.kawasaki.jp"), "city.kawasaki.jp", "an exception rule")
         XCTAssertEqual(AttioPublicSuffix.rootDomain("a.b.example.ck"), "b.example.ck", "a wildcard rule (*.ck)")
         let s = make()
-        let email = (data(person(s, ["email_addresses": ["Jo@Dev.Acme.co.uk"]]))["values"] as? [String: Any])?["email_addresses"] as? [[String: Any]]
+        let email =
+            (data(person(s, ["email_addresses": ["Jo@Dev.Acme.co.uk"]]))["values"] as? [String: Any])?["email_addresses"]
+            as? [[String: Any]]
         XCTAssertEqual(email?.first?["email_domain"] as? String, "dev.acme.co.uk")
         XCTAssertEqual(email?.first?["email_root_domain"] as? String, "acme.co.uk")
     }
@@ -113,11 +117,13 @@ final class ServiceAttioSchemaTests: XCTestCase {
             s, "PUT", "/v2/objects/companies/records", ["data": ["values": ["domains": ["acme.co.uk"], "name": "Acme Ltd"]]],
             query: [("matching_attribute", "domains")])
         XCTAssertEqual(id(again), cid, "asserted, not created twice")
-        let byDomain = person(s, ["email_addresses": ["jo@acme.co.uk"], "company": ["target_object": "companies", "domains": [["domain": "acme.co.uk"]]]])
+        let byDomain = person(
+            s, ["email_addresses": ["jo@acme.co.uk"], "company": ["target_object": "companies", "domains": [["domain": "acme.co.uk"]]]])
         XCTAssertEqual(byDomain.status, 200, String(decoding: byDomain.body, as: UTF8.self))
         let ref = ((data(byDomain)["values"] as? [String: Any])?["company"] as? [[String: Any]])?.first
         XCTAssertEqual(ref?["target_record_id"] as? String, cid)
-        let unknown = person(s, ["email_addresses": ["jo@acme.co.uk"], "company": ["target_object": "companies", "domains": [["domain": "nope.io"]]]])
+        let unknown = person(
+            s, ["email_addresses": ["jo@acme.co.uk"], "company": ["target_object": "companies", "domains": [["domain": "nope.io"]]]])
         XCTAssertEqual(unknown.status, 400, "a reference that finds no record fails")
     }
 
@@ -128,7 +134,9 @@ final class ServiceAttioSchemaTests: XCTestCase {
         _ = call(s, "POST", "/v2/lists/sandbox_pipeline/entries", entry)
         _ = call(s, "POST", "/v2/lists/sandbox_pipeline/entries", entry)
         let note: [String: Any] = [
-            "data": ["parent_object": "people", "parent_record_id": rid, "title": "t", "format": "plaintext", "content": "x\n\ncmo-key: k1"]
+            "data": [
+                "parent_object": "people", "parent_record_id": rid, "title": "t", "format": "plaintext", "content": "x\n\ncmo-key: k1",
+            ]
         ]
         _ = call(s, "POST", "/v2/notes", note)
         _ = call(s, "POST", "/v2/notes", note)

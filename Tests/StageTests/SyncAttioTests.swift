@@ -24,7 +24,9 @@ final class SyncAttioTests: XCTestCase {
         }
     }
 
-    func sync(_ s: SandboxLauncher, _ args: [String], input: [[String: Any]], state: String, env: [String: String] = [:]) throws -> SpawnResult {
+    func sync(_ s: SandboxLauncher, _ args: [String], input: [[String: Any]], state: String, env: [String: String] = [:]) throws
+        -> SpawnResult
+    {
         var environment = s.environment
         environment["CMO_STATE_DIR"] = state
         environment.merge(env) { $1 }
@@ -54,7 +56,8 @@ final class SyncAttioTests: XCTestCase {
 
     func get(_ s: SandboxLauncher, _ path: String) throws -> [String: Any] {
         let r = try Spawn.run(
-            "/usr/bin/curl", ["-s", "-H", "Authorization: Bearer \(s.environment["ATTIO_API_KEY"] ?? "")", (s.environment["ATTIO_API_URL"] ?? "") + path])
+            "/usr/bin/curl",
+            ["-s", "-H", "Authorization: Bearer \(s.environment["ATTIO_API_KEY"] ?? "")", (s.environment["ATTIO_API_URL"] ?? "") + path])
         return try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], r.out)
     }
 
@@ -79,7 +82,9 @@ final class SyncAttioTests: XCTestCase {
         input[0]["name"] = "Eve\r\nEvil {{unsubscribe}}"
         input[1]["copy"] = ["subject": "Line\nbreak {{x}}"]
         input.append(input[3])  // the same person twice: written once
-        let r = try sync(s, list + ["--entry-value", "stage=\"Contacted\"", "--entry-value", "campaign=.instantly.campaign_id"], input: input, state: state)
+        let r = try sync(
+            s, list + ["--entry-value", "stage=\"Contacted\"", "--entry-value", "campaign=.instantly.campaign_id"], input: input,
+            state: state)
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(try Self.statuses(r), ["synced": 12, "duplicate": 1], r.err)
         let (writes, reads, all) = try requests(s)
@@ -92,7 +97,8 @@ final class SyncAttioTests: XCTestCase {
         // login where the workspace has the attribute, a one-line name, the entry values, the note.
         let first = try XCTUnwrap(try Self.results(r).first)
         let record = try XCTUnwrap(first["record_id"] as? String)
-        let values = try XCTUnwrap((try get(s, "/v2/objects/people/records/\(record)")["data"] as? [String: Any])?["values"] as? [String: Any])
+        let values = try XCTUnwrap(
+            (try get(s, "/v2/objects/people/records/\(record)")["data"] as? [String: Any])?["values"] as? [String: Any])
         let email = try XCTUnwrap((values["email_addresses"] as? [[String: Any]])?.first)
         XCTAssertEqual(email["email_address"] as? String, "dev0@acme.co.uk")
         XCTAssertEqual(email["email_root_domain"] as? String, "acme.co.uk")
@@ -112,7 +118,9 @@ final class SyncAttioTests: XCTestCase {
         XCTAssertFalse((note1.first?["title"] as? String ?? "").contains("\n"))
 
         // The same job again: nothing written, every person already synced.
-        let again = try sync(s, list + ["--entry-value", "stage=\"Contacted\"", "--entry-value", "campaign=.instantly.campaign_id"], input: input, state: state)
+        let again = try sync(
+            s, list + ["--entry-value", "stage=\"Contacted\"", "--entry-value", "campaign=.instantly.campaign_id"], input: input,
+            state: state)
         XCTAssertEqual(again.status, 0, again.err)
         XCTAssertEqual(try Self.results(again).filter { $0["already"] as? Bool == true }.count, 12)
         XCTAssertEqual(try requests(s).writes, 36, "a warm re-run writes nothing")
@@ -146,7 +154,9 @@ final class SyncAttioTests: XCTestCase {
         let r = try sync(s, list + ["--batch-size", "5"], input: input, state: state)
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(try Self.statuses(r), ["synced": 20], r.err)
-        XCTAssertGreaterThan(try Self.results(r).filter { $0["recovered"] as? Bool == true }.count, 0, "the note sent before the kill was found, not sent again")
+        XCTAssertGreaterThan(
+            try Self.results(r).filter { $0["recovered"] as? Bool == true }.count, 0,
+            "the note sent before the kill was found, not sent again")
         try assertNoDuplicates(s, people: 20)
         XCTAssertEqual(try attio(s)["notes"] as? Int, 20)
         XCTAssertEqual(try attio(s)["list_entries"] as? Int, 20)
@@ -263,7 +273,9 @@ final class SyncAttioTests: XCTestCase {
         try SendInstantlyTests.ndjson(Self.leads(200)).write(to: URL(fileURLWithPath: input))
         var env = s.environment
         env["CMO_STATE_DIR"] = dir + "/state"
-        let r = try Spawn.shell("sync-attio --list outbound_developers --job j --batch-size 10 < \(input) | head -1; echo \"rc=${PIPESTATUS[0]}\"", environment: env)
+        let r = try Spawn.shell(
+            "sync-attio --list outbound_developers --job j --batch-size 10 < \(input) | head -1; echo \"rc=${PIPESTATUS[0]}\"",
+            environment: env)
         XCTAssertTrue(r.out.contains("rc=0"), r.out + r.err)
         XCTAssertLessThan(try attio(s)["records"] as? Int ?? 999, 200, "it stopped writing once the reader had gone")
     }

@@ -194,7 +194,8 @@ public final class AttioWriter {
         }
         if let template = settings.noteTemplate {
             let text = Self.render(template, record)
-            lead.noteTitle = String(text.split(whereSeparator: \.isNewline).first.map { LeadFields.oneLine(String($0), limit: 200) } ?? "cmo")
+            lead.noteTitle = String(
+                text.split(whereSeparator: \.isNewline).first.map { LeadFields.oneLine(String($0), limit: 200) } ?? "cmo")
             lead.noteText = text
         }
         return true
@@ -251,7 +252,8 @@ public final class AttioWriter {
             case .number, .bool, .null: return v
             case .array(let items): return .array(try items.map(clean))
             case .object:
-                throw MappingError(message: "\(kind) \(slug)=\(program.expression) gave an object: give a string, number, boolean, or an array of them")
+                throw MappingError(
+                    message: "\(kind) \(slug)=\(program.expression) gave an object: give a string, number, boolean, or an array of them")
             }
         }
         return try clean(value)
@@ -353,7 +355,8 @@ public final class AttioWriter {
             case .unknown(let error):
                 try rethrowUnlessUnavailable(error)
                 // It may have landed; the row stays intended and the re-run asserts again.
-                leads[i].result = result("failed", leads[i], reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
+                leads[i].result = result(
+                    "failed", leads[i], reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
             }
         }
         try ledger.record(records)
@@ -405,7 +408,8 @@ public final class AttioWriter {
                     message: "Attio refused the list entry (HTTP \(status) \(code)): \(message)")
             case .unknown(let error):
                 try rethrowUnlessUnavailable(error)
-                leads[i].result = result("failed", leads[i], reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
+                leads[i].result = result(
+                    "failed", leads[i], reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
             }
         }
         try ledger.record(records)
@@ -437,7 +441,8 @@ public final class AttioWriter {
             var found: [WriteLedger.Outcome] = []
             for i in check {
                 let line = Self.keyLine(key(i))
-                if let note = try api.notes(object: "people", recordID: leads[i].recordID ?? "").first(where: { $0.content.contains(line) }) {
+                if let note = try api.notes(object: "people", recordID: leads[i].recordID ?? "").first(where: { $0.content.contains(line) })
+                {
                     leads[i].noteID = note.id
                     leads[i].recovered = true
                     found.append(.init(key: key(i), state: .confirmed, remoteID: note.id, reason: "found by listing the record's notes"))
@@ -511,13 +516,20 @@ public final class AttioWriter {
             let row = personRows[Self.personKey(leads[i].email)]
             if let row, row.state == .confirmed { leads[i].recordID = row.remoteID }
             var extra = [JSONMember("would_assert", leads[i].personBody)]
-            if settings.listID != nil { extra.append(JSONMember("would_add_entry", .object([JSONMember("entry_values", leads[i].entryValues)]))) }
+            if settings.listID != nil {
+                extra.append(JSONMember("would_add_entry", .object([JSONMember("entry_values", leads[i].entryValues)])))
+            }
             if settings.noteTemplate != nil {
                 var noted = false
                 if let record = leads[i].recordID {
                     noted = try ledger.rows([Self.noteKey(job: settings.job, record: record)]).values.first?.state == .confirmed
                 }
-                if !noted { extra.append(JSONMember("would_note", .object([JSONMember("title", .string(leads[i].noteTitle)), JSONMember("content", .string(leads[i].noteText))]))) }
+                if !noted {
+                    extra.append(
+                        JSONMember(
+                            "would_note",
+                            .object([JSONMember("title", .string(leads[i].noteTitle)), JSONMember("content", .string(leads[i].noteText))])))
+                }
             }
             leads[i].result = result("dry_run", leads[i], extra: extra)
         }
@@ -529,7 +541,9 @@ public final class AttioWriter {
         result("deferred", lead, reason: "in_progress", message: "another sync-attio (\(row.owner ?? "?")) is writing this person")
     }
 
-    private func result(_ status: String, _ lead: Lead, reason: String? = nil, message: String? = nil, extra: [JSONMember] = []) -> JSONValue {
+    private func result(_ status: String, _ lead: Lead, reason: String? = nil, message: String? = nil, extra: [JSONMember] = [])
+        -> JSONValue
+    {
         var m = [JSONMember("status", .string(status))]
         m.append(JSONMember("record_id", lead.recordID.map(JSONValue.string) ?? .null))
         m.append(JSONMember("list_entry_id", lead.entryID.map(JSONValue.string) ?? .null))

@@ -58,7 +58,9 @@ extension AttioService {
             return Self.error(400, code: "validation_type", "The matching attribute \"\(matching)\" must have a value in data.values.")
         }
         let keys = Set(wanted.compactMap { Self.matchKey($0) })
-        let hits = self[keyPath: store].indices.filter { i in (self[keyPath: store][i].values[matching] ?? []).contains { keys.contains(Self.matchKey($0) ?? "") } }
+        let hits = self[keyPath: store].indices.filter { i in
+            (self[keyPath: store][i].values[matching] ?? []).contains { keys.contains(Self.matchKey($0) ?? "") }
+        }
         if hits.count > 1 {
             return Self.error(400, code: "multiple_match_results", "Multiple records match the values of \"\(matching)\".")
         }
@@ -76,13 +78,16 @@ extension AttioService {
                 }
             }
         } else {
-            let record = AttioRecord(id: ServiceKit.uuid(seed: seed, "attio-\(company ? "company" : "record")-\(self[keyPath: store].count)"), created: at, values: parsed)
+            let record = AttioRecord(
+                id: ServiceKit.uuid(seed: seed, "attio-\(company ? "company" : "record")-\(self[keyPath: store].count)"), created: at,
+                values: parsed)
             self[keyPath: store].append(record)
             index = self[keyPath: store].count - 1
             outcome = "created"
         }
         stats.recordWrite(
-            service: name, kind: company ? "company_assert" : "person_assert", key: "\(keys.sorted().joined(separator: ",")) @\(writeClock)",
+            service: name, kind: company ? "company_assert" : "person_assert",
+            key: "\(keys.sorted().joined(separator: ",")) @\(writeClock)",
             payload: ["record_id": self[keyPath: store][index].id, "matching_attribute": matching, "outcome": outcome])
         return .json(200, ["data": recordJSON(self[keyPath: store][index], company: company)])
     }

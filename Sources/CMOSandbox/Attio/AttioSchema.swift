@@ -55,13 +55,19 @@ extension AttioService {
     func attributeJSON(_ a: AttioAttribute, parent: (kind: String, id: String)) -> [String: Any] {
         let idKey = parent.kind == "object" ? "object_id" : "list_id"
         return [
-            "id": ["workspace_id": workspaceID, idKey: parent.id, "attribute_id": ServiceKit.uuid(seed: seed, "attio-attr-\(parent.id)-\(a.slug)")],
+            "id": [
+                "workspace_id": workspaceID, idKey: parent.id,
+                "attribute_id": ServiceKit.uuid(seed: seed, "attio-attr-\(parent.id)-\(a.slug)"),
+            ],
             "title": a.slug.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " "),
             "description": NSNull(), "api_slug": a.slug, "type": a.type, "is_system_attribute": a.system,
             "is_writable": a.writable, "is_required": false, "is_unique": a.unique, "is_multiselect": a.multi,
             "is_default_value_enabled": false, "is_archived": false, "default_value": NSNull(),
             "relationship": NSNull(), "created_at": ServiceKit.iso8601(options.epoch),
-            "config": ["currency": ["default_currency_code": NSNull(), "display_type": NSNull()], "record_reference": ["allowed_object_ids": a.type == "record-reference" ? [companiesObjectID] : []]],
+            "config": [
+                "currency": ["default_currency_code": NSNull(), "display_type": NSNull()],
+                "record_reference": ["allowed_object_ids": a.type == "record-reference" ? [companiesObjectID] : []],
+            ],
         ]
     }
 

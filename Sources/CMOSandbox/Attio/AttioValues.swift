@@ -123,7 +123,9 @@ extension AttioService {
             }
         case "domain":
             let text = (raw as? String) ?? ((raw as? [String: Any])?["domain"] as? String)
-            guard let host = text?.trimmingCharacters(in: .whitespaces).lowercased(), host.contains("."), !host.contains("@"), !host.contains("/") else {
+            guard let host = text?.trimmingCharacters(in: .whitespaces).lowercased(), host.contains("."), !host.contains("@"),
+                !host.contains("/")
+            else {
                 return .failure(.init("Invalid domain for attribute \"\(attribute.slug)\"."))
             }
             v["domain"] = host
@@ -179,8 +181,9 @@ extension AttioService {
                 found = pool.filter { $0.id == id }
             } else if let (slug, want) = o.first(where: { $0.key != "target_object" }) {
                 let wanted = ((want as? [Any]) ?? [want]).compactMap { w -> String? in
-                    ((w as? String) ?? ((w as? [String: Any])?["domain"] as? String) ?? ((w as? [String: Any])?["email_address"] as? String))?
-                        .lowercased()
+                    let object = w as? [String: Any]
+                    let text = (w as? String) ?? (object?["domain"] as? String) ?? (object?["email_address"] as? String)
+                    return text?.lowercased()
                 }
                 found = pool.filter { rec in (rec.values[slug] ?? []).contains { wanted.contains((Self.matchKey($0) ?? "").lowercased()) } }
             }
