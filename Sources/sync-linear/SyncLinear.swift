@@ -29,7 +29,7 @@ struct SyncLinear: Stage {
             Creates are claimed in CMO_STATE_DIR/ledger.sqlite before they are sent and recorded before output; an \
             unconfirmed one is looked up by id first. Occurrences are kept in CMO_STATE_DIR/linear-sync.sqlite (the \
             line's SHA-256, or the event's id); a sub-issue's description holds its absolute count, set with issueUpdate \
-            (aliased, 25 per request) whenever it changed. User text is neutralised (one line, no controls, no template \
+            (aliased, 50 per request) whenever it changed. User text is neutralised (one line, no controls, no template \
             or markdown syntax, cut). --dry-run makes no write and changes no state.
 
             ENVIRONMENT
@@ -64,7 +64,8 @@ struct SyncLinear: Stage {
     @Option(help: ArgumentHelp("The campaign's name in the parent's title (default: the job id).", valueName: "name"))
     var campaignName: String?
 
-    @Option(help: ArgumentHelp("Records per chunk: counted, then Linear told, then written out (1 to 10000, default 1000).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp("Records per chunk: counted, then Linear told, then written out (1 to 10000, default 1000).", valueName: "n"))
     var batchSize: Int?
 
     @Flag(help: "Make no write: read the team and the ledger only, mark every record dry_run.")
@@ -103,7 +104,9 @@ struct SyncLinear: Stage {
         if endpoint.hasKey {
             let linear = LinearAPI(endpoint: endpoint, http: try context.makeHTTPClient(http))
             guard let found = try linear.team(plan.team) else {
-                throw StageFailure(.config, "Linear team '\(plan.team)' does not exist (or the key cannot see it): check --team (a key such as ENG, or an id)")
+                throw StageFailure(
+                    .config,
+                    "Linear team '\(plan.team)' does not exist (or the key cannot see it): check --team (a key such as ENG, or an id)")
             }
             team = found
             api = plan.dryRun ? nil : linear
@@ -122,6 +125,8 @@ struct SyncLinear: Stage {
         if let r = api?.requests, !r.isEmpty {
             context.extraSummary.append(("linear_requests", .object(r.keys.sorted().map { JSONMember($0, .int(r[$0]!)) })))
         }
-        if let failed = c["failed"], failed > 0 { context.logger.warning("\(failed) records' errors have no issue yet (see linear.message); a re-run retries") }
+        if let failed = c["failed"], failed > 0 {
+            context.logger.warning("\(failed) records' errors have no issue yet (see linear.message); a re-run retries")
+        }
     }
 }

@@ -16,7 +16,8 @@ final class ServiceLinearUpdatesTests: XCTestCase {
     }
 
     func gql(_ s: LinearService, _ query: String, _ variables: [String: Any] = [:]) -> (status: Int, body: [String: Any]) {
-        let r = s.handle(sandboxRequest("POST", "/graphql", json: ["query": query, "variables": variables], headers: ["authorization": key]))!
+        let r = s.handle(
+            sandboxRequest("POST", "/graphql", json: ["query": query, "variables": variables], headers: ["authorization": key]))!
         return (r.status, jsonObject(r))
     }
 
@@ -29,7 +30,8 @@ final class ServiceLinearUpdatesTests: XCTestCase {
     func testIssueUpdateSetsTheDescriptionAndAnUnknownIssueIsAnError() {
         let (s, stats) = make()
         XCTAssertEqual(gql(s, create, ["input": ["teamId": s.teams[0].id, "title": "t", "id": id1, "description": "1"]]).status, 200)
-        let update = "mutation U($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) { success issue { id description updatedAt } } }"
+        let update =
+            "mutation U($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) { success issue { id description updatedAt } } }"
         for n in 2...3 {
             let r = gql(s, update, ["id": id1, "input": ["description": "\(n) occurrences"]])
             XCTAssertEqual(r.status, 200)
@@ -47,7 +49,8 @@ final class ServiceLinearUpdatesTests: XCTestCase {
     func testCommentCreateAndIssueComments() {
         let (s, _) = make()
         _ = gql(s, create, ["input": ["teamId": s.teams[0].id, "title": "t", "id": id1]])
-        let comment = "mutation M($input: CommentCreateInput!) { commentCreate(input: $input) { success comment { id body issue { identifier } } } }"
+        let comment =
+            "mutation M($input: CommentCreateInput!) { commentCreate(input: $input) { success comment { id body issue { identifier } } } }"
         let r = gql(s, comment, ["input": ["issueId": id1, "body": "12 more", "id": id2]])
         XCTAssertEqual(r.status, 200)
         let c = (data(r)["commentCreate"] as? [String: Any])?["comment"] as? [String: Any]
@@ -69,7 +72,9 @@ final class ServiceLinearUpdatesTests: XCTestCase {
               a: issueCreate(input: $a) { success issue { id } } b: issueCreate(input: $b) { success issue { id } }
             }
             """
-        let r = gql(s, doc, ["a": ["teamId": s.teams[0].id, "title": "dup", "id": id1], "b": ["teamId": s.teams[0].id, "title": "next", "id": id2]])
+        let r = gql(
+            s, doc,
+            ["a": ["teamId": s.teams[0].id, "title": "dup", "id": id1], "b": ["teamId": s.teams[0].id, "title": "next", "id": id2]])
         XCTAssertEqual(r.status, 200)
         XCTAssertTrue(r.body["data"] is NSNull)
         XCTAssertEqual(((r.body["errors"] as? [[String: Any]])?.first?["path"] as? [String]), ["a"])
@@ -78,7 +83,9 @@ final class ServiceLinearUpdatesTests: XCTestCase {
         // return-existing: both succeed, nothing new for a.
         let (t, _) = make { $0.duplicateID = .returnExisting }
         _ = gql(t, create, ["input": ["teamId": t.teams[0].id, "title": "first", "id": id1]])
-        let ok = gql(t, doc, ["a": ["teamId": t.teams[0].id, "title": "dup", "id": id1], "b": ["teamId": t.teams[0].id, "title": "next", "id": id2]])
+        let ok = gql(
+            t, doc,
+            ["a": ["teamId": t.teams[0].id, "title": "dup", "id": id1], "b": ["teamId": t.teams[0].id, "title": "next", "id": id2]])
         XCTAssertEqual(((data(ok)["a"] as? [String: Any])?["issue"] as? [String: Any])?["id"] as? String, id1)
         XCTAssertEqual(((data(ok)["b"] as? [String: Any])?["issue"] as? [String: Any])?["id"] as? String, id2)
     }

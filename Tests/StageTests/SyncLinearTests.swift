@@ -21,7 +21,8 @@ final class SyncLinearTests: XCTestCase {
                 "stage": "stage\(e % 3)", "line": i + 1,
                 "error": [
                     "code": "code\(e)", "retryable": false,
-                    "message": "lead dev\(i)@example.org failed (\(i % 9) tries, request \(String(format: "%08x", i * 2_654_435_761 % 4_294_967_296))-1c2d-4e5f-8a9b-\(String(format: "%012x", i * 97))) kind \(e)",
+                    "message":
+                        "lead dev\(i)@example.org failed (\(i % 9) tries, request \(String(format: "%08x", i * 2_654_435_761 % 4_294_967_296))-1c2d-4e5f-8a9b-\(String(format: "%012x", i * 97))) kind \(e)",
                 ],
                 "input": ["id": i, "bio": "{{unsubscribe}} ``` [x](javascript:alert(1)) \u{7}"],
             ]
@@ -72,7 +73,9 @@ final class SyncLinearTests: XCTestCase {
         return (all.count - children.count, children.count, total)
     }
 
-    func sync(_ s: SandboxLauncher?, _ args: [String], input: [[String: Any]], state: String, env: [String: String] = [:]) throws -> SpawnResult {
+    func sync(_ s: SandboxLauncher?, _ args: [String], input: [[String: Any]], state: String, env: [String: String] = [:]) throws
+        -> SpawnResult
+    {
         var environment = s?.environment ?? [:]
         environment["CMO_STATE_DIR"] = state
         environment.merge(env) { $1 }
@@ -94,8 +97,10 @@ final class SyncLinearTests: XCTestCase {
         let state = Spawn.tempDirectory()
         var input = Self.deadLetters(40)
         input.append(["event": "summary", "level": "info", "stage": "gh-search", "msg": "done"])
-        input.append(["event": "write_failed", "level": "error", "stage": "send-instantly", "count": 5, "id": "evt-1",
-                      "error": ["code": "unavailable", "message": "Instantly answered HTTP 503"]])
+        input.append([
+            "event": "write_failed", "level": "error", "stage": "send-instantly", "count": 5, "id": "evt-1",
+            "error": ["code": "unavailable", "message": "Instantly answered HTTP 503"],
+        ])
         let r = try sync(s, base, input: input, state: state)
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(try Self.statuses(r), ["created": 5, "counted": 36, "ignored": 1], r.err)
@@ -142,7 +147,8 @@ final class SyncLinearTests: XCTestCase {
                 defer { s.stop() }
                 let state = Spawn.tempDirectory()
                 let args = base + ["--batch-size", "10"]
-                let crashed = try sync(s, args, input: Self.deadLetters(60, distinct: 6), state: state, env: ["CMO_CRASH_AT": "\(point):\(nth)"])
+                let crashed = try sync(
+                    s, args, input: Self.deadLetters(60, distinct: 6), state: state, env: ["CMO_CRASH_AT": "\(point):\(nth)"])
                 XCTAssertNotEqual(crashed.status, 0, "\(point):\(nth): the hook kills the process")
                 let rerun = try sync(s, args, input: Self.deadLetters(60, distinct: 6), state: state)
                 XCTAssertEqual(rerun.status, 0, rerun.err)
@@ -259,12 +265,15 @@ final class SyncLinearTests: XCTestCase {
         let state = Spawn.tempDirectory()
         _ = try sync(s, base + ["--batch-size", "5"], input: Self.deadLetters(20), state: state, env: ["CMO_CRASH_AT": "after-send:2"])
         _ = try sync(s, base + ["--batch-size", "5"], input: Self.deadLetters(30), state: state)
-        _ = try sync(s, ["--team", s.environment["CMO_SANDBOX_LINEAR_TEAM"] ?? "", "--job", "job-7"], input: Self.deadLetters(30), state: Spawn.tempDirectory())
+        _ = try sync(
+            s, ["--team", s.environment["CMO_SANDBOX_LINEAR_TEAM"] ?? "", "--job", "job-7"], input: Self.deadLetters(30),
+            state: Spawn.tempDirectory())
         let requests = try s.stats()["requests"] as? [String: Any] ?? [:]
         let linear = requests.keys.filter { $0.hasPrefix("linear ") }
         XCTAssertFalse(linear.isEmpty)
         for k in linear {
-            XCTAssertTrue(k.hasPrefix("linear POST /graphql query ") || k.hasPrefix("linear POST /graphql mutation "), "refused or odd: \(k)")
+            XCTAssertTrue(
+                k.hasPrefix("linear POST /graphql query ") || k.hasPrefix("linear POST /graphql mutation "), "refused or odd: \(k)")
         }
         for kind in ["query team", "query teams", "query issues", "mutation issueCreate", "mutation issueUpdate"] {
             XCTAssertTrue(linear.contains { $0.contains(kind) }, "\(kind) was exercised: \(linear.sorted())")

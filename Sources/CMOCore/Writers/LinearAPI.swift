@@ -42,7 +42,7 @@ public final class LinearAPI {
     /// Requests sent, by operation name, for the summary.
     public private(set) var requests: [String: Int] = [:]
     /// Most aliased mutations in one request.
-    public static let maxBatch = 25
+    public static let maxBatch = 50
 
     public init(endpoint: ServiceEndpoint, http: HTTPClient) {
         self.endpoint = endpoint
@@ -101,7 +101,9 @@ public final class LinearAPI {
         var found: [String: LinearIssueRef] = [:]
         for start in stride(from: 0, to: ids.count, by: 50) {
             let slice = Array(ids[start..<min(start + 50, ids.count)])
-            let r = try send(Self.issuesByID, [JSONMember("ids", .array(slice.map { .string($0) })), JSONMember("first", .int(slice.count))], name: "IssuesByID")
+            let r = try send(
+                Self.issuesByID, [JSONMember("ids", .array(slice.map { .string($0) })), JSONMember("first", .int(slice.count))],
+                name: "IssuesByID")
             try Self.throwIfFailed(r, what: "issues")
             for node in r.data?["issues"]?["nodes"]?.arrayValue ?? [] {
                 if let issue = Self.issue(node) { found[issue.id.lowercased()] = issue }
@@ -183,7 +185,8 @@ public final class LinearAPI {
                 path: e["path"]?.arrayValue?.first?.stringValue)
         }
         guard (200..<300).contains(response.status) else {
-            let what = errors.first.map { "\($0.message)" + ($0.code.map { " (\($0))" } ?? "") } ?? Self.oneLine(String(response.text.prefix(200)))
+            let what =
+                errors.first.map { "\($0.message)" + ($0.code.map { " (\($0))" } ?? "") } ?? Self.oneLine(String(response.text.prefix(200)))
             if response.status == 400 {
                 throw StageFailure(.failure, "Linear refused the \(name) document (HTTP 400): \(what)")
             }
@@ -207,7 +210,8 @@ public final class LinearAPI {
 
     static func issue(_ v: JSONValue) -> LinearIssueRef? {
         guard let id = v["id"]?.stringValue, let identifier = v["identifier"]?.stringValue else { return nil }
-        return LinearIssueRef(id: id, identifier: identifier, parentID: v["parent"]?["id"]?.stringValue, teamID: v["team"]?["id"]?.stringValue)
+        return LinearIssueRef(
+            id: id, identifier: identifier, parentID: v["parent"]?["id"]?.stringValue, teamID: v["team"]?["id"]?.stringValue)
     }
 
     static func oneLine(_ s: String) -> String { String(s.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(300)) }

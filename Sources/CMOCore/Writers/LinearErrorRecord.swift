@@ -34,7 +34,8 @@ public struct LinearErrorRecord: Sendable {
             let message = error["message"]?.stringValue ?? ""
             let occurrence = record["id"]?.stringValue.map { "id:" + $0 } ?? DeterministicID.sha256Hex(bytes: record.bytes)
             let weight = record["event"] != nil ? max(1, min(1_000_000, record["count"]?.intValue ?? 1)) : 1
-            let sample = record["input"] ?? record["event"].map { _ in JSONValue.string(String(decoding: record.bytes, as: UTF8.self)) } ?? .null
+            let sample =
+                record["input"] ?? record["event"].map { _ in JSONValue.string(String(decoding: record.bytes, as: UTF8.self)) } ?? .null
             return .error(
                 make(
                     stage: stage ?? "unknown", code: code, message: message, occurrence: occurrence, weight: weight,
@@ -66,7 +67,7 @@ public struct LinearErrorRecord: Sendable {
 
     // MARK: - Normalising a message
 
-    nonisolated(unsafe) private static let rules: [(NSRegularExpression, String)] = [
+    private static let rules: [(NSRegularExpression, String)] = [
         (#"[a-z][a-z0-9+.-]*://[^\s'"<>]+"#, "<url>"),
         (#"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#, "<email>"),
         (#"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"#, "<uuid>"),

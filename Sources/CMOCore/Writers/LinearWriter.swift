@@ -116,13 +116,17 @@ public final class LinearWriter {
                 let key = items[i].childKey
                 let id = DeterministicID.uuidV4(key)
                 guard let identifier = identifiers[key] else {
-                    items[i].result = result("failed", issueID: id, reason: "not_created", message: failures[key] ?? "the issue could not be created")
+                    items[i].result = result(
+                        "failed", issueID: id, reason: "not_created", message: failures[key] ?? "the issue could not be created")
                     continue
                 }
-                let status = !items[i].new ? "already_counted" : created.contains(key) && announced.insert(key).inserted ? "created" : "counted"
-                items[i].result = result(status, issueID: id, identifier: identifier, extra: [
-                    JSONMember("error_key", .string(items[i].error!.key)), JSONMember("count", .int(totals[key] ?? 0)),
-                ])
+                let status =
+                    !items[i].new ? "already_counted" : created.contains(key) && announced.insert(key).inserted ? "created" : "counted"
+                items[i].result = result(
+                    status, issueID: id, identifier: identifier,
+                    extra: [
+                        JSONMember("error_key", .string(items[i].error!.key)), JSONMember("count", .int(totals[key] ?? 0)),
+                    ])
             }
         }
         for item in items {
@@ -139,7 +143,8 @@ public final class LinearWriter {
     public func finish() throws {
         guard !settings.dryRun, api != nil else { return }
         let keys = try state.read { db in
-            try String.fetchAll(db, sql: "SELECT child_key FROM errors WHERE parent_key = ? ORDER BY created_at, child_key", arguments: [parentKey])
+            try String.fetchAll(
+                db, sql: "SELECT child_key FROM errors WHERE parent_key = ? ORDER BY created_at, child_key", arguments: [parentKey])
         }
         guard !keys.isEmpty else { return }
         try ensureParent()
@@ -161,7 +166,8 @@ public final class LinearWriter {
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
-                        items[i].childKey, parentKey, e.stage, e.code, e.normalised, String(e.message.prefix(2000)), String(e.sample.prefix(2000)),
+                        items[i].childKey, parentKey, e.stage, e.code, e.normalised, String(e.message.prefix(2000)),
+                        String(e.sample.prefix(2000)),
                         e.sourceLine, t,
                     ])
                 try db.execute(
@@ -177,7 +183,8 @@ public final class LinearWriter {
             var out: [String: Int] = [:]
             for r in try GRDB.Row.fetchAll(
                 db,
-                sql: "SELECT o.child_key AS k, SUM(o.weight) AS n FROM occurrences o JOIN errors e ON e.child_key = o.child_key WHERE e.parent_key = ? GROUP BY o.child_key",
+                sql:
+                    "SELECT o.child_key AS k, SUM(o.weight) AS n FROM occurrences o JOIN errors e ON e.child_key = o.child_key WHERE e.parent_key = ? GROUP BY o.child_key",
                 arguments: [parentKey])
             {
                 out[r["k"]] = r["n"]
@@ -224,7 +231,8 @@ public final class LinearWriter {
         }
         try state.write { db in
             try db.execute(
-                sql: "INSERT INTO parents (parent_key, identifier) VALUES (?, ?) ON CONFLICT(parent_key) DO UPDATE SET identifier = excluded.identifier",
+                sql:
+                    "INSERT INTO parents (parent_key, identifier) VALUES (?, ?) ON CONFLICT(parent_key) DO UPDATE SET identifier = excluded.identifier",
                 arguments: [parentKey, issue.identifier])
         }
         parentIdentifier = issue.identifier
@@ -247,7 +255,10 @@ public final class LinearWriter {
         for key in missing {
             guard let info = try errorInfo(key) else { continue }
             wanted.append(
-                (key: key, id: DeterministicID.uuidV4(key), input: childInput(info, total: totals[key] ?? 0), subject: String(key.suffix(64))))
+                (
+                    key: key, id: DeterministicID.uuidV4(key), input: childInput(info, total: totals[key] ?? 0),
+                    subject: String(key.suffix(64))
+                ))
         }
         let settled = try create(wanted, api: api)
         try state.write { db in
@@ -293,7 +304,8 @@ public final class LinearWriter {
             for i in recover {
                 if let issue = found[wanted[i].id] {
                     settled.issues[wanted[i].key] = issue
-                    outcomes.append(.init(key: wanted[i].key, state: .confirmed, remoteID: issue.id, reason: "found by id after an interrupted run"))
+                    outcomes.append(
+                        .init(key: wanted[i].key, state: .confirmed, remoteID: issue.id, reason: "found by id after an interrupted run"))
                 } else {
                     pending.append(i)
                 }
@@ -370,11 +382,16 @@ public final class LinearWriter {
         var keys: [String] = []
         for d in dirty {
             guard let info = try errorInfo(d.key) else { continue }
-            updates.append((DeterministicID.uuidV4(d.key), .object([JSONMember("description", .string(childDescription(info, total: totals[d.key] ?? 0)))])))
+            updates.append(
+                (
+                    DeterministicID.uuidV4(d.key),
+                    .object([JSONMember("description", .string(childDescription(info, total: totals[d.key] ?? 0)))])
+                ))
             keys.append(d.key)
         }
         if parentReady, parentReported != grand {
-            updates.append((parentID, .object([JSONMember("description", .string(parentDescription(total: grand, distinct: totals.count)))])))
+            updates.append(
+                (parentID, .object([JSONMember("description", .string(parentDescription(total: grand, distinct: totals.count)))])))
             keys.append(parentKey)
         }
         guard !updates.isEmpty else { return }
@@ -390,7 +407,9 @@ public final class LinearWriter {
             }
         }
         let refused = answers.compactMap { if case .refused(let m) = $0 { return m } else { return nil } }
-        if let m = refused.first { context.logger.warning("Linear refused \(refused.count) count updates: \(m); a re-run sends them again") }
+        if let m = refused.first {
+            context.logger.warning("Linear refused \(refused.count) count updates: \(m); a re-run sends them again")
+        }
     }
 
     // MARK: - Issue text

@@ -35,13 +35,18 @@ struct LinearMutationRoot: LinearNode {
         }
         store.updates += 1
         onWrite("issue_update", "\(id) #\(store.updates)", ["id": id, "fields": input.keys.sorted()])
-        guard let index = store.issues.firstIndex(where: { $0.id == id.lowercased() || store.identifier($0).caseInsensitiveCompare(id) == .orderedSame })
+        guard
+            let index = store.issues.firstIndex(where: {
+                $0.id == id.lowercased() || store.identifier($0).caseInsensitiveCompare(id) == .orderedSame
+            })
         else { throw .invalidInput("Entity not found: Issue", "Could not find referenced Issue.") }
         var issue = store.issues[index]
         if let t = input["title"] as? String { issue.title = t }
         if input.keys.contains("description") { issue.description = input["description"] as? String }
         if let p = ServiceKit.int(input["priority"]) {
-            guard (0...4).contains(p) else { throw .invalidInput("Argument Validation Error: priority", "Priority must be between 0 and 4.") }
+            guard (0...4).contains(p) else {
+                throw .invalidInput("Argument Validation Error: priority", "Priority must be between 0 and 4.")
+            }
             issue.priority = p
         }
         if let s = input["stateId"] as? String {
@@ -71,7 +76,9 @@ struct LinearMutationRoot: LinearNode {
         }
         let body = (input["body"] as? String) ?? ""
         let given = input["id"] as? String
-        onWrite("comment", given ?? "\(input["issueId"] ?? "?") \(body.hashValue)", ["issue_id": input["issueId"] ?? NSNull(), "id": given ?? NSNull()])
+        onWrite(
+            "comment", given ?? "\(input["issueId"] ?? "?") \(body.hashValue)",
+            ["issue_id": input["issueId"] ?? NSNull(), "id": given ?? NSNull()])
         guard let issueRef = input["issueId"] as? String else {
             throw .invalidInput("Argument Validation Error: issueId", "A comment needs an issue (issueId).")
         }

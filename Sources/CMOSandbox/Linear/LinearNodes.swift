@@ -208,11 +208,15 @@ struct LinearConnection: LinearNode {
         var hi = all.count
         // A cursor that names no node of the list is refused (it does not restart at page 1).
         if let after = args["after"] as? String {
-            guard let i = allIDs.firstIndex(of: after) else { throw .invalidInput("Invalid cursor: \(after)", "The pagination cursor is not valid.") }
+            guard let i = allIDs.firstIndex(of: after) else {
+                throw .invalidInput("Invalid cursor: \(after)", "The pagination cursor is not valid.")
+            }
             lo = i + 1
         }
         if let before = args["before"] as? String {
-            guard let i = allIDs.firstIndex(of: before) else { throw .invalidInput("Invalid cursor: \(before)", "The pagination cursor is not valid.") }
+            guard let i = allIDs.firstIndex(of: before) else {
+                throw .invalidInput("Invalid cursor: \(before)", "The pagination cursor is not valid.")
+            }
             hi = i
         }
         hi = max(lo, hi)

@@ -191,7 +191,7 @@ public final class LinearService: SandboxService, SandboxObservable, @unchecked 
             for (key, field) in try executor.fields(op.selectionSet, typeName: root.typeName) {
                 do {
                     data[key] = try executor.resolve(field, on: root)
-                } catch where error.kind == .resolver {
+                } catch  where error.kind == .resolver {
                     var e = error
                     e.path = [key]
                     errors.append(e)
