@@ -84,7 +84,7 @@ while [ "$killed" -lt "$KILLS" ] && [ "$runs" -lt $((KILLS * 3)) ]; do
   sync-linear "${ARGS[@]}" < "$WORK/dead.ndjson" > "$WORK/out-$runs.ndjson" 2>>"$WORK/kill.log" &
   pid=$!
   runs=$((runs + 1))
-  sleep "$(python3 -c 'import random; print(round(random.uniform(0.02, 0.6), 3))')"
+  sleep "$(python3 -c 'import random; print(round(random.uniform(0.05, 2.5), 3))')"
   if kill -0 "$pid" 2>/dev/null; then
     kill -9 "$pid"; wait "$pid" 2>/dev/null || true
     killed=$((killed + 1))
