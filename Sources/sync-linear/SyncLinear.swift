@@ -47,7 +47,7 @@ struct SyncLinear: Stage {
               Open tickets for a run's failures:
                 sync-linear --team ENG --job "$CMO_JOB_ID" < runs/$CMO_JOB_ID/dead-letter.ndjson | jq -c .linear
               Follow a stage's dead letters as they are written:
-                tail -n +1 -F dead.ndjson | sync-linear --team ENG --job job-42 --batch-size 50 > /dev/null
+                tail -n +1 -F dead.ndjson | sync-linear --team ENG --job job-42 > /dev/null
             """,
         version: CMOVersion.string
     )
@@ -68,11 +68,18 @@ struct SyncLinear: Stage {
         help: ArgumentHelp("Records per chunk: counted, then Linear told, then written out (1 to 10000, default 1000).", valueName: "n"))
     var batchSize: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds of quiet input after which a part-filled chunk is sent anyway, for a file still being written (default 1).",
+            valueName: "seconds"))
+    var idleFlush: Double?
+
     @Flag(help: "Make no write: read the team and the ledger only, mark every record dry_run.")
     var dryRun = false
 
     func validate() throws {
         if let batchSize, !(1...10_000).contains(batchSize) { throw ValidationError("'--batch-size' must be 1 to 10000") }
+        if let idleFlush, !(idleFlush > 0) { throw ValidationError("'--idle-flush' must be more than 0") }
     }
 
     struct Plan {
@@ -80,6 +87,7 @@ struct SyncLinear: Stage {
         var job: String
         var campaignName: String
         var batchSize: Int
+        var idleFlush: Double
         var dryRun: Bool
     }
 
@@ -94,7 +102,8 @@ struct SyncLinear: Stage {
         return Plan(
             team: team, job: LeadFields.oneLine(job, limit: 200),
             campaignName: try settings.resolve("campaign-name", flag: campaignName) ?? job,
-            batchSize: try settings.resolve("batch-size", flag: batchSize, default: 1000), dryRun: dryRun)
+            batchSize: try settings.resolve("batch-size", flag: batchSize, default: 1000),
+            idleFlush: try settings.resolve("idle-flush", flag: idleFlush, default: 1.0), dryRun: dryRun)
     }
 
     func process(_ context: StageContext, plan: Plan) throws {
@@ -115,7 +124,7 @@ struct SyncLinear: Stage {
         let ledger = try WriteLedger.open(environment: context.settings.environment, runID: plan.job)
         let writer = try LinearWriter(settings: settings, api: api, ledger: ledger, context: context)
         defer { summarize(writer, api: api, context: context) }
-        try context.forEachChunk(size: plan.batchSize) { chunk in try writer.process(chunk) }
+        try context.forEachChunk(size: plan.batchSize, flushWhenIdleFor: plan.idleFlush) { chunk in try writer.process(chunk) }
         try writer.finish()
     }
 

@@ -222,6 +222,38 @@ final class SyncLinearTests: XCTestCase {
         }
     }
 
+    func testAFileStillBeingWrittenReachesLinearWithoutWaitingForAFullChunk() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Spawn.executable("sync-linear"))
+        p.arguments = base + ["--idle-flush", "0.3"]  // --batch-size stays 1,000
+        var env = s.environment
+        env["CMO_STATE_DIR"] = Spawn.tempDirectory()
+        env["PATH"] = "/usr/bin:/bin"
+        p.environment = env
+        let input = Pipe()
+        let output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        input.fileHandleForWriting.write(Self.ndjson(Self.deadLetters(3, distinct: 1)))
+        // The pipe stays open, as with tail -F: the three lines come out after the quiet spell.
+        let started = Date()
+        var received = Data()
+        while received.filter({ $0 == 0x0A }).count < 3, Date().timeIntervalSince(started) < 10 {
+            received.append(output.fileHandleForReading.availableData)
+        }
+        XCTAssertEqual(received.filter { $0 == 0x0A }.count, 3, String(decoding: received, as: UTF8.self))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 8)
+        XCTAssertEqual(try Self.tally(s).children, 1, "the child exists while the input is still open")
+        try input.fileHandleForWriting.close()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+    }
+
     func testDryRunWritesNothing() throws {
         let s = try sandbox()
         defer { s.stop() }

@@ -17,6 +17,15 @@ extension StageContext {
         try forEachChunk(size: size, prepare: { $0 }, body)
     }
 
+    /// As `forEachChunk(size:_:)`, and a part-filled chunk is handed over as soon as the input has
+    /// been quiet for `idle` seconds: for input that is a file still being written (`tail -F`).
+    public func forEachChunk(size: Int, flushWhenIdleFor idle: Double, _ body: ([Record]) throws -> Void) throws {
+        try forEachChunkUntilStopped(size: size, idle: idle, prepare: { $0 }) { chunk in
+            try body(chunk)
+            return .continueReading
+        }
+    }
+
     /// As `forEachChunk(size:_:)`, with each record first turned into what the chunk needs by
     /// `prepare`; a record it returns nil for (having dead-lettered or filtered it) is left out.
     public func forEachChunk<Item>(size: Int, prepare: (Record) throws -> Item?, _ body: ([Item]) throws -> Void) throws {
@@ -31,28 +40,35 @@ extension StageContext {
     /// tail returns false: all of it was read). `size: .max` hands everything over once, at the end.
     @discardableResult
     public func forEachChunkUntilStopped<Item>(
-        size: Int, prepare: (Record) throws -> Item?, _ body: ([Item]) throws -> ChunkLoopAction
+        size: Int, idle: Double? = nil, prepare: (Record) throws -> Item?, _ body: ([Item]) throws -> ChunkLoopAction
     ) throws -> Bool {
         let size = max(1, size)
-        var pending: [Item] = []
-        func hand() throws -> ChunkLoopAction {
-            let chunk = pending
-            pending = []
-            let action = try body(chunk)
-            try output.flush()  // a closed stdout is noticed before the next chunk's requests
-            return action
-        }
-        do {
-            try forEachRecord(fd: inputFD) { record in
-                guard let item = try prepare(record) else { return }
-                pending.append(item)
-                if pending.count >= size, try hand() == .stopReading { throw StoppedReading() }
+        // The idle hand-over runs from the reader's before-read hook, which is stored (escaping)
+        // but lives only as long as this call.
+        return try withoutActuallyEscaping(body) { body in
+            var pending: [Item] = []
+            func hand() throws -> ChunkLoopAction {
+                let chunk = pending
+                pending = []
+                let action = try body(chunk)
+                try output.flush()  // a closed stdout is noticed before the next chunk's requests
+                return action
             }
-        } catch is StoppedReading {
-            return true
+            do {
+                let whenIdle = idle.map { seconds in
+                    (after: seconds, needed: { !pending.isEmpty }, run: { if try hand() == .stopReading { throw StoppedReading() } })
+                }
+                try forEachRecord(fd: inputFD, whenIdle: whenIdle) { record in
+                    guard let item = try prepare(record) else { return }
+                    pending.append(item)
+                    if pending.count >= size, try hand() == .stopReading { throw StoppedReading() }
+                }
+            } catch is StoppedReading {
+                return true
+            }
+            if !pending.isEmpty { _ = try hand() }
+            return false
         }
-        if !pending.isEmpty { _ = try hand() }
-        return false
     }
 }
 

@@ -65,9 +65,24 @@ public final class StageContext {
     /// Reads every input record from `fd`, dead-lettering bad lines and applying `--where`, and calls
     /// `body` with each record that passes. Output is flushed before each read that may block, so
     /// records reach the next process promptly.
-    public func forEachRecord(fd: Int32 = 0, _ body: (Record) throws -> Void) throws {
+    ///
+    /// `whenIdle`: before a read, when `needed()` says there is something to hand over and no input
+    /// arrives within `after` seconds (a file being appended to, `tail -F`), `run` is called first.
+    public func forEachRecord(
+        fd: Int32 = 0, whenIdle: (after: Double, needed: () -> Bool, run: () throws -> Void)? = nil,
+        _ body: (Record) throws -> Void
+    ) throws {
         let reader = NDJSONReader(fd: fd)
-        reader.beforeRead = { [output] in try output.flush() }
+        reader.beforeRead = { [output] in
+            try output.flush()
+            guard let whenIdle, whenIdle.needed() else { return }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, Int32(max(1, whenIdle.after * 1000)))
+            if ready == 0 {
+                try whenIdle.run()
+                try output.flush()
+            }
+        }
         while let line = try reader.next() {
             recordsIn += 1
             switch line {
