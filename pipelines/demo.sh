@@ -2,7 +2,8 @@
 # The main job, offline: cmo-sandbox plays GitHub, DNS and Instantly on loopback, and a campaign
 # runs against it — search → people → enrich → verify → score → copy (with a "why now" line from
 # the sandbox's model) → CSV, ending with the funnel — then the leads are queued in the sandbox's
-# Instantly campaign by send-instantly, once each, within the campaign's daily cap.
+# Instantly campaign by send-instantly, once each, within the campaign's daily cap, the queued
+# people go into the sandbox's Attio list (sync-attio), and any dead letters into Linear (sync-linear).
 #
 #   pipelines/demo.sh [OUT_DIR]      (default OUT_DIR: out)
 #
@@ -62,6 +63,23 @@ in_campaign=$(curl -s -H "Authorization: Bearer $INSTANTLY_API_KEY" -H 'Content-
   --data-binary "{\"campaign\":\"$CMO_SANDBOX_INSTANTLY_CAMPAIGN\",\"limit\":100}" "$INSTANTLY_API_URL/api/v2/leads/list" | jq '.items | length')
 echo "  the sandbox's campaign holds $in_campaign leads; $queued queued by this run"
 [ "$queued" -gt 0 ] && [ "$in_campaign" = "$queued" ] || { echo "demo: the campaign does not hold what was queued" >&2; exit 1; }
+
+echo
+echo "== the queued people into the sandbox's Attio list, with one note each (sync-attio)"
+job="demo-$(date -u +%Y%m%dT%H%M%S)"
+CMO_STATE_DIR="$writes" "$BIN/sync-attio" --list "$CMO_SANDBOX_ATTIO_LIST" --only-status queued --job "$job" -q \
+  < "$OUT/run/8-send-instantly.ndjson" > "$OUT/run/9-sync-attio.ndjson" 2>"$OUT/run/9-sync-attio.log" ||
+  { s=$?; echo "demo: sync-attio failed ($s):" >&2; cat "$OUT/run/9-sync-attio.log" >&2; exit $s; }
+jq -r '.attio.status' "$OUT/run/9-sync-attio.ndjson" | sort | uniq -c | sed 's/^/  /'
+if [ -s "$OUT/run/dead-letters.ndjson" ]; then
+  echo "== the run's dead letters into the sandbox's Linear: one parent issue, one child per distinct error (sync-linear)"
+  CMO_STATE_DIR="$writes" "$BIN/sync-linear" --team "$CMO_SANDBOX_LINEAR_TEAM" --job "$job" --campaign-name "demo Python maintainers" -q \
+    < "$OUT/run/dead-letters.ndjson" > "$OUT/run/10-sync-linear.ndjson" 2>"$OUT/run/10-sync-linear.log" ||
+    { s=$?; echo "demo: sync-linear failed ($s):" >&2; cat "$OUT/run/10-sync-linear.log" >&2; exit $s; }
+  jq -r '.linear.status' "$OUT/run/10-sync-linear.ndjson" | sort | uniq -c | sed 's/^/  /'
+else
+  echo "  no dead letters in this run: nothing for sync-linear to file"
+fi
 
 echo
 echo "== the top three leads (of $(jq .rendered "$OUT/run/funnel.json") in $OUT/leads.csv)"
