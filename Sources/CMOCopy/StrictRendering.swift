@@ -1,3 +1,4 @@
+import CMOCore
 import Foundation
 import Stencil
 

@@ -72,3 +72,33 @@ public enum Spawn {
         )
     }
 }
+
+/// Records for a writer's stdin and back from its stdout, and the count of its result statuses.
+public enum NDJSON {
+    /// Objects as NDJSON lines (keys sorted).
+    public static func data(_ records: [[String: Any]]) -> Data {
+        var out = Data()
+        for r in records {
+            out.append(try! JSONSerialization.data(withJSONObject: r, options: [.sortedKeys]))
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    /// Every stdout line as an object; a line that is not one is an error naming it.
+    public static func objects(_ r: SpawnResult) throws -> [[String: Any]] {
+        try r.lines.map { line in
+            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw SandboxLauncher.Failure(description: "not a JSON object: \(line)")
+            }
+            return o
+        }
+    }
+
+    /// How many output records have each `<field>.status` ("none" when absent).
+    public static func statuses(_ r: SpawnResult, field: String) throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for o in try objects(r) { out[((o[field] as? [String: Any])?["status"] as? String) ?? "none", default: 0] += 1 }
+        return out
+    }
+}

@@ -29,24 +29,9 @@ final class SendInstantlyTests: XCTestCase {
         }
     }
 
-    static func ndjson(_ records: [[String: Any]]) -> Data {
-        var out = Data()
-        for r in records {
-            out.append(try! JSONSerialization.data(withJSONObject: r, options: [.sortedKeys]))
-            out.append(0x0A)
-        }
-        return out
-    }
-
-    static func objects(_ r: SpawnResult) throws -> [[String: Any]] {
-        try r.lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], $0) }
-    }
-
-    static func statuses(_ r: SpawnResult) throws -> [String: Int] {
-        var out: [String: Int] = [:]
-        for o in try objects(r) { out[((o["instantly"] as? [String: Any])?["status"] as? String) ?? "none", default: 0] += 1 }
-        return out
-    }
+    static func ndjson(_ records: [[String: Any]]) -> Data { NDJSON.data(records) }
+    static func objects(_ r: SpawnResult) throws -> [[String: Any]] { try NDJSON.objects(r) }
+    static func statuses(_ r: SpawnResult) throws -> [String: Int] { try NDJSON.statuses(r, field: "instantly") }
 
     /// Calls the sandbox's Instantly API as a client would (curl), returning the JSON object.
     static func instantly(_ s: SandboxLauncher, _ method: String, _ path: String, body: Any? = nil) throws -> [String: Any] {

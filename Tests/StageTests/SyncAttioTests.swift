@@ -30,18 +30,14 @@ final class SyncAttioTests: XCTestCase {
         var environment = s.environment
         environment["CMO_STATE_DIR"] = state
         environment.merge(env) { $1 }
-        return try Spawn.run("sync-attio", args, stdin: SendInstantlyTests.ndjson(input), environment: environment)
+        return try Spawn.run("sync-attio", args, stdin: NDJSON.data(input), environment: environment)
     }
 
     static func results(_ r: SpawnResult) throws -> [[String: Any]] {
-        try SendInstantlyTests.objects(r).map { try XCTUnwrap($0["attio"] as? [String: Any], "\($0)") }
+        try NDJSON.objects(r).map { try XCTUnwrap($0["attio"] as? [String: Any], "\($0)") }
     }
 
-    static func statuses(_ r: SpawnResult) throws -> [String: Int] {
-        var out: [String: Int] = [:]
-        for a in try results(r) { out[a["status"] as? String ?? "none", default: 0] += 1 }
-        return out
-    }
+    static func statuses(_ r: SpawnResult) throws -> [String: Int] { try NDJSON.statuses(r, field: "attio") }
 
     func attio(_ s: SandboxLauncher) throws -> [String: Any] {
         try XCTUnwrap((try s.stats()["services"] as? [String: Any])?["attio"] as? [String: Any])
@@ -197,7 +193,7 @@ final class SyncAttioTests: XCTestCase {
         XCTAssertFalse(bad.err.contains("wrong"), "the key is never printed")
         var env = s.environment
         env.removeValue(forKey: "ATTIO_API_KEY")
-        let missing = try Spawn.run("sync-attio", list, stdin: SendInstantlyTests.ndjson(Self.leads(1)), environment: env)
+        let missing = try Spawn.run("sync-attio", list, stdin: NDJSON.data(Self.leads(1)), environment: env)
         XCTAssertEqual(missing.status, 78, missing.err)
         XCTAssertTrue(missing.err.contains("ATTIO_API_KEY"), missing.err)
     }
@@ -270,7 +266,7 @@ final class SyncAttioTests: XCTestCase {
         defer { s.stop() }
         let dir = Spawn.tempDirectory()
         let input = dir + "/in.ndjson"
-        try SendInstantlyTests.ndjson(Self.leads(200)).write(to: URL(fileURLWithPath: input))
+        try NDJSON.data(Self.leads(200)).write(to: URL(fileURLWithPath: input))
         var env = s.environment
         env["CMO_STATE_DIR"] = dir + "/state"
         let r = try Spawn.shell(

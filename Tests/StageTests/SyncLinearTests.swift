@@ -29,24 +29,9 @@ final class SyncLinearTests: XCTestCase {
         }
     }
 
-    static func ndjson(_ records: [[String: Any]]) -> Data {
-        var out = Data()
-        for r in records {
-            out.append(try! JSONSerialization.data(withJSONObject: r, options: [.sortedKeys]))
-            out.append(0x0A)
-        }
-        return out
-    }
-
-    static func objects(_ r: SpawnResult) throws -> [[String: Any]] {
-        try r.lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], $0) }
-    }
-
-    static func statuses(_ r: SpawnResult) throws -> [String: Int] {
-        var out: [String: Int] = [:]
-        for o in try objects(r) { out[((o["linear"] as? [String: Any])?["status"] as? String) ?? "none", default: 0] += 1 }
-        return out
-    }
+    static func ndjson(_ records: [[String: Any]]) -> Data { NDJSON.data(records) }
+    static func objects(_ r: SpawnResult) throws -> [[String: Any]] { try NDJSON.objects(r) }
+    static func statuses(_ r: SpawnResult) throws -> [String: Int] { try NDJSON.statuses(r, field: "linear") }
 
     /// Every issue in the sandbox's Linear (one page of 250 is plenty here).
     static func issues(_ s: SandboxLauncher) throws -> [[String: Any]] {

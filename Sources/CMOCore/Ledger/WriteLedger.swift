@@ -143,6 +143,25 @@ public final class WriteLedger: Sendable {
         return "run-\(f.string(from: now))-\(suffix)"
     }
 
+    // MARK: - Days
+
+    /// The day (YYYY-MM-DD, UTC) a write counts against a daily cap.
+    public static func day(_ date: Date) -> String { dayFormatter.string(from: date) }
+
+    /// `day` moved by `n` days.
+    public static func day(_ day: String, plus n: Int) -> String {
+        guard let d = dayFormatter.date(from: day) else { return day }
+        return dayFormatter.string(from: d.addingTimeInterval(Double(n) * 86_400))
+    }
+
+    nonisolated(unsafe) private static let dayFormatter: DateFormatter = {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd"
+        return f
+    }()
+
     // MARK: - Reading
 
     /// The rows for `keys` that exist.

@@ -312,7 +312,7 @@ public final class AttioWriter {
                 claim.append(intent)
             }
         }
-        for (key, c) in try ledger.claim(claim, day: Self.today()) {
+        for (key, c) in try ledger.claim(claim, day: WriteLedger.day(Date())) {
             switch c {
             case .claimed(let previous): out[key] = .send(previous: previous)
             case .held(let row): out[key] = row.state == .confirmed ? .done(row) : .busy(row)
@@ -554,13 +554,5 @@ public final class AttioWriter {
         m.append(contentsOf: extra)
         if status == "synced" { m.append(JSONMember("job", .string(settings.job))) }
         return .object(m)
-    }
-
-    static func today() -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd"
-        return f.string(from: Date())
     }
 }

@@ -80,10 +80,10 @@ public final class InstantlyWriter {
         self.ledger = ledger
         self.suppression = suppression
         self.context = context
-        day = Self.dayString(settings.now)
+        day = WriteLedger.day(settings.now)
         if let cap = settings.dailyCap, let campaign = settings.campaignID {
             let used = try ledger.countToday(service: Self.service, target: campaign, day: day)
-            let since = Self.dayString(settings.now.addingTimeInterval(-14 * 86_400))
+            let since = WriteLedger.day(settings.now.addingTimeInterval(-14 * 86_400))
             reservedForDeferred = try ledger.eligibleDeferred(service: Self.service, target: campaign, day: day, since: since)
             capLeft = max(0, cap - used)
             deferredToday = try ledger.deferredCount(service: Self.service, target: campaign) - reservedForDeferred
@@ -97,22 +97,6 @@ public final class InstantlyWriter {
 
     /// The idempotency key of a lead: lower-cased email and campaign id.
     public static func key(campaign: String, email: String) -> String { "instantly:lead:\(campaign):\(email.lowercased())" }
-
-    static func dayString(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
-    }
-
-    static func addDays(_ day: String, _ n: Int) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd"
-        guard let d = f.date(from: day) else { return day }
-        return f.string(from: d.addingTimeInterval(Double(n) * 86_400))
-    }
 
     // MARK: - One chunk
 
@@ -155,8 +139,13 @@ public final class InstantlyWriter {
         } else {
             for i in live { leads[i].result = result("dry_run", extra: [JSONMember("would_send", leads[i].item)]) }
         }
+        try emit(leads)
+    }
+
+    /// Writes every lead that has a result (the others were dead-lettered), in input order.
+    private func emit(_ leads: [Lead]) throws {
         for lead in leads {
-            guard let result = lead.result else { continue }  // dead-lettered
+            guard let result = lead.result else { continue }
             var out = lead.record
             out.set("instantly", result)
             try context.emit(out)
@@ -443,13 +432,7 @@ public final class InstantlyWriter {
 
     private func emitFailedAndRethrow(_ leads: [Lead], _ batch: [Int], _ error: Error) throws {
         // The stage stops: what is known is written first (earlier leads of the chunk, and these as failed).
-        for lead in leads {
-            guard let result = lead.result else { continue }
-            var out = lead.record
-            out.set("instantly", result)
-            try? context.emit(out)
-            if let status = result["status"]?.stringValue { counts[status, default: 0] += 1 }
-        }
+        try? emit(leads)
         throw error
     }
 
@@ -457,7 +440,7 @@ public final class InstantlyWriter {
 
     private func deferResult(_ lead: inout Lead, campaign: String) -> JSONValue {
         let cap = max(1, settings.dailyCap ?? 1)
-        let eligible = Self.addDays(day, 1 + deferredToday / cap)
+        let eligible = WriteLedger.day(day, plus: 1 + deferredToday / cap)
         deferredToday += 1
         if firstDeferredDay == nil { firstDeferredDay = eligible }
         let intent = WriteLedger.Intent(key: lead.key, service: Self.service, target: campaign, subject: lead.email)

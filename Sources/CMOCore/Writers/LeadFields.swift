@@ -36,50 +36,18 @@ public enum LeadFields {
         return (words.dropLast().joined(separator: " "), String(words.last!))
     }
 
-    /// Text for a one-line field (a name, a company): control characters and line breaks become
-    /// spaces, runs of spaces one, template braces are broken up so no provider or template engine
-    /// reads them as a variable, and it is cut at `limit` characters.
+    /// Text for a one-line field (a name, a company): `TextCleaning.oneLine` (controls and
+    /// bidirectional overrides removed, white space and line breaks folded into one space), template
+    /// braces broken up so no provider or template engine reads them as a variable, cut at `limit`.
     public static func oneLine(_ text: String, limit: Int = 256) -> String {
-        var out = ""
-        var lastSpace = true
-        for scalar in text.unicodeScalars {
-            let isSpace = scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F
-                || (0x80...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
-            if isSpace {
-                if !lastSpace { out.append(" ") }
-                lastSpace = true
-            } else {
-                out.unicodeScalars.append(scalar)
-                lastSpace = false
-            }
-        }
-        out = breakTemplateSyntax(out.trimmingCharacters(in: .whitespaces))
+        let out = breakTemplateSyntax(TextCleaning.oneLine(text))
         return out.count > limit ? String(out.prefix(limit)) : out
     }
 
-    /// Text for a body: line breaks kept (CRLF and CR become LF), other control characters dropped,
+    /// Text for a body: `TextCleaning.insertable` (CRLF and CR become LF, other controls dropped),
     /// template braces broken up.
     public static func multiLine(_ text: String) -> String {
-        var out = ""
-        var previousCR = false
-        for scalar in text.unicodeScalars {
-            defer { previousCR = scalar == "\r" }
-            if scalar == "\r" {
-                out.append("\n")
-                continue
-            }
-            if scalar == "\n" {
-                if !previousCR { out.append("\n") }
-                continue
-            }
-            if scalar == "\t" {
-                out.append("\t")
-                continue
-            }
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) { continue }
-            out.unicodeScalars.append(scalar)
-        }
-        return breakTemplateSyntax(out)
+        breakTemplateSyntax(TextCleaning.insertable(text))
     }
 
     /// `{{`, `}}`, `{%` and `%}` split by a zero-width space, so `{{unsubscribe}}` in a person's bio
