@@ -310,6 +310,27 @@ public final class WriteLedger: Sendable {
         }
     }
 
+    /// The latest write of `service` to any of `targets` by a process other than this one, and
+    /// whether a row claimed since `claimedSince` is still `intended` (its requests may still be
+    /// arriving): what a writer needs to keep its first second clear of a killed run's last one.
+    public func lastWriteByOthers(service: String, targets: [String], claimedSince: Date) throws -> (at: Date, recentClaim: Bool)? {
+        guard !targets.isEmpty else { return nil }
+        return try pool.read { db in
+            let marks = targets.map { _ in "?" }.joined(separator: ",")
+            let args: [DatabaseValueConvertible] = [claimedSince.timeIntervalSince1970, service] + targets + [owner]
+            guard
+                let r = try GRDB.Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT MAX(updated_at) AS last, MAX(state = 'intended' AND updated_at > ?) AS recent FROM writes
+                        WHERE service = ? AND target IN (\(marks)) AND (owner IS NULL OR owner != ?)
+                        """, arguments: StatementArguments(args)),
+                let last: Double = r["last"]
+            else { return nil }
+            return (Date(timeIntervalSince1970: last), (r["recent"] as Int?) == 1)
+        }
+    }
+
     /// Counts of rows per state for one service and target.
     public func counts(service: String, target: String) throws -> [State: Int] {
         try pool.read { db in

@@ -85,16 +85,12 @@ public final class AttioWriter {
     public func waitForOtherRunsWindow(margin: Double = 0.1) {
         var targets = ["people", settings.job]
         if let list = settings.listID { targets.append(list) }
-        var last: Date?
-        var margin = margin
-        for target in targets {
-            for row in (try? ledger.rows(service: Self.service, target: target)) ?? [] where row.owner != ledger.owner {
-                if last == nil || row.updatedAt > last! { last = row.updatedAt }
-                // A killed run sent after its last claim (a chunk's requests take a moment): more margin.
-                if row.state == .intended, Date().timeIntervalSince(row.updatedAt) < 2 { margin = max(margin, 0.5) }
-            }
-        }
-        guard let last else { return }
+        // One aggregate over the ledger, not a read of every row: a killed run that sent after its
+        // last claim (a chunk's requests take a moment) gets more margin.
+        guard let found = try? ledger.lastWriteByOthers(service: Self.service, targets: targets, claimedSince: Date().addingTimeInterval(-2))
+        else { return }
+        let last = found.at
+        let margin = found.recentClaim ? max(margin, 0.5) : margin
         let wait = 1 + margin - Date().timeIntervalSince(last)
         if wait > 0, wait <= 1.5 {
             context.logger.debug("waiting \(String(format: "%.2f", wait)) s: another run wrote to Attio within the last second")
