@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "cmo-suppress", targets: ["cmo-suppress"]),
         .executable(name: "sync-attio", targets: ["sync-attio"]),
         .executable(name: "sync-linear", targets: ["sync-linear"]),
+        .executable(name: "cmo-plan", targets: ["cmo-plan"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -62,6 +63,8 @@ let package = Package(
         .executableTarget(name: "cmo-suppress", dependencies: [core], path: "Sources/cmo-suppress"),
         .executableTarget(name: "sync-attio", dependencies: [core], path: "Sources/sync-attio"),
         .executableTarget(name: "sync-linear", dependencies: [core], path: "Sources/sync-linear"),
+        .target(name: "CMOAgent", dependencies: [core, .product(name: "Yams", package: "Yams")]),
+        .executableTarget(name: "cmo-plan", dependencies: ["CMOAgent", core], path: "Sources/cmo-plan"),
         .target(
             name: "CMOSandbox",
             dependencies: [
@@ -77,6 +80,7 @@ let package = Package(
         .testTarget(name: "CMOCoreTests", dependencies: [core]),
         .testTarget(name: "SandboxTests", dependencies: ["CMOSandbox", core, "CMOTestSupport"]),
         .testTarget(name: "StageTests", dependencies: [core, "CMOTestSupport"]),
+        .testTarget(name: "AgentTests", dependencies: ["CMOAgent", core, "CMOTestSupport"]),
         .testTarget(name: "CopyTests", dependencies: ["CMOCopy", core, "CMOTestSupport"]),
     ]
 )

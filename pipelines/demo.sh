@@ -4,6 +4,8 @@
 # the sandbox's model) → CSV, ending with the funnel — then the leads are queued in the sandbox's
 # Instantly campaign by send-instantly, once each, within the campaign's daily cap, the queued
 # people go into the sandbox's Attio list (sync-attio), and any dead letters into Linear (sync-linear).
+# Then the same campaign as one goal: cmo-plan plans it and runs every stage end to end
+# (OUT_DIR/runs/<job_id>/: state.json, artifacts, events, exports/leads.csv), writing nothing twice.
 #
 #   pipelines/demo.sh [OUT_DIR]      (default OUT_DIR: out)
 #
@@ -80,6 +82,18 @@ if [ -s "$OUT/run/dead-letters.ndjson" ]; then
 else
   echo "  no dead letters in this run: nothing for sync-linear to file"
 fi
+
+echo
+echo "== the same campaign as one goal, planned and run end to end by cmo-plan (--yes: approved up front)"
+goal="Find 200 Python maintainers active in the last 90 days, queue them in Instantly campaign $CMO_SANDBOX_INSTANTLY_CAMPAIGN,"
+goal+=" add them to Attio list $CMO_SANDBOX_ATTIO_LIST, file the errors in Linear team $CMO_SANDBOX_LINEAR_TEAM, export a CSV"
+echo "  cmo-plan run --yes \"$goal\""
+# The same ledger as the writes above: the leads queued there are found in it and not sent again.
+CMO_STATE_DIR="$writes" "$BIN/cmo-plan" run --yes --config pipelines/demo-campaign.yaml --now "$now" --runs-dir "$OUT/runs" \
+  --job-id "$job" "$goal" || { s=$?; echo "demo: cmo-plan run failed ($s); its run directory: $OUT/runs/$job" >&2; exit $s; }
+in_campaign_after=$(curl -s -H "Authorization: Bearer $INSTANTLY_API_KEY" -H 'Content-Type: application/json' -X POST \
+  --data-binary "{\"campaign\":\"$CMO_SANDBOX_INSTANTLY_CAMPAIGN\",\"limit\":100}" "$INSTANTLY_API_URL/api/v2/leads/list" | jq '.items | length')
+echo "  the sandbox's campaign holds $in_campaign_after leads (it held $in_campaign): nothing was sent twice; state in $OUT/runs/$job"
 
 echo
 echo "== the top three leads (of $(jq .rendered "$OUT/run/funnel.json") in $OUT/leads.csv)"

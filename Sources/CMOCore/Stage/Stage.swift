@@ -64,7 +64,13 @@ extension Stage {
     }
 
     /// Prints an error once and maps it to an exit status.
-    static func report(_ error: Error, logger: Logger) -> ExitStatus {
+    static func report(_ error: Error, logger: Logger) -> ExitStatus { CommandBase.report(error, logger: logger) }
+}
+
+/// What every cmo command (the stages, cmo-suppress, cmo-plan) does with an error that stops it:
+/// print it once, in Unix wording, and map it to its exit status.
+public enum CommandBase {
+    public static func report(_ error: Error, logger: Logger) -> ExitStatus {
         switch error {
         case let e as CMOError:
             logger.error(e.description)
@@ -76,5 +82,15 @@ extension Stage {
             logger.error("internal error: \(error)")
             return .failure
         }
+    }
+
+    /// Runs `body`, reporting a thrown error once; throws `ExitCode` for any status but 0.
+    public static func run(_ name: String, format: LogFormat? = nil, _ body: () throws -> ExitStatus) throws {
+        let env = ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"].flatMap(LogFormat.init(rawValue:))
+        let status: ExitStatus
+        do { status = try body() } catch let e as ExitCode { throw e } catch {
+            status = report(error, logger: Logger(stage: name, format: format ?? env ?? .text))
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
     }
 }

@@ -1,0 +1,124 @@
+import Foundation
+
+/// One stage run of a job: what was spawned, on what, with what result.
+public struct StepRecord: Codable, Sendable {
+    public enum Status: String, Codable, Sendable { case pending, running, done, failed }
+    public var n: Int
+    public var stage: String
+    /// The stage's own arguments (cmo-plan adds --config and --dead-letter).
+    public var arguments: [String]
+    /// The artifact (run-directory relative) read on stdin, if any.
+    public var input: String?
+    /// This step's output, `artifacts/NN-<stage>.ndjson`.
+    public var artifact: String
+    public var log: String
+    public var status: Status = .pending
+    public var exitStatus: Int32?
+    /// Records in, out, filtered, dead-lettered and HTTP requests, from the stage's summary line.
+    public var counts: [String: Int] = [:]
+    /// Which discovery pass this step belongs to (0, then one per widening).
+    public var widenStep: Int = 0
+    public var pid: Int32?
+    public var startedAt: String?
+    public var finishedAt: String?
+    public var seconds: Double?
+}
+
+/// One widening of the search after too few leads passed.
+public struct Widening: Codable, Sendable {
+    public var step: Int
+    public var reason: String
+    public var activeDays: Int
+    public var minStars: Int?
+    public var topics: [String]
+    public var maxRepos: Int
+    public var maxPeople: Int
+}
+
+/// The whole state of a job, `runs/<job_id>/state.json`, written atomically after every step.
+public struct RunState: Codable, Sendable {
+    public enum Status: String, Codable, Sendable { case planned, running, awaitingApproval = "awaiting_approval", done, failed }
+    public var jobID: String
+    public var goal: String?
+    /// The campaign config every stage is given (absolute path).
+    public var config: String?
+    public var job: Job
+    public var plan: Plan
+    public var status: Status = .planned
+    public var steps: [StepRecord] = []
+    public var widenings: [Widening] = []
+    public var approval: Approval?
+    public var errors: [String] = []
+    public var summary: String?
+    public var createdAt: String
+    public var updatedAt: String
+
+    public init(jobID: String, goal: String?, job: Job, plan: Plan, createdAt: String, updatedAt: String) {
+        self.jobID = jobID
+        self.goal = goal
+        self.job = job
+        self.plan = plan
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    public struct Approval: Codable, Sendable {
+        public var at: String
+        public var by: String
+        public var sideEffects: [SideEffect]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", goal, config, job, plan, status, steps, widenings, approval, errors, summary
+        case createdAt = "created_at", updatedAt = "updated_at"
+    }
+
+    /// The last finished step of a stage.
+    public func lastDone(_ stage: String) -> StepRecord? { steps.last { $0.stage == stage && $0.status == .done } }
+
+    public static func timestamp(_ date: Date = Date()) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+}
+
+/// A job's run directory: state.json, artifacts/, logs/, events.ndjson, dead-letters.ndjson, exports/.
+public struct RunDirectory: Sendable {
+    public let url: URL
+    public init(runs: URL, jobID: String) { url = runs.appendingPathComponent(jobID, isDirectory: true) }
+
+    public var stateURL: URL { url.appendingPathComponent("state.json") }
+    public var eventsURL: URL { url.appendingPathComponent("events.ndjson") }
+    public var deadLettersURL: URL { url.appendingPathComponent("dead-letters.ndjson") }
+    public func path(_ relative: String) -> URL { url.appendingPathComponent(relative) }
+
+    public func create() throws {
+        for sub in ["artifacts", "logs", "exports"] {
+            try FileManager.default.createDirectory(at: url.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+    }
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: stateURL.path) }
+
+    public func load() throws -> RunState {
+        let data = try Data(contentsOf: stateURL)
+        return try JSONDecoder().decode(RunState.self, from: data)
+    }
+
+    /// Writes state.json through a temporary file and a rename, so a kill leaves the old or the new one.
+    public func save(_ state: RunState) throws {
+        var state = state
+        state.updatedAt = RunState.timestamp()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(state)
+        let tmp = url.appendingPathComponent(".state.json.tmp-\(getpid())")
+        try data.write(to: tmp)
+        let fd = open(tmp.path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+        guard rename(tmp.path, stateURL.path) == 0 else {
+            throw RunError(.failure, "cannot write \(stateURL.path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,272 @@
+import ArgumentParser
+import CMOAgent
+import CMOCore
+import Foundation
+
+@main
+struct CMOPlan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cmo-plan",
+        abstract: "Turn a goal in plain words into a plan, then a run of the cmo stages that can be killed and resumed.",
+        discussion: """
+            cmo-plan parse "Find ~2k Python maintainers active in the last 90 days, queue them in Instantly campaign C, \
+            add them to Attio list L, export a CSV" prints the job; plan prints the stages, caps, expected requests and \
+            side effects; run runs it: discovery (gh-search → gh-people → gh-enrich → mx-check → score-icp → render-copy, \
+            widened step by step while fewer leads pass than the target), then one approval, then send-instantly → \
+            sync-attio → sync-linear (the run's dead letters) → export-csv. Each stage's output is kept in \
+            runs/<job_id>/artifacts, the state in runs/<job_id>/state.json after every step; resume continues a run \
+            that was killed without redoing finished steps (the writers' ledger makes every write happen once).
+
+            EXIT STATUS
+              0 done (a shortfall is said), or stopped at the approval gate (status awaiting_approval); 64 bad flags \
+            or a goal with nothing to do; 65 no lead rendered; 75 the job is running in another process, or a stage \
+            was rate-limited (resume later); 78 bad config or job file; otherwise the failing stage's status.
+            """,
+        version: CMOVersion.string,
+        subcommands: [Parse.self, PlanCommand.self, Run.self, Resume.self, Approve.self, Status.self]
+    )
+}
+
+struct GoalOptions: ParsableArguments {
+    @Argument(help: "The goal, in plain words.") var goal: [String] = []
+    @Option(help: ArgumentHelp("A job file (YAML: target, languages, topics, active_days, min_stars, instantly_campaign, attio_list, linear_team, export, dry_run).", valueName: "file"))
+    var job: String?
+    @Flag(help: "Run every writer in dry-run mode (no write leaves the machine).") var dryRun = false
+
+    func resolve() throws -> (goal: String?, job: Job, unknown: [String]) {
+        if let path = job {
+            guard goal.isEmpty else { throw RunError(.usage, "give a goal or --job FILE, not both") }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RunError(.config, "cannot read the job file '\(path)'") }
+            do {
+                var j = try Job.load(yaml: text)
+                if dryRun { j.dryRun = true }
+                return (nil, j, [])
+            } catch { throw RunError(.config, "\(path): \(error)") }
+        }
+        let text = goal.joined(separator: " ").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw RunError(.usage, "no goal: give one in plain words, or --job FILE") }
+        var parsed = GoalParser.parse(text)
+        if dryRun { parsed.job.dryRun = true }
+        return (text, parsed.job, parsed.unknown)
+    }
+}
+
+struct RunFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("The campaign's settings (sender, unsubscribe URL, templates, ICP), passed to every stage (default CMO_CONFIG).", valueName: "file"))
+    var config: String?
+    @Option(help: ArgumentHelp("Where run directories go (default CMO_RUNS_DIR, else runs/).", valueName: "dir"))
+    var runsDir: String?
+    @Option(help: ArgumentHelp("The time the activity windows count back from (ISO 8601; default now).", valueName: "time"))
+    var now: String?
+
+    var runs: URL {
+        URL(fileURLWithPath: runsDir ?? ProcessInfo.processInfo.environment["CMO_RUNS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "runs")
+    }
+    var configPath: String? {
+        guard let c = config ?? ProcessInfo.processInfo.environment["CMO_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        return URL(fileURLWithPath: c).standardizedFileURL.path
+    }
+}
+
+struct ExecFlags: ParsableArguments {
+    @Flag(help: "Approve the side effects without asking (cron).") var yes = false
+    @Flag(name: .shortAndLong, help: "Print nothing but warnings and failures.") var quiet = false
+    @Option(help: ArgumentHelp("Events on stderr as 'text' or 'json'.", valueName: "format")) var logFormat: String?
+    @Option(name: .customLong("stage"), help: ArgumentHelp("Replace a stage by a command: NAME=CMD (repeatable). A command with shell syntax runs through sh with the stage's arguments in \"$@\".", valueName: "name=cmd"))
+    var stages: [String] = []
+
+    func runnerOptions(config: String?) throws -> Runner.Options {
+        var o = Runner.Options()
+        o.yes = yes
+        o.quiet = quiet
+        o.jsonLog = (logFormat ?? ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"]) == "json"
+        o.config = config
+        for s in stages {
+            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else { throw RunError(.usage, "--stage needs NAME=CMD, not '\(s)'") }
+            let name = String(s[..<eq])
+            guard RulePlanner.readStages.contains(name) || RulePlanner.writers.contains(name) || name == "export-csv" else {
+                throw RunError(.usage, "--stage: no stage named '\(name)'")
+            }
+            o.stageOverrides[name] = String(s[s.index(after: eq)...])
+        }
+        return o
+    }
+}
+
+func makePlan(_ job: Job, flags: RunFlags, jobID: String, dryRun: Bool) -> Plan {
+    RulePlanner.plan(job, options: RunOptions(config: flags.configPath, now: flags.now, jobID: jobID, dryRun: dryRun),
+                     yields: RulePlanner.yields(stateDirectory: StateDirectoryPath.url))
+}
+
+func printPlan(_ plan: Plan, job: Job) {
+    var out = "plan (\(plan.planner) planner): \(plan.target) leads, activity in the last \(plan.activeDays) days"
+    if let s = plan.minStars { out += ", \(s)+ stars" }
+    out += "\n\nstages\n"
+    for (i, s) in plan.stages.enumerated() {
+        out += "  \(i + 1). \(s.stage) \(s.arguments.joined(separator: " "))\(s.irreversible ? "   [writes: after the one approval]" : "")\n"
+    }
+    out += "\ncaps: \(plan.caps.maxSteps) steps, \(plan.caps.maxRepos) repositories, \(plan.caps.maxPeople) people, \(plan.caps.maxWidenings) widenings, \(plan.caps.perStage) runs per stage"
+    out += "\n  (from \(String(format: "%.2f", plan.yields.leadsPerRepo)) leads per repository and \(String(format: "%.2f", plan.yields.leadsPerPerson)) per person: \(plan.yields.source))\n"
+    out += "\nexpected API requests\n"
+    for e in plan.expected { out += "  \(e.service): ~\(e.requests) (quota: \(e.quota))\n" }
+    out += "\nside effects\n"
+    if plan.sideEffects.isEmpty { out += "  none\n" }
+    for e in plan.sideEffects { out += "  \(e.text)\n" }
+    print(out, terminator: "")
+}
+
+func encode<T: Encodable>(_ value: T) throws -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: try e.encode(value), as: UTF8.self)
+}
+
+extension CMOPlan {
+    struct Parse: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the job a goal asks for, as one JSON object.")
+        @OptionGroup var goal: GoalOptions
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let (_, job, unknown) = try goal.resolve()
+                print(job.json())
+                if !unknown.isEmpty {
+                    FileHandle.standardError.write(Data("cmo-plan: not understood, left out: \(unknown.joined(separator: " "))\n".utf8))
+                }
+                return .ok
+            }
+        }
+    }
+
+    struct PlanCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "plan", abstract: "Print the plan: stages, caps, expected API requests, side effects.")
+        @OptionGroup var goal: GoalOptions
+        @OptionGroup var flags: RunFlags
+        @Flag(help: "Print the plan as JSON.") var json = false
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let (_, job, unknown) = try goal.resolve()
+                let plan = makePlan(job, flags: flags, jobID: "<job_id>", dryRun: goal.dryRun)
+                if json { print(try encode(plan)) } else { printPlan(plan, job: job) }
+                if !unknown.isEmpty {
+                    FileHandle.standardError.write(Data("cmo-plan: not understood, left out: \(unknown.joined(separator: " "))\n".utf8))
+                }
+                return .ok
+            }
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Plan and run a goal (or --job FILE) end to end.")
+        @OptionGroup var goal: GoalOptions
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var exec: ExecFlags
+        @Option(help: ArgumentHelp("Name the job (default: a generated id, printed first on stderr).", valueName: "id"))
+        var jobID: String?
+
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let (text, job, unknown) = try goal.resolve()
+                let id = jobID ?? Self.newID()
+                guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"#, options: .regularExpression) != nil else {
+                    throw RunError(.usage, "--job-id may hold letters, digits, '.', '_' and '-' only")
+                }
+                let dir = RunDirectory(runs: flags.runs, jobID: id)
+                if dir.exists { throw RunError(.usage, "job \(id) exists in \(dir.url.path): `cmo-plan resume \(id)` continues it") }
+                if let c = flags.configPath, !FileManager.default.isReadableFile(atPath: c) { throw RunError(.config, "cannot read the config '\(c)'") }
+                try dir.create()
+                FileHandle.standardError.write(Data("cmo-plan: job \(id)\n".utf8))
+                if !unknown.isEmpty {
+                    FileHandle.standardError.write(Data("cmo-plan: not understood, left out: \(unknown.joined(separator: " "))\n".utf8))
+                }
+                let plan = makePlan(job, flags: flags, jobID: id, dryRun: goal.dryRun)
+                let now = RunState.timestamp()
+                var state = RunState(jobID: id, goal: text, job: job, plan: plan, createdAt: now, updatedAt: now)
+                state.status = .planned
+                state.config = flags.configPath
+                try dir.save(state)
+                let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath))
+                if !exec.quiet { printPlan(plan, job: job); print() }
+                runner.event("planned", "planned \(plan.stages.count) stages; run directory \(dir.url.path)")
+                let caps = plan.caps
+                runner.appendDiscovery(pass: 0, activeDays: plan.activeDays, minStars: plan.minStars, topics: job.topics ?? [],
+                                       maxRepos: Int(plan.stages.first { $0.stage == "gh-search" }.flatMap { s in s.arguments.firstIndex(of: "--max-repos").map { s.arguments[$0 + 1] } } ?? "") ?? caps.maxRepos,
+                                       maxPeople: Int(plan.stages.first { $0.stage == "gh-people" }.flatMap { s in s.arguments.firstIndex(of: "--max-people").map { s.arguments[$0 + 1] } } ?? "") ?? caps.maxPeople)
+                return try runner.run()
+            }
+        }
+
+        static func newID() -> String {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.timeZone = TimeZone(identifier: "UTC")
+            f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+            return "job-\(f.string(from: Date()))-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        }
+    }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Continue a job after a crash, a kill, a failure or a 75, without redoing finished steps.")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var exec: ExecFlags
+        func run() throws {
+            try CommandBase.run("cmo-plan") { try Self.continueJob(jobID, flags: flags, exec: exec, approveBy: nil) }
+        }
+
+        static func continueJob(_ id: String, flags: RunFlags, exec: ExecFlags, approveBy: String?) throws -> ExitStatus {
+            let dir = RunDirectory(runs: flags.runs, jobID: id)
+            guard dir.exists else { throw RunError(.usage, "no job \(id) in \(flags.runs.path)") }
+            let state = try dir.load()
+            if state.status == .done && approveBy == nil {
+                FileHandle.standardError.write(Data("cmo-plan: job \(id) is done\n\(state.summary ?? "")\n".utf8))
+                return .ok
+            }
+            let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath))
+            if let who = approveBy { runner.approve(by: who) }
+            runner.event("resumed", "resuming job \(id) at step \((state.steps.firstIndex { $0.status != .done } ?? state.steps.count) + 1)")
+            return try runner.run()
+        }
+    }
+
+    struct Approve: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve a job waiting at the gate and continue it.")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var exec: ExecFlags
+        func run() throws {
+            try CommandBase.run("cmo-plan") { try Resume.continueJob(jobID, flags: flags, exec: exec, approveBy: "cmo-plan approve (\(NSUserName()))") }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a job's state: steps with counts, widenings, errors.")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        @Flag(help: "Print state.json.") var json = false
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let dir = RunDirectory(runs: flags.runs, jobID: jobID)
+                guard dir.exists else { throw RunError(.usage, "no job \(jobID) in \(flags.runs.path)") }
+                let state = try dir.load()
+                if json { print(try encode(state)); return .ok }
+                var out = "job \(state.jobID): \(state.status.rawValue)\n"
+                if let g = state.goal { out += "goal: \(g)\n" }
+                for s in state.steps {
+                    let c = s.counts
+                    out += String(format: "  %2d %-15@ %-8@", s.n, s.stage as NSString, s.status.rawValue as NSString)
+                    if s.status == .done || s.status == .failed {
+                        out += " \(c["out"] ?? 0) out"
+                        if let d = c["dead"], d > 0 { out += ", \(d) dead-lettered" }
+                        if let e = s.exitStatus, e != 0 { out += ", exit \(e)" }
+                    }
+                    out += "\n"
+                }
+                for w in state.widenings { out += "  widening \(w.step): \(w.reason)\n" }
+                for e in state.errors { out += "  error: \(e)\n" }
+                if let s = state.summary { out += s + "\n" }
+                print(out, terminator: "")
+                return .ok
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import CMOTestSupport
+import Foundation
+import XCTest
+
+/// cmo-plan end to end against the sandbox: a goal becomes a run of the built stages; the gate holds
+/// every write without --yes; a kill in the middle of a step is resumed with no duplicate write; a
+/// second run of the same goal writes nothing twice.
+final class CMOPlanTests: XCTestCase {
+    static let now = "2026-11-20T00:00:00Z"
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static var campaign: String { root + "/pipelines/demo-campaign.yaml" }
+
+    func sandbox() throws -> SandboxLauncher { try SandboxLauncher(["--repos", "400", "--users", "600", "--now", Self.now]) }
+
+    func plan(_ s: SandboxLauncher, _ args: [String], state: String, runs: String) throws -> SpawnResult {
+        var env = s.environment
+        env["CMO_STATE_DIR"] = state
+        env["CMO_RUNS_DIR"] = runs
+        return try Spawn.run("cmo-plan", args, environment: env)
+    }
+
+    func goal(_ s: SandboxLauncher, target: Int = 15) -> String {
+        "Find \(target) Python maintainers active in the last 90 days, queue them in Instantly campaign "
+            + "\(s.environment["CMO_SANDBOX_INSTANTLY_CAMPAIGN"] ?? "") , add them to Attio list \(s.environment["CMO_SANDBOX_ATTIO_LIST"] ?? ""), export a CSV"
+    }
+
+    func runState(_ runs: String, _ id: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(runs)/\(id)/state.json"))
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func instantly(_ s: SandboxLauncher) throws -> [String: Any] {
+        try XCTUnwrap((try s.stats()["services"] as? [String: Any])?["instantly"] as? [String: Any])
+    }
+
+    func queued(_ runs: String, _ id: String) throws -> [String: Int] {
+        let st = try runState(runs, id)
+        let steps = try XCTUnwrap(st["steps"] as? [[String: Any]])
+        let send = try XCTUnwrap(steps.last { $0["stage"] as? String == "send-instantly" })
+        let text = try String(contentsOfFile: "\(runs)/\(id)/\(send["artifact"] as? String ?? "")", encoding: .utf8)
+        var out: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let i = try XCTUnwrap(o["instantly"] as? [String: Any])
+            out[(i["status"] as? String ?? "?") + ((i["already"] as? Bool) == true ? "_already" : ""), default: 0] += 1
+        }
+        return out
+    }
+
+    func testParseAndPlan() throws {
+        let p = try Spawn.run("cmo-plan", ["parse", "Find ~2k Python maintainers active in the last 90 days, queue them in Instantly seq=123, add them to Attio list=abc, export a CSV"])
+        XCTAssertEqual(p.status, 0, p.err)
+        let job = try XCTUnwrap(JSONSerialization.jsonObject(with: p.stdout) as? [String: Any])
+        XCTAssertEqual(job["target"] as? Int, 2000)
+        XCTAssertEqual(job["languages"] as? [String], ["python"])
+        XCTAssertEqual(job["instantly_campaign"] as? String, "123")
+        XCTAssertEqual(job["attio_list"] as? String, "abc")
+        let plan = try Spawn.run("cmo-plan", ["plan", "--json", "Find 2k Go maintainers, queue them in Instantly campaign 123"])
+        XCTAssertEqual(plan.status, 0, plan.err)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: plan.stdout) as? [String: Any])
+        let stages = try XCTUnwrap(o["stages"] as? [[String: Any]]).compactMap { $0["stage"] as? String }
+        XCTAssertEqual(stages, ["gh-search", "gh-people", "gh-enrich", "mx-check", "score-icp", "render-copy", "send-instantly"])
+        let effects = try XCTUnwrap(o["side_effects"] as? [[String: Any]])
+        XCTAssertEqual(effects.first?["target"] as? String, "123")
+        XCTAssertEqual(effects.first?["count"] as? Int, 2000)
+        XCTAssertNotNil((o["caps"] as? [String: Any])?["max_repos"])
+        XCTAssertEqual(try Spawn.run("cmo-plan", ["run"]).status, 64)
+    }
+
+    func testRunHoldsAtTheGateThenApproveThenARerunWritesNothingTwice() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let dir = Spawn.tempDirectory()
+        let runs = dir + "/runs", state = dir + "/state"
+        // No terminal, no --yes: discovery runs, nothing is written, the job waits for approval.
+        let held = try plan(s, ["run", "--config", Self.campaign, "--now", Self.now, "--job-id", "j1", goal(s)], state: state, runs: runs)
+        XCTAssertEqual(held.status, 0, held.err)
+        XCTAssertEqual(try runState(runs, "j1")["status"] as? String, "awaiting_approval", held.err)
+        XCTAssertTrue(held.err.contains("cmo-plan approve j1"), held.err)
+        XCTAssertEqual(try instantly(s)["leads"] as? Int ?? 0, 0)
+        let approved = try plan(s, ["approve", "j1"], state: state, runs: runs)
+        XCTAssertEqual(approved.status, 0, approved.err)
+        let st = try runState(runs, "j1")
+        XCTAssertEqual(st["status"] as? String, "done", approved.err)
+        let q = try queued(runs, "j1")
+        XCTAssertGreaterThan(q["queued", default: 0], 0, "\(q)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(runs)/j1/exports/leads.csv"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(runs)/j1/events.ndjson"))
+        let leads = try instantly(s)["leads"] as? Int
+        // The same goal again, a new job: every lead is already queued; nothing is written twice.
+        let again = try plan(s, ["run", "--yes", "-q", "--config", Self.campaign, "--now", Self.now, "--job-id", "j2", goal(s)], state: state, runs: runs)
+        XCTAssertEqual(again.status, 0, again.err)
+        let q2 = try queued(runs, "j2")
+        XCTAssertEqual(q2["queued", default: 0], 0, "\(q2)")
+        XCTAssertEqual(q2["queued_already", default: 0], q["queued", default: 0], "\(q2)")
+        XCTAssertEqual(try instantly(s)["leads"] as? Int, leads)
+        // Resuming a finished job does nothing.
+        XCTAssertEqual(try plan(s, ["resume", "j2"], state: state, runs: runs).status, 0)
+    }
+
+    func testKillNineInAStepThenResumeFinishesWithoutDuplicates() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let dir = Spawn.tempDirectory()
+        let runs = dir + "/runs", state = dir + "/state"
+        // gh-enrich kills cmo-plan itself (its parent) with SIGKILL in the middle of the step.
+        let killed = try plan(
+            s, ["run", "--yes", "--config", Self.campaign, "--now", Self.now, "--job-id", "k1", "--stage", "gh-enrich=sleep 0.5; kill -9 $PPID; sleep 1", goal(s)],
+            state: state, runs: runs)
+        XCTAssertNotEqual(killed.status, 0)
+        let mid = try runState(runs, "k1")
+        XCTAssertEqual(mid["status"] as? String, "running")
+        let resumed = try plan(s, ["resume", "--yes", "k1"], state: state, runs: runs)
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertTrue(resumed.err.contains("interrupted"), resumed.err)
+        let st = try runState(runs, "k1")
+        XCTAssertEqual(st["status"] as? String, "done")
+        let steps = try XCTUnwrap(st["steps"] as? [[String: Any]])
+        XCTAssertEqual(steps.filter { $0["stage"] as? String == "gh-search" && $0["widenStep"] as? Int == 0 }.count, 1, "gh-search ran once: the finished step was not redone")
+        let i = try instantly(s)
+        let campaigns = (i["campaigns"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(campaigns.reduce(0) { $0 + ($1["duplicate_leads"] as? Int ?? 0) }, 0, "\(i)")
+        XCTAssertGreaterThan(i["leads"] as? Int ?? 0, 0)
+        // A second process on the same job while the lock is held exits 75 (and touches nothing).
+        let lockHolder = try Spawn.run("/bin/sh", ["-c", "exec 9>\(runs)/k1/lock; flock -n 9 && \(Spawn.executable("cmo-plan")) approve k1 --runs-dir \(runs); echo $?"])
+        XCTAssertTrue(lockHolder.out.hasSuffix("75\n"), lockHolder.out + lockHolder.err)
+    }
+
+    func testAStageThatFailsStopsTheRunWithItsStatusAndResumeRetriesIt() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let dir = Spawn.tempDirectory()
+        let runs = dir + "/runs", state = dir + "/state"
+        let failed = try plan(
+            s, ["run", "--yes", "--config", Self.campaign, "--now", Self.now, "--job-id", "f1", "--stage", "mx-check=sh -c 'exit 69'", goal(s)],
+            state: state, runs: runs)
+        XCTAssertEqual(failed.status, 69, failed.err)
+        XCTAssertTrue(failed.err.contains("mx-check exited 69"), failed.err)
+        XCTAssertEqual(try runState(runs, "f1")["status"] as? String, "failed")
+        XCTAssertEqual(try instantly(s)["leads"] as? Int ?? 0, 0, "nothing written after a failure before the writers")
+        let resumed = try plan(s, ["resume", "--yes", "f1"], state: state, runs: runs)
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertEqual(try runState(runs, "f1")["status"] as? String, "done")
+    }
+}
