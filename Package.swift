@@ -63,7 +63,8 @@ let package = Package(
         .executableTarget(name: "cmo-suppress", dependencies: [core], path: "Sources/cmo-suppress"),
         .executableTarget(name: "sync-attio", dependencies: [core], path: "Sources/sync-attio"),
         .executableTarget(name: "sync-linear", dependencies: [core], path: "Sources/sync-linear"),
-        .target(name: "CMOAgent", dependencies: [core, .product(name: "Yams", package: "Yams")]),
+        .target(name: "CSpawn", path: "Sources/CSpawn"),
+        .target(name: "CMOAgent", dependencies: [core, "CSpawn", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "cmo-plan", dependencies: ["CMOAgent", core], path: "Sources/cmo-plan"),
         .target(
             name: "CMOSandbox",

@@ -1,17 +1,6 @@
 import CMOCore
 import Foundation
 
-/// An error of cmo-plan with its exit status.
-public struct RunError: CMOError {
-    public let exitStatus: ExitStatus
-    public let message: String
-    public init(_ status: ExitStatus, _ message: String) {
-        exitStatus = status
-        self.message = message
-    }
-    public var description: String { message }
-}
-
 /// Something the run will change outside this machine.
 public struct SideEffect: Codable, Sendable {
     public var service: String
@@ -41,21 +30,26 @@ public struct Caps: Codable, Sendable {
     public var maxRepos: Int
     public var maxPeople: Int
     public var maxWidenings: Int
-    /// Calls of one stage at most.
-    public var perStage: Int
+    /// Calls of each stage at most: a discovery stage once per pass, a writer and the export once.
+    public var perTool: [String: Int]
 
     enum CodingKeys: String, CodingKey {
         case maxSteps = "max_steps", maxRepos = "max_repos", maxPeople = "max_people", maxWidenings = "max_widenings"
-        case perStage = "per_stage"
+        case perTool = "per_tool"
     }
 }
 
 /// What will run: the stages with their arguments, the caps, the expected requests and every side effect.
 public struct Plan: Codable, Sendable {
+    /// "rule", or "model" (then `model` names it and the stages below are its fallback).
     public var planner: String
+    public var model: String?
     public var target: Int
     public var activeDays: Int
     public var minStars: Int?
+    /// Repositories and people of the first discovery pass (each widening doubles them, up to the caps).
+    public var maxRepos: Int
+    public var maxPeople: Int
     /// The time the windows count back from (--now), passed on to the stages.
     public var now: String?
     public var caps: Caps
@@ -67,7 +61,7 @@ public struct Plan: Codable, Sendable {
     public var yields: Yields
 
     enum CodingKeys: String, CodingKey {
-        case planner, target, activeDays = "active_days", minStars = "min_stars", now, caps, stages, expected
+        case planner, model, target, activeDays = "active_days", minStars = "min_stars", maxRepos = "max_repos", maxPeople = "max_people", now, caps, stages, expected
         case sideEffects = "side_effects", yields
     }
 
@@ -134,7 +128,10 @@ public enum RulePlanner {
         // Enough repositories and people for the target at the measured yield, twice over, for the widenings.
         let repos = min(20_000, max(50, Int((Double(target) / yields.leadsPerRepo * 1.5).rounded(.up))))
         let people = min(40_000, max(50, Int((Double(target) / yields.leadsPerPerson * 1.5).rounded(.up))))
-        let caps = Caps(maxSteps: 40, maxRepos: repos * 4, maxPeople: people * 4, maxWidenings: 3, perStage: 5)
+        let widenings = 3
+        var perTool = Dictionary(uniqueKeysWithValues: readStages.map { ($0, widenings + 1) })
+        for w in writers.union(["export-csv"]) { perTool[w] = 1 }
+        let caps = Caps(maxSteps: 40, maxRepos: repos * 4, maxPeople: people * 4, maxWidenings: widenings, perTool: perTool)
         let dry = options.dryRun || job.dryRun == true
         var stages = discovery(job, options: options, activeDays: days, minStars: job.minStars, topics: job.topics ?? [],
                                maxRepos: repos, maxPeople: people, target: target)
@@ -165,7 +162,8 @@ public enum RulePlanner {
         }
         if job.attioList != nil { expected.append(.init(service: "Attio", requests: 4 + target * 3, quota: "25 writes/s, 100 reads/s")) }
         if job.linearTeam != nil { expected.append(.init(service: "Linear", requests: 3, quota: "1,500 requests/h per key (complexity aside)")) }
-        return Plan(planner: "rule", target: target, activeDays: days, minStars: job.minStars, now: options.now, caps: caps, stages: stages,
+        return Plan(planner: "rule", target: target, activeDays: days, minStars: job.minStars, maxRepos: repos, maxPeople: people,
+                    now: options.now, caps: caps, stages: stages,
                     expected: expected, sideEffects: effects, yields: yields)
     }
 
@@ -193,7 +191,8 @@ public enum RulePlanner {
             score += ["--as-of", now]
         }
         return [
-            ("gh-search", search), ("gh-people", people), ("gh-enrich", []), ("mx-check", []), ("score-icp", score),
+            // A lead needs a best email that is risky or better (pipelines/discover.sh's default too).
+            ("gh-search", search), ("gh-people", people), ("gh-enrich", []), ("mx-check", ["--min-verdict", "risky"]), ("score-icp", score),
             ("render-copy", ["--require-unsubscribe"]),
         ]
     }

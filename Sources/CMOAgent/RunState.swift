@@ -1,3 +1,4 @@
+import CMOCore
 import Foundation
 
 /// One stage run of a job: what was spawned, on what, with what result.
@@ -48,6 +49,12 @@ public struct RunState: Codable, Sendable {
     public var steps: [StepRecord] = []
     public var widenings: [Widening] = []
     public var approval: Approval?
+    /// The model planner's conversation (empty for the rule planner).
+    public var turns: [PlannerTurn] = []
+    /// Answers of the model refused in a row; at `Runner.maxStrikes` the rule planner takes over.
+    public var strikes = 0
+    /// Why the rule planner took over from the model, if it did.
+    public var plannerFallback: String?
     public var errors: [String] = []
     public var summary: String?
     public var createdAt: String
@@ -69,18 +76,23 @@ public struct RunState: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", goal, config, job, plan, status, steps, widenings, approval, errors, summary
+        case jobID = "job_id", goal, config, job, plan, status, steps, widenings, approval, turns, strikes
+        case plannerFallback = "planner_fallback", errors, summary
         case createdAt = "created_at", updatedAt = "updated_at"
     }
 
     /// The last finished step of a stage.
     public func lastDone(_ stage: String) -> StepRecord? { steps.last { $0.stage == stage && $0.status == .done } }
 
-    public static func timestamp(_ date: Date = Date()) -> String {
+    public static func timestamp(_ date: Date = Date()) -> String { formatter.string(from: date) }
+
+    /// One formatter for the process (making one costs more than a step's other bookkeeping); cmo-plan is
+    /// single-threaded where it formats times.
+    nonisolated(unsafe) static let formatter: ISO8601DateFormatter = {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
-    }
+        return f
+    }()
 }
 
 /// A job's run directory: state.json, artifacts/, logs/, events.ndjson, dead-letters.ndjson, exports/.
@@ -106,7 +118,9 @@ public struct RunDirectory: Sendable {
         return try JSONDecoder().decode(RunState.self, from: data)
     }
 
-    /// Writes state.json through a temporary file and a rename, so a kill leaves the old or the new one.
+    /// Writes state.json through a temporary file and a rename, so a kill leaves the old or the new one. It is
+    /// not fsynced: after a power loss an older state at worst runs a step again, which the writers' ledger
+    /// (itself durable) makes harmless; a kill -9 loses nothing, as the page cache outlives the process.
     public func save(_ state: RunState) throws {
         var state = state
         state.updatedAt = RunState.timestamp()
@@ -115,10 +129,8 @@ public struct RunDirectory: Sendable {
         let data = try encoder.encode(state)
         let tmp = url.appendingPathComponent(".state.json.tmp-\(getpid())")
         try data.write(to: tmp)
-        let fd = open(tmp.path, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
         guard rename(tmp.path, stateURL.path) == 0 else {
-            throw RunError(.failure, "cannot write \(stateURL.path): \(String(cString: strerror(errno)))")
+            throw StageFailure(.failure, "cannot write \(stateURL.path): \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -4,12 +4,14 @@ import Foundation
 /// Runs a job's steps, one stage process at a time, keeping every output in the run directory and the
 /// state in state.json after every step, so `resume` continues where a crash or a kill stopped it.
 public final class Runner {
-    public struct Options: Sendable {
+    public struct Options {
         public var yes = false
         public var quiet = false
         public var jsonLog = false
         public var stageOverrides: [String: String] = [:]
         public var config: String?
+        /// The model planner, when the job is planned by a model (nil: the rule planner).
+        public var planner: ModelPlanner?
         public init() {}
     }
 
@@ -18,6 +20,8 @@ public final class Runner {
     let options: Options
     let runOptions: RunOptions
     var lockFD: Int32 = -1
+    /// events.ndjson, opened for appending at the first event (one write(2) per line).
+    var eventsFD: Int32 = -1
 
     public init(dir: RunDirectory, state: RunState, options: Options) {
         self.dir = dir
@@ -28,23 +32,22 @@ public final class Runner {
 
     public var currentState: RunState { state }
 
+    deinit {
+        if eventsFD >= 0 { close(eventsFD) }
+        if lockFD >= 0 { close(lockFD) }
+    }
+
     // MARK: events
 
     public func event(_ name: String, _ message: String, _ fields: [String: Any] = [:]) {
         var object: [String: Any] = ["time": RunState.timestamp(), "job_id": state.jobID, "event": name, "message": message]
         for (k, v) in fields { object[k] = v }
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
-            let handle = try? FileHandle(forWritingTo: dir.eventsURL) ?? nil
-        {
-            handle.seekToEndOfFile()
-            handle.write(data + Data("\n".utf8))
-            try? handle.close()
-        } else if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-            try? (data + Data("\n".utf8)).write(to: dir.eventsURL)
-        }
+        let line = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { $0 + Data([10]) }
+        if eventsFD < 0 { eventsFD = open(dir.eventsURL.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
+        if let line, eventsFD >= 0 { _ = line.withUnsafeBytes { write(eventsFD, $0.baseAddress, $0.count) } }
         guard !options.quiet || name == "warning" || name == "failed" else { return }
-        if options.jsonLog, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-            FileHandle.standardError.write(data + Data("\n".utf8))
+        if options.jsonLog, let line {
+            FileHandle.standardError.write(line)
         } else {
             FileHandle.standardError.write(Data("cmo-plan: \(message)\n".utf8))
         }
@@ -58,9 +61,9 @@ public final class Runner {
     func lock() throws {
         let path = dir.path("lock").path
         lockFD = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockFD >= 0 else { throw RunError(.config, "cannot open the lock \(path)") }
+        guard lockFD >= 0 else { throw StageFailure(.config, "cannot open the lock \(path)") }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            throw RunError(.tempFail, "job \(state.jobID) is running in another process; not starting (exit 75)")
+            throw StageFailure(.tempFail, "job \(state.jobID) is running in another process; not starting (exit 75)")
         }
     }
 
@@ -90,7 +93,7 @@ public final class Runner {
                 if let status = try execute(i) { return status }
                 continue
             }
-            if try extend() { continue }
+            if try nextSteps() { continue }
             return try finish()
         }
     }
@@ -110,7 +113,7 @@ public final class Runner {
         }
         var text = "before anything is written (nothing irreversible has happened yet):\n"
         for e in effects { text += "  \(e.service): \(e.action) \(e.target): \(e.count) \(e.service == "Linear" ? "dead letters" : "leads")\n" }
-        if let copy = state.lastDone("render-copy") { text += "  the rendered leads and their copy: \(dir.path(copy.artifact).path)\n" }
+        if let copy = bestRendered() { text += "  the rendered leads and their copy: \(dir.path(copy.artifact).path)\n" }
         if options.yes {
             state.approval = .init(at: RunState.timestamp(), by: "--yes", sideEffects: effects)
             event("approved", "approved by --yes: " + effects.map { "\($0.service) \($0.count)" }.joined(separator: ", "))
@@ -140,21 +143,57 @@ public final class Runner {
 
     // MARK: steps
 
-    func artifactLines(_ step: StepRecord?) -> Int { step.map { lines(dir.path($0.artifact)) } ?? 0 }
-    func lastRendered() -> Int { artifactLines(state.lastDone("render-copy")) }
+    /// Records a finished step wrote (counted once, when it finished).
+    func artifactLines(_ step: StepRecord?) -> Int { step.map { $0.counts["out"] ?? lines(dir.path($0.artifact)) } ?? 0 }
+    func lastRendered() -> Int { artifactLines(bestRendered()) }
+
+    /// The pass that rendered the most leads (the latest of equals): a widening that finds fewer than an
+    /// earlier pass (a model's narrower topics) never costs the leads found before it.
+    func bestRendered() -> StepRecord? {
+        var best: (step: StepRecord, lines: Int)?
+        for step in state.steps where step.stage == "render-copy" && step.status == .done {
+            let n = artifactLines(step)
+            if best == nil || n >= best!.lines { best = (step, n) }
+        }
+        return best?.step
+    }
 
     func lines(_ url: URL) -> Int {
         guard let data = try? Data(contentsOf: url) else { return 0 }
         return data.reduce(0) { $1 == 10 ? $0 + 1 : $0 }
     }
 
-    /// Appends the next steps once every step so far is done: a widening, or the writers. False when finished.
-    func extend() throws -> Bool {
+    /// Appends the next steps once every step so far is done, from the model planner while it plans, else
+    /// from the rules. False when finished.
+    func nextSteps() throws -> Bool {
+        if let planner = options.planner, state.plannerFallback == nil { return try modelStep(planner) }
+        return try ruleStep()
+    }
+
+    /// The rule planner's next steps from any state: the first pass, the rest of a pass the model left
+    /// unfinished, a widening, or the writers not yet run. False when finished.
+    func ruleStep() throws -> Bool {
         let pass = state.steps.map(\.widenStep).max() ?? 0
         let wroteAlready = state.steps.contains { !RulePlanner.readStages.contains($0.stage) }
-        if wroteAlready { return false }
+        guard let lastSearch = state.steps.lastIndex(where: { $0.stage == "gh-search" }) else {
+            appendDiscovery(pass: 0, activeDays: state.plan.activeDays, minStars: state.plan.minStars, topics: state.job.topics ?? [],
+                            maxRepos: initialRepos(), maxPeople: initialPeople())
+            try save()
+            return true
+        }
+        let since = Set(state.steps[lastSearch...].map(\.stage))
+        if !wroteAlready, let missing = RulePlanner.readStages.firstIndex(where: { !since.contains($0) }) {
+            let w = state.widenings.last
+            let steps = RulePlanner.discovery(
+                state.job, options: runOptions, activeDays: w?.activeDays ?? state.plan.activeDays, minStars: w?.minStars ?? state.plan.minStars,
+                topics: w?.topics ?? (state.job.topics ?? []), maxRepos: w?.maxRepos ?? initialRepos(), maxPeople: w?.maxPeople ?? initialPeople(),
+                target: state.plan.target)
+            for (stage, args) in steps[missing...] { append(stage, args, input: nil, pass: pass) }
+            try save()
+            return true
+        }
         let rendered = lastRendered()
-        if rendered < state.plan.target, let w = nextWidening(pass: pass, rendered: rendered) {
+        if !wroteAlready, rendered < state.plan.target, let w = nextWidening(pass: pass, rendered: rendered) {
             state.widenings.append(w)
             event("widening", "widening \(w.step): \(w.reason)", ["widen_step": w.step])
             appendDiscovery(pass: w.step, activeDays: w.activeDays, minStars: w.minStars, topics: w.topics, maxRepos: w.maxRepos, maxPeople: w.maxPeople)
@@ -162,6 +201,7 @@ public final class Runner {
             return true
         }
         let writers = RulePlanner.writerSteps(state.job, options: runOptions, hasDeadLetters: true)
+            .filter { w in !state.steps.contains { $0.stage == w.stage } }
         guard !writers.isEmpty else { return false }
         for (stage, args) in writers { append(stage, args, input: nil, pass: pass) }
         try save()
@@ -196,14 +236,8 @@ public final class Runner {
         return w
     }
 
-    func initialRepos() -> Int { Int(argument("--max-repos", of: "gh-search") ?? "") ?? 1000 }
-    func initialPeople() -> Int { Int(argument("--max-people", of: "gh-people") ?? "") ?? 1000 }
-    func argument(_ flag: String, of stage: String) -> String? {
-        guard let s = state.plan.stages.first(where: { $0.stage == stage }), let i = s.arguments.firstIndex(of: flag),
-            i + 1 < s.arguments.count
-        else { return nil }
-        return s.arguments[i + 1]
-    }
+    func initialRepos() -> Int { state.plan.maxRepos }
+    func initialPeople() -> Int { state.plan.maxPeople }
 
     public func appendDiscovery(pass: Int, activeDays: Int, minStars: Int?, topics: [String], maxRepos: Int, maxPeople: Int) {
         let steps = RulePlanner.discovery(
@@ -226,84 +260,157 @@ public final class Runner {
         switch step.stage {
         case "gh-search": return nil
         case "sync-linear": return dir.deadLettersURL
-        case "send-instantly": return state.lastDone("render-copy").map { dir.path($0.artifact) }
+        case "score-icp": return verifiedSoFar(before: i)
+        case "send-instantly": return bestRendered().map { dir.path($0.artifact) }
         case "sync-attio", "export-csv":
-            return (state.lastDone("send-instantly") ?? state.lastDone("render-copy")).map { dir.path($0.artifact) }
+            return (state.lastDone("send-instantly") ?? bestRendered()).map { dir.path($0.artifact) }
         default:
-            guard i > 0 else { return nil }
-            return dir.path(state.steps[i - 1].artifact)
+            // The last finished step of the stage before it (in a pass of the rule planner, the step before).
+            guard let k = RulePlanner.readStages.firstIndex(of: step.stage), k > 0,
+                let before = state.steps[..<i].last(where: { $0.stage == RulePlanner.readStages[k - 1] && $0.status == .done })
+            else { return nil }
+            return dir.path(before.artifact)
         }
     }
 
+    /// The steps from `i` that run as one pipeline: contiguous read stages of one pass, each reading the one
+    /// before it (score-icp on its own after a widening, since it reads every pass's verified people).
+    func group(from i: Int) -> Range<Int> {
+        var j = i + 1
+        while j < state.steps.count, state.steps[j].status != .done {
+            let (before, step) = (state.steps[j - 1], state.steps[j])
+            guard let k = RulePlanner.readStages.firstIndex(of: step.stage), k > 0, before.stage == RulePlanner.readStages[k - 1],
+                before.widenStep == step.widenStep, !(step.stage == "score-icp" && state.steps[..<i].contains { $0.stage == "mx-check" && $0.status == .done })
+            else { break }
+            j += 1
+        }
+        return i..<j
+    }
+
+    /// Runs the steps of `group(from: i)`, connected by pipes, each one's output kept as its artifact. Each
+    /// step is done as soon as its stage exits 0 with its input complete; a failure stops the run with the
+    /// failing stage's status, and the steps after it in the pipe (which read a cut input) run again on resume.
     func execute(_ i: Int) throws -> ExitStatus? {
-        var step = state.steps[i]
-        let input = input(for: i)
-        if step.stage == "sync-linear", lines(dir.deadLettersURL) == 0 {
+        if state.steps[i].stage == "sync-linear", lines(dir.deadLettersURL) == 0 {
+            var step = state.steps[i]
             step.status = .done
             step.exitStatus = 0
             FileManager.default.createFile(atPath: dir.path(step.artifact).path, contents: Data())
             state.steps[i] = step
+            noteResult(step)
             event("step_skipped", "step \(step.n) sync-linear: no dead letters in this run, nothing to file")
             try save()
             return nil
         }
-        var args = step.arguments.map { $0.hasPrefix("exports/") ? dir.path($0).path : $0 }
-        if let c = runOptions.config { args = ["--config", c] + args }
-        let deadLetter = step.stage == "sync-linear" ? dir.path("logs/\(String(format: "%02d", step.n))-sync-linear.dead-letters.ndjson") : dir.deadLettersURL
-        args = ["--dead-letter", deadLetter.path] + args
-        let command = try StageLocator.command(for: step.stage, overrides: options.stageOverrides, arguments: args)
-        let out = dir.path(step.artifact)
-        let tmp = URL(fileURLWithPath: out.path + ".partial")
-        FileManager.default.createFile(atPath: tmp.path, contents: nil)
-        FileManager.default.createFile(atPath: dir.path(step.log).path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command.executable)
-        process.arguments = command.arguments
+        let steps = group(from: i)
         var env = ProcessInfo.processInfo.environment
         env["CMO_JOB_ID"] = state.jobID
-        process.environment = env
-        process.standardInput = try input.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: tmp)
-        process.standardError = try FileHandle(forWritingTo: dir.path(step.log))
+        var specs: [StageSpec] = []
+        let input = input(for: i)
+        for k in steps {
+            let step = state.steps[k]
+            var args = step.arguments.map { $0.hasPrefix("exports/") ? dir.path($0).path : $0 }
+            if let c = runOptions.config { args = ["--config", c] + args }
+            let deadLetter = step.stage == "sync-linear" ? dir.path("logs/\(String(format: "%02d", step.n))-sync-linear.dead-letters.ndjson") : dir.deadLettersURL
+            args = ["--dead-letter", deadLetter.path] + args
+            let command = try StageLocator.command(for: step.stage, overrides: options.stageOverrides, arguments: args)
+            specs.append(StageSpec(executable: command.executable, arguments: command.arguments, environment: env,
+                                   stdin: k == i ? input?.path : nil, artifact: dir.path(step.artifact).path + ".partial",
+                                   log: dir.path(step.log).path))
+            let from = k == i ? input.map { " < \($0.lastPathComponent)" } ?? "" : " | piped from step \(k)"
+            event("step_started", "step \(step.n) \(step.stage)\(from)", ["step": step.n, "stage": step.stage])
+        }
         let started = Date()
-        event("step_started", "step \(step.n) \(step.stage)\(input.map { " < \($0.lastPathComponent)" } ?? "")", ["step": step.n, "stage": step.stage])
-        do { try process.run() } catch {
-            throw RunError(.unavailable, "cannot start \(step.stage) (\(command.executable)): \(error)")
+        let pipeline = try PipelineRun(specs)
+        let pids: [Int32]
+        do { pids = try pipeline.start() } catch {
+            throw StageFailure(.unavailable, "cannot start \(steps.map { state.steps[$0].stage }.joined(separator: " | ")): \(error)")
         }
-        step.pid = process.processIdentifier
-        step.status = .running
-        step.startedAt = RunState.timestamp(started)
-        state.steps[i] = step
+        for (k, pid) in zip(steps, pids) {
+            state.steps[k].pid = pid
+            state.steps[k].status = .running
+            state.steps[k].startedAt = RunState.timestamp(started)
+        }
         try save()
-        process.waitUntilExit()
-        let status: Int32 = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        step.exitStatus = status
-        step.finishedAt = RunState.timestamp()
-        step.seconds = (Date().timeIntervalSince(started) * 1000).rounded() / 1000
-        step.pid = nil
-        step.counts = Self.counts(log: dir.path(step.log), stage: step.stage)
-        for line in Self.warnings(log: dir.path(step.log), stage: step.stage) { event("warning", line, ["step": step.n]) }
-        if status != 0 {
-            step.status = .failed
-            state.steps[i] = step
-            state.status = .failed
-            let tail = ((try? String(contentsOf: dir.path(step.log), encoding: .utf8)) ?? "").split(separator: "\n").suffix(15)
-            state.errors.append("\(step.stage) exited \(status)")
+        var failure: (step: StepRecord, status: Int32)?
+        for (index, k) in steps.enumerated() {
+            let status = pipeline.wait(stage: index)
+            var step = state.steps[k]
+            step.pid = nil
+            let partial = dir.path(step.artifact).path + ".partial"
+            if failure != nil {
+                // It read the output of a stage that failed: not done, whatever it exited with.
+                step.status = .pending
+                step.startedAt = nil
+                state.steps[k] = step
+                unlink(partial)
+                continue
+            }
+            step.exitStatus = status
+            step.finishedAt = RunState.timestamp()
+            step.seconds = (Date().timeIntervalSince(started) * 1000).rounded() / 1000
+            step.counts = Self.counts(log: dir.path(step.log), stage: step.stage)
+            for line in Self.warnings(log: dir.path(step.log), stage: step.stage) { event("warning", line, ["step": step.n]) }
+            if status != 0 {
+                step.status = .failed
+                state.steps[k] = step
+                noteResult(step)
+                failure = (step, status)
+                continue
+            }
+            _ = rename(partial, dir.path(step.artifact).path)
+            step.counts["out"] = lines(dir.path(step.artifact))
+            step.status = .done
+            state.steps[k] = step
+            noteResult(step)
             try save()
-            event("failed", "step \(step.n) \(step.stage) exited \(status) (\(Self.why(status))); its log:\n" + tail.map { "  " + $0 }.joined(separator: "\n")
-                  + "\ncmo-plan: everything so far is in \(dir.url.path); `cmo-plan resume \(state.jobID)` continues from this step", ["step": step.n])
-            return ExitStatus(rawValue: status) ?? .failure
+            let c = step.counts
+            event("step_done", "step \(step.n) \(step.stage): \(c["in"].map { "\($0) in, " } ?? "")\(c["out"] ?? 0) out"
+                  + "\(c["filtered"].map { ", \($0) filtered" } ?? "")\(c["dead"].map { ", \($0) dead-lettered" } ?? ""), \(String(format: "%.1f", step.seconds ?? 0)) s",
+                  ["step": step.n, "stage": step.stage, "counts": c])
         }
-        _ = rename(tmp.path, out.path)
-        step.counts["out"] = lines(out)
-        step.status = .done
-        state.steps[i] = step
+        guard let (step, status) = failure else { return nil }
+        state.status = .failed
+        state.errors.append("\(step.stage) exited \(status)")
         try save()
-        let c = step.counts
-        event("step_done", "step \(step.n) \(step.stage): \(c["in"].map { "\($0) in, " } ?? "")\(c["out"] ?? 0) out"
-              + "\(c["filtered"].map { ", \($0) filtered" } ?? "")\(c["dead"].map { ", \($0) dead-lettered" } ?? ""), \(String(format: "%.1f", step.seconds ?? 0)) s",
-              ["step": step.n, "stage": step.stage, "counts": c])
-        return nil
+        let tail = ((try? String(contentsOf: dir.path(step.log), encoding: .utf8)) ?? "").split(separator: "\n").suffix(15)
+        event("failed", "step \(step.n) \(step.stage) exited \(status) (\(Self.why(status))); its log:\n" + tail.map { "  " + $0 }.joined(separator: "\n")
+              + "\ncmo-plan: everything so far is in \(dir.url.path); `cmo-plan resume \(state.jobID)` continues from this step", ["step": step.n])
+        return ExitStatus(rawValue: status) ?? .failure
+    }
+
+    /// score-icp reads every person verified so far, by every pass (the latest record of a login wins), so
+    /// a widening only ever adds candidates: one that finds fewer (a model's narrower topics) loses none.
+    func verifiedSoFar(before i: Int) -> URL? {
+        let passes = state.steps[..<i].filter { $0.stage == "mx-check" && $0.status == .done }
+        guard passes.count > 1 else { return passes.first.map { dir.path($0.artifact) } }
+        var order: [String] = []
+        var latest: [String: Data] = [:]
+        var unnamed: [Data] = []
+        for step in passes {
+            guard let data = try? Data(contentsOf: dir.path(step.artifact)) else { continue }
+            for line in data.split(separator: 10) where !line.isEmpty {
+                let login = (try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])?["login"] as? String
+                guard let login else {
+                    unnamed.append(Data(line))
+                    continue
+                }
+                if latest[login] == nil { order.append(login) }
+                latest[login] = Data(line)
+            }
+        }
+        var out = Data()
+        for login in order { out += latest[login]! + Data([10]) }
+        for line in unnamed { out += line + Data([10]) }
+        let url = dir.path(String(format: "logs/%02d-score-icp.input.ndjson", state.steps[i].n))
+        try? out.write(to: url, options: .atomic)
+        return url
+    }
+
+    /// The model's call that became this step gets the step's result, for the next turn.
+    func noteResult(_ step: StepRecord) {
+        guard let t = state.turns.lastIndex(where: { $0.step == step.n }) else { return }
+        state.turns[t].result = toolResult(step)
     }
 
     static func why(_ s: Int32) -> String {
@@ -323,13 +430,12 @@ public final class Runner {
     static func counts(log: URL, stage: String) -> [String: Int] {
         guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [:] }
         guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("\(stage): ") && $0.contains(" in, ") }) else { return [:] }
-        let s = String(line)
         var out: [String: Int] = [:]
-        for (key, pattern) in [("in", #"(\d+) in,"#), ("filtered", #"(\d+) filtered"#), ("dead", #"(\d+) dead-lettered"#),
-                               ("http", #"(\d+) HTTP requests"#), ("http_304", #"(\d+) free 304s"#)] {
-            if let r = s.range(of: pattern, options: .regularExpression) {
-                out[key] = Int(s[r].prefix { $0.isNumber })
-            }
+        for (key, words) in [("in", " in,"), ("filtered", " filtered"), ("dead", " dead-lettered"), ("http", " HTTP requests"), ("http_304", " free 304s")] {
+            // The number right before the words (no regular expression: this runs after every step).
+            guard let r = line.range(of: words) else { continue }
+            let digits = line[..<r.lowerBound].reversed().prefix { $0.isNumber }
+            if !digits.isEmpty { out[key] = Int(String(digits.reversed())) }
         }
         return out
     }
@@ -389,7 +495,8 @@ public final class Runner {
     func updateYields() {
         let repos = artifactLines(state.lastDone("gh-search")), people = artifactLines(state.lastDone("gh-people"))
         let rendered = lastRendered()
-        guard repos > 0, people > 0, rendered > 0, let dir = StateDirectoryPath.url else { return }
+        guard repos > 0, people > 0, rendered > 0 else { return }
+        let dir = URL(fileURLWithPath: StateDirectory.path())
         let http = state.steps.filter { $0.status == .done && ["gh-search", "gh-people", "gh-enrich"].contains($0.stage) }
             .reduce(0) { $0 + ($1.counts["http"] ?? 0) }
         let y = Plan.Yields(leadsPerRepo: Double(rendered) / Double(repos), leadsPerPerson: Double(rendered) / Double(people),
@@ -398,17 +505,6 @@ public final class Runner {
             try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try? data.write(to: dir.appendingPathComponent("yields.json"), options: .atomic)
         }
-    }
-}
-
-/// CMO_STATE_DIR, as the stages resolve it.
-public enum StateDirectoryPath {
-    public static var url: URL? {
-        let env = ProcessInfo.processInfo.environment
-        if let s = env["CMO_STATE_DIR"], !s.isEmpty { return URL(fileURLWithPath: s) }
-        if let s = env["XDG_STATE_HOME"], !s.isEmpty { return URL(fileURLWithPath: s).appendingPathComponent("cmo") }
-        if let h = env["HOME"] { return URL(fileURLWithPath: h).appendingPathComponent(".local/state/cmo") }
-        return nil
     }
 }
 
@@ -423,7 +519,7 @@ public enum StageLocator {
                 return Command(executable: "/bin/sh", arguments: ["-c", cmd, stage] + arguments)
             }
             let words = cmd.split(separator: " ").map(String.init)
-            guard let first = words.first else { throw RunError(.usage, "--stage \(stage)= needs a command") }
+            guard let first = words.first else { throw StageFailure(.usage, "--stage \(stage)= needs a command") }
             return Command(executable: try resolve(first, stage: stage), arguments: Array(words.dropFirst()))
         }
         return Command(executable: try resolve(stage, stage: stage), arguments: arguments)
@@ -438,6 +534,6 @@ public enum StageLocator {
             let p = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
-        throw RunError(.unavailable, "'\(name)' (the \(stage) stage) is not next to cmo-plan nor on PATH (run bin/setup, or --stage \(stage)=CMD)")
+        throw StageFailure(.unavailable, "'\(name)' (the \(stage) stage) is not next to cmo-plan nor on PATH (run bin/setup, or --stage \(stage)=CMD)")
     }
 }

@@ -35,16 +35,16 @@ struct GoalOptions: ParsableArguments {
 
     func resolve() throws -> (goal: String?, job: Job, unknown: [String]) {
         if let path = job {
-            guard goal.isEmpty else { throw RunError(.usage, "give a goal or --job FILE, not both") }
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RunError(.config, "cannot read the job file '\(path)'") }
+            guard goal.isEmpty else { throw StageFailure(.usage, "give a goal or --job FILE, not both") }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw StageFailure(.config, "cannot read the job file '\(path)'") }
             do {
                 var j = try Job.load(yaml: text)
                 if dryRun { j.dryRun = true }
                 return (nil, j, [])
-            } catch { throw RunError(.config, "\(path): \(error)") }
+            } catch { throw StageFailure(.config, "\(path): \(error)") }
         }
         let text = goal.joined(separator: " ").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !text.isEmpty else { throw RunError(.usage, "no goal: give one in plain words, or --job FILE") }
+        guard !text.isEmpty else { throw StageFailure(.usage, "no goal: give one in plain words, or --job FILE") }
         var parsed = GoalParser.parse(text)
         if dryRun { parsed.job.dryRun = true }
         return (text, parsed.job, parsed.unknown)
@@ -58,6 +58,26 @@ struct RunFlags: ParsableArguments {
     var runsDir: String?
     @Option(help: ArgumentHelp("The time the activity windows count back from (ISO 8601; default now).", valueName: "time"))
     var now: String?
+
+    @Option(help: ArgumentHelp("Who plans the steps: 'rule' (the embedded default) or 'model' (an OpenAI-compatible model with tool calling at OPENAI_BASE_URL; the rule planner takes over if it misbehaves). Default CMO_PLANNER, else rule.", valueName: "planner"))
+    var planner: String?
+    @Option(help: ArgumentHelp("The model of --planner model (default CMO_PLANNER_MODEL).", valueName: "name"))
+    var plannerModel: String?
+
+    /// The model that plans, or nil for the rule planner.
+    func model() throws -> String? {
+        let env = ProcessInfo.processInfo.environment
+        let kind = planner ?? env["CMO_PLANNER"].flatMap { $0.isEmpty ? nil : $0 } ?? "rule"
+        switch kind {
+        case "rule": return nil
+        case "model":
+            guard let m = plannerModel ?? env["CMO_PLANNER_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+                throw StageFailure(.config, "--planner model needs a model: --planner-model NAME or CMO_PLANNER_MODEL")
+            }
+            return m
+        default: throw StageFailure(.usage, "--planner is 'rule' or 'model', not '\(kind)'")
+        }
+    }
 
     var runs: URL {
         URL(fileURLWithPath: runsDir ?? ProcessInfo.processInfo.environment["CMO_RUNS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "runs")
@@ -75,17 +95,20 @@ struct ExecFlags: ParsableArguments {
     @Option(name: .customLong("stage"), help: ArgumentHelp("Replace a stage by a command: NAME=CMD (repeatable). A command with shell syntax runs through sh with the stage's arguments in \"$@\".", valueName: "name=cmd"))
     var stages: [String] = []
 
-    func runnerOptions(config: String?) throws -> Runner.Options {
+    func runnerOptions(config: String?, state: RunState) throws -> Runner.Options {
         var o = Runner.Options()
+        if let model = state.plan.model, state.plannerFallback == nil {
+            o.planner = try ModelPlanner.make(model: model, job: state.job, config: config)
+        }
         o.yes = yes
         o.quiet = quiet
         o.jsonLog = (logFormat ?? ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"]) == "json"
         o.config = config
         for s in stages {
-            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else { throw RunError(.usage, "--stage needs NAME=CMD, not '\(s)'") }
+            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else { throw StageFailure(.usage, "--stage needs NAME=CMD, not '\(s)'") }
             let name = String(s[..<eq])
             guard RulePlanner.readStages.contains(name) || RulePlanner.writers.contains(name) || name == "export-csv" else {
-                throw RunError(.usage, "--stage: no stage named '\(name)'")
+                throw StageFailure(.usage, "--stage: no stage named '\(name)'")
             }
             o.stageOverrides[name] = String(s[s.index(after: eq)...])
         }
@@ -93,26 +116,36 @@ struct ExecFlags: ParsableArguments {
     }
 }
 
-func makePlan(_ job: Job, flags: RunFlags, jobID: String, dryRun: Bool) -> Plan {
-    RulePlanner.plan(job, options: RunOptions(config: flags.configPath, now: flags.now, jobID: jobID, dryRun: dryRun),
-                     yields: RulePlanner.yields(stateDirectory: StateDirectoryPath.url))
+func makePlan(_ job: Job, flags: RunFlags, jobID: String, dryRun: Bool) throws -> Plan {
+    var plan = RulePlanner.plan(job, options: RunOptions(config: flags.configPath, now: flags.now, jobID: jobID, dryRun: dryRun),
+                                yields: RulePlanner.yields(stateDirectory: URL(fileURLWithPath: StateDirectory.path())))
+    if let model = try flags.model() {
+        plan.planner = "model"
+        plan.model = model
+    }
+    return plan
 }
 
-func printPlan(_ plan: Plan, job: Job) {
-    var out = "plan (\(plan.planner) planner): \(plan.target) leads, activity in the last \(plan.activeDays) days"
+/// The plan on stdout, written at once (not buffered), so that it comes before the run's events.
+func printPlan(_ plan: Plan, job: Job, end: String = "") {
+    var out = "plan (\(plan.planner) planner\(plan.model.map { ": \($0)" } ?? "")): \(plan.target) leads, activity in the last \(plan.activeDays) days"
     if let s = plan.minStars { out += ", \(s)+ stars" }
+    if plan.model != nil {
+        out += "\n\nthe model chooses each step among the job's stages (as tools) and the runner checks every call against"
+        out += "\nthe job and the caps; below, the rule planner's stages, which take over if the model misbehaves"
+    }
     out += "\n\nstages\n"
     for (i, s) in plan.stages.enumerated() {
         out += "  \(i + 1). \(s.stage) \(s.arguments.joined(separator: " "))\(s.irreversible ? "   [writes: after the one approval]" : "")\n"
     }
-    out += "\ncaps: \(plan.caps.maxSteps) steps, \(plan.caps.maxRepos) repositories, \(plan.caps.maxPeople) people, \(plan.caps.maxWidenings) widenings, \(plan.caps.perStage) runs per stage"
+    out += "\ncaps: \(plan.caps.maxSteps) steps, \(plan.caps.maxRepos) repositories, \(plan.caps.maxPeople) people, \(plan.caps.maxWidenings) widenings, \(plan.caps.perTool["gh-search"] ?? 1) runs of each discovery stage, 1 of each writer"
     out += "\n  (from \(String(format: "%.2f", plan.yields.leadsPerRepo)) leads per repository and \(String(format: "%.2f", plan.yields.leadsPerPerson)) per person: \(plan.yields.source))\n"
     out += "\nexpected API requests\n"
     for e in plan.expected { out += "  \(e.service): ~\(e.requests) (quota: \(e.quota))\n" }
     out += "\nside effects\n"
     if plan.sideEffects.isEmpty { out += "  none\n" }
     for e in plan.sideEffects { out += "  \(e.text)\n" }
-    print(out, terminator: "")
+    FileHandle.standardOutput.write(Data((out + end).utf8))
 }
 
 func encode<T: Encodable>(_ value: T) throws -> String {
@@ -145,7 +178,7 @@ extension CMOPlan {
         func run() throws {
             try CommandBase.run("cmo-plan") {
                 let (_, job, unknown) = try goal.resolve()
-                let plan = makePlan(job, flags: flags, jobID: "<job_id>", dryRun: goal.dryRun)
+                let plan = try makePlan(job, flags: flags, jobID: "<job_id>", dryRun: goal.dryRun)
                 if json { print(try encode(plan)) } else { printPlan(plan, job: job) }
                 if !unknown.isEmpty {
                     FileHandle.standardError.write(Data("cmo-plan: not understood, left out: \(unknown.joined(separator: " "))\n".utf8))
@@ -168,29 +201,28 @@ extension CMOPlan {
                 let (text, job, unknown) = try goal.resolve()
                 let id = jobID ?? Self.newID()
                 guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"#, options: .regularExpression) != nil else {
-                    throw RunError(.usage, "--job-id may hold letters, digits, '.', '_' and '-' only")
+                    throw StageFailure(.usage, "--job-id may hold letters, digits, '.', '_' and '-' only")
                 }
                 let dir = RunDirectory(runs: flags.runs, jobID: id)
-                if dir.exists { throw RunError(.usage, "job \(id) exists in \(dir.url.path): `cmo-plan resume \(id)` continues it") }
-                if let c = flags.configPath, !FileManager.default.isReadableFile(atPath: c) { throw RunError(.config, "cannot read the config '\(c)'") }
+                if dir.exists { throw StageFailure(.usage, "job \(id) exists in \(dir.url.path): `cmo-plan resume \(id)` continues it") }
+                if let c = flags.configPath, !FileManager.default.isReadableFile(atPath: c) { throw StageFailure(.config, "cannot read the config '\(c)'") }
                 try dir.create()
-                FileHandle.standardError.write(Data("cmo-plan: job \(id)\n".utf8))
+                // The first line on stderr, unless -q and the caller named the job (cron: silent on success).
+                if !(exec.quiet && jobID != nil) { FileHandle.standardError.write(Data("cmo-plan: job \(id)\n".utf8)) }
                 if !unknown.isEmpty {
                     FileHandle.standardError.write(Data("cmo-plan: not understood, left out: \(unknown.joined(separator: " "))\n".utf8))
                 }
-                let plan = makePlan(job, flags: flags, jobID: id, dryRun: goal.dryRun)
+                let plan = try makePlan(job, flags: flags, jobID: id, dryRun: goal.dryRun)
                 let now = RunState.timestamp()
                 var state = RunState(jobID: id, goal: text, job: job, plan: plan, createdAt: now, updatedAt: now)
                 state.status = .planned
                 state.config = flags.configPath
                 try dir.save(state)
-                let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath))
-                if !exec.quiet { printPlan(plan, job: job); print() }
-                runner.event("planned", "planned \(plan.stages.count) stages; run directory \(dir.url.path)")
-                let caps = plan.caps
-                runner.appendDiscovery(pass: 0, activeDays: plan.activeDays, minStars: plan.minStars, topics: job.topics ?? [],
-                                       maxRepos: Int(plan.stages.first { $0.stage == "gh-search" }.flatMap { s in s.arguments.firstIndex(of: "--max-repos").map { s.arguments[$0 + 1] } } ?? "") ?? caps.maxRepos,
-                                       maxPeople: Int(plan.stages.first { $0.stage == "gh-people" }.flatMap { s in s.arguments.firstIndex(of: "--max-people").map { s.arguments[$0 + 1] } } ?? "") ?? caps.maxPeople)
+                let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath, state: state))
+                if !exec.quiet {
+                    printPlan(plan, job: job, end: "\n")
+                }
+                runner.event("planned", "planned \(plan.stages.count) stages\(plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
                 return try runner.run()
             }
         }
@@ -215,13 +247,13 @@ extension CMOPlan {
 
         static func continueJob(_ id: String, flags: RunFlags, exec: ExecFlags, approveBy: String?) throws -> ExitStatus {
             let dir = RunDirectory(runs: flags.runs, jobID: id)
-            guard dir.exists else { throw RunError(.usage, "no job \(id) in \(flags.runs.path)") }
+            guard dir.exists else { throw StageFailure(.usage, "no job \(id) in \(flags.runs.path)") }
             let state = try dir.load()
             if state.status == .done && approveBy == nil {
                 FileHandle.standardError.write(Data("cmo-plan: job \(id) is done\n\(state.summary ?? "")\n".utf8))
                 return .ok
             }
-            let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath))
+            let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath ?? state.config, state: state))
             if let who = approveBy { runner.approve(by: who) }
             runner.event("resumed", "resuming job \(id) at step \((state.steps.firstIndex { $0.status != .done } ?? state.steps.count) + 1)")
             return try runner.run()
@@ -246,7 +278,7 @@ extension CMOPlan {
         func run() throws {
             try CommandBase.run("cmo-plan") {
                 let dir = RunDirectory(runs: flags.runs, jobID: jobID)
-                guard dir.exists else { throw RunError(.usage, "no job \(jobID) in \(flags.runs.path)") }
+                guard dir.exists else { throw StageFailure(.usage, "no job \(jobID) in \(flags.runs.path)") }
                 let state = try dir.load()
                 if json { print(try encode(state)); return .ok }
                 var out = "job \(state.jobID): \(state.status.rawValue)\n"

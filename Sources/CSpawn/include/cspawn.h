@@ -1,0 +1,30 @@
+#ifndef CSPAWN_H
+#define CSPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/// splice(2)/tee(2) flags, checked against <fcntl.h> in cspawn.c.
+enum { CMO_SPLICE_F_MOVE = 1, CMO_SPLICE_F_NONBLOCK = 2 };
+
+/// splice(2) between two fds at their current offsets.
+ssize_t cmo_splice(int fd_in, int fd_out, size_t len, unsigned int flags);
+
+/// tee(2): duplicates up to len bytes from pipe fd_in into pipe fd_out without consuming them.
+ssize_t cmo_tee(int fd_in, int fd_out, size_t len, unsigned int flags);
+
+/// pipe2(fds, O_CLOEXEC): fds[0] the read end, fds[1] the write end; returns 0 or -1.
+int cmo_pipe_cloexec(int fds[2]);
+
+/// fcntl(F_SETPIPE_SZ); returns the new capacity or -1.
+int cmo_set_pipe_size(int fd, int size);
+
+/// posix_spawnp with the child's stdin/stdout/stderr dup2'd from the given fds, every other fd closed,
+/// an empty signal mask, and default dispositions for SIGPIPE, SIGINT and SIGTERM. Returns 0 or an errno.
+int cmo_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+              int stdin_fd, int stdout_fd, int stderr_fd);
+
+/// A waitpid status as a shell exit status: the exit code, or 128+n for signal n.
+int cmo_exit_status(int status);
+
+#endif

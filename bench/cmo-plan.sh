@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# cmo-plan against the sandbox: (1) orchestration overhead per stage with trivial stages, (2) one goal
+# end to end (discovery → Instantly → Attio → Linear → CSV) with added latency: wall time, requests per
+# service, GitHub requests per lead beside the bare pipeline's (pipelines/discover.sh) for the same
+# leads, (3) the model planner (the sandbox's cmo-planner) beside the rule planner on the same goal.
+#
+#   bin/setup && bench/cmo-plan.sh [N=2000]
+#
+# Environment: BIN (built products, default .build/release), REPOS/USERS (world size, default
+# 30000/45000), LATENCY (ms added to every answer of every service, default 50), RUNS
+# (trivial runs for the overhead, default 20), PARTS (which parts to run, default "1 2 3").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-$(pwd)/.build/release}
+[ -x "$BIN/cmo-plan" ] || { echo "bench: run bin/setup first (no binaries in $BIN)" >&2; exit 69; }
+N=${1:-2000}
+REPOS=${REPOS:-30000}
+USERS=${USERS:-45000}
+LATENCY=${LATENCY:-50}
+RUNS=${RUNS:-20}
+PARTS=${PARTS:-1 2 3}
+NOW=2026-11-20T00:00:00Z
+WORK=${KEEP:-$(mktemp -d /tmp/cmo-bench-plan.XXXXXX)}
+mkdir -p "$WORK"
+SANDBOX=$BIN/cmo-sandbox SANDBOX_PID=""
+trap '[ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+. bench/lib.sh # start_sandbox, sandbox_requests
+ms() { python3 -c "print(round(($2 - $1) * 1000, 2))"; }
+now_s() { date +%s.%N; }
+
+if [[ " $PARTS " == *" 1 "* ]]; then
+  echo "== 1. orchestration overhead: every stage a trivial command (cat), $RUNS runs of a 7-step job"
+  seq 10 | sed 's/.*/{"login":"u&"}/' >"$WORK/ten.ndjson"
+  trivial=(--stage "gh-search=cat $WORK/ten.ndjson")
+  for s in gh-people gh-enrich mx-check score-icp render-copy export-csv; do trivial+=(--stage "$s=cat"); done
+  export CMO_STATE_DIR="$WORK/state-trivial"
+  t0=$(now_s)
+  for i in $(seq "$RUNS"); do "$BIN/cmo-plan" plan "Find 5 Python maintainers, export a CSV" >/dev/null; done
+  t1=$(now_s)
+  for i in $(seq "$RUNS"); do
+    "$BIN/cmo-plan" run --yes -q --runs-dir "$WORK/runs-trivial" --job-id "t$i" "${trivial[@]}" "Find 5 Python maintainers, export a CSV" >/dev/null
+  done
+  t2=$(now_s)
+  steps=$(jq '.steps | length' "$WORK/runs-trivial/t1/state.json")
+  for i in $(seq "$((RUNS * steps))"); do cat </dev/null >/dev/null; done
+  t3=$(now_s)
+  plan_ms=$(python3 -c "print(round(($t1 - $t0) * 1000 / $RUNS, 2))")
+  run_ms=$(python3 -c "print(round(($t2 - $t1) * 1000 / $RUNS, 2))")
+  cat_ms=$(python3 -c "print(round(($t3 - $t2) * 1000 / ($RUNS * $steps), 2))")
+  per=$(python3 -c "print(round(($run_ms - $plan_ms) / $steps - $cat_ms, 2))")
+  echo "  cmo-plan plan (start, parse, plan): $plan_ms ms; cmo-plan run ($steps steps): $run_ms ms; cat spawned by bash: $cat_ms ms"
+  echo "  overhead per stage (spawn, wiring, artifacts, state.json, events): $per ms  (target ≤ 2 ms)"
+fi
+
+if [[ " $PARTS " == *" 2 "* || " $PARTS " == *" 3 "* ]]; then
+  start_sandbox "$WORK/env" --seed 42 --repos "$REPOS" --users "$USERS" --now "$NOW" \
+    --latency "*=$LATENCY"
+  export CMO_BIN=$BIN
+fi
+
+if [[ " $PARTS " == *" 2 "* ]]; then
+  goal="Find $N Python maintainers active in the last 90 days, queue them in Instantly campaign $CMO_SANDBOX_INSTANTLY_CAMPAIGN,"
+  goal+=" add them to Attio list $CMO_SANDBOX_ATTIO_LIST, file the errors in Linear team $CMO_SANDBOX_LINEAR_TEAM, export a CSV"
+  echo "== 2. one goal end to end: $N leads, world $REPOS repos / $USERS users, +$LATENCY ms per answer"
+  echo "  cmo-plan run --yes \"$goal\""
+  export CMO_STATE_DIR="$WORK/state-e2e"
+  declare -A before
+  for s in github instantly attio linear; do before[$s]=$(sandbox_requests "$s "); done
+  /usr/bin/time -f '%e %M' -o "$WORK/time" "$BIN/cmo-plan" run --yes --config pipelines/demo-campaign.yaml --now "$NOW" \
+    --runs-dir "$WORK/runs" --job-id e2e "$goal" >/dev/null 2>"$WORK/e2e.log" || { echo "bench: cmo-plan exited $?" >&2; tail -30 "$WORK/e2e.log" >&2; exit 1; }
+  read -r wall kb <"$WORK/time"
+  grep -E '^cmo-plan: (done|funnel|send-instantly|sync-attio|sync-linear|CSV|[0-9]+ of)' "$WORK/e2e.log" | sed 's/^/  /'
+  rendered=$(jq '[.steps[] | select(.stage == "render-copy" and .status == "done") | .counts.out] | max' "$WORK/runs/e2e/state.json")
+  printf '  wall %s s, peak %s MB; requests:' "$wall" "$((kb / 1024))"
+  for s in github instantly attio linear; do printf ' %s %s' "$s" "$(($(sandbox_requests "$s ") - before[$s]))"; done
+  gh=$(($(sandbox_requests "github ") - before[github]))
+  echo; echo "  GitHub requests per lead: $(python3 -c "print(round($gh / max(1, $rendered), 4))") ($gh for $rendered leads)"
+  jq -r '.steps[] | "    \(.n) \(.stage) \(.counts.out // 0) out, \(.seconds // 0) s"' "$WORK/runs/e2e/state.json"
+  echo "  the bare pipeline for the same leads (pipelines/discover.sh, a fresh state):"
+  export CMO_STATE_DIR="$WORK/state-bare"
+  b=$(sandbox_requests "github ")
+  s0=$(now_s)
+  pipelines/discover.sh --config pipelines/demo-campaign.yaml --now "$NOW" --keep "$WORK/bare" "language:python" "$N" "$WORK/bare.csv" </dev/null 2>"$WORK/bare.log" ||
+    { echo "bench: discover.sh exited $?" >&2; tail -20 "$WORK/bare.log" >&2; exit 1; }
+  s1=$(now_s)
+  bare=$(($(sandbox_requests "github ") - b))
+  bl=$(jq .rendered "$WORK/bare/funnel.json")
+  echo "    $bl leads, $bare GitHub requests: $(python3 -c "print(round($bare / max(1, $bl), 4))") per lead, $(python3 -c "print(round($s1 - $s0, 1))") s"
+  echo "  violations: $(curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq .violations_total)"
+fi
+
+if [[ " $PARTS " == *" 3 "* ]]; then
+  goal="Find 200 Python maintainers active in the last 90 days, export a CSV"
+  echo "== 3. model planner (the sandbox's cmo-planner) beside the rule planner: \"$goal\""
+  for p in rule model; do
+    export CMO_STATE_DIR="$WORK/state-$p"
+    s0=$(now_s)
+    "$BIN/cmo-plan" run --yes --planner "$p" --planner-model cmo-planner --config pipelines/demo-campaign.yaml --now "$NOW" \
+      --runs-dir "$WORK/runs-p" --job-id "p-$p" "$goal" >/dev/null 2>"$WORK/p-$p.log" || { echo "bench: $p exited $?" >&2; tail "$WORK/p-$p.log" >&2; exit 1; }
+    s1=$(now_s)
+    echo "  $p: $(grep -o 'funnel: .*' "$WORK/p-$p.log" | head -1); $(jq '.steps | length' "$WORK/runs-p/p-$p/state.json") steps," \
+      "$(jq '.widenings | length' "$WORK/runs-p/p-$p/state.json") widenings, $(jq '.turns | length' "$WORK/runs-p/p-$p/state.json") model turns," \
+      "fallback: $(jq -r '.planner_fallback // "none"' "$WORK/runs-p/p-$p/state.json"), $(python3 -c "print(round($s1 - $s0, 1))") s"
+  done
+fi
