@@ -2,13 +2,17 @@
 # cmo-plan against the sandbox: (1) orchestration overhead per stage with trivial stages, (2) one goal
 # end to end (discovery → Instantly → Attio → Linear → CSV) with added latency: wall time, requests per
 # service, GitHub requests per lead beside the bare pipeline's (pipelines/discover.sh) for the same
-# leads, (3) the model planner (the sandbox's cmo-planner) beside the rule planner on the same goal.
+# leads, (3) the model planner (the sandbox's cmo-planner) beside the rule planner on the same goal,
+# (4) the goal of (2) killed with SIGKILL at KILLS random instants (default 20) and resumed after each,
+# beside an uninterrupted run on a fresh sandbox: duplicates and missing leads in Instantly, Attio and
+# Linear (the sandbox's stats), and the CSVs compared.
 #
 #   bin/setup && bench/cmo-plan.sh [N=2000]
 #
 # Environment: BIN (built products, default .build/release), REPOS/USERS (world size, default
 # 30000/45000), LATENCY (ms added to every answer of every service, default 50), RUNS
-# (trivial runs for the overhead, default 20), PARTS (which parts to run, default "1 2 3").
+# (trivial runs for the overhead, default 20), PARTS (which parts to run, default "1 2 3"; 4 is
+# the kill test, run alone: PARTS=4), KILLS (default 20), SEED (the instants; default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-$(pwd)/.build/release}
@@ -102,4 +106,63 @@ if [[ " $PARTS " == *" 3 "* ]]; then
       "$(jq '.widenings | length' "$WORK/runs-p/p-$p/state.json") widenings, $(jq '.turns | length' "$WORK/runs-p/p-$p/state.json") model turns," \
       "fallback: $(jq -r '.planner_fallback // "none"' "$WORK/runs-p/p-$p/state.json"), $(python3 -c "print(round($s1 - $s0, 1))") s"
   done
+fi
+
+if [[ " $PARTS " == *" 4 "* ]]; then
+  KILLS=${KILLS:-20}
+  export CMO_BIN=$BIN
+  # writes ENV: what the sandbox holds, one line: instantly leads, duplicates, attio records, entries,
+  # notes, duplicates, linear issues.
+  writes() {
+    curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq -r '.services as $s | "instantly leads \($s.instantly.leads), duplicate leads \([$s.instantly.campaigns[]?.duplicate_leads // 0] | add // 0);"
+      + " attio records \($s.attio.records), list entries \($s.attio.list_entries), notes \($s.attio.notes), duplicates \([$s.attio | to_entries[] | select(.key | startswith("duplicate")) | .value | numbers] | add // 0);"
+      + " linear issues \($s.linear.issues)"'
+  }
+  goal_of() {
+    echo "Find $N Python maintainers active in the last 90 days, queue them in Instantly campaign $CMO_SANDBOX_INSTANTLY_CAMPAIGN," \
+      "add them to Attio list $CMO_SANDBOX_ATTIO_LIST, file the errors in Linear team $CMO_SANDBOX_LINEAR_TEAM, export a CSV"
+  }
+  run_args=(--yes --config pipelines/demo-campaign.yaml --now "$NOW" --runs-dir "$WORK/runs-k")
+  echo "== 4. kill -9 at $KILLS random instants of the $N-lead goal, resume after each, beside an uninterrupted run"
+  start_sandbox "$WORK/env-ref" --seed 42 --repos "$REPOS" --users "$USERS" --now "$NOW" --latency "*=$LATENCY"
+  export CMO_STATE_DIR="$WORK/state-ref"
+  s0=$(now_s)
+  "$BIN/cmo-plan" run "${run_args[@]}" --job-id ref "$(goal_of)" >/dev/null 2>"$WORK/ref.log" || { echo "bench: the uninterrupted run exited $?" >&2; tail "$WORK/ref.log" >&2; exit 1; }
+  ref_s=$(python3 -c "print(round($(now_s) - $s0, 1))")
+  ref=$(writes)
+  stop_sandbox
+  echo "  uninterrupted: $ref_s s; $ref"
+  start_sandbox "$WORK/env-kill" --seed 42 --repos "$REPOS" --users "$USERS" --now "$NOW" --latency "*=$LATENCY"
+  export CMO_STATE_DIR="$WORK/state-kill"
+  # The instants: KILLS random points of the uninterrupted run's wall time, each the time a process
+  # (the first run, then each resume) lives before its SIGKILL.
+  mapfile -t waits < <(python3 -c "
+import random; random.seed(${SEED:-1})
+for _ in range($KILLS): print(round(random.uniform(0.2, $ref_s / $KILLS * 2), 2))")
+  killed=0 cmd=(run "${run_args[@]}" --job-id k "$(goal_of)")
+  for w in "${waits[@]}"; do
+    "$BIN/cmo-plan" "${cmd[@]}" >/dev/null 2>>"$WORK/kill.log" &
+    pid=$!
+    sleep "$w"
+    if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
+    rc=0; wait "$pid" 2>/dev/null || rc=$?
+    # 137: killed; 0: finished first; anything else is a failure of its own.
+    if [ "$rc" != 137 ] && [ "$rc" != 0 ]; then echo "bench: cmo-plan ${cmd[0]} exited $rc" >&2; tail "$WORK/kill.log" >&2; exit 1; fi
+    status=$(jq -r .status "$WORK/runs-k/k/state.json" 2>/dev/null || echo none)
+    step=$(jq -r '[.steps[] | select(.status != "done")][0] | "\(.n) \(.stage)" // "—"' "$WORK/runs-k/k/state.json" 2>/dev/null || echo —)
+    echo "  after ${w} s: $([ "$status" = done ] && echo "finished before the kill" || echo "killed in step $step")"
+    cmd=(resume --yes --runs-dir "$WORK/runs-k" k)
+    [ "$status" = done ] && break
+  done
+  s0=$(now_s)
+  "$BIN/cmo-plan" resume --yes --runs-dir "$WORK/runs-k" k >/dev/null 2>>"$WORK/kill.log" || { echo "bench: the last resume exited $?" >&2; tail "$WORK/kill.log" >&2; exit 1; }
+  got=$(writes)
+  echo "  $killed kills, then a resume to the end ($(python3 -c "print(round($(now_s) - $s0, 1))") s); $got"
+  if [ "$got" = "$ref" ]; then echo "  the sandbox holds the same as after the uninterrupted run: 0 duplicates, 0 missing"; else echo "  DIFFERENT from the uninterrupted run"; fi
+  if cmp -s "$WORK/runs-k/ref/exports/leads.csv" "$WORK/runs-k/k/exports/leads.csv"; then
+    echo "  CSV: identical ($(python3 -c "import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=''))) - 1)" "$WORK/runs-k/k/exports/leads.csv") leads)"
+  else
+    echo "  CSV: DIFFERENT: $(diff "$WORK/runs-k/ref/exports/leads.csv" "$WORK/runs-k/k/exports/leads.csv" | grep -c '^[<>]') lines differ"
+  fi
+  echo "  restarted steps: $(grep -c 'was interrupted' "$WORK/kill.log" || true)"
 fi

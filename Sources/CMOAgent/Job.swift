@@ -15,6 +15,9 @@ public struct Job: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// The fields' names, as `cmo-plan parse` prints them and job files and `set_job` name them.
+    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case target, languages, topics
         case activeDays = "active_days"

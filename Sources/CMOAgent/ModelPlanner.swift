@@ -20,12 +20,11 @@ public struct PlannerTurn: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case callID = "call_id", tool, arguments, text, result, step, refused }
 }
 
-/// The model planner: an OpenAI-compatible chat endpoint (`OPENAI_BASE_URL`, `OPENAI_API_KEY`) with tool
-/// calling, each stage a tool. It only proposes; the runner checks every call against the job and the caps.
-public final class ModelPlanner {
+/// One OpenAI-compatible chat endpoint with tool calling (`OPENAI_BASE_URL`, `OPENAI_API_KEY`): the model
+/// planner and the model goal parser both ask through it.
+public final class ChatClient {
     public let model: String
     public let endpoint: ServiceEndpoint
-    public let tools: [StageTool]
     let http: HTTPClient
     public private(set) var requests = 0
 
@@ -35,37 +34,86 @@ public final class ModelPlanner {
         case text(String)
     }
 
-    public init(model: String, endpoint: ServiceEndpoint, tools: [StageTool]) throws {
+    public init(model: String, endpoint: ServiceEndpoint) throws {
         self.model = model
         self.endpoint = endpoint
-        self.tools = tools
         var config = HTTPClientConfig(cachePath: nil)
         config.maxWait = 120
         http = try HTTPClient(config)
     }
 
+    /// The client for a model at the endpoint of the config and environment.
+    public static func make(model: String, config: String?) throws -> ChatClient {
+        let settings = try Settings(stage: "cmo-plan", configPath: config)
+        return try ChatClient(model: model, endpoint: try ServiceEndpoint.resolve(.openai, settings: settings))
+    }
+
+    /// Asks for the next call. Throws when the model cannot be asked at all (unreachable, no quota, key
+    /// refused, an unknown model, an answer that is not a chat completion).
+    public func ask(messages: [[String: Any]], tools: [[String: Any]], toolChoice: Any = "auto") throws -> Answer {
+        let body: [String: Any] = [
+            "model": model, "messages": messages, "tools": tools, "tool_choice": toolChoice, "parallel_tool_calls": false,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        requests += 1
+        let response = try http.perform(endpoint.request("POST", "/chat/completions", body: Array(data), retryable: true))
+        let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        guard response.status == 200 else {
+            let said = ((json?["error"] as? [String: Any])?["message"] as? String).map { ": " + TextCleaning.truncate(TextCleaning.oneLine($0), to: 200) } ?? ""
+            throw StageFailure(.unavailable, "\(endpoint.baseURL)/chat/completions answered HTTP \(response.status)\(said)")
+        }
+        guard let choice = (json?["choices"] as? [[String: Any]])?.first, let message = choice["message"] as? [String: Any] else {
+            throw StageFailure(.unavailable, "\(endpoint.baseURL)/chat/completions answered without a choice")
+        }
+        if let call = (message["tool_calls"] as? [[String: Any]])?.first, let f = call["function"] as? [String: Any] {
+            let name = f["name"] as? String ?? ""
+            let id = (call["id"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "call_\(requests)"
+            let arguments = f["arguments"] as? String
+                ?? (f["arguments"].flatMap { try? JSONSerialization.data(withJSONObject: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? "{}")
+            return .call(id: id, name: name, arguments: arguments)
+        }
+        let text = (message["content"] as? String) ?? (message["refusal"] as? String) ?? ""
+        return .text(TextCleaning.truncate(TextCleaning.oneLine(text), to: 500))
+    }
+
+    /// A function tool for `tools`.
+    public static func function(_ name: String, _ description: String, parameters: [String: Any]) -> [String: Any] {
+        ["type": "function", "function": ["name": name, "description": description, "parameters": parameters] as [String: Any]]
+    }
+}
+
+/// The model planner: an OpenAI-compatible chat endpoint with tool calling, each stage a tool. It only
+/// proposes; the runner checks every call against the job and the caps.
+public final class ModelPlanner {
+    public let chat: ChatClient
+    public let tools: [StageTool]
+    public var model: String { chat.model }
+    public var requests: Int { chat.requests }
+    public typealias Answer = ChatClient.Answer
+
+    public init(chat: ChatClient, tools: [StageTool]) {
+        self.chat = chat
+        self.tools = tools
+    }
+
     /// The planner for a job: the endpoint from the config and environment (OPENAI_BASE_URL, OPENAI_API_KEY),
     /// the tools from the job's stages.
     public static func make(model: String, job: Job, config: String?) throws -> ModelPlanner {
-        let settings = try Settings(stage: "cmo-plan", configPath: config)
-        return try ModelPlanner(model: model, endpoint: try ServiceEndpoint.resolve(.openai, settings: settings), tools: try Runner.tools(for: job))
+        ModelPlanner(chat: try ChatClient.make(model: model, config: config), tools: try Runner.tools(for: job))
     }
 
     /// The `done` tool: ends the run with a summary.
-    static var doneTool: [String: Any] { [
-        "type": "function",
-        "function": [
-            "name": "done",
-            "description": "End the run once the job is done (or cannot be done), with a one-paragraph summary for the person.",
-            "parameters": [
+    static var doneTool: [String: Any] {
+        ChatClient.function(
+            "done", "End the run once the job is done (or cannot be done), with a one-paragraph summary for the person.",
+            parameters: [
                 "type": "object", "additionalProperties": false, "required": ["summary"],
                 "properties": [
                     "summary": ["type": "string", "description": "What was done, with the counts."],
                     "status": ["type": "string", "enum": ["ok", "failed"]],
                 ],
-            ] as [String: Any],
-        ] as [String: Any],
-    ] }
+            ])
+    }
 
     /// The messages of a conversation: the rails, the goal, then every turn so far.
     public static func messages(system: String, user: String, turns: [PlannerTurn]) -> [[String: Any]] {
@@ -83,32 +131,8 @@ public final class ModelPlanner {
         return m
     }
 
-    /// Asks for the next call. Throws when the model cannot be asked at all (unreachable, no quota, key
-    /// refused, an unknown model, an answer that is not a chat completion): the rule planner takes over.
+    /// Asks for the next call. Throws when the model cannot be asked at all: the rule planner takes over.
     public func ask(system: String, user: String, turns: [PlannerTurn]) throws -> Answer {
-        let body: [String: Any] = [
-            "model": model, "messages": Self.messages(system: system, user: user, turns: turns),
-            "tools": tools.map(\.schema) + [Self.doneTool], "tool_choice": "auto", "parallel_tool_calls": false,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        requests += 1
-        let response = try http.perform(endpoint.request("POST", "/chat/completions", body: Array(data), retryable: true))
-        let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-        guard response.status == 200 else {
-            let said = ((json?["error"] as? [String: Any])?["message"] as? String).map { ": " + TextCleaning.truncate(TextCleaning.oneLine($0), to: 200) } ?? ""
-            throw StageFailure(.unavailable, "\(endpoint.baseURL)/chat/completions answered HTTP \(response.status)\(said)")
-        }
-        guard let choice = (json?["choices"] as? [[String: Any]])?.first, let message = choice["message"] as? [String: Any] else {
-            throw StageFailure(.unavailable, "\(endpoint.baseURL)/chat/completions answered without a choice")
-        }
-        if let call = (message["tool_calls"] as? [[String: Any]])?.first, let f = call["function"] as? [String: Any] {
-            let name = f["name"] as? String ?? ""
-            let id = (call["id"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "call_\(turns.count + 1)"
-            let arguments = f["arguments"] as? String
-                ?? (f["arguments"].flatMap { try? JSONSerialization.data(withJSONObject: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? "{}")
-            return .call(id: id, name: name, arguments: arguments)
-        }
-        let text = (message["content"] as? String) ?? (message["refusal"] as? String) ?? ""
-        return .text(TextCleaning.truncate(TextCleaning.oneLine(text), to: 500))
+        try chat.ask(messages: Self.messages(system: system, user: user, turns: turns), tools: tools.map(\.schema) + [Self.doneTool])
     }
 }

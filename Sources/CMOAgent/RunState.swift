@@ -20,6 +20,8 @@ public struct StepRecord: Codable, Sendable {
     /// Which discovery pass this step belongs to (0, then one per widening).
     public var widenStep: Int = 0
     public var pid: Int32?
+    /// When that process started (/proc), so that a resume never kills a later process with the same pid.
+    public var pidStarted: UInt64?
     public var startedAt: String?
     public var finishedAt: String?
     public var seconds: Double?
@@ -41,6 +43,9 @@ public struct RunState: Codable, Sendable {
     public enum Status: String, Codable, Sendable { case planned, running, awaitingApproval = "awaiting_approval", done, failed }
     public var jobID: String
     public var goal: String?
+    /// Who read the goal: "rule", or "model NAME"; and why the rule parser took over from the model, if it did.
+    public var parser: String?
+    public var parserFallback: String?
     /// The campaign config every stage is given (absolute path).
     public var config: String?
     public var job: Job
@@ -76,7 +81,7 @@ public struct RunState: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", goal, config, job, plan, status, steps, widenings, approval, turns, strikes
+        case jobID = "job_id", goal, parser, parserFallback = "parser_fallback", config, job, plan, status, steps, widenings, approval, turns, strikes
         case plannerFallback = "planner_fallback", errors, summary
         case createdAt = "created_at", updatedAt = "updated_at"
     }

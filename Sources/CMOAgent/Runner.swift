@@ -74,12 +74,7 @@ public final class Runner {
         try lock()
         // A step a killed cmo-plan left running: stop its process if it still runs, then run the step again.
         for i in state.steps.indices where state.steps[i].status == .running {
-            if let pid = state.steps[i].pid, pid > 0, kill(pid, 0) == 0 {
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                _ = waitpid(pid, &status, WNOHANG)
-                usleep(100_000)
-            }
+            if let pid = state.steps[i].pid { ProcessLiveness.kill9(pid, started: state.steps[i].pidStarted) }
             event("step_restarted", "step \(state.steps[i].n) (\(state.steps[i].stage)) was interrupted; running it again")
             state.steps[i].status = .pending
         }
@@ -221,7 +216,8 @@ public final class Runner {
                          maxRepos: min(caps.maxRepos, repos * 2), maxPeople: min(caps.maxPeople, people * 2))
         let short = "\(rendered) of \(state.plan.target) leads"
         if days < 365 {
-            w.activeDays = min(365, days * 2)
+            // Twice as old, or the whole year when that is most of it (no 360 → 365 pass).
+            w.activeDays = days * 2 > 365 * 3 / 4 ? 365 : days * 2
             w.reason = "\(short): activity from the last \(w.activeDays) days instead of \(days)"
         } else if let s = stars, s > 1 {
             w.minStars = max(1, s / 2)
@@ -295,7 +291,7 @@ public final class Runner {
             var step = state.steps[i]
             step.status = .done
             step.exitStatus = 0
-            FileManager.default.createFile(atPath: dir.path(step.artifact).path, contents: Data())
+            _ = FileManager.default.createFile(atPath: dir.path(step.artifact).path, contents: Data())
             state.steps[i] = step
             noteResult(step)
             event("step_skipped", "step \(step.n) sync-linear: no dead letters in this run, nothing to file")
@@ -328,6 +324,7 @@ public final class Runner {
         }
         for (k, pid) in zip(steps, pids) {
             state.steps[k].pid = pid
+            state.steps[k].pidStarted = ProcessLiveness.startTime(pid)
             state.steps[k].status = .running
             state.steps[k].startedAt = RunState.timestamp(started)
         }
@@ -337,6 +334,7 @@ public final class Runner {
             let status = pipeline.wait(stage: index)
             var step = state.steps[k]
             step.pid = nil
+            step.pidStarted = nil
             let partial = dir.path(step.artifact).path + ".partial"
             if failure != nil {
                 // It read the output of a stage that failed: not done, whatever it exited with.

@@ -33,21 +33,65 @@ struct GoalOptions: ParsableArguments {
     var job: String?
     @Flag(help: "Run every writer in dry-run mode (no write leaves the machine).") var dryRun = false
 
-    func resolve() throws -> (goal: String?, job: Job, unknown: [String]) {
+    @Option(help: ArgumentHelp("Who reads the goal: 'rule' (the embedded default) or 'model' (an OpenAI-compatible model at OPENAI_BASE_URL, checked strictly; the rule parser takes over if it fails). Default CMO_PARSER, else rule.", valueName: "parser"))
+    var parser: String?
+    @Option(help: ArgumentHelp("The model of --parser model (default CMO_PARSER_MODEL).", valueName: "name"))
+    var parserModel: String?
+
+    /// The goal (nil for a job file), the job, the words not understood, who read it, and why the rule
+    /// parser took over from the model, if it did (said on stderr).
+    struct Resolved {
+        var goal: String?
+        var job: Job
+        var unknown: [String]
+        var parser = "rule"
+        var fallback: String?
+
+        /// Why the rule parser took over, and the words left out, on stderr.
+        func say() {
+            var lines: [String] = []
+            if let f = fallback { lines.append(f) }
+            if !unknown.isEmpty { lines.append("not understood, left out: \(unknown.joined(separator: " "))") }
+            for l in lines { FileHandle.standardError.write(Data("cmo-plan: \(l)\n".utf8)) }
+        }
+    }
+
+    func resolve(config: String?) throws -> Resolved {
         if let path = job {
             guard goal.isEmpty else { throw StageFailure(.usage, "give a goal or --job FILE, not both") }
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw StageFailure(.config, "cannot read the job file '\(path)'") }
             do {
                 var j = try Job.load(yaml: text)
                 if dryRun { j.dryRun = true }
-                return (nil, j, [])
+                return Resolved(goal: nil, job: j, unknown: [], parser: "job file")
             } catch { throw StageFailure(.config, "\(path): \(error)") }
         }
         let text = goal.joined(separator: " ").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw StageFailure(.usage, "no goal: give one in plain words, or --job FILE") }
-        var parsed = GoalParser.parse(text)
-        if dryRun { parsed.job.dryRun = true }
-        return (text, parsed.job, parsed.unknown)
+        var r: Resolved
+        if let model = try model() {
+            let m = ModelGoalParser(chat: try ChatClient.make(model: model, config: config)).parse(text)
+            r = Resolved(goal: text, job: m.parse.job, unknown: m.parse.unknown, parser: m.parser, fallback: m.fallback)
+        } else {
+            let parsed = GoalParser.parse(text)
+            r = Resolved(goal: text, job: parsed.job, unknown: parsed.unknown)
+        }
+        if dryRun { r.job.dryRun = true }
+        return r
+    }
+
+    /// The model that reads the goal, or nil for the rule parser.
+    func model() throws -> String? {
+        let env = ProcessInfo.processInfo.environment
+        switch parser ?? env["CMO_PARSER"].flatMap({ $0.isEmpty ? nil : $0 }) ?? "rule" {
+        case "rule": return nil
+        case "model":
+            guard let m = parserModel ?? env["CMO_PARSER_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+                throw StageFailure(.config, "--parser model needs a model: --parser-model NAME or CMO_PARSER_MODEL")
+            }
+            return m
+        case let other: throw StageFailure(.usage, "--parser is 'rule' or 'model', not '\(other)'")
+        }
     }
 }
 
@@ -160,11 +204,9 @@ extension CMOPlan {
         @OptionGroup var goal: GoalOptions
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                let (_, job, unknown) = try goal.resolve()
-                print(job.json())
-                if !unknown.isEmpty {
-                    FileHandle.standardError.write(Data("cmo-plan: not understood, left out: \(unknown.joined(separator: " "))\n".utf8))
-                }
+                let r = try goal.resolve(config: ProcessInfo.processInfo.environment["CMO_CONFIG"].flatMap { $0.isEmpty ? nil : $0 })
+                print(r.job.json())
+                r.say()
                 return .ok
             }
         }
@@ -177,12 +219,10 @@ extension CMOPlan {
         @Flag(help: "Print the plan as JSON.") var json = false
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                let (_, job, unknown) = try goal.resolve()
-                let plan = try makePlan(job, flags: flags, jobID: "<job_id>", dryRun: goal.dryRun)
-                if json { print(try encode(plan)) } else { printPlan(plan, job: job) }
-                if !unknown.isEmpty {
-                    FileHandle.standardError.write(Data("cmo-plan: not understood, left out: \(unknown.joined(separator: " "))\n".utf8))
-                }
+                let r = try goal.resolve(config: flags.configPath)
+                let plan = try makePlan(r.job, flags: flags, jobID: "<job_id>", dryRun: goal.dryRun)
+                if json { print(try encode(plan)) } else { printPlan(plan, job: r.job) }
+                r.say()
                 return .ok
             }
         }
@@ -198,7 +238,7 @@ extension CMOPlan {
 
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                let (text, job, unknown) = try goal.resolve()
+                let r = try goal.resolve(config: flags.configPath)
                 let id = jobID ?? Self.newID()
                 guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"#, options: .regularExpression) != nil else {
                     throw StageFailure(.usage, "--job-id may hold letters, digits, '.', '_' and '-' only")
@@ -209,12 +249,13 @@ extension CMOPlan {
                 try dir.create()
                 // The first line on stderr, unless -q and the caller named the job (cron: silent on success).
                 if !(exec.quiet && jobID != nil) { FileHandle.standardError.write(Data("cmo-plan: job \(id)\n".utf8)) }
-                if !unknown.isEmpty {
-                    FileHandle.standardError.write(Data("cmo-plan: not understood, left out: \(unknown.joined(separator: " "))\n".utf8))
-                }
+                r.say()
+                let job = r.job
                 let plan = try makePlan(job, flags: flags, jobID: id, dryRun: goal.dryRun)
                 let now = RunState.timestamp()
-                var state = RunState(jobID: id, goal: text, job: job, plan: plan, createdAt: now, updatedAt: now)
+                var state = RunState(jobID: id, goal: r.goal, job: job, plan: plan, createdAt: now, updatedAt: now)
+                state.parser = r.parser
+                state.parserFallback = r.fallback
                 state.status = .planned
                 state.config = flags.configPath
                 try dir.save(state)

@@ -143,4 +143,131 @@ final class CMOPlanTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.err)
         XCTAssertEqual(try runState(runs, "f1")["status"] as? String, "done")
     }
+
+    func service(_ s: SandboxLauncher, _ name: String) throws -> [String: Any] {
+        try XCTUnwrap((try s.stats()["services"] as? [String: Any])?[name] as? [String: Any])
+    }
+
+    /// Nothing any writer put into the sandbox: Instantly leads, Attio records/entries/notes, Linear issues.
+    func writes(_ s: SandboxLauncher) throws -> [String: Int] {
+        let a = try service(s, "attio"), l = try service(s, "linear")
+        return ["instantly leads": try instantly(s)["leads"] as? Int ?? -1, "attio records": a["records"] as? Int ?? -1,
+                "attio entries": a["list_entries"] as? Int ?? -1, "attio notes": a["notes"] as? Int ?? -1, "linear issues": l["issues"] as? Int ?? -1]
+    }
+
+    func testAStageRateLimitedStopsTheRunResumablyWith75() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let dir = Spawn.tempDirectory()
+        let runs = dir + "/runs", state = dir + "/state"
+        let limited = try plan(
+            s, ["run", "--yes", "--config", Self.campaign, "--now", Self.now, "--job-id", "r1", "--stage", "gh-enrich=sh -c 'cat >/dev/null; echo \"gh-enrich: GitHub rate limit: resets in 3600 s\" >&2; exit 75'", goal(s)],
+            state: state, runs: runs)
+        XCTAssertEqual(limited.status, 75, limited.err)
+        XCTAssertTrue(limited.err.contains("rate-limited"), limited.err)
+        XCTAssertTrue(limited.err.contains("resets in 3600 s"), "the stage's own words are shown: \(limited.err)")
+        XCTAssertTrue(limited.err.contains("cmo-plan resume r1"), limited.err)
+        let st = try runState(runs, "r1")
+        let steps = try XCTUnwrap(st["steps"] as? [[String: Any]])
+        XCTAssertEqual(steps.first { $0["stage"] as? String == "gh-search" }?["status"] as? String, "done", "finished work is kept")
+        XCTAssertEqual(try writes(s).values.reduce(0, +), 0)
+        let status = try plan(s, ["status", "--json", "r1"], state: state, runs: runs)
+        XCTAssertEqual(status.status, 0, status.err)
+        let resumed = try plan(s, ["resume", "--yes", "r1"], state: state, runs: runs)
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        let done = try runState(runs, "r1")
+        XCTAssertEqual(done["status"] as? String, "done")
+        let after = try XCTUnwrap(done["steps"] as? [[String: Any]])
+        XCTAssertEqual(after.filter { $0["stage"] as? String == "gh-search" && $0["widenStep"] as? Int == 0 }.count, 1, "gh-search was not run again")
+        XCTAssertEqual(after.first { $0["stage"] as? String == "gh-search" }?["finishedAt"] as? String,
+                       steps.first { $0["stage"] as? String == "gh-search" }?["finishedAt"] as? String, "the finished step is the same one")
+        XCTAssertGreaterThan(try instantly(s)["leads"] as? Int ?? 0, 0)
+    }
+
+    func testDryRunWritesNothingAnywhereAndNeedsNoApproval() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let dir = Spawn.tempDirectory()
+        let runs = dir + "/runs", state = dir + "/state"
+        let team = s.environment["CMO_SANDBOX_LINEAR_TEAM"] ?? ""
+        // The flag, and a goal that says so: no terminal and no --yes, yet no gate (nothing to approve).
+        for (id, extra, words) in [("d1", ["--dry-run"], ""), ("d2", [], ", file the errors in Linear team \(team), dry run")] {
+            let r = try plan(s, ["run"] + extra + ["--config", Self.campaign, "--now", Self.now, "--job-id", id, goal(s) + words], state: state, runs: runs)
+            XCTAssertEqual(r.status, 0, r.err)
+            let st = try runState(runs, id)
+            XCTAssertEqual(st["status"] as? String, "done", r.err)
+            let steps = try XCTUnwrap(st["steps"] as? [[String: Any]])
+            for w in steps where ["send-instantly", "sync-attio", "sync-linear"].contains(w["stage"] as? String ?? "") {
+                XCTAssertTrue((w["arguments"] as? [String] ?? []).contains("--dry-run"), "\(w)")
+            }
+            XCTAssertTrue(steps.contains { $0["stage"] as? String == "sync-attio" && $0["status"] as? String == "done" }, r.err)
+            let q = try queued(runs, id)
+            XCTAssertEqual(q["queued", default: 0], 0, "\(q)")
+            XCTAssertGreaterThan(q.values.reduce(0, +), 0, "the dry run still says what it would send: \(q)")
+            XCTAssertEqual(try writes(s), ["instantly leads": 0, "attio records": 0, "attio entries": 0, "attio notes": 0, "linear issues": 0], r.err)
+        }
+    }
+
+    /// The gate on a terminal (a pty from script(1)): "y" goes ahead, anything else writes nothing and waits.
+    func testTheGateAsksOnATerminal() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let dir = Spawn.tempDirectory()
+        var env = s.environment
+        env["CMO_STATE_DIR"] = dir + "/state"
+        env["CMO_RUNS_DIR"] = dir + "/runs"
+        func onTerminal(_ id: String, _ answer: String) throws -> SpawnResult {
+            let quoted = ([Spawn.executable("cmo-plan"), "run", "--config", Self.campaign, "--now", Self.now, "--job-id", id, goal(s)])
+                .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+            return try Spawn.run("/usr/bin/script", ["-qec", quoted + "; echo \"exit=$?\"", "/dev/null"], stdin: Data(answer.utf8), environment: env)
+        }
+        let no = try onTerminal("t1", "n\n")
+        XCTAssertTrue(no.out.contains("Go ahead? [y/N]"), no.out)
+        XCTAssertTrue(no.out.contains("Instantly: add leads to campaign"), "the side effects with real counts: \(no.out)")
+        XCTAssertTrue(no.out.contains("exit=0"), no.out)
+        XCTAssertEqual(try runState(dir + "/runs", "t1")["status"] as? String, "awaiting_approval", no.out)
+        XCTAssertEqual(try writes(s).values.reduce(0, +), 0, no.out)
+        let yes = try onTerminal("t2", "y\n")
+        XCTAssertTrue(yes.out.contains("exit=0"), yes.out)
+        let st = try runState(dir + "/runs", "t2")
+        XCTAssertEqual(st["status"] as? String, "done", yes.out)
+        XCTAssertEqual((st["approval"] as? [String: Any])?["by"] as? String, "terminal")
+        XCTAssertGreaterThan(try instantly(s)["leads"] as? Int ?? 0, 0)
+    }
+
+    /// cmo-plan killed with SIGKILL as each stage starts (the step before it finished, the stages piped
+    /// with it running), then resumed: every time the same leads in Instantly and Attio, no duplicate, the
+    /// same CSV as a run nobody killed.
+    func testKillNineAtEachStepBoundaryThenResumeGivesTheSameResult() throws {
+        func once(kill stage: String?) throws -> (csv: String, writes: [String: Int], duplicates: Int) {
+            let s = try sandbox()
+            defer { s.stop() }
+            let dir = Spawn.tempDirectory()
+            let runs = dir + "/runs", state = dir + "/state"
+            let base = ["--config", Self.campaign, "--now", Self.now, "--job-id", "b1"]
+            if let stage {
+                let killed = try plan(s, ["run", "--yes"] + base + ["--stage", "\(stage)=kill -9 $PPID; sleep 5", goal(s)], state: state, runs: runs)
+                XCTAssertNotEqual(killed.status, 0, "\(stage): \(killed.err)")
+                XCTAssertEqual(try runState(runs, "b1")["status"] as? String, "running", stage)
+                let resumed = try plan(s, ["resume", "--yes", "b1"], state: state, runs: runs)
+                XCTAssertEqual(resumed.status, 0, "\(stage): \(resumed.err)")
+            } else {
+                let r = try plan(s, ["run", "--yes"] + base + [goal(s)], state: state, runs: runs)
+                XCTAssertEqual(r.status, 0, r.err)
+            }
+            XCTAssertEqual(try runState(runs, "b1")["status"] as? String, "done", stage ?? "uninterrupted")
+            let campaigns = (try instantly(s)["campaigns"] as? [[String: Any]]) ?? []
+            let csv = (try? String(contentsOfFile: runs + "/b1/exports/leads.csv", encoding: .utf8)) ?? ""
+            return (csv, try writes(s), campaigns.reduce(0) { $0 + ($1["duplicate_leads"] as? Int ?? 0) })
+        }
+        let reference = try once(kill: nil)
+        XCTAssertGreaterThan(reference.writes["instantly leads"] ?? 0, 0)
+        XCTAssertFalse(reference.csv.isEmpty)
+        for stage in ["gh-search", "gh-people", "gh-enrich", "mx-check", "score-icp", "render-copy", "send-instantly", "sync-attio", "export-csv"] {
+            let r = try once(kill: stage)
+            XCTAssertEqual(r.duplicates, 0, stage)
+            XCTAssertEqual(r.writes, reference.writes, stage)
+            XCTAssertEqual(r.csv, reference.csv, stage)
+        }
+    }
 }

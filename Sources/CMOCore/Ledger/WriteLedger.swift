@@ -380,7 +380,7 @@ public final class WriteLedger: Sendable {
         guard let colon = owner.lastIndex(of: ":"), let pid = pid_t(owner[owner.index(after: colon)...]) else { return false }
         guard String(owner[..<colon]) == hostName() else { return true }
         if pid == getpid() { return true }
-        return kill(pid, 0) == 0 || errno == EPERM
+        return ProcessLiveness.isRunning(pid)
     }
 }
 

@@ -192,7 +192,10 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
         } else {
             let planner = SandboxPlanner(options: options)
             let forcedName = ((choice as? [String: Any])?["function"] as? [String: Any])?["name"] as? String
-            let (action, raw) = forcedName.map { (planner.forced($0, conversation), nil) } ?? kind.answer(conversation, planner: planner)
+            let (action, raw) =
+                kind.isParser
+                ? SandboxParser.answer(kind, conversation)
+                : forcedName.map { (planner.forced($0, conversation), nil) } ?? kind.answer(conversation, planner: planner)
             switch action {
             case .text(let t):
                 message["content"] = t

@@ -17,6 +17,15 @@ enum SandboxModel: String, CaseIterable {
     case throttled = "cmo-planner-429"
     /// Always 429 `insufficient_quota`, without `Retry-After` (do not retry).
     case noQuota = "cmo-planner-quota"
+    /// Goal parser: answers a `set_job` tool with the job the goal states (see `SandboxParser`).
+    case parser = "cmo-parser"
+    /// Parser whose `set_job` arguments are broken JSON unless the last tool result reported an error.
+    case parserMalformed = "cmo-parser-malformed"
+    /// Parser that makes up an Instantly campaign id every time, and adds a field `set_job` does not have
+    /// unless the last tool result reported an error.
+    case parserInvented = "cmo-parser-invented"
+    /// Parser that answers with prose even when `tool_choice` names `set_job` (as some OpenAI-compatible servers do).
+    case parserChatty = "cmo-parser-chatty"
     /// Plain text writer (the same as the planner when no tools are offered).
     case writer = "cmo-writer"
     /// Writer that refuses: `content: null`, `refusal` set.
@@ -32,6 +41,8 @@ enum SandboxModel: String, CaseIterable {
 
     /// Whether this model only writes text (tools, if offered, are ignored).
     var isWriter: Bool { self == .writer || rawValue.hasPrefix("cmo-writer-") }
+    /// Whether this model reads goals into jobs (`set_job`) instead of planning.
+    var isParser: Bool { rawValue.hasPrefix("cmo-parser") }
 
     /// This model's answer for a conversation with tools.
     func answer(_ c: SandboxConversation, planner: SandboxPlanner) -> (action: SandboxPlannerAction, rawArguments: String?) {

@@ -32,24 +32,30 @@ struct SandboxPlannerGoal: Equatable {
         language = Self.language(in: lower)
         target = Self.target(in: lower) ?? defaults.defaultTarget
         days = Self.days(in: lower) ?? defaults.defaultDays
-        minStars =
-            Self.firstInt(lower, [#"(\d+)\s*\+?\s*stars"#, #"stars?\s*(?:>=|>|=|:|≥)\s*(\d+)"#, #"min[_ -]?stars\s*[=:]?\s*(\d+)"#])
-            ?? defaults.defaultMinStars
+        minStars = Self.stars(in: lower) ?? defaults.defaultMinStars
         topics =
             Self.capture(lower, #"topics?\s*[=:]\s*([a-z0-9][a-z0-9, _-]*)"#)
             .map { $0.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init).filter { !$0.isEmpty && $0 != "and" } } ?? []
         campaignID =
             Self.capture(text, #"(?i)\b(?:seq|sequence|campaign)(?:[_ ]id)?\s*[=:#]\s*([A-Za-z0-9][A-Za-z0-9-]*)"#)
             ?? Self.capture(text, #"(?i)\b(?:seq|sequence|campaign)(?:[_ ]id)?\s+([A-Za-z0-9-]*[0-9][A-Za-z0-9-]*)"#)
-        attioList = Self.capture(text, #"(?i)\blist(?:[_ ]id)?\s*[=:#]\s*([A-Za-z0-9][A-Za-z0-9_-]*)"#)
+        attioList =
+            Self.capture(text, #"(?i)\blist(?:[_ ]id)?\s*[=:#]\s*([A-Za-z0-9][A-Za-z0-9_-]*)"#)
+            ?? Self.capture(text, #"(?i)\battio list\s+([A-Za-z0-9][A-Za-z0-9_-]*)"#)
         wantsAttio = lower.contains("attio") || attioList != nil
-        linearTeam = Self.capture(text, #"(?i)\bteam\s*[=:#]\s*([A-Za-z0-9][A-Za-z0-9_-]*)"#)
+        linearTeam =
+            Self.capture(text, #"(?i)\bteam\s*[=:#]\s*([A-Za-z0-9][A-Za-z0-9_-]*)"#)
+            ?? Self.capture(text, #"(?i)\blinear team\s+([A-Za-z0-9][A-Za-z0-9_-]*)"#)
         wantsLinear = lower.range(of: #"\blinear\b"#, options: .regularExpression) != nil
         wantsCSV = lower.range(of: #"\bcsv\b"#, options: .regularExpression) != nil
         dryRun = lower.range(of: #"\bdry[ -]?run\b"#, options: .regularExpression) != nil
     }
 
-    private static func language(in lower: String) -> String? {
+    static func stars(in lower: String) -> Int? {
+        firstInt(lower, [#"(\d+)\s*\+?\s*stars"#, #"stars?\s*(?:>=|>|=|:|≥)\s*(\d+)"#, #"min[_ -]?stars\s*[=:]?\s*(\d+)"#])
+    }
+
+    static func language(in lower: String) -> String? {
         for l in languages {
             let escaped = NSRegularExpression.escapedPattern(for: l)
             if lower.range(of: "(^|[^a-z0-9+#])\(escaped)($|[^a-z0-9+#])", options: .regularExpression) != nil {
@@ -69,7 +75,7 @@ struct SandboxPlannerGoal: Equatable {
         return nil
     }
 
-    private static func target(in lower: String) -> Int? {
+    static func target(in lower: String) -> Int? {
         let nouns = "maintainers|developers|devs|leads|people|contributors|engineers|users|committers|prospects|authors"
         guard let m = captures(lower, #"(\d[\d,\.]*)\s*(k)?\s+(?:[a-z+#-]+\s+){0,3}?(?:\#(nouns))"#) else { return nil }
         let digits = m[0].replacingOccurrences(of: ",", with: "")
@@ -78,7 +84,7 @@ struct SandboxPlannerGoal: Equatable {
         return Int(n)
     }
 
-    private static func days(in lower: String) -> Int? {
+    static func days(in lower: String) -> Int? {
         if let d = firstInt(lower, [#"(\d+)\s*(?:days?|d)\b"#]) { return d }
         if let w = firstInt(lower, [#"(\d+)\s*weeks?\b"#]) { return w * 7 }
         if let m = firstInt(lower, [#"(\d+)\s*months?\b"#]) { return m * 30 }
