@@ -84,12 +84,15 @@ if [[ " $PARTS " == *" 2 "* ]]; then
   export CMO_STATE_DIR="$WORK/state-bare"
   b=$(sandbox_requests "github ")
   s0=$(now_s)
-  pipelines/discover.sh --config pipelines/demo-campaign.yaml --now "$NOW" --keep "$WORK/bare" "language:python" "$N" "$WORK/bare.csv" </dev/null 2>"$WORK/bare.log" ||
+  pipelines/discover.sh --config pipelines/demo-campaign.yaml --now "$NOW" "language:python" "$N" "$WORK/bare.csv" </dev/null 2>"$WORK/bare.log" ||
     { echo "bench: discover.sh exited $?" >&2; tail -20 "$WORK/bare.log" >&2; exit 1; }
   s1=$(now_s)
   bare=$(($(sandbox_requests "github ") - b))
-  bl=$(jq .rendered "$WORK/bare/funnel.json")
-  echo "    $bl leads, $bare GitHub requests: $(python3 -c "print(round($bare / max(1, $bl), 4))") per lead, $(python3 -c "print(round($s1 - $s0, 1))") s"
+  bl=$(grep -o '^render-copy: [0-9]* in, [0-9]* out' "$WORK/bare.log" | tail -1 | awk '{print $4}')
+  pass1=$(jq '[.steps[] | select(.widenStep == 0 and (.stage == "gh-search" or .stage == "gh-people" or .stage == "gh-enrich")) | .counts.http // 0] | add' "$WORK/runs/e2e/state.json")
+  p1=$(jq '[.steps[] | select(.widenStep == 0 and .stage == "render-copy" and .status == "done") | .counts.out] | max' "$WORK/runs/e2e/state.json")
+  echo "    cmo-plan's first pass (before any widening): $p1 leads, $pass1 GitHub requests: $(python3 -c "print(round($pass1 / max(1, $p1), 4))") per lead"
+  echo "    the bare pipeline: $bl leads, $bare GitHub requests: $(python3 -c "print(round($bare / max(1, $bl), 4))") per lead, $(python3 -c "print(round($s1 - $s0, 1))") s"
   echo "  violations: $(curl -s "$CMO_SANDBOX_URL/_sandbox/stats" | jq .violations_total)"
 fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The read side end to end (pipelines/discover.sh) against the sandbox with added latency: wall
+# The read side end to end (pipelines/discover.sh, the stages piped by hand) against the sandbox with added latency: wall
 # time to N leads, GitHub requests and DNS queries per lead, the funnel, and a warm re-run.
 #
 #   bin/setup && bench/discover.sh [N=500 ...]
@@ -17,7 +17,7 @@ USERS=${USERS:-9000}
 LATENCY=${LATENCY:-50}
 QUERY=${QUERY:-language:python}
 NOW=2026-11-20T00:00:00Z
-WORK=${KEEP:-$(mktemp -d /tmp/cmo-bench-discover.XXXXXX)} # KEEP=DIR keeps every run's output and logs
+WORK=${KEEP:-$(mktemp -d /tmp/cmo-bench-discover.XXXXXX)} # KEEP=DIR keeps every run's CSV and log
 mkdir -p "$WORK"
 SANDBOX=$BIN/cmo-sandbox SANDBOX_PID=""
 trap '[ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
@@ -45,19 +45,19 @@ for n in "$@"; do
     before=$(sandbox_requests "github ")
     searches_before=$(sandbox_requests "github GET /search")
     dns_before=$(($(sandbox_requests "dns M") + $(sandbox_requests "dns A")))
-    /usr/bin/time -f '%e %M' -o "$WORK/time" pipelines/discover.sh --config pipelines/demo-campaign.yaml --now "$NOW" --keep "$WORK/run-$n-$run" \
-      "$QUERY" "$n" "$WORK/leads-$n-$run.csv" </dev/null 2>"$WORK/funnel-$n-$run.txt" || { echo "bench: discover exited $?" >&2; cat "$WORK"/run-$n-$run/*.log >&2; exit 1; }
+    /usr/bin/time -f '%e %M' -o "$WORK/time" pipelines/discover.sh --config pipelines/demo-campaign.yaml --now "$NOW" \
+      "$QUERY" "$n" "$WORK/leads-$n-$run.csv" </dev/null 2>"$WORK/log-$n-$run.txt" || { echo "bench: discover exited $?" >&2; tail -20 "$WORK/log-$n-$run.txt" >&2; exit 1; }
     read -r wall kb <"$WORK/time"
     calls=$(($(sandbox_requests "github ") - before))
     searches=$(($(sandbox_requests "github GET /search") - searches_before)) # what the warm run will ask again
     dns=$(($(sandbox_requests "dns M") + $(sandbox_requests "dns A") - dns_before))
-    leads=$(jq .rendered "$WORK/run-$n-$run/funnel.json")
-    stages=$(for f in "$WORK/run-$n-$run"/[0-9]-*.log; do
-      n_=$(basename "$f" .log); printf '%s %s  ' "${n_#?-}" "$(grep -o '[0-9.]* s;\|[0-9.]* s$' "$f" | tail -1 | cut -d' ' -f1)"
-    done)
+    # Each stage's summary line: "stage: N in, M out, …, T s" (T: seconds since it started).
+    leads=$(grep -o '^render-copy: [0-9]* in, [0-9]* out' "$WORK/log-$n-$run.txt" | tail -1 | awk '{print $4}')
+    stages=$(grep -E '^[a-z-]+: [0-9]+ in, [0-9]+ out, .* s(;|$)' "$WORK/log-$n-$run.txt" |
+      sed -E 's/^([a-z-]+): .* ([0-9.]+) s(;.*)?$/\1 \2/' | tr '\n' ' ')
     awk -v l="$leads" -v r="$run" -v w="$wall" -v c="$calls" -v d="${dns:-0}" -v k="$kb" -v v="$(violations)" \
       -v s="$stages" 'BEGIN { printf "%7d %5s %9.2f %8d %8.4f %10d %11.3f %9.0f %6d   %s\n", l, r, w, c, (l ? c / l : 0), d, (l ? d / l : 0), k / 1024, v, s }' 
   done
-  echo "funnel ($n, cold): $(jq -c . "$WORK/run-$n-cold/funnel.json")"
+  echo "funnel ($n, cold): $(grep -oE '^[a-z-]+: [0-9]+ in, [0-9]+ out' "$WORK/log-$n-cold.txt" | sed -E 's/: [0-9]+ in, / /; s/ out//' | tr '\n' ' ')"
   cmp -s "$WORK/leads-$n-cold.csv" "$WORK/leads-$n-warm.csv" && echo "warm re-run: identical CSV" || echo "warm re-run: CSV differs"
 done

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Lead quality of a finished read-side run: do the leads match what was asked for?
-#   bench/lead-quality.sh RUN_DIR LANGUAGE [MIN_COMMITS=3]
-# RUN_DIR is a pipelines/discover.sh run folder (--keep DIR, or pipelines/demo.sh's OUT/run), holding
-# 6-render-copy.ndjson (the rendered leads). LANGUAGE is the campaign's (python). Prints, for the leads:
+#   bench/lead-quality.sh LEADS LANGUAGE [MIN_COMMITS=3]
+# LEADS is a cmo-plan run directory (runs/<job_id>: its render-copy artifact that rendered the most,
+# e.g. pipelines/demo.sh's OUT/runs/demo-…) or an NDJSON file of rendered leads (render-copy's output).
+# LANGUAGE is the campaign's (python). Prints, for the leads:
 #   - the share whose copy names LANGUAGE, and a repository that matched the search (target 100 %)
 #   - how many name another language anywhere in subject or body (target 0)
 #   - the share with at least MIN_COMMITS commits in the window
 #   - how many have a role, disposable or no-reply best_email ready to send (target 0)
 # Exits 1 when a target is missed, so it can guard a pipeline.
 set -euo pipefail
-run=${1:?usage: bench/lead-quality.sh RUN_DIR LANGUAGE [MIN_COMMITS]}
-language=${2:?usage: bench/lead-quality.sh RUN_DIR LANGUAGE [MIN_COMMITS]}
+run=${1:?usage: bench/lead-quality.sh LEADS LANGUAGE [MIN_COMMITS]}
+language=${2:?usage: bench/lead-quality.sh LEADS LANGUAGE [MIN_COMMITS]}
 min=${3:-3}
-leads="$run/6-render-copy.ndjson"
-[ -r "$leads" ] || { echo "lead-quality: no $leads (run discover.sh with --keep)" >&2; exit 64; }
+leads=$run
+if [ -d "$run" ]; then
+  [ -r "$run/state.json" ] || { echo "lead-quality: $run is not a cmo-plan run directory (no state.json)" >&2; exit 64; }
+  leads="$run/$(jq -r '[.steps[] | select(.stage == "render-copy" and .status == "done")] | max_by(.counts.out) | .artifact // empty' "$run/state.json")"
+fi
+[ -r "$leads" ] && [ -f "$leads" ] || { echo "lead-quality: no rendered leads in $run" >&2; exit 64; }
 
 jq -rn --arg lang "$language" --argjson min "$min" '
   # Languages a text may name; matched as whole words, outside owner/name repository names.

@@ -46,6 +46,10 @@ public struct RunState: Codable, Sendable {
     /// Who read the goal: "rule", or "model NAME"; and why the rule parser took over from the model, if it did.
     public var parser: String?
     public var parserFallback: String?
+    /// Where the CSV is copied when the run is healthy (`--output`, absolute), and the dead-letter share
+    /// over which it is not (`--max-dead-share`).
+    public var output: String?
+    public var maxDeadShare: Double?
     /// The campaign config every stage is given (absolute path).
     public var config: String?
     public var job: Job
@@ -81,7 +85,7 @@ public struct RunState: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", goal, parser, parserFallback = "parser_fallback", config, job, plan, status, steps, widenings, approval, turns, strikes
+        case jobID = "job_id", goal, parser, parserFallback = "parser_fallback", output, maxDeadShare = "max_dead_share", config, job, plan, status, steps, widenings, approval, turns, strikes
         case plannerFallback = "planner_fallback", errors, summary
         case createdAt = "created_at", updatedAt = "updated_at"
     }

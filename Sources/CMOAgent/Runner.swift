@@ -12,6 +12,8 @@ public final class Runner {
         public var config: String?
         /// The model planner, when the job is planned by a model (nil: the rule planner).
         public var planner: ModelPlanner?
+        /// `--max-dead-share` given to this process (nil: the job's, else 20%).
+        public var maxDeadShare: Double?
         public init() {}
     }
 
@@ -100,6 +102,7 @@ public final class Runner {
     // MARK: the approval gate
 
     func gate() throws -> ExitStatus? {
+        if let why = unhealthy() { return try failUnhealthy(why, before: "nothing was written") }
         let rendered = lastRendered()
         let effects = state.plan.sideEffects.filter { !$0.dryRun && $0.service != "file" }.map { e -> SideEffect in
             var e = e
@@ -475,12 +478,13 @@ public final class Runner {
             lines.append("\(rendered) of \(state.plan.target) asked for, after \(state.widenings.count) widening(s)")
         }
         state.summary = lines.joined(separator: "\n")
-        if rendered == 0 {
-            state.status = .failed
-            state.errors.append("no lead rendered")
-            try save()
-            event("failed", "no lead rendered: nothing useful came out of this run\n" + state.summary!)
-            return .dataError
+        if let why = unhealthy() {
+            event("summary", state.summary!)
+            return try failUnhealthy(why, before: "nothing useful came out of this run")
+        }
+        if let out = try publishCSV() {
+            lines.insert("CSV copied to \(out)", at: lines.firstIndex { $0.hasPrefix("dead letters:") } ?? lines.count)
+            state.summary = lines.joined(separator: "\n")
         }
         state.status = .done
         try save()

@@ -136,8 +136,14 @@ struct ExecFlags: ParsableArguments {
     @Flag(help: "Approve the side effects without asking (cron).") var yes = false
     @Flag(name: .shortAndLong, help: "Print nothing but warnings and failures.") var quiet = false
     @Option(help: ArgumentHelp("Events on stderr as 'text' or 'json'.", valueName: "format")) var logFormat: String?
+    @Option(help: ArgumentHelp("Stop with 65 before anything is written when a stage dead-lettered more than this percentage of what it read (default: the job's, else 20).", valueName: "percent"))
+    var maxDeadShare: Double?
     @Option(name: .customLong("stage"), help: ArgumentHelp("Replace a stage by a command: NAME=CMD (repeatable). A command with shell syntax runs through sh with the stage's arguments in \"$@\".", valueName: "name=cmd"))
     var stages: [String] = []
+
+    func validate() throws {
+        if let m = maxDeadShare, !(0...100).contains(m) { throw ValidationError("--max-dead-share is a percentage from 0 to 100, not \(m)") }
+    }
 
     func runnerOptions(config: String?, state: RunState) throws -> Runner.Options {
         var o = Runner.Options()
@@ -146,6 +152,7 @@ struct ExecFlags: ParsableArguments {
         }
         o.yes = yes
         o.quiet = quiet
+        o.maxDeadShare = maxDeadShare
         o.jsonLog = (logFormat ?? ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"]) == "json"
         o.config = config
         for s in stages {
@@ -235,6 +242,8 @@ extension CMOPlan {
         @OptionGroup var exec: ExecFlags
         @Option(help: ArgumentHelp("Name the job (default: a generated id, printed first on stderr).", valueName: "id"))
         var jobID: String?
+        @Option(name: .shortAndLong, help: ArgumentHelp("Also put the CSV here, replacing the file only when the run is healthy (a failed run leaves the last good one).", valueName: "file"))
+        var output: String?
 
         func run() throws {
             try CommandBase.run("cmo-plan") {
@@ -250,12 +259,21 @@ extension CMOPlan {
                 // The first line on stderr, unless -q and the caller named the job (cron: silent on success).
                 if !(exec.quiet && jobID != nil) { FileHandle.standardError.write(Data("cmo-plan: job \(id)\n".utf8)) }
                 r.say()
-                let job = r.job
+                var job = r.job
+                if output != nil { job.export = true }  // -o FILE asks for the CSV
                 let plan = try makePlan(job, flags: flags, jobID: id, dryRun: goal.dryRun)
                 let now = RunState.timestamp()
                 var state = RunState(jobID: id, goal: r.goal, job: job, plan: plan, createdAt: now, updatedAt: now)
                 state.parser = r.parser
                 state.parserFallback = r.fallback
+                if let o = output {
+                    var isDir: ObjCBool = false
+                    guard !o.hasSuffix("/"), !(FileManager.default.fileExists(atPath: o, isDirectory: &isDir) && isDir.boolValue) else {
+                        throw StageFailure(.usage, "--output is a file name, not the directory '\(o)'")
+                    }
+                    state.output = URL(fileURLWithPath: o).standardizedFileURL.path
+                }
+                state.maxDeadShare = exec.maxDeadShare
                 state.status = .planned
                 state.config = flags.configPath
                 try dir.save(state)
@@ -264,6 +282,7 @@ extension CMOPlan {
                     printPlan(plan, job: job, end: "\n")
                 }
                 runner.event("planned", "planned \(plan.stages.count) stages\(plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
+                if let status = try runner.preflight() { return status }
                 return try runner.run()
             }
         }

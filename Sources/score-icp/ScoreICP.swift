@@ -166,7 +166,12 @@ struct ScoreICP: Stage {
             }
         }
         if var best {
-            for (_, record) in best.drainBestFirst() { try context.emit(record) }
+            let drained = best.drainBestFirst()
+            for (_, record) in drained { try context.emit(record) }
+            // A shortfall is said, not left to be read from the counts.
+            if let top = plan.top, drained.count < top {
+                context.logger.warning("\(drained.count) of --top \(top): fewer scored leads than asked for came in; widen the search upstream")
+            }
         }
     }
 }
