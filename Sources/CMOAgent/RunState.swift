@@ -93,15 +93,20 @@ public struct RunState: Codable, Sendable {
     /// The last finished step of a stage.
     public func lastDone(_ stage: String) -> StepRecord? { steps.last { $0.stage == stage && $0.status == .done } }
 
-    public static func timestamp(_ date: Date = Date()) -> String { formatter.string(from: date) }
-
-    /// One formatter for the process (making one costs more than a step's other bookkeeping); cmo-plan is
-    /// single-threaded where it formats times.
-    nonisolated(unsafe) static let formatter: ISO8601DateFormatter = {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
-    }()
+    /// ISO 8601 in UTC with milliseconds ("2026-12-03T11:25:38.817Z"), formatted by hand: a Foundation
+    /// date formatter costs more than the rest of a step's bookkeeping.
+    public static func timestamp(_ date: Date = Date()) -> String {
+        let t = date.timeIntervalSince1970
+        var seconds = time_t(t.rounded(.down))
+        let ms = min(999, Int(((t - Double(seconds)) * 1000).rounded(.down)))
+        var tm = tm()
+        gmtime_r(&seconds, &tm)
+        func pad(_ n: Int32, _ width: Int) -> String {
+            let s = String(n)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
+    }
 }
 
 /// A job's run directory: state.json, artifacts/, logs/, events.ndjson, dead-letters.ndjson, exports/.
