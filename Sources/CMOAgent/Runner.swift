@@ -192,14 +192,14 @@ public final class Runner {
     }
 
     /// The rule planner's next steps from any state: the first pass, the rest of a pass the model left
-    /// unfinished, a widening, or the writers not yet run. False when finished.
+    /// unfinished, a widening, or the writers not yet run. False when finished. Not saved here: the steps
+    /// are saved when they start (a crash before that derives the same steps again from the state).
     func ruleStep() throws -> Bool {
         let pass = state.steps.map(\.widenStep).max() ?? 0
         let wroteAlready = state.steps.contains { !RulePlanner.readStages.contains($0.stage) }
         guard let lastSearch = state.steps.lastIndex(where: { $0.stage == "gh-search" }) else {
             appendDiscovery(pass: 0, activeDays: state.plan.activeDays, minStars: state.plan.minStars, topics: state.job.topics ?? [],
                             maxRepos: initialRepos(), maxPeople: initialPeople())
-            try save()
             return true
         }
         let since = Set(state.steps[lastSearch...].map(\.stage))
@@ -210,7 +210,6 @@ public final class Runner {
                 topics: w?.topics ?? (state.job.topics ?? []), maxRepos: w?.maxRepos ?? initialRepos(), maxPeople: w?.maxPeople ?? initialPeople(),
                 target: state.plan.target)
             for (stage, args) in steps[missing...] { append(stage, args, input: nil, pass: pass) }
-            try save()
             return true
         }
         let rendered = lastRendered()
@@ -218,14 +217,12 @@ public final class Runner {
             state.widenings.append(w)
             event("widening", "widening \(w.step): \(w.reason)", ["widen_step": w.step])
             appendDiscovery(pass: w.step, activeDays: w.activeDays, minStars: w.minStars, topics: w.topics, maxRepos: w.maxRepos, maxPeople: w.maxPeople)
-            try save()
             return true
         }
         let writers = RulePlanner.writerSteps(state.job, options: runOptions, hasDeadLetters: true)
             .filter { w in !state.steps.contains { $0.stage == w.stage } }
         guard !writers.isEmpty else { return false }
         for (stage, args) in writers { append(stage, args, input: nil, pass: pass) }
-        try save()
         return true
     }
 
