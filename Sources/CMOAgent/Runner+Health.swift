@@ -18,15 +18,12 @@ extension Runner {
     public func preflight() throws -> ExitStatus? {
         for stage in ["score-icp", "render-copy"] where options.stageOverrides[stage] == nil {
             guard let planned = state.plan.stages.first(where: { $0.stage == stage }) else { continue }
-            var args = ["--dead-letter", "/dev/null"] + planned.arguments
-            if let c = runOptions.config { args = ["--config", c] + args }
-            let command = try StageLocator.command(for: stage, overrides: [:], arguments: args)
+            let command = try stageCommand(stage, planned.arguments, deadLetter: "/dev/null", overrides: [:])
             let log = dir.path("logs/preflight-\(stage).log")
             let spec = StageSpec(executable: command.executable, arguments: command.arguments, environment: ProcessInfo.processInfo.environment,
                                  stdin: nil, artifact: "/dev/null", log: log.path)
-            let run = try PipelineRun([spec])
-            do { _ = try run.start() } catch { throw StageFailure(.unavailable, "cannot start \(stage): \(error)") }
-            let status = run.wait(stage: 0)
+            let status: Int32
+            do { status = try spawnAndWait(spec) } catch { throw StageFailure(.unavailable, "cannot start \(stage): \(error)") }
             guard status != 0 else { continue }
             let said = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
                 .filter { !$0.contains(" in, ") }.suffix(20).map { "  " + $0 }.joined(separator: "\n")

@@ -328,11 +328,9 @@ public final class Runner {
         let input = input(for: i)
         for k in steps {
             let step = state.steps[k]
-            var args = step.arguments.map { $0.hasPrefix("exports/") ? dir.path($0).path : $0 }
-            if let c = runOptions.config { args = ["--config", c] + args }
+            let args = step.arguments.map { $0.hasPrefix("exports/") ? dir.path($0).path : $0 }
             let deadLetter = step.stage == "sync-linear" ? dir.path("logs/\(String(format: "%02d", step.n))-sync-linear.dead-letters.ndjson") : dir.deadLettersURL
-            args = ["--dead-letter", deadLetter.path] + args
-            let command = try StageLocator.command(for: step.stage, overrides: options.stageOverrides, arguments: args)
+            let command = try stageCommand(step.stage, args, deadLetter: deadLetter.path, overrides: options.stageOverrides)
             specs.append(StageSpec(executable: command.executable, arguments: command.arguments, environment: env,
                                    stdin: k == i ? input?.path : nil, artifact: dir.path(step.artifact).path + ".partial",
                                    log: dir.path(step.log).path))
@@ -401,6 +399,13 @@ public final class Runner {
         event("failed", "step \(step.n) \(step.stage) exited \(status) (\(Self.why(status))); its log:\n" + tail.map { "  " + $0 }.joined(separator: "\n")
               + "\ncmo-plan: everything so far is in \(dir.url.path); `cmo-plan resume \(state.jobID)` continues from this step", ["step": step.n])
         return ExitStatus(rawValue: status) ?? .failure
+    }
+
+    /// A stage's command with what cmo-plan adds to every stage: the campaign config and the dead-letter file.
+    func stageCommand(_ stage: String, _ arguments: [String], deadLetter: String, overrides: [String: String]) throws -> StageLocator.Command {
+        var args = ["--dead-letter", deadLetter]
+        if let c = runOptions.config { args += ["--config", c] }
+        return try StageLocator.command(for: stage, overrides: overrides, arguments: args + arguments)
     }
 
     /// score-icp reads every person verified so far, by every pass (the latest record of a login wins), so

@@ -81,17 +81,24 @@ struct GoalOptions: ParsableArguments {
     }
 
     /// The model that reads the goal, or nil for the rule parser.
-    func model() throws -> String? {
-        let env = ProcessInfo.processInfo.environment
-        switch parser ?? env["CMO_PARSER"].flatMap({ $0.isEmpty ? nil : $0 }) ?? "rule" {
-        case "rule": return nil
-        case "model":
-            guard let m = parserModel ?? env["CMO_PARSER_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) else {
-                throw StageFailure(.config, "--parser model needs a model: --parser-model NAME or CMO_PARSER_MODEL")
-            }
-            return m
-        case let other: throw StageFailure(.usage, "--parser is 'rule' or 'model', not '\(other)'")
+    func model() throws -> String? { try chosenModel("parser", kind: parser, model: parserModel) }
+}
+
+/// A non-empty environment variable.
+func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+
+/// `--<role> rule|model` (else `CMO_<ROLE>`, else rule) and its `--<role>-model` (else `CMO_<ROLE>_MODEL`):
+/// the model, or nil for the rules.
+func chosenModel(_ role: String, kind: String?, model: String?) throws -> String? {
+    let variable = "CMO_" + role.uppercased()
+    switch kind ?? environment(variable) ?? "rule" {
+    case "rule": return nil
+    case "model":
+        guard let m = model ?? environment(variable + "_MODEL") else {
+            throw StageFailure(.config, "--\(role) model needs a model: --\(role)-model NAME or \(variable)_MODEL")
         }
+        return m
+    case let other: throw StageFailure(.usage, "--\(role) is 'rule' or 'model', not '\(other)'")
     }
 }
 
@@ -109,25 +116,13 @@ struct RunFlags: ParsableArguments {
     var plannerModel: String?
 
     /// The model that plans, or nil for the rule planner.
-    func model() throws -> String? {
-        let env = ProcessInfo.processInfo.environment
-        let kind = planner ?? env["CMO_PLANNER"].flatMap { $0.isEmpty ? nil : $0 } ?? "rule"
-        switch kind {
-        case "rule": return nil
-        case "model":
-            guard let m = plannerModel ?? env["CMO_PLANNER_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) else {
-                throw StageFailure(.config, "--planner model needs a model: --planner-model NAME or CMO_PLANNER_MODEL")
-            }
-            return m
-        default: throw StageFailure(.usage, "--planner is 'rule' or 'model', not '\(kind)'")
-        }
-    }
+    func model() throws -> String? { try chosenModel("planner", kind: planner, model: plannerModel) }
 
     var runs: URL {
-        URL(fileURLWithPath: runsDir ?? ProcessInfo.processInfo.environment["CMO_RUNS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "runs")
+        URL(fileURLWithPath: runsDir ?? environment("CMO_RUNS_DIR") ?? "runs")
     }
     var configPath: String? {
-        guard let c = config ?? ProcessInfo.processInfo.environment["CMO_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        guard let c = config ?? environment("CMO_CONFIG") else { return nil }
         return URL(fileURLWithPath: c).standardizedFileURL.path
     }
 }
@@ -211,7 +206,7 @@ extension CMOPlan {
         @OptionGroup var goal: GoalOptions
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                let r = try goal.resolve(config: ProcessInfo.processInfo.environment["CMO_CONFIG"].flatMap { $0.isEmpty ? nil : $0 })
+                let r = try goal.resolve(config: environment("CMO_CONFIG"))
                 print(r.job.json())
                 r.say()
                 return .ok

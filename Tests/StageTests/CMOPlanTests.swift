@@ -30,8 +30,12 @@ final class CMOPlanTests: XCTestCase {
         return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
-    func instantly(_ s: SandboxLauncher) throws -> [String: Any] {
-        try XCTUnwrap((try s.stats()["services"] as? [String: Any])?["instantly"] as? [String: Any])
+    func instantly(_ s: SandboxLauncher) throws -> [String: Any] { try service(s, "instantly") }
+
+    /// `cmo-plan run --yes` of the goal as job `id`, with one stage replaced by `command`.
+    func runReplacing(_ s: SandboxLauncher, _ stage: String, by command: String, id: String, state: String, runs: String) throws -> SpawnResult {
+        try plan(s, ["run", "--yes", "--config", Self.campaign, "--now", Self.now, "--job-id", id, "--stage", "\(stage)=\(command)", goal(s)],
+                 state: state, runs: runs)
     }
 
     func queued(_ runs: String, _ id: String) throws -> [String: Int] {
@@ -105,9 +109,7 @@ final class CMOPlanTests: XCTestCase {
         let dir = Spawn.tempDirectory()
         let runs = dir + "/runs", state = dir + "/state"
         // gh-enrich kills cmo-plan itself (its parent) with SIGKILL in the middle of the step.
-        let killed = try plan(
-            s, ["run", "--yes", "--config", Self.campaign, "--now", Self.now, "--job-id", "k1", "--stage", "gh-enrich=sleep 0.5; kill -9 $PPID; sleep 1", goal(s)],
-            state: state, runs: runs)
+        let killed = try runReplacing(s, "gh-enrich", by: "sleep 0.5; kill -9 $PPID; sleep 1", id: "k1", state: state, runs: runs)
         XCTAssertNotEqual(killed.status, 0)
         let mid = try runState(runs, "k1")
         XCTAssertEqual(mid["status"] as? String, "running")
@@ -132,9 +134,7 @@ final class CMOPlanTests: XCTestCase {
         defer { s.stop() }
         let dir = Spawn.tempDirectory()
         let runs = dir + "/runs", state = dir + "/state"
-        let failed = try plan(
-            s, ["run", "--yes", "--config", Self.campaign, "--now", Self.now, "--job-id", "f1", "--stage", "mx-check=sh -c 'exit 69'", goal(s)],
-            state: state, runs: runs)
+        let failed = try runReplacing(s, "mx-check", by: "sh -c 'exit 69'", id: "f1", state: state, runs: runs)
         XCTAssertEqual(failed.status, 69, failed.err)
         XCTAssertTrue(failed.err.contains("mx-check exited 69"), failed.err)
         XCTAssertEqual(try runState(runs, "f1")["status"] as? String, "failed")
@@ -160,9 +160,8 @@ final class CMOPlanTests: XCTestCase {
         defer { s.stop() }
         let dir = Spawn.tempDirectory()
         let runs = dir + "/runs", state = dir + "/state"
-        let limited = try plan(
-            s, ["run", "--yes", "--config", Self.campaign, "--now", Self.now, "--job-id", "r1", "--stage", "gh-enrich=sh -c 'cat >/dev/null; echo \"gh-enrich: GitHub rate limit: resets in 3600 s\" >&2; exit 75'", goal(s)],
-            state: state, runs: runs)
+        let limited = try runReplacing(
+            s, "gh-enrich", by: "sh -c 'cat >/dev/null; echo \"gh-enrich: GitHub rate limit: resets in 3600 s\" >&2; exit 75'", id: "r1", state: state, runs: runs)
         XCTAssertEqual(limited.status, 75, limited.err)
         XCTAssertTrue(limited.err.contains("rate-limited"), limited.err)
         XCTAssertTrue(limited.err.contains("resets in 3600 s"), "the stage's own words are shown: \(limited.err)")
