@@ -149,7 +149,7 @@ public enum GoalParser {
     }
 
     /// "2k", "~2k", "2,000", "1.5k", "2000" → the number.
-    static func count(_ s: String) -> Int? {
+    public static func count(_ s: String) -> Int? {
         var t = s.lowercased().replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "~", with: "")
         var scale = 1.0
         if t.hasSuffix("k") { scale = 1000; t.removeLast() } else if t.hasSuffix("m") { scale = 1_000_000; t.removeLast() }

@@ -53,34 +53,8 @@ public struct ModelGoalParser {
     /// The model's job for the goal, or the rule parser's with the reason (the model unreachable, or two
     /// answers refused).
     public func parse(_ goal: String) -> Result {
-        var messages: [[String: Any]] = [["role": "system", "content": Self.system], ["role": "user", "content": goal]]
-        var why = ""
-        for _ in 0..<Self.attempts {
-            let answer: ChatClient.Answer
-            do {
-                answer = try chat.ask(messages: messages, tools: [Self.tool], toolChoice: ["type": "function", "function": ["name": "set_job"]])
-            } catch {
-                why = "the model \(chat.model) could not be asked: \(error)"
-                break
-            }
-            switch answer {
-            case .text(let text):
-                why = "the model \(chat.model) answered in prose instead of calling set_job"
-                messages.append(["role": "assistant", "content": text])
-                messages.append(["role": "user", "content": "Answer with one set_job call, no prose."])
-            case .call(let id, let name, let arguments):
-                let refusal: String
-                do {
-                    guard name == "set_job" else { throw StageFailure(.dataError, "there is no tool '\(TextCleaning.truncate(TextCleaning.oneLine(name), to: 60))'; call set_job") }
-                    let job = try Self.check(arguments, goal: goal)
-                    return Result(parse: GoalParse(job: job, unknown: []), parser: "model \(chat.model)", fallback: nil)
-                } catch { refusal = "\(error)" }
-                why = "the model \(chat.model)'s job was refused: \(refusal)"
-                let call: [String: Any] = ["id": id, "type": "function", "function": ["name": name, "arguments": arguments]]
-                messages.append(["role": "assistant", "content": NSNull(), "tool_calls": [call]])
-                messages.append(["role": "tool", "tool_call_id": id, "content": Runner.json(["error": refusal])])
-            }
-        }
+        let (job, why) = chat.forcedCall(system: Self.system, user: goal, tool: Self.tool, attempts: Self.attempts) { try Self.check($0, goal: goal) }
+        if let job { return Result(parse: GoalParse(job: job, unknown: []), parser: "model \(chat.model)", fallback: nil) }
         return Result(parse: GoalParser.parse(goal), parser: "rule", fallback: why + "; the rule parser read the goal instead")
     }
 

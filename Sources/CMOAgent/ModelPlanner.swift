@@ -76,6 +76,40 @@ public final class ChatClient {
         return .text(TextCleaning.truncate(TextCleaning.oneLine(text), to: 500))
     }
 
+    /// One call of the tool `tools[0]` names, forced, its arguments read by `check`: prose is nudged once
+    /// per answer, a refused call is shown the refusal as its tool result, and after `attempts` answers (or
+    /// at once when the model cannot be asked) the value is nil and `why` says what went wrong.
+    public func forcedCall<T>(system: String, user: String, tool: [String: Any], attempts: Int, _ check: (String) throws -> T) -> (value: T?, why: String) {
+        let wanted = (tool["function"] as? [String: Any])?["name"] as? String ?? ""
+        var messages: [[String: Any]] = [["role": "system", "content": system], ["role": "user", "content": user]]
+        var why = ""
+        for _ in 0..<attempts {
+            let answer: Answer
+            do {
+                answer = try ask(messages: messages, tools: [tool], toolChoice: ["type": "function", "function": ["name": wanted]])
+            } catch {
+                return (nil, "the model \(model) could not be asked: \(error)")
+            }
+            switch answer {
+            case .text(let text):
+                why = "the model \(model) answered in prose instead of calling \(wanted)"
+                messages.append(["role": "assistant", "content": text])
+                messages.append(["role": "user", "content": "Answer with one \(wanted) call, no prose."])
+            case .call(let id, let name, let arguments):
+                let refusal: String
+                do {
+                    guard name == wanted else { throw StageFailure(.dataError, "there is no tool '\(TextCleaning.truncate(TextCleaning.oneLine(name), to: 60))'; call \(wanted)") }
+                    return (try check(arguments), "")
+                } catch { refusal = "\(error)" }
+                why = "the model \(model)'s answer was refused: \(refusal)"
+                let call: [String: Any] = ["id": id, "type": "function", "function": ["name": name, "arguments": arguments]]
+                messages.append(["role": "assistant", "content": NSNull(), "tool_calls": [call]])
+                messages.append(["role": "tool", "tool_call_id": id, "content": Runner.json(["error": refusal])])
+            }
+        }
+        return (nil, why)
+    }
+
     /// A function tool for `tools`.
     public static func function(_ name: String, _ description: String, parameters: [String: Any]) -> [String: Any] {
         ["type": "function", "function": ["name": name, "description": description, "parameters": parameters] as [String: Any]]

@@ -40,7 +40,18 @@ public struct Widening: Codable, Sendable {
 
 /// The whole state of a job, `runs/<job_id>/state.json`, written atomically after every step.
 public struct RunState: Codable, Sendable {
-    public enum Status: String, Codable, Sendable { case planned, running, awaitingApproval = "awaiting_approval", done, failed }
+    public enum Status: String, Codable, Sendable {
+        case planned, running, awaitingApproval = "awaiting_approval", done, failed
+        /// Stopped by a person (`pause`, Ctrl-C, SIGTERM) or by triage: `resume` continues it.
+        case paused
+        /// Stopped for good by `cancel`.
+        case cancelled
+        /// Waiting for a rate limit's reset or a GitHub token another job holds (`retry_at`); a worker resumes it then.
+        case waiting
+
+        /// The job will not run again by itself.
+        public var isFinal: Bool { self == .done || self == .failed || self == .cancelled }
+    }
     public var jobID: String
     public var goal: String?
     /// Who read the goal: "rule", or "model NAME"; and why the rule parser took over from the model, if it did.
@@ -66,6 +77,19 @@ public struct RunState: Codable, Sendable {
     public var plannerFallback: String?
     public var errors: [String] = []
     public var summary: String?
+    /// When a waiting job may go on (ISO 8601), and why it waits.
+    public var retryAt: String?
+    public var waitReason: String?
+    /// Why the job is paused (a person, or triage's figures), and when triage lets it go on by itself.
+    public var pauseReason: String?
+    public var resumeAt: String?
+    /// What triage filed, each time it paused the writers.
+    public var triage: [Triage]?
+    /// How many lines of amendments.ndjson (chat follow-ups: a new target, no sends) have been applied.
+    public var amendments: Int?
+    /// The cmo-plan process running the job now (and when it started), so `pause` and `cancel` can reach it.
+    public var runnerPID: Int32?
+    public var runnerStarted: UInt64?
     public var createdAt: String
     public var updatedAt: String
 
@@ -78,6 +102,15 @@ public struct RunState: Codable, Sendable {
         self.updatedAt = updatedAt
     }
 
+    /// One triage: what spiked, what was filed in Linear, and the file of the errors.
+    public struct Triage: Codable, Sendable {
+        public var at: String
+        public var stage: String
+        public var reason: String
+        public var errors: String
+        public var linear: String?
+    }
+
     public struct Approval: Codable, Sendable {
         public var at: String
         public var by: String
@@ -87,6 +120,8 @@ public struct RunState: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", goal, parser, parserFallback = "parser_fallback", output, maxDeadShare = "max_dead_share", config, job, plan, status, steps, widenings, approval, turns, strikes
         case plannerFallback = "planner_fallback", errors, summary
+        case retryAt = "retry_at", waitReason = "wait_reason", pauseReason = "pause_reason", resumeAt = "resume_at", triage, amendments
+        case runnerPID = "runner_pid", runnerStarted = "runner_started"
         case createdAt = "created_at", updatedAt = "updated_at"
     }
 

@@ -14,6 +14,9 @@ public final class Runner {
         public var planner: ModelPlanner?
         /// `--max-dead-share` given to this process (nil: the job's, else 20%).
         public var maxDeadShare: Double?
+        /// Run by `cmo-plan worker`: a rate limit or a busy token makes the job wait (exit 75, the worker
+        /// runs others meanwhile) instead of waiting in this process.
+        public var worker = false
         public init() {}
     }
 
@@ -52,12 +55,22 @@ public final class Runner {
         let line: Data? = Data(bytes)
         if eventsFD < 0 { eventsFD = open(dir.eventsURL.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
         if let line, eventsFD >= 0 { _ = line.withUnsafeBytes { write(eventsFD, $0.baseAddress, $0.count) } }
-        guard !options.quiet || name == "warning" || name == "failed" else { return }
+        guard !options.quiet || name == "warning" || name == "failed" || name == "triage" else { return }
         if options.jsonLog, let line {
             FileHandle.standardError.write(line)
         } else {
             FileHandle.standardError.write(Data("cmo-plan: \(message)\n".utf8))
         }
+    }
+
+    /// An event written by a process that does not run the job (a pause or resume of a queued job).
+    public static func appendEvent(dir: RunDirectory, jobID: String, _ name: String, _ message: String) {
+        var bytes = jsonValue(["time": RunState.timestamp(), "job_id": jobID, "event": name, "message": message] as [String: Any]).encoded()
+        bytes.append(10)
+        let fd = open(dir.eventsURL.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
     }
 
     /// The JSON of an event's fields: strings, numbers, booleans, and objects or arrays of them, keys sorted.
@@ -97,6 +110,7 @@ public final class Runner {
     /// Runs until done, a failure, or the approval gate. Returns the exit status.
     public func run() throws -> ExitStatus {
         try lock()
+        Interruption.shared.install()
         // A step a killed cmo-plan left running: stop its process if it still runs, then run the step again.
         for i in state.steps.indices where state.steps[i].status == .running {
             if let pid = state.steps[i].pid { ProcessLiveness.kill9(pid, started: state.steps[i].pidStarted) }
@@ -104,8 +118,15 @@ public final class Runner {
             state.steps[i].status = .pending
         }
         state.status = .running
+        state.retryAt = nil
+        state.waitReason = nil
+        state.pauseReason = nil
+        state.resumeAt = nil
+        state.runnerPID = getpid()
+        state.runnerStarted = ProcessLiveness.startTime(getpid())
         try save()
         while true {
+            if let status = try checkControl() { return status }
             if let i = state.steps.firstIndex(where: { $0.status != .done }) {
                 if needsApproval(state.steps[i]) && state.approval == nil {
                     if let status = try gate() { return status }
@@ -322,6 +343,15 @@ public final class Runner {
             return nil
         }
         let steps = group(from: i)
+        var tokenLock: Int32?
+        if steps.contains(where: { state.steps[$0].stage.hasPrefix("gh-") }) {
+            switch try takeGitHubToken() {
+            case .free: break
+            case .held(let fd): tokenLock = fd
+            case .stop(let status): return status
+            }
+        }
+        defer { if let fd = tokenLock { close(fd) } }
         var env = ProcessInfo.processInfo.environment
         env["CMO_JOB_ID"] = state.jobID
         var specs: [StageSpec] = []
@@ -343,6 +373,8 @@ public final class Runner {
         do { pids = try pipeline.start() } catch {
             throw StageFailure(.unavailable, "cannot start \(steps.map { state.steps[$0].stage }.joined(separator: " | ")): \(error)")
         }
+        Interruption.shared.running(pids)
+        defer { Interruption.shared.running([]) }
         for (k, pid) in zip(steps, pids) {
             state.steps[k].pid = pid
             state.steps[k].pidStarted = ProcessLiveness.startTime(pid)
@@ -351,14 +383,16 @@ public final class Runner {
         }
         try save()
         var failure: (step: StepRecord, status: Int32)?
+        var interrupted = false
         for (index, k) in steps.enumerated() {
             let status = pipeline.wait(stage: index)
             var step = state.steps[k]
             step.pid = nil
             step.pidStarted = nil
             let partial = dir.path(step.artifact).path + ".partial"
-            if failure != nil {
-                // It read the output of a stage that failed: not done, whatever it exited with.
+            if failure != nil || interrupted || (status != 0 && Interruption.shared.isSignalled) {
+                // Stopped by a pause or a cancel (or it read the output of a stage that was): runs again on resume.
+                interrupted = interrupted || failure == nil
                 step.status = .pending
                 step.startedAt = nil
                 state.steps[k] = step
@@ -390,8 +424,12 @@ public final class Runner {
             event("step_done", "step \(step.n) \(step.stage): \(c["in"].map { "\($0) in, " } ?? "")\(c["out"] ?? 0) out"
                   + "\(c["filtered"].map { ", \($0) filtered" } ?? "")\(c["dead"].map { ", \($0) dead-lettered" } ?? ""), \(String(format: "%.1f", step.seconds ?? 0)) s",
                   ["step": step.n, "stage": step.stage, "counts": c])
+            if let stop = try triageIfSpiking(k, status: 0) { return stop }
         }
+        if interrupted { return try stopRequested() }
         guard let (step, status) = failure else { return nil }
+        if status == 75 { return try waitForReset(step) }
+        if status == 69, let k = state.steps.firstIndex(where: { $0.n == step.n }), let stop = try triageIfSpiking(k, status: 69) { return stop }
         state.status = .failed
         state.errors.append("\(step.stage) exited \(status)")
         try save()

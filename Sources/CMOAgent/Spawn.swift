@@ -137,6 +137,35 @@ public func spawnAndWait(_ spec: StageSpec) throws -> Int32 {
     return run.wait()[0]
 }
 
+/// Starts one process in the background: stdin from `spec.stdin` (else /dev/null), stdout appended to
+/// `spec.artifact`, stderr appended to `spec.log`. The caller reaps it (`reap`).
+public func spawnInBackground(_ spec: StageSpec) throws -> pid_t {
+    _ = prepareProcess
+    let input = try openFile(spec.stdin ?? "/dev/null", O_RDONLY)
+    defer { close(input) }
+    let out = try openFile(spec.artifact, O_WRONLY | O_CREAT | O_APPEND)
+    defer { close(out) }
+    let err = spec.log == spec.artifact ? out : try openFile(spec.log, O_WRONLY | O_CREAT | O_APPEND)
+    defer { if err != out { close(err) } }
+    return try spawn(spec, stdin: input, stdout: out, stderr: err)
+}
+
+/// The exit status (128+n for signal n) of a child started by `spawnInBackground` that has ended, else nil.
+public func reap(_ pid: pid_t) -> Int32? {
+    var status: Int32 = 0
+    let r = waitpid(pid, &status, WNOHANG)
+    if r == pid { return cmo_exit_status(status) }
+    if r < 0 && errno == ECHILD { return 255 }
+    return nil
+}
+
+/// This process gets SIGKILL when its parent dies (a worker's job dies with the worker; the next worker
+/// resumes it from its state). False when the parent is not `parent` any more (it died already).
+public func dieWithParent(_ parent: pid_t) -> Bool {
+    _ = cmo_parent_death_signal(SIGKILL)
+    return getppid() == parent
+}
+
 /// Once per process: ignore SIGPIPE (a stage that stops reading then surfaces as EPIPE in its pump; children get the
 /// default back), and fill closed fds 0-2 with /dev/null so no fd made here is one a child's dup2 overwrites early.
 private let prepareProcess: Void = {

@@ -23,7 +23,8 @@ struct CMOPlan: ParsableCommand {
             was rate-limited (resume later); 78 bad config or job file; otherwise the failing stage's status.
             """,
         version: CMOVersion.string,
-        subcommands: [Parse.self, PlanCommand.self, Run.self, Resume.self, Approve.self, Status.self]
+        subcommands: [Parse.self, PlanCommand.self, Run.self, Submit.self, Worker.self, List.self, Status.self, Logs.self, Pause.self,
+                      Resume.self, Cancel.self, Approve.self, Chat.self]
     )
 }
 
@@ -150,6 +151,7 @@ struct ExecFlags: ParsableArguments {
         o.maxDeadShare = maxDeadShare
         o.jsonLog = (logFormat ?? ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"]) == "json"
         o.config = config
+        o.worker = environment("CMO_WORKER_PID") != nil
         for s in stages {
             guard let eq = s.firstIndex(of: "="), eq != s.startIndex else { throw StageFailure(.usage, "--stage needs NAME=CMD, not '\(s)'") }
             let name = String(s[..<eq])
@@ -192,6 +194,59 @@ func printPlan(_ plan: Plan, job: Job, end: String = "") {
     if plan.sideEffects.isEmpty { out += "  none\n" }
     for e in plan.sideEffects { out += "  \(e.text)\n" }
     FileHandle.standardOutput.write(Data((out + end).utf8))
+}
+
+/// A new job's run directory and first state (planned), from a goal or a job file: what `run`, `submit` and
+/// the chat start from.
+func createJob(goal: GoalOptions, flags: RunFlags, exec: ExecFlags, id: String, output: String?) throws -> (RunDirectory, RunState, GoalOptions.Resolved) {
+    let r = try goal.resolve(config: flags.configPath)
+    return try createJob(r, dryRun: goal.dryRun, flags: flags, exec: exec, id: id, output: output)
+}
+
+func createJob(_ r: GoalOptions.Resolved, dryRun: Bool, flags: RunFlags, exec: ExecFlags, id: String, output: String?) throws -> (RunDirectory, RunState, GoalOptions.Resolved) {
+    guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"#, options: .regularExpression) != nil else {
+        throw StageFailure(.usage, "--job-id may hold letters, digits, '.', '_' and '-' only")
+    }
+    let dir = RunDirectory(runs: flags.runs, jobID: id)
+    if dir.exists { throw StageFailure(.usage, "job \(id) exists in \(dir.url.path): `cmo-plan resume \(id)` continues it") }
+    if let c = flags.configPath, !FileManager.default.isReadableFile(atPath: c) { throw StageFailure(.config, "cannot read the config '\(c)'") }
+    _ = try TriagePolicy.load(config: flags.configPath)
+    try dir.create()
+    var job = r.job
+    if output != nil { job.export = true }  // -o FILE asks for the CSV
+    let plan = try makePlan(job, flags: flags, jobID: id, dryRun: dryRun)
+    let now = RunState.timestamp()
+    var state = RunState(jobID: id, goal: r.goal, job: job, plan: plan, createdAt: now, updatedAt: now)
+    state.parser = r.parser
+    state.parserFallback = r.fallback
+    if let o = output {
+        var isDir: ObjCBool = false
+        guard !o.hasSuffix("/"), !(FileManager.default.fileExists(atPath: o, isDirectory: &isDir) && isDir.boolValue) else {
+            throw StageFailure(.usage, "--output is a file name, not the directory '\(o)'")
+        }
+        state.output = URL(fileURLWithPath: o).standardizedFileURL.path
+    }
+    state.maxDeadShare = exec.maxDeadShare
+    state.status = .planned
+    state.config = flags.configPath
+    try dir.save(state)
+    return (dir, state, r)
+}
+
+/// One run of a name at a time (cron): the name's lock in the state directory, held until this process ends.
+func lockName(_ name: String) throws -> Int32 {
+    guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"#, options: .regularExpression) != nil else {
+        throw StageFailure(.usage, "--name may hold letters, digits, '.', '_' and '-' only")
+    }
+    let dir = try StateDirectory.ensure() + "/locks"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let fd = open(dir + "/name-\(name).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw StageFailure(.config, "cannot open the lock of \(name) in \(dir)") }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        close(fd)
+        throw StageFailure(.tempFail, "a run of \(name) is still running; not starting (exit 75)")
+    }
+    return fd
 }
 
 func encode<T: Encodable>(_ value: T) throws -> String {
@@ -240,55 +295,40 @@ extension CMOPlan {
         @Option(name: .shortAndLong, help: ArgumentHelp("Also put the CSV here, replacing the file only when the run is healthy (a failed run leaves the last good one).", valueName: "file"))
         var output: String?
 
+        @Option(help: ArgumentHelp("A name for a job that runs again and again (cron): one run of a name at a time (a second exits 75 and touches nothing); each run's id is NAME-<time> unless --job-id.", valueName: "name"))
+        var name: String?
+
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                let r = try goal.resolve(config: flags.configPath)
-                let id = jobID ?? Self.newID()
-                guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"#, options: .regularExpression) != nil else {
-                    throw StageFailure(.usage, "--job-id may hold letters, digits, '.', '_' and '-' only")
+                var nameLock: Int32 = -1
+                defer { if nameLock >= 0 { close(nameLock) } }
+                if let name {
+                    nameLock = try lockName(name)
                 }
-                let dir = RunDirectory(runs: flags.runs, jobID: id)
-                if dir.exists { throw StageFailure(.usage, "job \(id) exists in \(dir.url.path): `cmo-plan resume \(id)` continues it") }
-                if let c = flags.configPath, !FileManager.default.isReadableFile(atPath: c) { throw StageFailure(.config, "cannot read the config '\(c)'") }
-                try dir.create()
+                let id = jobID ?? name.map { "\($0)-\(Self.stamp())" } ?? Self.newID()
+                let (dir, state, r) = try createJob(goal: goal, flags: flags, exec: exec, id: id, output: output)
                 // The first line on stderr, unless -q and the caller named the job (cron: silent on success).
-                if !(exec.quiet && jobID != nil) { FileHandle.standardError.write(Data("cmo-plan: job \(id)\n".utf8)) }
+                if !(exec.quiet && (jobID != nil || name != nil)) { FileHandle.standardError.write(Data("cmo-plan: job \(id)\n".utf8)) }
                 r.say()
-                var job = r.job
-                if output != nil { job.export = true }  // -o FILE asks for the CSV
-                let plan = try makePlan(job, flags: flags, jobID: id, dryRun: goal.dryRun)
-                let now = RunState.timestamp()
-                var state = RunState(jobID: id, goal: r.goal, job: job, plan: plan, createdAt: now, updatedAt: now)
-                state.parser = r.parser
-                state.parserFallback = r.fallback
-                if let o = output {
-                    var isDir: ObjCBool = false
-                    guard !o.hasSuffix("/"), !(FileManager.default.fileExists(atPath: o, isDirectory: &isDir) && isDir.boolValue) else {
-                        throw StageFailure(.usage, "--output is a file name, not the directory '\(o)'")
-                    }
-                    state.output = URL(fileURLWithPath: o).standardizedFileURL.path
-                }
-                state.maxDeadShare = exec.maxDeadShare
-                state.status = .planned
-                state.config = flags.configPath
-                try dir.save(state)
                 let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath, state: state))
                 if !exec.quiet {
-                    printPlan(plan, job: job, end: "\n")
+                    printPlan(state.plan, job: state.job, end: "\n")
                 }
-                runner.event("planned", "planned \(plan.stages.count) stages\(plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
+                runner.event("planned", "planned \(state.plan.stages.count) stages\(state.plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
                 if let status = try runner.preflight() { return status }
                 return try runner.run()
             }
         }
 
-        static func newID() -> String {
+        static func stamp() -> String {
             let f = DateFormatter()
             f.locale = Locale(identifier: "en_US_POSIX")
             f.timeZone = TimeZone(identifier: "UTC")
             f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-            return "job-\(f.string(from: Date()))-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+            return f.string(from: Date())
         }
+
+        static func newID() -> String { "job-\(stamp())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))" }
     }
 
     struct Resume: ParsableCommand {
@@ -301,11 +341,33 @@ extension CMOPlan {
         }
 
         static func continueJob(_ id: String, flags: RunFlags, exec: ExecFlags, approveBy: String?) throws -> ExitStatus {
-            let dir = RunDirectory(runs: flags.runs, jobID: id)
+            let inWorker = environment("CMO_WORKER_PID").flatMap { Int32($0) }
+            if let parent = inWorker, !dieWithParent(parent) { throw StageFailure(.tempFail, "the worker that started this job is gone") }
+            let (dir, queued) = inWorker != nil ? (RunDirectory(runs: flags.runs, jobID: id), nil) : try locate(id, flags: flags)
             guard dir.exists else { throw StageFailure(.usage, "no job \(id) in \(flags.runs.path)") }
-            let state = try dir.load()
+            var state = try dir.load()
             if state.status == .done && approveBy == nil {
                 FileHandle.standardError.write(Data("cmo-plan: job \(id) is done\n\(state.summary ?? "")\n".utf8))
+                return .ok
+            }
+            if inWorker == nil { JobControl.clear(dir) }  // a person said go on
+            if let q = queued, q.status != .running || !ProcessLiveness.isRunning(q.workerPID ?? 0, started: q.workerStarted) {
+                // A queued job goes back to its worker, with the approval if this is one.
+                let lock = open(dir.path("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                defer { if lock >= 0 { close(lock) } }
+                guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else { throw StageFailure(.tempFail, "job \(id) is running in another process") }
+                if let who = approveBy {
+                    let r = Runner(dir: dir, state: state, options: .init())
+                    r.approve(by: who)
+                    state = r.currentState
+                }
+                if state.status == .paused || state.status == .cancelled || state.status == .failed || state.status == .awaitingApproval { state.status = .waiting }
+                state.pauseReason = nil
+                try dir.save(state)
+                let queue = try SQLiteJobQueue.open()
+                try queue.update(id, status: .queued, message: approveBy.map { "approved by \($0)" } ?? "resumed by \(NSUserName())")
+                Runner.appendEvent(dir: dir, jobID: id, "resumed", approveBy.map { "approved by \($0); queued for the worker" } ?? "resumed by \(NSUserName()); queued for the worker")
+                say("job \(id) queued again" + (workerAlive(queue) ? "; the worker continues it" : "; no worker is running: start one with `cmo-plan worker`"))
                 return .ok
             }
             let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath ?? state.config, state: state))
@@ -332,28 +394,38 @@ extension CMOPlan {
         @Flag(help: "Print state.json.") var json = false
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                let dir = RunDirectory(runs: flags.runs, jobID: jobID)
-                guard dir.exists else { throw StageFailure(.usage, "no job \(jobID) in \(flags.runs.path)") }
+                let (dir, queued) = try locate(jobID, flags: flags)
                 let state = try dir.load()
                 if json { print(try encode(state)); return .ok }
-                var out = "job \(state.jobID): \(state.status.rawValue)\n"
-                if let g = state.goal { out += "goal: \(g)\n" }
-                for s in state.steps {
-                    let c = s.counts
-                    out += String(format: "  %2d %-15@ %-8@", s.n, s.stage as NSString, s.status.rawValue as NSString)
-                    if s.status == .done || s.status == .failed {
-                        out += " \(c["out"] ?? 0) out"
-                        if let d = c["dead"], d > 0 { out += ", \(d) dead-lettered" }
-                        if let e = s.exitStatus, e != 0 { out += ", exit \(e)" }
-                    }
-                    out += "\n"
-                }
-                for w in state.widenings { out += "  widening \(w.step): \(w.reason)\n" }
-                for e in state.errors { out += "  error: \(e)\n" }
-                if let s = state.summary { out += s + "\n" }
+                let out = statusText(dir: dir, state: state, queued: queued)
                 print(out, terminator: "")
                 return .ok
             }
         }
     }
+}
+
+/// What `status` prints (and the chat's "status" answers): the job's state, its steps with counts, why it waits.
+func statusText(dir: RunDirectory, state: RunState, queued: QueuedJob?) -> String {
+    var out = "job \(state.jobID): \(state.status.rawValue)\(queued.map { " (queue: \($0.status.rawValue))" } ?? "")\n"
+    if let w = state.waitReason, state.status == .waiting { out += "waiting until \(state.retryAt ?? "?"): \(w)\n" }
+    if let p = state.pauseReason, state.status == .paused || state.status == .cancelled { out += "\(p)\(state.resumeAt.map { "; goes on by itself at \($0)" } ?? "")\n" }
+    let pending = Amendment.all(dir).count - (state.amendments ?? 0)
+    if pending > 0 { out += "\(pending) change(s) asked for, applied at the next step\n" }
+    if let g = state.goal { out += "goal: \(g)\n" }
+    for s in state.steps {
+        let c = s.counts
+        out += String(format: "  %2d %-15@ %-8@", s.n, s.stage as NSString, s.status.rawValue as NSString)
+        if s.status == .done || s.status == .failed {
+            out += " \(c["out"] ?? 0) out"
+            if let d = c["dead"], d > 0 { out += ", \(d) dead-lettered" }
+            if let e = s.exitStatus, e != 0 { out += ", exit \(e)" }
+        }
+        out += "\n"
+    }
+    for w in state.widenings { out += "  widening \(w.step): \(w.reason)\n" }
+    for e in state.errors { out += "  error: \(e)\n" }
+    for t in state.triage ?? [] { out += "  triage \(t.at): \(t.stage): \(t.reason)\(t.linear.map { "; Linear: \($0)" } ?? "")\n" }
+    if let s = state.summary { out += s + "\n" }
+    return out
 }

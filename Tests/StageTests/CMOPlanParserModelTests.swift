@@ -40,7 +40,7 @@ final class CMOPlanParserModelTests: XCTestCase {
         XCTAssertEqual(try job(malformed) as NSDictionary, rule)
         XCTAssertFalse(malformed.err.contains("rule parser"), malformed.err)
 
-        for (model, why) in [("cmo-parser-invented", "cmo-parser-invented's job was refused: instantly_campaign 'cmp_8f3a2c' is not in the goal"), ("cmo-parser-chatty", "answered in prose"),
+        for (model, why) in [("cmo-parser-invented", "cmo-parser-invented's answer was refused: instantly_campaign 'cmp_8f3a2c' is not in the goal"), ("cmo-parser-chatty", "answered in prose"),
                              ("cmo-planner-quota", "could not be asked")] {
             let r = try parse(s, model)
             XCTAssertEqual(r.status, 0, "\(model): \(r.err)")

@@ -15,6 +15,13 @@ public enum ProcessLiveness {
         return state != "Z" && state != "X"
     }
 
+    /// Whether `pid` runs and is still the process that started at `started` (when known).
+    public static func isRunning(_ pid: pid_t, started: UInt64?) -> Bool {
+        guard isRunning(pid) else { return false }
+        if let started, let now = startTime(pid), now != started { return false }
+        return true
+    }
+
     /// When the process started (clock ticks since boot, /proc/<pid>/stat field 22), to tell it from a
     /// later process that got the same pid; nil without /proc.
     public static func startTime(_ pid: pid_t) -> UInt64? {

@@ -195,6 +195,8 @@ public final class OpenAIService: SandboxService, SandboxObservable, @unchecked 
             let (action, raw) =
                 kind.isParser
                 ? SandboxParser.answer(kind, conversation)
+                : kind.isChatReader
+                ? SandboxChatReader.answer(kind, conversation)
                 : forcedName.map { (planner.forced($0, conversation), nil) } ?? kind.answer(conversation, planner: planner)
             switch action {
             case .text(let t):

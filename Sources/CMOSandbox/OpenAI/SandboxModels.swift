@@ -26,6 +26,11 @@ enum SandboxModel: String, CaseIterable {
     case parserInvented = "cmo-parser-invented"
     /// Parser that answers with prose even when `tool_choice` names `set_job` (as some OpenAI-compatible servers do).
     case parserChatty = "cmo-parser-chatty"
+    /// Chat reader: answers a `read_line` tool with the intent of the last line (see `SandboxChatReader`).
+    case chatReader = "cmo-chat"
+    /// Chat reader that names an intent `read_line` does not have, and turns "3k" into 3, unless the last
+    /// tool result reported an error.
+    case chatReaderInvented = "cmo-chat-invented"
     /// Plain text writer (the same as the planner when no tools are offered).
     case writer = "cmo-writer"
     /// Writer that refuses: `content: null`, `refusal` set.
@@ -43,6 +48,8 @@ enum SandboxModel: String, CaseIterable {
     var isWriter: Bool { self == .writer || rawValue.hasPrefix("cmo-writer-") }
     /// Whether this model reads goals into jobs (`set_job`) instead of planning.
     var isParser: Bool { rawValue.hasPrefix("cmo-parser") }
+    /// Whether this model reads chat lines into intents (`read_line`).
+    var isChatReader: Bool { rawValue.hasPrefix("cmo-chat") }
 
     /// This model's answer for a conversation with tools.
     func answer(_ c: SandboxConversation, planner: SandboxPlanner) -> (action: SandboxPlannerAction, rawArguments: String?) {

@@ -27,4 +27,7 @@ int cmo_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp
 /// A waitpid status as a shell exit status: the exit code, or 128+n for signal n.
 int cmo_exit_status(int status);
 
+/// prctl(PR_SET_PDEATHSIG, sig): this process gets `sig` when its parent dies. Returns 0 or -1.
+int cmo_parent_death_signal(int sig);
+
 #endif

@@ -1,0 +1,315 @@
+import ArgumentParser
+import CMOAgent
+import CMOCore
+import Foundation
+
+func say(_ text: String) { FileHandle.standardError.write(Data("cmo-plan: \(text)\n".utf8)) }
+
+/// The queue's row for a job's state (the run directory says what happened; the queue what comes next).
+func queueStatus(_ state: RunState) -> (QueuedJob.Status, Double?, String?) {
+    let parse: (String?) -> Double? = { s in
+        guard let s else { return nil }
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: s)?.timeIntervalSince1970
+    }
+    switch state.status {
+    case .done: return (.done, nil, state.summary?.split(separator: "\n").first.map(String.init))
+    case .failed: return (.failed, nil, state.errors.last)
+    case .cancelled: return (.cancelled, nil, state.pauseReason)
+    case .awaitingApproval: return (.awaitingApproval, nil, "waiting for `cmo-plan approve \(state.jobID)`")
+    case .waiting: return (.sleeping, parse(state.retryAt) ?? Date().timeIntervalSince1970 + 60, state.waitReason)
+    case .paused:
+        if let at = parse(state.resumeAt) { return (.sleeping, at, state.pauseReason) }
+        return (.paused, nil, state.pauseReason)
+    case .planned, .running: return (.queued, nil, nil)
+    }
+}
+
+/// The job's run directory: from the queue (any terminal, any directory), else under --runs-dir.
+func locate(_ id: String, flags: RunFlags) throws -> (RunDirectory, QueuedJob?) {
+    let queued = try? SQLiteJobQueue.open().job(id)
+    if let q = queued { return (RunDirectory(runs: URL(fileURLWithPath: q.runsDir), jobID: id), q) }
+    let dir = RunDirectory(runs: flags.runs, jobID: id)
+    guard dir.exists else { throw StageFailure(.usage, "no job \(id) in the queue nor in \(flags.runs.path)") }
+    return (dir, nil)
+}
+
+func workerAlive(_ queue: JobQueue) -> Bool {
+    !((try? queue.liveWorkers(now: Date().timeIntervalSince1970, within: 10, isAlive: ProcessLiveness.isRunning)) ?? []).isEmpty
+}
+
+extension CMOPlan {
+    struct Submit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Queue a goal (or --job FILE) for `cmo-plan worker`; prints the job id.")
+        @OptionGroup var goal: GoalOptions
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var exec: ExecFlags
+        @Option(help: ArgumentHelp("Name the job (default: a generated id).", valueName: "id")) var jobID: String?
+        @Option(name: .shortAndLong, help: ArgumentHelp("Also put the CSV here when the run is healthy.", valueName: "file")) var output: String?
+
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let id = try submit(goal: goal, flags: flags, exec: exec, id: jobID ?? Run.newID(), output: output)
+                print(id)
+                return .ok
+            }
+        }
+    }
+
+    struct Worker: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run queued jobs, for as long as it is left running.",
+            discussion: """
+                Each job runs as `cmo-plan resume <id>` in its own process (its output in runs/<id>/logs/worker.log). A job whose \
+                stage stops with 75 sleeps until the reset the stage reported and the worker runs others meanwhile; jobs that \
+                spend the same GitHub token take turns with it. A job dies with its worker; a worker started again (after a \
+                kill -9) resumes it where its state.json says. SIGTERM or Ctrl-C stops the worker: its jobs are queued again.
+                """)
+        @Option(help: ArgumentHelp("Jobs run at once.", valueName: "n")) var concurrency = 2
+        @Flag(help: "Exit when no job is queued, running or sleeping.") var untilIdle = false
+        @Option(help: ArgumentHelp("Seconds between looks at the queue.", valueName: "seconds")) var poll = 0.2
+
+        func validate() throws {
+            guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency is 1 to 64") }
+        }
+
+        func run() throws {
+            try CommandBase.run("cmo-plan") { try work() }
+        }
+
+        func work() throws -> ExitStatus {
+            let queue = try SQLiteJobQueue.open()
+            let me = getpid(), started = ProcessLiveness.startTime(getpid())
+            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            var stop = false
+            var sources: [DispatchSourceSignal] = []
+            let stopLock = NSLock()
+            for sig in [SIGTERM, SIGINT] {
+                signal(sig, SIG_IGN)
+                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                s.setEventHandler { stopLock.lock(); stop = true; stopLock.unlock() }
+                s.resume()
+                sources.append(s)
+            }
+            var running: [Int32: (job: QueuedJob, dir: RunDirectory)] = [:]
+            var beat = Date.distantPast
+            say("worker \(me): \(concurrency) at once, queue \(queue.path)")
+            while true {
+                if Date().timeIntervalSince(beat) > 2 {
+                    try queue.heartbeat(worker: me, started: started, concurrency: concurrency, now: Date().timeIntervalSince1970)
+                    beat = Date()
+                }
+                // Jobs that ended: their state says what comes next.
+                for (pid, entry) in running {
+                    guard let status = reap(pid) else { continue }
+                    running[pid] = nil
+                    let state = try? entry.dir.load()
+                    var (next, at, message) = state.map(queueStatus) ?? (.failed, nil, "no state.json")
+                    if state?.status == .running || state?.status == .planned {
+                        // Ended without saying why (a crash, exit 75 for a lock held elsewhere): look again soon.
+                        (next, at, message) = (.sleeping, Date().timeIntervalSince1970 + 5, "cmo-plan exited \(status) without a result; trying again")
+                    }
+                    try queue.update(entry.job.id, status: next, notBefore: at, message: message, exitStatus: status, from: [.running])
+                    say("job \(entry.job.id): \(next.rawValue) (exit \(status))\(message.map { ": \($0)" } ?? "")")
+                }
+                stopLock.lock()
+                let stopping = stop
+                stopLock.unlock()
+                if stopping {
+                    for (pid, entry) in running {
+                        if let s = try? entry.dir.load() { try? JobControl.request(.requeue, by: "worker \(me) stopping", dir: entry.dir, state: s) }
+                        _ = pid
+                    }
+                    let deadline = Date().addingTimeInterval(20)
+                    while !running.isEmpty && Date() < deadline {
+                        for (pid, entry) in running {
+                            guard let status = reap(pid) else { continue }
+                            running[pid] = nil
+                            JobControl.clear(entry.dir)
+                            try? queue.update(entry.job.id, status: .queued, message: "its worker stopped; queued again", exitStatus: status, from: [.running])
+                        }
+                        usleep(50_000)
+                    }
+                    try? queue.removeWorker(me)
+                    say("worker \(me) stopped")
+                    return .ok
+                }
+                while running.count < concurrency,
+                    let job = try queue.claim(worker: me, started: started, now: Date().timeIntervalSince1970, isAlive: ProcessLiveness.isRunning)
+                {
+                    let dir = RunDirectory(runs: URL(fileURLWithPath: job.runsDir), jobID: job.id)
+                    var env = ProcessInfo.processInfo.environment
+                    env["CMO_WORKER_PID"] = String(me)
+                    do {
+                        let pid = try spawnInBackground(StageSpec(
+                            executable: exe, arguments: ["resume", job.id, "--runs-dir", job.runsDir, "--log-format", "json", "-q"] + job.options,
+                            environment: env, stdin: nil, artifact: dir.path("logs/worker.log").path, log: dir.path("logs/worker.log").path))
+                        running[pid] = (job, dir)
+                        say("job \(job.id): started (pid \(pid), start \(job.starts))")
+                    } catch {
+                        try queue.update(job.id, status: .failed, message: "cannot start: \(error)", from: [.running])
+                    }
+                }
+                if untilIdle, running.isEmpty {
+                    let active = try queue.jobs(limit: nil).contains { $0.status == .queued || $0.status == .running || $0.status == .sleeping }
+                    if !active {
+                        try? queue.removeWorker(me)
+                        say("worker \(me): nothing left to run")
+                        return .ok
+                    }
+                }
+                usleep(useconds_t(poll * 1_000_000))
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The queued jobs, oldest first: status, next time, what was last said.")
+        @Option(help: ArgumentHelp("At most this many (the newest).", valueName: "n")) var limit: Int?
+        @Flag(help: "One JSON object per job.") var json = false
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let queue = try SQLiteJobQueue.open()
+                for j in try queue.jobs(limit: limit) {
+                    let state = try? RunDirectory(runs: URL(fileURLWithPath: j.runsDir), jobID: j.id).load()
+                    let rendered = state.map { s in s.steps.last { $0.stage == "render-copy" && $0.status == .done }?.counts["out"] ?? 0 } ?? 0
+                    let target = state?.plan.target ?? 0
+                    if json {
+                        var o: [String: Any] = ["id": j.id, "status": j.status.rawValue, "rendered": rendered, "target": target, "starts": j.starts]
+                        if let m = j.message { o["message"] = m }
+                        if let n = j.notBefore { o["not_before"] = RunState.timestamp(Date(timeIntervalSince1970: n)) }
+                        print(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
+                        continue
+                    }
+                    var line = "\(j.id)  \(j.status.rawValue)  \(rendered)/\(target) leads"
+                    if let n = j.notBefore { line += "  until \(RunState.timestamp(Date(timeIntervalSince1970: n)))" }
+                    if let m = j.message { line += "  \(TextCleaning.truncate(TextCleaning.oneLine(m), to: 120))" }
+                    print(line)
+                }
+                if !workerAlive(queue), try queue.jobs(limit: nil).contains(where: { $0.status == .queued || $0.status == .sleeping }) {
+                    say("warning: no worker is running; start one with `cmo-plan worker`")
+                }
+                return .ok
+            }
+        }
+    }
+
+    struct Logs: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A job's milestones (events.ndjson) as text; --follow waits for more until the job ends.")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        @Flag(name: .shortAndLong, help: "Keep printing new events until the job is done, failed or cancelled.") var follow = false
+        @Flag(help: "Print the events' JSON lines.") var json = false
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let (dir, _) = try locate(jobID, flags: flags)
+                var offset: UInt64 = 0
+                var rest = Data()
+                while true {
+                    if let h = FileHandle(forReadingAtPath: dir.eventsURL.path) {
+                        try h.seek(toOffset: offset)
+                        let data = h.readDataToEndOfFile()
+                        try? h.close()
+                        offset += UInt64(data.count)
+                        rest += data
+                        while let nl = rest.firstIndex(of: 10) {
+                            let line = rest[rest.startIndex..<nl]
+                            rest = Data(rest[(nl + 1)...])
+                            if json { FileHandle.standardOutput.write(line + Data([10])); continue }
+                            if let o = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] {
+                                FileHandle.standardOutput.write(Data("\(o["time"] as? String ?? "") \(o["event"] as? String ?? ""): \(o["message"] as? String ?? "")\n".utf8))
+                            }
+                        }
+                    }
+                    guard follow else { return .ok }
+                    if let s = try? dir.load(), s.status.isFinal, rest.isEmpty {
+                        // One last read for events written after the state.
+                        if let h = FileHandle(forReadingAtPath: dir.eventsURL.path), (try? h.seekToEnd()) ?? 0 == offset { return .ok }
+                    }
+                    usleep(200_000)
+                }
+            }
+        }
+    }
+
+    struct Pause: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pause a job (its running stages stop at once; finished work is kept); resume continues it.")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        func run() throws {
+            try CommandBase.run("cmo-plan") { try control(.pause, jobID, flags: flags) }
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a job for good: nothing more is written (what was written stays).")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        func run() throws {
+            try CommandBase.run("cmo-plan") { try control(.cancel, jobID, flags: flags) }
+        }
+    }
+}
+
+/// Queues a new job and returns its id.
+func submit(goal: GoalOptions, flags: RunFlags, exec: ExecFlags, id: String, output: String?) throws -> String {
+    let r = try goal.resolve(config: flags.configPath)
+    return try submit(r, dryRun: goal.dryRun, flags: flags, exec: exec, id: id, output: output)
+}
+
+func submit(_ r: GoalOptions.Resolved, dryRun: Bool, flags: RunFlags, exec: ExecFlags, id: String, output: String?, quiet: Bool = false) throws -> String {
+    let queue = try SQLiteJobQueue.open()
+    let (dir, _, _) = try createJob(r, dryRun: dryRun, flags: flags, exec: exec, id: id, output: output)
+    r.say()
+    var options: [String] = []
+    if exec.yes { options.append("--yes") }
+    if let m = exec.maxDeadShare { options += ["--max-dead-share", String(m)] }
+    for s in exec.stages { options += ["--stage", s] }
+    if let c = flags.configPath { options += ["--config", c] }
+    try queue.add(QueuedJob(id: id, runsDir: dir.url.deletingLastPathComponent().standardizedFileURL.path, options: options,
+                            token: ProcessInfo.processInfo.environment["GITHUB_TOKEN"].map { _ in "set" }))
+    if !quiet, !workerAlive(queue) { say("job \(id) queued; no worker is running: start one with `cmo-plan worker`") }
+    return id
+}
+
+/// Pause or cancel: a running job is signalled and stops within moments; a queued or sleeping one changes here.
+func control(_ action: JobControl, _ id: String, flags: RunFlags) throws -> ExitStatus {
+    let (dir, queued) = try locate(id, flags: flags)
+    var state = try dir.load()
+    if state.status.isFinal {
+        say("job \(id) is \(state.status.rawValue) already; nothing to \(action.rawValue)")
+        return state.status == .done || state.status == .cancelled ? .ok : .usage
+    }
+    let who = "cmo-plan \(action.rawValue) (\(NSUserName()))"
+    if try JobControl.request(action, by: who, dir: dir, state: state) {
+        // Wait (briefly) for the job to say it stopped.
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if let s = try? dir.load(), s.status == .paused || s.status == .cancelled || s.status.isFinal {
+                say("job \(id): \(s.status.rawValue)")
+                return .ok
+            }
+            usleep(50_000)
+        }
+        say("job \(id): asked to \(action.rawValue); it stops at its next step")
+        return .ok
+    }
+    // Nobody runs it: change its state (under its lock, so a worker starting it now waits for us).
+    let lock = open(dir.path("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    defer { if lock >= 0 { close(lock) } }
+    guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+        say("job \(id) is starting in another process; asked it to \(action.rawValue) (it stops at its first step)")
+        return .ok
+    }
+    state.status = action == .cancel ? .cancelled : .paused
+    state.pauseReason = "\(action == .cancel ? "cancelled" : "paused") by \(who)"
+    try dir.save(state)
+    JobControl.clear(dir)
+    Runner.appendEvent(dir: dir, jobID: id, action == .cancel ? "cancelled" : "paused", state.pauseReason!)
+    if queued != nil {
+        try SQLiteJobQueue.open().update(id, status: action == .cancel ? .cancelled : .paused, message: state.pauseReason)
+    }
+    say("job \(id): \(state.status.rawValue)")
+    return .ok
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# One long job run unattended by `cmo-plan worker` against a sandbox whose GitHub quota is scaled down so
+# that the job must wait for several resets: the worker is killed with SIGKILL twice on the way and
+# started again. Prints the wall time beside the time the quota makes unavoidable, the waits, the
+# requests, the sandbox's rate-limit violations and duplicate writes, and the chat's status latency
+# while the job runs.
+#
+#   bin/setup && bench/cmo-plan-worker.sh [N=10000]
+#
+# Environment: BIN (default .build/release), REPOS/USERS (world, default 120000/180000), LATENCY (ms per
+# answer, default 50), CORE/GRAPHQL (GitHub quota per window, default 400/800), WINDOW (seconds, default
+# 60), MAXWAIT (a stage's --max-wait, default 5: longer waits are the worker's), KILL1/KILL2 (seconds
+# after the start when the worker is killed, default 40/110).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-$(pwd)/.build/release}
+[ -x "$BIN/cmo-plan" ] || { echo "bench: run bin/setup first (no binaries in $BIN)" >&2; exit 69; }
+N=${1:-10000}
+REPOS=${REPOS:-120000} USERS=${USERS:-180000} LATENCY=${LATENCY:-50}
+CORE=${CORE:-400} GRAPHQL=${GRAPHQL:-800} WINDOW=${WINDOW:-60} MAXWAIT=${MAXWAIT:-5}
+KILL1=${KILL1:-40} KILL2=${KILL2:-110}
+NOW=2026-11-20T00:00:00Z
+WORK=${KEEP:-$(mktemp -d /tmp/cmo-bench-worker.XXXXXX)}
+mkdir -p "$WORK"
+SANDBOX=$BIN/cmo-sandbox SANDBOX_PID="" WORKER=""
+trap '[ -n "$WORKER" ] && kill -9 "$WORKER" 2>/dev/null; [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+. bench/lib.sh
+start_sandbox "$WORK/env" --repos "$REPOS" --users "$USERS" --now "$NOW" --latency "*=$LATENCY" \
+  --core-limit "$CORE" --graphql-limit "$GRAPHQL" --window-seconds "$WINDOW"
+export CMO_STATE_DIR="$WORK/state" CMO_RUNS_DIR="$WORK/runs" CMO_MAX_WAIT=$MAXWAIT
+# The demo campaign without its daily cap of 50 new leads, so that every lead found is sent and synced.
+sed "s|\[../examples/templates\]|[$(pwd)/examples/templates]|" pipelines/demo-campaign.yaml >"$WORK/campaign.yaml"
+printf 'send-instantly:\n  daily-new-leads: %s\n' "$((N * 2))" >>"$WORK/campaign.yaml"
+GOAL="Find $N Python maintainers active in the last 90 days, queue them in Instantly campaign $CMO_SANDBOX_INSTANTLY_CAMPAIGN, add them to Attio list $CMO_SANDBOX_ATTIO_LIST, export a CSV"
+echo "== $N leads, GitHub quota $CORE core / $GRAPHQL GraphQL points per ${WINDOW}s, --max-wait $MAXWAIT, world $REPOS/$USERS, +${LATENCY} ms"
+ID=$("$BIN/cmo-plan" submit --yes --config "$WORK/campaign.yaml" --now "$NOW" "$GOAL" 2>/dev/null)
+START=$(date +%s.%N)
+worker() { "$BIN/cmo-plan" worker --concurrency 2 >>"$WORK/worker.log" 2>&1 & WORKER=$!; }
+worker
+status_of() { "$BIN/cmo-plan" list --json | jq -r --arg id "$ID" 'select(.id == $id) | .status'; }
+elapsed() { python3 -c "print(round($(date +%s.%N) - $START, 1))"; }
+LAT=()
+for kill_at in "$KILL1" "$KILL2"; do
+  while python3 -c "import sys; sys.exit(0 if $(elapsed) < $kill_at else 1)"; do
+    case $(status_of) in done|failed|cancelled) break 2;; esac
+    # The chat's answer to "status" while the job runs (a process of its own each time).
+    s=$(date +%s.%N); printf 'status\nquit\n' | "$BIN/cmo-plan" chat --job-id "$ID" >/dev/null 2>&1; e=$(date +%s.%N)
+    LAT+=("$(python3 -c "print(round(($e - $s) * 1000, 1))")")
+    sleep 2
+  done
+  echo "  $(elapsed) s: kill -9 the worker (pid $WORKER), job $(status_of)"
+  kill -9 "$WORKER"; wait "$WORKER" 2>/dev/null || true
+  worker
+done
+while true; do case $(status_of) in done|failed|cancelled) break;; esac; sleep 1; done
+WALL=$(elapsed)
+kill "$WORKER"; wait "$WORKER" 2>/dev/null || true; WORKER=""
+STATS=$(curl -s "$CMO_SANDBOX_URL/_sandbox/stats")
+echo "  job $ID: $(status_of) after $WALL s"
+"$BIN/cmo-plan" status "$ID" | tail -8 | sed 's/^/  /'
+jq -r '.[] | select(.event == "waiting") | .message' "$WORK/runs/$ID/events.ndjson" 2>/dev/null | wc -l | sed 's/^/  waits (a 75 or a held token): /'
+jq -s '[.[] | select(.event == "waiting" and .retry_at != null)] | length' "$WORK/runs/$ID/events.ndjson" | sed 's/^/  waits with a reset time: /'
+grep -c "started (pid" "$WORK/worker.log" | sed 's/^/  job starts by a worker: /'
+echo "$STATS" | jq -r --argjson core "$CORE" --argjson gql "$GRAPHQL" --argjson win "$WINDOW" '
+  "  GitHub requests: \([.requests | to_entries[] | select(.key | startswith("github ")) | .value] | add // 0)",
+  "  rate-limit violations: \(.violations_total)",
+  "  Instantly leads \(.services.instantly.leads), duplicate leads \(.services.instantly.duplicate_leads_total); Attio entries \(.services.attio.list_entries), notes \(.services.attio.notes)",
+  "  quota spent: \(.quota_spent | tostring)",
+  ([.quota_spent | to_entries[] | select(.key | test("core|graphql"; "i"))
+    | ((.value / (if (.key | test("graphql"; "i")) then $gql else $core end)) | ceil)] | max // 1) as $w
+  | "  the quota makes \((($w - 1) * $win)) s unavoidable (\($w) windows of \($win) s for the busiest bucket\u0027s spend)"'
+printf '  chat status latency (ms, a new cmo-plan chat process each): %s\n' "${LAT[*]:-none}"
