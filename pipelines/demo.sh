@@ -79,4 +79,6 @@ echo
 copy="$run/$(jq -r '[.steps[] | select(.stage == "render-copy" and .status == "done")] | max_by(.counts.out).artifact' "$run/state.json")"
 echo "== the top three leads (of $(wc -l <"$copy" | tr -d ' ') in $run/exports/leads.csv)"
 jq -nr 'limit(3; inputs) | "\(.score)  \(.login) <\(.best_email)>  [\(.copy.variant)]\n  Subject: \(.copy.subject)\n\(.copy.body | split("\n") | map("  | " + .) | join("\n"))\n"' "$copy"
+[ -s "$run/report.html" ] && [ -s "$run/report.json" ] || { echo "demo: the run wrote no report" >&2; exit 1; }
+echo "the run's report (open it in a browser, offline): $run/report.html (figures: report.json)"
 echo "state, artifacts and events: $run (cmo-plan status $job --runs-dir $OUT/runs)"

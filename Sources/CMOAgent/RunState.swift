@@ -148,6 +148,7 @@ public struct RunState: Codable, Sendable {
 public struct RunDirectory: Sendable {
     public let url: URL
     public init(runs: URL, jobID: String) { url = runs.appendingPathComponent(jobID, isDirectory: true) }
+    public init(url: URL) { self.url = url }
 
     public var stateURL: URL { url.appendingPathComponent("state.json") }
     public var eventsURL: URL { url.appendingPathComponent("events.ndjson") }

@@ -110,6 +110,8 @@ public final class Runner {
     /// Runs until done, a failure, or the approval gate. Returns the exit status.
     public func run() throws -> ExitStatus {
         try lock()
+        // Whatever the outcome, the report says where the run stands.
+        defer { writeReport() }
         Interruption.shared.install()
         // A step a killed cmo-plan left running: stop its process if it still runs, then run the step again.
         for i in state.steps.indices where state.steps[i].status == .running {
@@ -155,7 +157,10 @@ public final class Runner {
         }
         var text = "before anything is written (nothing irreversible has happened yet):\n"
         for e in effects { text += "  \(e.service): \(e.action) \(e.target): \(e.count) \(e.service == "Linear" ? "dead letters" : "leads")\n" }
-        if let copy = bestRendered() { text += "  the rendered leads and their copy: \(dir.path(copy.artifact).path)\n" }
+        if let copy = bestRendered() {
+            text += "  the rendered leads and their copy: \(dir.path(copy.artifact).path)\n"
+            if let page = try? RunReport.write(dir.url) { text += "  the copy as recipients will see it: \(page.path)#samples\n" }
+        }
         if options.yes {
             state.approval = .init(at: RunState.timestamp(), by: "--yes", sideEffects: effects)
             event("approved", "approved by --yes: " + effects.map { "\($0.service) \($0.count)" }.joined(separator: ", "))
@@ -176,6 +181,16 @@ public final class Runner {
         try save()
         event("awaiting_approval", text + "  nothing was written; to go ahead: cmo-plan approve \(state.jobID)")
         return .ok
+    }
+
+    /// `report.html` and `report.json` in the run directory; a report that cannot be written is a warning.
+    func writeReport() {
+        do {
+            let page = try RunReport.write(dir.url)
+            event("report", "report: \(page.path)")
+        } catch {
+            event("warning", "the report could not be written: \(error)")
+        }
     }
 
     /// Records approval for a job waiting at the gate (`cmo-plan approve`).

@@ -24,7 +24,7 @@ struct CMOPlan: ParsableCommand {
             """,
         version: CMOVersion.string,
         subcommands: [Parse.self, PlanCommand.self, Run.self, Submit.self, Worker.self, List.self, Status.self, Logs.self, Pause.self,
-                      Resume.self, Cancel.self, Approve.self, Chat.self]
+                      Resume.self, Cancel.self, Approve.self, Chat.self, Report.self]
     )
 }
 
@@ -399,6 +399,44 @@ extension CMOPlan {
                 if json { print(try encode(state)); return .ok }
                 let out = statusText(dir: dir, state: state, queued: queued)
                 print(out, terminator: "")
+                return .ok
+            }
+        }
+    }
+}
+
+extension CMOPlan {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a run's report: report.html (one self-contained page) and report.json, in its run directory.",
+            discussion: """
+                Every run writes its report when it stops (done, failed, paused, waiting); this writes it again, for a \
+                job id or for a folder: a run directory, or a `pipelines/discover.sh --keep DIR` folder. Prints the \
+                page's path (open it in any browser, offline).
+                """)
+        @Argument(help: "The job id.") var jobID: String?
+        @Option(help: ArgumentHelp("A run directory or a discover.sh --keep folder, instead of a job id.", valueName: "dir")) var dir: String?
+        @OptionGroup var flags: RunFlags
+        @Flag(help: "Print report.json instead of the page's path.") var json = false
+
+        func validate() throws {
+            if (jobID == nil) == (dir == nil) { throw ValidationError("give a job id or --dir DIR (one of them)") }
+        }
+
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let url: URL
+                if let dir {
+                    url = URL(fileURLWithPath: dir)
+                } else {
+                    url = try locate(jobID!, flags: flags).0.url
+                }
+                let page = try RunReport.write(url)
+                if json {
+                    FileHandle.standardOutput.write(try Data(contentsOf: url.appendingPathComponent("report.json")))
+                } else {
+                    print(page.path)
+                }
                 return .ok
             }
         }

@@ -209,14 +209,8 @@ func whyFailed(dir: RunDirectory, state: RunState) -> String {
         let g = groups[key]
         groups[key] = ((g?.count ?? 0) + 1, g?.example ?? example)
     }
-    if let data = try? Data(contentsOf: dir.deadLettersURL) {
-        for line in data.split(separator: 10) {
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { continue }
-            let e = o["error"] as? [String: Any]
-            let input = o["input"] as? [String: Any]
-            add("\(o["stage"] as? String ?? "?") dead-lettered: \(e?["code"] as? String ?? "?")",
-                "\(input?["login"] as? String ?? input?["full_name"] as? String ?? "line \(o["line"] ?? "?")"): \(TextCleaning.truncate(TextCleaning.oneLine(e?["message"] as? String ?? ""), to: 120))")
-        }
+    for (stage, codes) in RunReport.deadLetters(dir.deadLettersURL) {
+        for (code, g) in codes { groups["\(stage) dead-lettered: \(code)"] = (g.count, TextCleaning.truncate(TextCleaning.oneLine(g.example), to: 160)) }
     }
     for (stage, field) in [("send-instantly", "instantly"), ("sync-attio", "attio")] {
         guard let step = state.steps.last(where: { $0.stage == stage }), let data = try? Data(contentsOf: dir.path(step.artifact)) else { continue }
@@ -241,7 +235,7 @@ final class EventFollower: @unchecked Sendable {
     private var offset: UInt64 = 0
     private var started = false
     private static let shown: Set<String> = ["step_done", "widening", "approved", "awaiting_approval", "paused", "cancelled", "failed", "done",
-                                             "waiting", "triage", "amended", "resumed", "warning", "requeued", "step_restarted"]
+                                             "waiting", "triage", "amended", "resumed", "warning", "requeued", "step_restarted", "report"]
 
     func follow(_ d: RunDirectory, fromEnd: Bool) {
         lock.lock()

@@ -161,6 +161,8 @@ struct MXCheck: Stage {
         lookup.checkExchanges = plan.checkExchanges
         var verdicts: [EmailVerdict: Int] = [:]
         var roleOnly = 0
+        var flagged: [String: Int] = ["role": 0, "free": 0, "disposable": 0, "noreply": 0]
+        var failedDomains: [String: (addresses: Int, reason: String)] = [:]
         func byType(_ table: [String: Int]) -> JSONValue {
             .object(table.sorted { $0.key < $1.key }.map { JSONMember($0.key, .int($0.value)) })
         }
@@ -179,6 +181,14 @@ struct MXCheck: Stage {
                 ("dns_cache_stored", .int(lookup.cacheStored)),
                 ("verdicts", .object(EmailVerdict.allCases.map { JSONMember($0.rawValue, .int(verdicts[$0] ?? 0)) })),
                 ("dns_timeouts", .int(lookup.queriesTimedOut)), ("role_only", .int(roleOnly)),
+                ("addresses_checked", .int(verdicts.values.reduce(0, +))),
+                ("address_flags", .object(flagged.keys.sorted().map { JSONMember($0, .int(flagged[$0]!)) })),
+            ]
+            // The domains whose DNS said no mail (or could not say), most addresses first: the report lists them.
+            let worst = failedDomains.sorted { $0.value.addresses != $1.value.addresses ? $0.value.addresses > $1.value.addresses : $0.key < $1.key }.prefix(Self.failedDomainsShown)
+            context.extraSummary += [
+                ("failed_domains", .object(worst.map { JSONMember($0.key, .int($0.value.addresses)) })),
+                ("failed_domain_reasons", .object(worst.map { JSONMember($0.key, .string($0.value.reason)) })),
             ]
         }
         let withAddresses = { (record: Record) -> (Record, [EmailInput])? in
@@ -204,6 +214,14 @@ struct MXCheck: Stage {
                             host: lookup.outcomes[a.domain] ?? .unknown("not_looked_up"))
                     }
                     verdicts[check.verdict, default: 0] += 1
+                    for (flag, on) in [("role", check.flags.role), ("free", check.flags.free), ("disposable", check.flags.disposable), ("noreply", check.flags.noreply)] where on {
+                        flagged[flag, default: 0] += 1
+                    }
+                    if let reason = check.reasons.first(where: { ["null_mx", "nxdomain", "no_mail_host", "mx_hosts_unresolvable"].contains($0) || $0.hasPrefix("dns_") }),
+                        case .success(let a) = input.parsed
+                    {
+                        failedDomains[a.domain, default: (0, reason)].addresses += 1
+                    }
                     return EmailCandidate(check: check, source: input.source, lastSeen: input.lastSeen)
                 }
                 let best = plan.policy.choose(candidates)
@@ -236,6 +254,9 @@ struct MXCheck: Stage {
 }
 
 extension MXCheck {
+    /// Failing domains named in the summary.
+    static let failedDomainsShown = 20
+
     /// A resolver that never answers, or mostly times out, is said on stderr with the counts: the
     /// verdicts are then "unknown", and a run of zeros must not look like a run of bad addresses.
     func warnAboutResolver(_ lookup: MailHostLookup, plan: Plan, context: StageContext) {

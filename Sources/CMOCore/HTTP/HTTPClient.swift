@@ -336,6 +336,7 @@ public final class HTTPClient {
             let message = scrub(Self.errorMessage(reply.body), job.request)
             return .done(.failure(.noQuota(request: job.label, message: message)))
         case .bucketExhausted(let named):
+            stats.rateLimited += 1
             // Primary limit: wait for the reset (or the named wait), then resend. Never success.
             let wait = max(0, named ?? backoff(job.attempts))
             if wait > config.maxWait {
@@ -346,6 +347,7 @@ public final class HTTPClient {
             }
             return .retry(delay: wait, reason: "rate limit '\(bucket)' exhausted", exhausted: rateLimitedError)
         case .hostPenalty(let named, let reason):
+            stats.rateLimited += 1
             // Secondary limit, or a 429 naming a wait: the host pauses.
             var penalty = limits.penalties[job.host] ?? RateLimits.HostPenalty()
             // A request sent before this client knew of the penalty was in flight when it began:
@@ -366,6 +368,7 @@ public final class HTTPClient {
             }
             return .retry(delay: penalty.until - now, reason: reason, exhausted: rateLimitedError)
         case .throttled(let named, let reason):
+            stats.rateLimited += 1
             // A bare 429 (Instantly names no wait) backs off; a named reset (Linear) pauses the host.
             guard let wait = named.map({ max(0, $0) }) else {
                 return .retry(delay: backoff(job.attempts), reason: reason, exhausted: rateLimitedError)

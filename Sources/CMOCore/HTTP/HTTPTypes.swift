@@ -171,6 +171,8 @@ public struct HTTPStats: Sendable, Equatable {
     public var retries = 0
     /// Quota spent per bucket: from `x-ratelimit-used` deltas where sent, else one per non-304 response.
     public var quotaSpent: [String: Int] = [:]
+    /// Answers that were a rate limit (a primary or secondary limit, a 429), waited out or not.
+    public var rateLimited = 0
     /// Seconds spent idle, waiting for rate limits or back-off.
     public var waitSeconds = 0.0
 

@@ -169,10 +169,14 @@ public final class StageContext {
         let seconds = Date().timeIntervalSince(started)
         let filteredTotal = filtered.values.reduce(0, +)
         var quota: [String: Int] = [:]
+        var retries = 0, rateLimited = 0, waited = 0.0
         for c in httpClients {
             httpRequests += c.stats.requestsSent
             httpNotModified += c.stats.notModified
             quota.merge(c.stats.quotaSpent, uniquingKeysWith: +)
+            retries += c.stats.retries
+            rateLimited += c.stats.rateLimited
+            waited += c.stats.waitSeconds
         }
         httpClients = []
         var text =
@@ -182,6 +186,10 @@ public final class StageContext {
             text += "; filtered: " + filtered.keys.sorted().map { "\($0)=\(filtered[$0]!)" }.joined(separator: ", ")
         }
         if !quota.isEmpty { text += "; quota spent: " + quota.keys.sorted().map { "\($0)=\(quota[$0]!)" }.joined(separator: ", ") }
+        // Retries, rate limits and waits when there were any (the report's API usage reads them).
+        if retries > 0 { text += "; http_retries=\(retries)" }
+        if rateLimited > 0 { text += "; http_rate_limited=\(rateLimited)" }
+        if waited > 0 { text += "; http_wait_seconds=\(String(format: "%.1f", waited))" }
         for (k, v) in extraSummary { text += "; \(k)=\(v.stringValue ?? v.compactJSON)" }
         if downstreamClosed { text += "; stopped early: output closed" }
         var fields: [String: JSONValue] = [
@@ -191,6 +199,7 @@ public final class StageContext {
             "http_not_modified": .int(httpNotModified), "seconds": .double((seconds * 1000).rounded() / 1000),
             "output_closed": .bool(downstreamClosed),
             "quota_spent": .object(quota.keys.sorted().map { JSONMember($0, .int(quota[$0]!)) }),
+            "http_retries": .int(retries), "http_rate_limited": .int(rateLimited), "http_wait_seconds": .double((waited * 10).rounded() / 10),
         ]
         for (k, v) in extraSummary { fields[k] = v }
         logger.summary(text, fields)

@@ -1,0 +1,242 @@
+import CMOCore
+import Foundation
+
+/// What a run did, read from its own files only (state.json when there is one, the step artifacts and
+/// logs, the dead letters, the events): the figures of `report.json`, drawn by `ReportPage` as
+/// `report.html`. A `pipelines/discover.sh --keep DIR` folder has the same artifacts/ and logs/ layout
+/// and no state: its steps are read from the file names, its times from the stages' summaries.
+public struct RunReport: Codable, Sendable {
+    public var jobID: String
+    public var goal: String?
+    public var status: String
+    public var source: String
+    public var createdAt: String?
+    public var finishedAt: String?
+    /// Seconds from the first step's start to the last one's end (the pipeline's slowest stage for a folder).
+    public var wallSeconds: Double?
+    public var target: Int?
+    public var planner: String?
+    public var steps: [Step]
+    public var funnel: [FunnelStage]
+    public var waits: [Wait]
+    public var services: [ServiceUsage]
+    public var deliverability: Deliverability?
+    public var variants: [Variant]
+    public var writes: [Write]
+    public var metrics: Metrics
+    public var samples: [Sample]
+    public var deadLetters: Int
+
+    public struct Step: Codable, Sendable {
+        public var n: Int
+        public var stage: String
+        public var pass: Int
+        public var status: String
+        public var arguments: [String]
+        public var startedAt: String?
+        public var finishedAt: String?
+        /// Seconds from the run's start to this step's start, for the timeline.
+        public var offset: Double?
+        public var seconds: Double?
+        public var summary: StageSummary?
+    }
+
+    /// One bar of the funnel and what fell out between it and the bar before.
+    public struct FunnelStage: Codable, Sendable {
+        public var key: String
+        public var label: String
+        public var count: Int
+        public var drops: [Drop]
+    }
+
+    public struct Drop: Codable, Sendable {
+        public var stage: String
+        /// filtered, dead-lettered, or the writer's status (skipped, suppressed, failed, …).
+        public var kind: String
+        public var reason: String
+        public var count: Int
+        public var example: String?
+    }
+
+    /// A time the job waited for a rate limit or a token (from its events).
+    public struct Wait: Codable, Sendable {
+        public var from: String
+        public var until: String?
+        public var offset: Double?
+        public var seconds: Double?
+        public var reason: String
+    }
+
+    public struct ServiceUsage: Codable, Sendable {
+        public var service: String
+        public var stages: [String]
+        public var requests: Int
+        public var notModified: Int
+        public var retries: Int
+        public var rateLimited: Int
+        public var waitSeconds: Double
+        public var quota: [String: Int]
+    }
+
+    public struct Deliverability: Codable, Sendable {
+        public var addressesChecked: Int
+        public var verdicts: [String: Int]
+        /// Addresses whose domain takes mail (safe or risky) ÷ addresses checked.
+        public var mxPassRate: Double?
+        public var flags: [String: Int]
+        public var failedDomains: [FailedDomain]
+    }
+
+    public struct FailedDomain: Codable, Sendable {
+        public var domain: String
+        public var reason: String
+        public var addresses: Int
+    }
+
+    public struct Variant: Codable, Sendable {
+        public var name: String
+        public var rendered: Int
+        /// Sent to Instantly (queued, duplicate or failed) and accepted (queued).
+        public var sent: Int
+        public var queued: Int
+    }
+
+    public struct Write: Codable, Sendable {
+        public var service: String
+        public var target: String
+        public var statuses: [String: Int]
+        /// Linear: the parent issue and its children's identifiers.
+        public var parent: String?
+        public var children: [String]
+    }
+
+    public struct Metrics: Codable, Sendable {
+        public var leads: Int
+        public var prospectsPerMinute: Double?
+        public var mxPassRate: Double?
+        /// Leads Instantly accepted ÷ leads sent to it.
+        public var instantlyAcceptance: Double?
+    }
+
+    public struct Sample: Codable, Sendable {
+        public var login: String
+        public var name: String?
+        public var email: String?
+        public var score: Double?
+        public var variant: String?
+        public var subject: String
+        public var body: String
+        /// Text taken from the lead's own data, highlighted in the body and subject.
+        public var personal: [String]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", goal, status, source, createdAt = "created_at", finishedAt = "finished_at", wallSeconds = "wall_seconds"
+        case target, planner, steps, funnel, waits, services, deliverability, variants, writes, metrics, samples
+        case deadLetters = "dead_letters"
+    }
+}
+
+extension RunReport.Step {
+    enum CodingKeys: String, CodingKey { case n, stage, pass, status, arguments, startedAt = "started_at", finishedAt = "finished_at", offset, seconds, summary }
+}
+extension RunReport.ServiceUsage {
+    enum CodingKeys: String, CodingKey { case service, stages, requests, notModified = "not_modified", retries, rateLimited = "rate_limited", waitSeconds = "wait_seconds", quota }
+}
+extension RunReport.Deliverability {
+    enum CodingKeys: String, CodingKey { case addressesChecked = "addresses_checked", verdicts, mxPassRate = "mx_pass_rate", flags, failedDomains = "failed_domains" }
+}
+extension RunReport.Metrics {
+    enum CodingKeys: String, CodingKey { case leads, prospectsPerMinute = "prospects_per_minute", mxPassRate = "mx_pass_rate", instantlyAcceptance = "instantly_acceptance" }
+}
+
+/// A stage's closing summary line, read back: `gh-enrich: 28 in, 28 out, 0 filtered, 0 dead-lettered, 2 HTTP
+/// requests (0 free 304s), 0.07 s; filtered: a=1, b=2; quota spent: core=1, graphql=2; key=value; …`.
+public struct StageSummary: Codable, Sendable {
+    public var input = 0
+    public var output = 0
+    public var filtered = 0
+    public var deadLettered = 0
+    public var requests = 0
+    public var notModified = 0
+    public var seconds = 0.0
+    public var filteredBy: [String: Int] = [:]
+    public var quota: [String: Int] = [:]
+    /// The stage's own figures (`verdicts`, `variants`, `http_retries`, …): numbers, or JSON objects of numbers.
+    public var extra: [String: JSONNumbers] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case input = "in", output = "out", filtered, deadLettered = "dead_lettered", requests = "http_requests", notModified = "http_not_modified"
+        case seconds, filteredBy = "filtered_by", quota = "quota_spent", extra
+    }
+
+    /// A number, an object of numbers or of texts (other values are kept as text).
+    public enum JSONNumbers: Codable, Sendable {
+        case number(Double), text(String), object([String: Double]), texts([String: String])
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let d = try? c.decode(Double.self) { self = .number(d) } else if let o = try? c.decode([String: Double].self) { self = .object(o) } else if let t = try? c.decode([String: String].self) {
+                self = .texts(t)
+            } else { self = .text(try c.decode(String.self)) }
+        }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .number(let d): try c.encode(d)
+            case .object(let o): try c.encode(o)
+            case .texts(let t): try c.encode(t)
+            case .text(let t): try c.encode(t)
+            }
+        }
+        public var number: Double? { if case .number(let d) = self { return d } else { return nil } }
+        public var object: [String: Double]? { if case .object(let o) = self { return o } else { return nil } }
+        public var texts: [String: String]? { if case .texts(let t) = self { return t } else { return nil } }
+    }
+
+    /// The last summary line of `stage` in a log, or nil.
+    public static func read(log: URL, stage: String) -> StageSummary? {
+        guard let text = try? String(contentsOf: log, encoding: .utf8) else { return nil }
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("\(stage): ") && $0.contains(" in, ") && $0.contains(" dead-lettered") }) else { return nil }
+        return parse(String(line.dropFirst(stage.count + 2)))
+    }
+
+    public static func parse(_ line: String) -> StageSummary {
+        var s = StageSummary()
+        let parts = line.components(separatedBy: "; ")
+        let head = parts.first ?? ""
+        func number(before words: String) -> Double? {
+            guard let r = head.range(of: words, options: words == " s" ? .backwards : []) else { return nil }
+            let digits = head[..<r.lowerBound].reversed().prefix { $0.isNumber || $0 == "." }
+            return Double(String(digits.reversed()))
+        }
+        s.input = Int(number(before: " in,") ?? 0)
+        s.output = Int(number(before: " out,") ?? 0)
+        s.filtered = Int(number(before: " filtered,") ?? 0)
+        s.deadLettered = Int(number(before: " dead-lettered") ?? 0)
+        s.requests = Int(number(before: " HTTP requests") ?? 0)
+        s.notModified = Int(number(before: " free 304s") ?? 0)
+        s.seconds = number(before: " s") ?? 0
+        func pairs(_ text: Substring) -> [String: Int] {
+            var out: [String: Int] = [:]
+            for p in text.split(separator: ",") {
+                let kv = p.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                if kv.count == 2, let n = Int(kv[1]) { out[String(kv[0])] = n }
+            }
+            return out
+        }
+        for part in parts.dropFirst() {
+            if part.hasPrefix("filtered: ") { s.filteredBy = pairs(part.dropFirst(10)); continue }
+            if part.hasPrefix("quota spent: ") { s.quota = pairs(part.dropFirst(13)); continue }
+            guard let eq = part.firstIndex(of: "=") else { continue }
+            let key = String(part[..<eq]), value = String(part[part.index(after: eq)...])
+            if let d = Double(value) {
+                s.extra[key] = .number(d)
+            } else if let data = value.data(using: .utf8), let v = try? JSONDecoder().decode(JSONNumbers.self, from: data) {
+                s.extra[key] = v
+            } else {
+                s.extra[key] = .text(value)
+            }
+        }
+        return s
+    }
+}

@@ -1,0 +1,42 @@
+@testable import CMOAgent
+import Foundation
+import XCTest
+
+/// The report's reading of summary lines and its escaping of what came from outside.
+final class ReportPageTests: XCTestCase {
+    func testASummaryLineIsReadBack() {
+        let s = StageSummary.parse(
+            #"28 in, 17 out, 11 filtered, 2 dead-lettered, 46 HTTP requests (3 free 304s), 12.04 s; filtered: below_risky=1, no_email=9, role_only=1; quota spent: core=1, graphql=2; http_retries=4; dns_cache=on; verdicts={"safe":20,"risky":2}; failed_domain_reasons={"a.example":"nxdomain"}"#)
+        XCTAssertEqual([s.input, s.output, s.filtered, s.deadLettered, s.requests, s.notModified], [28, 17, 11, 2, 46, 3])
+        XCTAssertEqual(s.seconds, 12.04)
+        XCTAssertEqual(s.filteredBy, ["below_risky": 1, "no_email": 9, "role_only": 1])
+        XCTAssertEqual(s.quota, ["core": 1, "graphql": 2])
+        XCTAssertEqual(s.extra["http_retries"]?.number, 4)
+        XCTAssertEqual(s.extra["verdicts"]?.object, ["safe": 20, "risky": 2])
+        XCTAssertEqual(s.extra["failed_domain_reasons"]?.texts, ["a.example": "nxdomain"])
+    }
+
+    func testOutsideTextIsEscapedAndCut() {
+        XCTAssertEqual(ReportPage.esc(#"<script>alert("x")</script> & 'y'"#, 100), "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;")
+        XCTAssertEqual(ReportPage.esc("a\r\nb\u{1B}[31m\u{202E}c", 100), "a\nb[31mc", "control and bidi characters dropped, new lines kept")
+        XCTAssertEqual(ReportPage.esc(String(repeating: "x", count: 50), 10), String(repeating: "x", count: 10) + "…")
+    }
+
+    func testThePageEscapesALeadAndHighlightsItsOwnWords() throws {
+        let sample = RunReport.Sample(
+            login: "evil", name: "<img src=x onerror=alert(1)>", email: "a@b.example", score: 0.5, variant: "A",
+            subject: "About {{ 7*7 }} & <b>you</b>", body: "Hi <Bob>,\nI saw =HYPERLINK(\"http://x\") in acme/<repo>", personal: ["<Bob>", "acme/<repo>"])
+        let report = RunReport(
+            jobID: "j\"1", goal: "<h1>goal</h1>", status: "done", source: "run", createdAt: nil, finishedAt: nil, wallSeconds: 60, target: 1,
+            planner: "rule", steps: [], funnel: [RunReport.FunnelStage(key: "rendered", label: "rendered", count: 1234, drops: [])], waits: [],
+            services: [], deliverability: nil, variants: [], writes: [], metrics: RunReport.Metrics(leads: 1, prospectsPerMinute: nil, mxPassRate: nil, instantlyAcceptance: nil), samples: [sample], deadLetters: 0)
+        let html = ReportPage.html(report)
+        XCTAssertFalse(html.contains("<img"), "no markup from a lead")
+        XCTAssertFalse(html.contains("<h1>goal"))
+        XCTAssertTrue(html.contains("&lt;img src=x onerror=alert(1)&gt;"))
+        XCTAssertTrue(html.contains("<mark>&lt;Bob&gt;</mark>"), html)
+        XCTAssertTrue(html.contains("<mark>acme/&lt;repo&gt;</mark>"))
+        XCTAssertTrue(html.contains(#"data-count="1234""#) && html.contains("1,234"))
+        XCTAssertFalse(html.contains("<script"))
+    }
+}
