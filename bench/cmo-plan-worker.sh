@@ -7,7 +7,7 @@
 #
 #   bin/setup && bench/cmo-plan-worker.sh [N=10000]
 #
-# Environment: BIN (default .build/release), REPOS/USERS (world, default 120000/180000), LATENCY (ms per
+# Environment: BIN (default .build/release), REPOS/USERS (world, default 200000/300000: about 10,000 leads), LATENCY (ms per
 # answer, default 50), CORE/GRAPHQL (GitHub quota per window, default 400/800), WINDOW (seconds, default
 # 60), MAXWAIT (a stage's --max-wait, default 5: longer waits are the worker's), KILL1/KILL2 (seconds
 # after the start when the worker is killed, default 40/110).
@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-$(pwd)/.build/release}
 [ -x "$BIN/cmo-plan" ] || { echo "bench: run bin/setup first (no binaries in $BIN)" >&2; exit 69; }
 N=${1:-10000}
-REPOS=${REPOS:-120000} USERS=${USERS:-180000} LATENCY=${LATENCY:-50}
-CORE=${CORE:-400} GRAPHQL=${GRAPHQL:-800} WINDOW=${WINDOW:-60} MAXWAIT=${MAXWAIT:-5}
+REPOS=${REPOS:-200000} USERS=${USERS:-300000} LATENCY=${LATENCY:-50}
+CORE=${CORE:-400} GRAPHQL=${GRAPHQL:-800} WINDOW=${WINDOW:-60} MAXWAIT=${MAXWAIT:-5} ATTIO_WS=25
 KILL1=${KILL1:-40} KILL2=${KILL2:-110}
 NOW=2026-11-20T00:00:00Z
 WORK=${KEEP:-$(mktemp -d /tmp/cmo-bench-worker.XXXXXX)}
@@ -55,18 +55,27 @@ done
 while true; do case $(status_of) in done|failed|cancelled) break;; esac; sleep 1; done
 WALL=$(elapsed)
 kill "$WORKER"; wait "$WORKER" 2>/dev/null || true; WORKER=""
+# The figures: nothing below may take the sandbox (and its counts) down with it.
+set +e +o pipefail
 STATS=$(curl -s "$CMO_SANDBOX_URL/_sandbox/stats")
+EVENTS="$WORK/runs/$ID/events.ndjson"
 echo "  job $ID: $(status_of) after $WALL s"
-"$BIN/cmo-plan" status "$ID" | tail -8 | sed 's/^/  /'
-jq -r '.[] | select(.event == "waiting") | .message' "$WORK/runs/$ID/events.ndjson" 2>/dev/null | wc -l | sed 's/^/  waits (a 75 or a held token): /'
-jq -s '[.[] | select(.event == "waiting" and .retry_at != null)] | length' "$WORK/runs/$ID/events.ndjson" | sed 's/^/  waits with a reset time: /'
-grep -c "started (pid" "$WORK/worker.log" | sed 's/^/  job starts by a worker: /'
-echo "$STATS" | jq -r --argjson core "$CORE" --argjson gql "$GRAPHQL" --argjson win "$WINDOW" '
+"$BIN/cmo-plan" status "$ID" | grep -E "widening|of .* asked" | sed 's/^/  /'
+tail -1 "$WORK/runs/$ID/logs/"*-export-csv.log 2>/dev/null | sed 's/^/  /'
+echo "  waits for a reset (a stage's 75 slept out by the worker): $(jq -s '[.[] | select(.event == "waiting" and .retry_at != null)] | length' "$EVENTS")"
+echo "  job starts by a worker: $(grep -c "started (pid" "$WORK/worker.log")"
+echo "$STATS" | jq -r --argjson core "$CORE" --argjson gql "$GRAPHQL" --argjson win "$WINDOW" --argjson wall "$WALL" --argjson attio_ws "$ATTIO_WS" '
   "  GitHub requests: \([.requests | to_entries[] | select(.key | startswith("github ")) | .value] | add // 0)",
   "  rate-limit violations: \(.violations_total)",
-  "  Instantly leads \(.services.instantly.leads), duplicate leads \(.services.instantly.duplicate_leads_total); Attio entries \(.services.attio.list_entries), notes \(.services.attio.notes)",
+  "  Instantly leads \(.services.instantly.leads), duplicate leads \(.services.instantly.duplicate_leads_total); Attio list entries \(.services.attio.list_entries), notes \(.services.attio.notes)",
   "  quota spent: \(.quota_spent | tostring)",
-  ([.quota_spent | to_entries[] | select(.key | test("core|graphql"; "i"))
-    | ((.value / (if (.key | test("graphql"; "i")) then $gql else $core end)) | ceil)] | max // 1) as $w
-  | "  the quota makes \((($w - 1) * $win)) s unavoidable (\($w) windows of \($win) s for the busiest bucket\u0027s spend)"'
+  ([.quota_spent | to_entries[] | select(.key | test("^github/(core|graphql)$"))
+    | ((.value / (if (.key | test("graphql")) then $gql else $core end)) | ceil)] | max // 1) as $w
+  | ([.quota_spent | to_entries[] | select(.key | test("^github/search$")) | .value] | add // 0) as $searches
+  | ([.quota_spent | to_entries[] | select(.key | test("^attio")) | .value] | add // 0) as $attio
+  | (($w - 1) * $win) as $gh
+  | ((($searches / 30) | ceil) - 1) * 60 as $search
+  | ($attio / $attio_ws) as $at
+  | "  unavoidable: GitHub core/GraphQL \($gh) s (\($w) windows of \($win) s), search \($search) s (\($searches) searches at 30 a minute), Attio \($at | floor) s (\($attio) requests at \($attio_ws)/s writes)",
+  "  wall \($wall) s vs the longest of those, \([$gh, $search] | max) + \($at | floor) s (GitHub then Attio): \(($wall / (([$gh, $search] | max) + $at)) * 100 | round / 100)×"'
 printf '  chat status latency (ms, a new cmo-plan chat process each): %s\n' "${LAT[*]:-none}"

@@ -92,6 +92,9 @@ final class RateLimitPolicyTests: XCTestCase {
         XCTAssertEqual(verdict, .hostPenalty(wait: 3, reason: "HTTP 429 with retry-after"))
         XCTAssertEqual(p.classify(response(429, [("Retry-After", "1")])).wait, 1)
         XCTAssertEqual(p.classify(response(429, [("Retry-After", HTTPTestClock.httpDate(now - 5))])).wait, 0, "a date past is now")
+        // A reset within this second, written to the second: wait for the second's end, not 0.
+        let late = RateLimitResponse(status: 429, headers: [(name: "Retry-After", value: HTTPTestClock.httpDate(now))], body: [], now: now + 0.7)
+        XCTAssertEqual(p.classify(late).wait ?? -1, 0.3, accuracy: 0.001)
         XCTAssertEqual(p.classify(response(429)), .throttled(wait: nil, reason: "HTTP 429 rate limited (Attio names no wait)"))
         XCTAssertEqual(p.classify(response(403)), .notLimited)
 

@@ -111,11 +111,17 @@ extension RateLimitPolicy {
 
 /// The pieces vendors' dialects are made of, shared by the policies.
 public enum RateLimitDialect {
-    /// `Retry-After` as delta-seconds or as an HTTP date (RFC 9110), in seconds from `now`.
+    /// `Retry-After` as delta-seconds or as an HTTP date (RFC 9110), in seconds from `now`. An HTTP date
+    /// names whole seconds: a reset at 12:00:00.7 written as 12:00:00 has not happened at 12:00:00.3, so a
+    /// date in the current second (or the one just past) means the end of that second, not "now" — else
+    /// the client resends at once into the same window (Attio's 25 writes a second did exactly that).
     public static func retryAfter(_ r: RateLimitResponse) -> Double? {
         guard let value = r.header("retry-after") else { return nil }
         if let seconds = Double(value) { return max(0, seconds) }
-        return curlParseHTTPDate(value).map { max(0, $0 - r.now) }
+        return curlParseHTTPDate(value).map { date in
+            let wait = date - r.now
+            return wait >= 1 ? wait : max(0, date + 1 - r.now)
+        }
     }
 
     /// OpenAI's `retry-after-ms` (milliseconds, non-standard) when sent, else `Retry-After`.
