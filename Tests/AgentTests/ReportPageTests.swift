@@ -29,7 +29,7 @@ final class ReportPageTests: XCTestCase {
         let report = RunReport(
             jobID: "j\"1", goal: "<h1>goal</h1>", status: "done", source: "run", createdAt: nil, finishedAt: nil, wallSeconds: 60, target: 1,
             planner: "rule", steps: [], funnel: [RunReport.FunnelStage(key: "rendered", label: "rendered", count: 1234, drops: [])], waits: [],
-            services: [], deliverability: nil, variants: [], writes: [], metrics: RunReport.Metrics(leads: 1, prospectsPerMinute: nil, mxPassRate: nil, instantlyAcceptance: nil), samples: [sample], deadLetters: 0)
+            services: [], deliverability: nil, variants: [], writes: [], metrics: RunReport.Metrics(leads: 1, prospectsPerMinute: nil, mxPassRate: nil, instantlyAcceptance: nil), samples: [sample], deadLetters: 0, notes: ["<i>n</i>"])
         let html = ReportPage.html(report)
         XCTAssertFalse(html.contains("<img"), "no markup from a lead")
         XCTAssertFalse(html.contains("<h1>goal"))
@@ -38,5 +38,6 @@ final class ReportPageTests: XCTestCase {
         XCTAssertTrue(html.contains("<mark>acme/&lt;repo&gt;</mark>"))
         XCTAssertTrue(html.contains(#"data-count="1234""#) && html.contains("1,234"))
         XCTAssertFalse(html.contains("<script"))
+        XCTAssertTrue(html.contains("&lt;i&gt;n&lt;/i&gt;"))
     }
 }

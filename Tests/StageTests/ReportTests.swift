@@ -95,14 +95,17 @@ final class ReportTests: XCTestCase {
         let state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/state.json"))) as? [String: Any])
         let steps = (state["steps"] as? [[String: Any]] ?? []).filter { $0["status"] as? String == "done" }
         func out(_ stage: String) -> [Int] { steps.filter { $0["stage"] as? String == stage }.map { lines(run + "/" + ($0["artifact"] as! String)).count } }
+        // Each repository and person once, whichever pass found them.
+        func unique(_ stage: String, _ key: String, _ keep: ([String: Any]) -> Bool = { _ in true }) -> Int {
+            Set(steps.filter { $0["stage"] as? String == stage }.flatMap { lines(run + "/" + ($0["artifact"] as! String)) }.filter(keep).compactMap { $0[key] as? String }).count
+        }
         func artifact(_ stage: String) -> [[String: Any]] { steps.last { $0["stage"] as? String == stage }.map { lines(run + "/" + ($0["artifact"] as! String)) } ?? [] }
-        let withEmail = steps.filter { $0["stage"] as? String == "gh-enrich" }.flatMap { lines(run + "/" + ($0["artifact"] as! String)) }
-            .filter { !(($0["emails"] as? [Any]) ?? []).isEmpty }.count
+        let withEmail = unique("gh-enrich", "login") { !(($0["emails"] as? [Any]) ?? []).isEmpty }
         let queued = artifact("send-instantly").filter { ($0["instantly"] as? [String: Any])?["status"] as? String == "queued" }.count
         let synced = artifact("sync-attio").filter { ($0["attio"] as? [String: Any])?["status"] as? String == "synced" }.count
         let expected: [String: Int] = [
-            "repositories": out("gh-search").reduce(0, +), "people": out("gh-people").reduce(0, +), "with_email": withEmail,
-            "verified": out("mx-check").reduce(0, +), "scored": out("score-icp").last ?? -1, "rendered": out("render-copy").max() ?? -1,
+            "repositories": unique("gh-search", "full_name"), "people": unique("gh-people", "login"), "with_email": withEmail,
+            "verified": unique("mx-check", "login"), "scored": out("score-icp").last ?? -1, "rendered": out("render-copy").max() ?? -1,
             "queued": queued, "synced": synced,
         ]
         XCTAssertEqual(queued, 15)

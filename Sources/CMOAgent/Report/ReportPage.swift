@@ -52,12 +52,13 @@ public enum ReportPage {
     static func funnel(_ r: RunReport) -> String {
         guard !r.funnel.isEmpty else { return "" }
         let top = max(1, r.funnel.map(\.count).max() ?? 1)
-        let rowH = 34, labelW = 170, barW = 560, width = labelW + barW + 90
+        let rowH = 34, labelW = 170, barW = 560, width = labelW + barW + 150
         var svg = "<svg class=\"chart\" role=\"img\" aria-label=\"funnel\" viewBox=\"0 0 \(width) \(r.funnel.count * rowH + 6)\" width=\"100%\">"
         for (i, f) in r.funnel.enumerated() {
             let y = i * rowH + 4
             let w = max(2, Int((Double(f.count) / Double(top) * Double(barW)).rounded()))
-            let share = i == 0 ? "" : r.funnel[i - 1].count > 0 ? " (\(Int((Double(f.count) / Double(r.funnel[i - 1].count) * 100).rounded()))%)" : ""
+            // A share of the bar before where it is a subset of it (people are not a share of repositories).
+            let share = i == 0 || f.key == "people" ? "" : r.funnel[i - 1].count > 0 ? " (\(Int((Double(f.count) / Double(r.funnel[i - 1].count) * 100).rounded()))%)" : ""
             svg += "<g class=\"bar\" data-key=\"\(f.key)\" data-count=\"\(f.count)\">"
             svg += "<text class=\"label\" x=\"\(labelW - 10)\" y=\"\(y + 19)\" text-anchor=\"end\">\(esc(f.label, 40))</text>"
             svg += "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"\(rowH - 8)\" rx=\"3\"/>"
@@ -71,7 +72,7 @@ public enum ReportPage {
                 drops += "<td class=\"num\">\(n(d.count))</td><td class=\"ex\">\(d.example.map { esc($0, 200) } ?? "")</td></tr>"
             }
         }
-        return "<section id=\"funnel\"><h2>Funnel</h2>\(svg)"
+        return "<section id=\"funnel\"><h2>Funnel</h2>\(svg)" + r.notes.map { "<p class=\"note\">\(esc($0, 400))</p>" }.joined()
             + (drops.isEmpty ? "<p class=\"note\">Nothing was dropped on the way.</p>"
                 : "<h3>Why records dropped out</h3><table class=\"drops\"><thead><tr><th>before</th><th>stage</th><th>how</th><th>reason</th><th class=\"num\">count</th><th>example</th></tr></thead><tbody>\(drops)</tbody></table>")
             + "</section>\n"
@@ -113,7 +114,7 @@ public enum ReportPage {
         var note = r.source == "folder" ? "The stages of a pipeline run at the same time; each bar is one stage's own time." : "Each step from its start to its end (steps joined by a pipe run at the same time)"
         if r.source != "folder" { note += waited > 0 ? "; hatched rows are the job waiting for a rate limit or a token: \(duration(waited)) of \(duration(total))." : "; the job never had to wait for a rate limit." }
         var waitRows = ""
-        for w in r.waits { waitRows += "<li>\(esc(w.from, 40)): \(esc(w.reason, 300))\(w.seconds.map { " — \(duration($0))" } ?? "")</li>" }
+        for w in r.waits { waitRows += "<li>\(esc(w.from, 40)): \(esc(w.reason, 200))\(w.seconds.map { " — \(duration($0))" } ?? "")</li>" }
         return "<section id=\"timeline\"><h2>Where the time went</h2>\(svg)<p class=\"note\">\(note)</p>" + (waitRows.isEmpty ? "" : "<ul class=\"waits\">\(waitRows)</ul>") + "</section>\n"
     }
 

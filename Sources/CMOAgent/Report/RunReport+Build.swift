@@ -21,13 +21,14 @@ extension RunReport {
         let steps = state.map { s in s.steps.map { ($0.n, $0.stage, $0.widenStep, $0.status.rawValue, $0.arguments, $0.artifact, $0.log, $0.startedAt, $0.finishedAt, $0.seconds) } }
             ?? folderSteps(url)
         guard !steps.isEmpty else { throw StageFailure(.usage, "\(url.path) holds no run: no state.json and no artifacts/NN-<stage>.ndjson") }
-        let times = steps.compactMap { $0.7.flatMap(Timestamp.parse) }
+        // The run starts at its creation (a step run again after a wait keeps only its last start).
+        let times = steps.compactMap { $0.7.flatMap(Timestamp.parse) } + (state.flatMap { Timestamp.parse($0.createdAt) }.map { [$0] } ?? [])
         let start = times.min()
         var report = RunReport(
             jobID: state?.jobID ?? url.lastPathComponent, goal: state?.goal, status: state?.status.rawValue ?? "folder",
             source: state == nil ? "folder" : "run", createdAt: state?.createdAt, finishedAt: nil, wallSeconds: nil, target: state?.plan.target,
             planner: state.map { $0.plan.planner + ($0.plan.model.map { " (\($0))" } ?? "") }, steps: [], funnel: [], waits: [], services: [],
-            deliverability: nil, variants: [], writes: [], metrics: Metrics(leads: 0), samples: [], deadLetters: 0)
+            deliverability: nil, variants: [], writes: [], metrics: Metrics(leads: 0), samples: [], deadLetters: 0, notes: [])
         for s in steps {
             let summary = StageSummary.read(log: dir.path(s.6), stage: s.1)
             let offset = Timestamp.since(s.7, start)
@@ -53,12 +54,25 @@ extension RunReport {
         let deadByStage = deadLetters(dir.deadLettersURL)
         report.deadLetters = deadByStage.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
 
-        // The funnel: the discovery stages summed over the passes, the scorer and renderer as the best pass.
+        // The funnel. A widening runs discovery again, and a later pass finds some of the same repositories
+        // and people: the bars count each one once (by full_name, by login), as score-icp reads them; the
+        // scorer and the renderer are the last and the best pass.
         var counts: [String: Int] = [:]
         var drops: [String: [Drop]] = [:]
-        func summed(_ stage: String) -> Int? {
-            let s = done.filter { $0.stage == stage }
-            return s.isEmpty ? nil : s.reduce(0) { $0 + ($1.summary?.output ?? lineCount(artifacts[$1.n])) }
+        let passes = Set(done.map(\.pass)).count
+        func unique(_ stage: String, key: String, where keep: ([String: Any]) -> Bool = { _ in true }) -> (count: Int, all: Int)? {
+            let steps = done.filter { $0.stage == stage }
+            guard !steps.isEmpty else { return nil }
+            var seen = Set<String>()
+            var unkeyed = 0, all = 0
+            for s in steps {
+                records(s) { o in
+                    guard keep(o) else { return }
+                    all += 1
+                    if let k = o[key] as? String { seen.insert(k) } else { unkeyed += 1 }
+                }
+            }
+            return (seen.count + unkeyed, all)
         }
         func stageDrops(_ stage: String, steps: [Step]) -> [Drop] {
             var by: [String: Int] = [:]
@@ -67,30 +81,39 @@ extension RunReport {
             for (code, g) in deadByStage[stage] ?? [:] { out.append(Drop(stage: stage, kind: "dead-lettered", reason: code, count: g.count, example: g.example)) }
             return out.sorted { $0.count != $1.count ? $0.count > $1.count : $0.reason < $1.reason }
         }
-        counts["repositories"] = summed("gh-search")
-        drops["repositories"] = stageDrops("gh-search", steps: done.filter { $0.stage == "gh-search" })
-        counts["people"] = summed("gh-people")
-        drops["people"] = stageDrops("gh-people", steps: done.filter { $0.stage == "gh-people" })
+        /// The bar of a discovery stage, and a drop for what later passes found again.
+        func bar(_ key: String, _ stage: String, by field: String, where keep: @escaping ([String: Any]) -> Bool = { _ in true }, extra: [Drop] = []) {
+            guard let u = unique(stage, key: field, where: keep) else { return }
+            counts[key] = u.count
+            var d = stageDrops(stage, steps: done.filter { $0.stage == stage }) + extra
+            if u.all > u.count { d.append(Drop(stage: stage, kind: "found again", reason: "by a later pass (counted once)", count: u.all - u.count, example: nil)) }
+            drops[key] = d
+        }
+        bar("repositories", "gh-search", by: "full_name")
+        bar("people", "gh-people", by: "login")
         if done.contains(where: { $0.stage == "gh-enrich" }) {
-            var with = 0, without = 0
+            var without = Set<String>()
             var example: String?
+            var withAddress = Set<String>()
             for s in done where s.stage == "gh-enrich" {
                 records(s) { o in
-                    if Self.addresses(o).isEmpty {
-                        without += 1
-                        if example == nil { example = o["login"] as? String }
-                    } else { with += 1 }
+                    if !Self.addresses(o).isEmpty, let l = o["login"] as? String { withAddress.insert(l) }
                 }
             }
-            counts["with_email"] = with
-            var d = stageDrops("gh-enrich", steps: done.filter { $0.stage == "gh-enrich" })
-            if without > 0 { d.append(Drop(stage: "gh-enrich", kind: "no address", reason: "no public or commit email found", count: without, example: example)) }
-            drops["with_email"] = d
+            for s in done where s.stage == "gh-enrich" {
+                records(s) { o in
+                    guard Self.addresses(o).isEmpty, let login = o["login"] as? String, !withAddress.contains(login) else { return }
+                    without.insert(login)
+                    if example == nil { example = login }
+                }
+            }
+            bar("with_email", "gh-enrich", by: "login", where: { !Self.addresses($0).isEmpty },
+                extra: without.isEmpty ? [] : [Drop(stage: "gh-enrich", kind: "no address", reason: "no public or commit email found", count: without.count, example: example)])
         }
-        counts["verified"] = summed("mx-check")
+        bar("verified", "mx-check", by: "login")
         // No address at all is the bar before's drop; here, what the addresses' checks dropped.
-        drops["verified"] = stageDrops("mx-check", steps: done.filter { $0.stage == "mx-check" })
-            .filter { !(counts["with_email"] != nil && $0.kind == "filtered" && $0.reason == "no_email") }
+        drops["verified"] = drops["verified"]?.filter { !(counts["with_email"] != nil && $0.kind == "filtered" && $0.reason == "no_email") }
+        if passes > 1 { report.notes.append("\(passes) discovery passes (widenings): each repository and person counts once in the bars; the reasons count each pass's drops.") }
         if let s = lastDone("score-icp") {
             counts["scored"] = s.summary?.output ?? lineCount(artifacts[s.n])
             drops["scored"] = stageDrops("score-icp", steps: [s])

@@ -26,6 +26,8 @@ public struct RunReport: Codable, Sendable {
     public var metrics: Metrics
     public var samples: [Sample]
     public var deadLetters: Int
+    /// What a reader needs to know to read the figures right (several passes, a folder's times).
+    public var notes: [String]
 
     public struct Step: Codable, Sendable {
         public var n: Int
@@ -133,7 +135,7 @@ public struct RunReport: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", goal, status, source, createdAt = "created_at", finishedAt = "finished_at", wallSeconds = "wall_seconds"
         case target, planner, steps, funnel, waits, services, deliverability, variants, writes, metrics, samples
-        case deadLetters = "dead_letters"
+        case deadLetters = "dead_letters", notes
     }
 }
 
