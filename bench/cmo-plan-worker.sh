@@ -58,24 +58,28 @@ kill "$WORKER"; wait "$WORKER" 2>/dev/null || true; WORKER=""
 # The figures: nothing below may take the sandbox (and its counts) down with it.
 set +e +o pipefail
 STATS=$(curl -s "$CMO_SANDBOX_URL/_sandbox/stats")
+echo "$STATS" >"$WORK/stats.json"
 EVENTS="$WORK/runs/$ID/events.ndjson"
 echo "  job $ID: $(status_of) after $WALL s"
 "$BIN/cmo-plan" status "$ID" | grep -E "widening|of .* asked" | sed 's/^/  /'
 tail -1 "$WORK/runs/$ID/logs/"*-export-csv.log 2>/dev/null | sed 's/^/  /'
 echo "  waits for a reset (a stage's 75 slept out by the worker): $(jq -s '[.[] | select(.event == "waiting" and .retry_at != null)] | length' "$EVENTS")"
 echo "  job starts by a worker: $(grep -c "started (pid" "$WORK/worker.log")"
-echo "$STATS" | jq -r --argjson core "$CORE" --argjson gql "$GRAPHQL" --argjson win "$WINDOW" --argjson wall "$WALL" --argjson attio_ws "$ATTIO_WS" '
-  "  GitHub requests: \([.requests | to_entries[] | select(.key | startswith("github ")) | .value] | add // 0)",
-  "  rate-limit violations: \(.violations_total)",
-  "  Instantly leads \(.services.instantly.leads), duplicate leads \(.services.instantly.duplicate_leads_total); Attio list entries \(.services.attio.list_entries), notes \(.services.attio.notes)",
-  "  quota spent: \(.quota_spent | tostring)",
-  ([.quota_spent | to_entries[] | select(.key | test("^github/(core|graphql)$"))
-    | ((.value / (if (.key | test("graphql")) then $gql else $core end)) | ceil)] | max // 1) as $w
-  | ([.quota_spent | to_entries[] | select(.key | test("^github/search$")) | .value] | add // 0) as $searches
-  | ([.quota_spent | to_entries[] | select(.key | test("^attio")) | .value] | add // 0) as $attio
-  | (($w - 1) * $win) as $gh
-  | ((($searches / 30) | ceil) - 1) * 60 as $search
-  | ($attio / $attio_ws) as $at
-  | "  unavoidable: GitHub core/GraphQL \($gh) s (\($w) windows of \($win) s), search \($search) s (\($searches) searches at 30 a minute), Attio \($at | floor) s (\($attio) requests at \($attio_ws)/s writes)",
-  "  wall \($wall) s vs the longest of those, \([$gh, $search] | max) + \($at | floor) s (GitHub then Attio): \(($wall / (([$gh, $search] | max) + $at)) * 100 | round / 100)×"'
+q() { echo "$STATS" | jq -r "$1"; }
+echo "  GitHub requests: $(q '[.requests | to_entries[] | select(.key | startswith("github ")) | .value] | add // 0')"
+echo "  rate-limit violations: $(q '.violations_total') $(q '[.rate_limit_violations[] | "\(.service)/\(.bucket)"] | group_by(.) | map("\(.[0]) \(length)") | join(", ")')"
+echo "  Instantly leads $(q '.services.instantly.leads'), duplicate leads $(q '.services.instantly.duplicate_leads_total'); Attio list entries $(q '.services.attio.list_entries'), notes $(q '.services.attio.notes')"
+echo "  quota spent: $(q '.quota_spent | tostring')"
+spent() { q "[.quota_spent | to_entries[] | select(.key | test(\"$1\")) | .value] | add // 0"; }
+python3 - "$(spent '^github/core$')" "$(spent '^github/graphql$')" "$(spent '^github/search$')" "$(spent '^attio/writes$')" <<PY
+import math, sys
+core, gql, search, attio = map(int, sys.argv[1:5])
+windows = max(math.ceil(core / $CORE), math.ceil(gql / $GRAPHQL), 1)
+gh = (windows - 1) * $WINDOW
+searches = (max(math.ceil(search / 30), 1) - 1) * 60
+at = attio / $ATTIO_WS
+floor = max(gh, searches) + at
+print(f"  unavoidable: GitHub core/GraphQL {gh} s ({windows} windows of $WINDOW s), search {searches} s ({search} searches at 30 a minute), Attio {at:.0f} s ({attio} writes at $ATTIO_WS/s)")
+print(f"  wall $WALL s vs {floor:.0f} s the quotas make unavoidable (GitHub, then Attio): {$WALL / floor:.2f}x")
+PY
 printf '  chat status latency (ms, a new cmo-plan chat process each): %s\n' "${LAT[*]:-none}"
