@@ -60,14 +60,13 @@ extension RunReport {
         var counts: [String: Int] = [:]
         var drops: [String: [Drop]] = [:]
         let passes = Set(done.map(\.pass)).count
-        func unique(_ stage: String, key: String, where keep: ([String: Any]) -> Bool = { _ in true }) -> (count: Int, all: Int)? {
+        func unique(_ stage: String, key: String) -> (count: Int, all: Int)? {
             let steps = done.filter { $0.stage == stage }
             guard !steps.isEmpty else { return nil }
             var seen = Set<String>()
             var unkeyed = 0, all = 0
             for s in steps {
                 records(s) { o in
-                    guard keep(o) else { return }
                     all += 1
                     if let k = o[key] as? String { seen.insert(k) } else { unkeyed += 1 }
                 }
@@ -81,36 +80,42 @@ extension RunReport {
             for (code, g) in deadByStage[stage] ?? [:] { out.append(Drop(stage: stage, kind: "dead-lettered", reason: code, count: g.count, example: g.example)) }
             return out.sorted { $0.count != $1.count ? $0.count > $1.count : $0.reason < $1.reason }
         }
-        /// The bar of a discovery stage, and a drop for what later passes found again.
-        func bar(_ key: String, _ stage: String, by field: String, where keep: @escaping ([String: Any]) -> Bool = { _ in true }, extra: [Drop] = []) {
-            guard let u = unique(stage, key: field, where: keep) else { return }
+        /// The bar of a discovery stage from its unique and total records, and a drop for what later passes found again.
+        func bar(_ key: String, _ stage: String, _ u: (count: Int, all: Int)?, extra: [Drop] = []) {
+            guard let u else { return }
             counts[key] = u.count
             var d = stageDrops(stage, steps: done.filter { $0.stage == stage }) + extra
             if u.all > u.count { d.append(Drop(stage: stage, kind: "found again", reason: "by a later pass (counted once)", count: u.all - u.count, example: nil)) }
             drops[key] = d
         }
-        bar("repositories", "gh-search", by: "full_name")
-        bar("people", "gh-people", by: "login")
+        bar("repositories", "gh-search", unique("gh-search", key: "full_name"))
+        bar("people", "gh-people", unique("gh-people", key: "login"))
         if done.contains(where: { $0.stage == "gh-enrich" }) {
+            // One read of each pass: who has an address (once each), who never has one in any pass.
+            var withAddress = Set<String>()
+            var withUnkeyed = 0, withAll = 0
+            var noAddress: [String] = []
+            for s in done where s.stage == "gh-enrich" {
+                records(s) { o in
+                    let login = o["login"] as? String
+                    if Self.addresses(o).isEmpty {
+                        if let login { noAddress.append(login) }
+                        return
+                    }
+                    withAll += 1
+                    if let login { withAddress.insert(login) } else { withUnkeyed += 1 }
+                }
+            }
             var without = Set<String>()
             var example: String?
-            var withAddress = Set<String>()
-            for s in done where s.stage == "gh-enrich" {
-                records(s) { o in
-                    if !Self.addresses(o).isEmpty, let l = o["login"] as? String { withAddress.insert(l) }
-                }
+            for login in noAddress where !withAddress.contains(login) {
+                without.insert(login)
+                if example == nil { example = login }
             }
-            for s in done where s.stage == "gh-enrich" {
-                records(s) { o in
-                    guard Self.addresses(o).isEmpty, let login = o["login"] as? String, !withAddress.contains(login) else { return }
-                    without.insert(login)
-                    if example == nil { example = login }
-                }
-            }
-            bar("with_email", "gh-enrich", by: "login", where: { !Self.addresses($0).isEmpty },
+            bar("with_email", "gh-enrich", (withAddress.count + withUnkeyed, withAll),
                 extra: without.isEmpty ? [] : [Drop(stage: "gh-enrich", kind: "no address", reason: "no public or commit email found", count: without.count, example: example)])
         }
-        bar("verified", "mx-check", by: "login")
+        bar("verified", "mx-check", unique("mx-check", key: "login"))
         // No address at all is the bar before's drop; here, what the addresses' checks dropped.
         drops["verified"] = drops["verified"]?.filter { !(counts["with_email"] != nil && $0.kind == "filtered" && $0.reason == "no_email") }
         if passes > 1 { report.notes.append("\(passes) discovery passes (widenings): each repository and person counts once in the bars; the reasons count each pass's drops.") }
