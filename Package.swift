@@ -2,6 +2,9 @@
 import PackageDescription
 
 let core: Target.Dependency = "CMOCore"
+/// What the stages and the agent agree on: the stage registry, summaries, writer results, dead letters,
+/// run events and timestamps (Foundation only).
+let contract: Target.Dependency = "CMOContract"
 
 let package = Package(
     name: "cmo",
@@ -32,10 +35,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         .systemLibrary(name: "CJQ", path: "Sources/CJQ"),
+        .target(name: "CMOContract"),
         .target(
             name: "CMOCore",
             dependencies: [
-                "CCurl", "CJQ",
+                "CCurl", "CJQ", contract,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -59,13 +63,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(name: "render-copy", dependencies: ["CMOCopy", core], path: "Sources/render-copy"),
-        .executableTarget(name: "send-instantly", dependencies: [core], path: "Sources/send-instantly"),
+        .executableTarget(name: "send-instantly", dependencies: [core, contract], path: "Sources/send-instantly"),
         .executableTarget(name: "cmo-suppress", dependencies: [core], path: "Sources/cmo-suppress"),
-        .executableTarget(name: "sync-attio", dependencies: [core], path: "Sources/sync-attio"),
-        .executableTarget(name: "sync-linear", dependencies: [core], path: "Sources/sync-linear"),
+        .executableTarget(name: "sync-attio", dependencies: [core, contract], path: "Sources/sync-attio"),
+        .executableTarget(name: "sync-linear", dependencies: [core, contract], path: "Sources/sync-linear"),
         .target(name: "CSpawn", path: "Sources/CSpawn"),
-        .target(name: "CMOAgent", dependencies: [core, "CSpawn", .product(name: "Yams", package: "Yams")]),
-        .executableTarget(name: "cmo-plan", dependencies: ["CMOAgent", core], path: "Sources/cmo-plan"),
+        .target(name: "CMOAgent", dependencies: [core, contract, "CSpawn", .product(name: "Yams", package: "Yams")]),
+        .executableTarget(name: "cmo-plan", dependencies: ["CMOAgent", core, contract], path: "Sources/cmo-plan"),
         .target(
             name: "CMOSandbox",
             dependencies: [
@@ -81,7 +85,7 @@ let package = Package(
         .testTarget(name: "CMOCoreTests", dependencies: [core]),
         .testTarget(name: "SandboxTests", dependencies: ["CMOSandbox", core, "CMOTestSupport"]),
         .testTarget(name: "StageTests", dependencies: [core, "CMOTestSupport"]),
-        .testTarget(name: "AgentTests", dependencies: ["CMOAgent", core, "CMOTestSupport"]),
+        .testTarget(name: "AgentTests", dependencies: ["CMOAgent", core, contract, "CMOTestSupport"]),
         .testTarget(name: "CopyTests", dependencies: ["CMOCopy", core, "CMOTestSupport"]),
     ]
 )

@@ -13,7 +13,7 @@
 # set each stage's options (mx-check:, score-icp:, render-copy: …; see examples/campaign.yaml).
 # Every stage prints its own summary line, warnings and errors on stderr, and its dead letters
 # there too (CMO_DEAD_LETTER=FILE collects them). --keep DIR keeps every stage's output in
-# DIR/artifacts/NN-<stage>.ndjson, its stderr in DIR/logs/NN-<stage>.log, the dead letters in
+# DIR/artifacts/NN-<stage>.ndjson, its stderr in DIR/logs/NN-<stage>.log (JSON), the dead letters in
 # DIR/dead-letters.ndjson, and ends with `cmo-plan report --dir DIR`: DIR/report.html and report.json. Any stage can be another command that reads and
 # writes NDJSON — a fake, a script: GH_SEARCH, GH_PEOPLE, GH_ENRICH, MX_CHECK, SCORE_ICP,
 # RENDER_COPY, EXPORT_CSV. The stages are found in CMO_BIN (default .build/release), then on PATH.
@@ -50,17 +50,27 @@ for term in ${terms[@]+"${terms[@]}"}; do
 done
 
 # kept N NAME CMD…: runs a stage; with --keep, its output and its stderr are also written to DIR
-# (stderr still shows). Synchronous: the files are whole when the pipeline ends.
+# (stderr still shows, as text). Synchronous: the files are whole when the pipeline ends.
 kept() {
   local n=$1 name=$2
   shift 2
   [ -n "$keep" ] || { "$@"; return; }
-  { "$@" 2>&1 1>&3 3>&- | tee "$keep/logs/$n-$name.log" >&2; } 3>&1 | tee "$keep/artifacts/$n-$name.ndjson"
+  { "$@" 2>&1 1>&3 3>&- | tee "$keep/logs/$n-$name.log" | as_text >&2; } 3>&1 | tee "$keep/artifacts/$n-$name.ndjson"
+}
+# A kept log is the stages' JSON (the summary the report reads, docs/contracts.md §6); on the terminal
+# each line reads as the text format's (a line that is not JSON, from a fake, as it is).
+as_text() {
+  jq --unbuffered -rR '. as $line | (try fromjson catch null) as $o
+    | if ($o | type) == "object" and ($o.msg | type) == "string" then
+        "\($o.stage): " + (if $o.level == "info" then "" else "\($o.level): " end) + $o.msg
+        + (if $o.event == "summary" then "" else ($o | del(.ts, .level, .stage, .event, .msg) | to_entries
+             | map("\(.key)=\(.value | if type == "string" then . else tojson end)") | join(", ") | if . == "" then "" else " (\(.))" end) end)
+      else $line end'
 }
 if [ -n "$keep" ]; then
   mkdir -p "$keep/artifacts" "$keep/logs"
   rm -f "$keep"/artifacts/*.ndjson "$keep"/logs/*.log "$keep/dead-letters.ndjson"
-  export CMO_DEAD_LETTER=${CMO_DEAD_LETTER:-$keep/dead-letters.ndjson}
+  export CMO_DEAD_LETTER=${CMO_DEAD_LETTER:-$keep/dead-letters.ndjson} CMO_LOG_FORMAT=json
 fi
 
 partial="$out.partial.$$"

@@ -1,3 +1,4 @@
+import CMOContract
 import Foundation
 
 /// What a campaign asks for, as `cmo-plan parse` prints it: fixed field names, absent when the goal does not say.
@@ -14,6 +15,16 @@ public struct Job: Codable, Equatable, Sendable {
     public var dryRun: Bool?
 
     public init() {}
+
+    /// Where the job has a writer write: the campaign, list or team it names (nil: the job does not use it).
+    public func target(of writer: StageDescriptor) -> String? {
+        switch writer.name {
+        case StageRegistry.sendInstantly.name: return instantlyCampaign
+        case StageRegistry.syncAttio.name: return attioList
+        case StageRegistry.syncLinear.name: return linearTeam
+        default: return nil
+        }
+    }
 
     /// The fields' names, as `cmo-plan parse` prints them and job files and `set_job` name them.
     public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }

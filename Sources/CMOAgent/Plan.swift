@@ -1,3 +1,4 @@
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -65,11 +66,38 @@ public struct Plan: Codable, Sendable {
         case sideEffects = "side_effects", yields
     }
 
+    /// A stage of the plan: its typed invocation, and whether it writes outside the machine.
     public struct PlannedStage: Codable, Sendable {
-        public var stage: String
-        public var arguments: [String]
+        public var invocation: StageInvocation
         public var irreversible: Bool
+        public var stage: String { invocation.stage }
+        /// argv, as the stage will be spawned (kept in state.json for people and scripts).
+        public var arguments: [String] { invocation.arguments }
+
+        public init(_ invocation: StageInvocation, irreversible: Bool) {
+            self.invocation = invocation
+            self.irreversible = irreversible
+        }
+
+        enum CodingKeys: String, CodingKey { case stage, arguments, invocation, irreversible }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            irreversible = try c.decode(Bool.self, forKey: .irreversible)
+            // A plan saved before invocations were typed has the argv only.
+            invocation = try c.decodeIfPresent(StageInvocation.self, forKey: .invocation)
+                ?? StageInvocation(stage: try c.decode(String.self, forKey: .stage), argv: try c.decode([String].self, forKey: .arguments))
+        }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(stage, forKey: .stage)
+            try c.encode(arguments, forKey: .arguments)
+            try c.encode(invocation, forKey: .invocation)
+            try c.encode(irreversible, forKey: .irreversible)
+        }
     }
+
+    /// The planned invocation of a stage (the first discovery pass's, for a read stage).
+    public func planned(_ stage: String) -> StageInvocation? { stages.first { $0.stage == stage }?.invocation }
 
     /// Leads per repository and per person, measured on earlier runs (or the demo's figures).
     public struct Yields: Codable, Sendable {
@@ -106,8 +134,6 @@ public struct RunOptions: Sendable {
 
 /// The embedded, deterministic planner: the same job gives the same plan.
 public enum RulePlanner {
-    public static let readStages = ["gh-search", "gh-people", "gh-enrich", "mx-check", "score-icp", "render-copy"]
-    public static let writers: Set<String> = ["send-instantly", "sync-attio", "sync-linear"]
     public static let defaultTarget = 200
     public static let defaultActiveDays = 90
 
@@ -129,15 +155,15 @@ public enum RulePlanner {
         let repos = min(20_000, max(50, Int((Double(target) / yields.leadsPerRepo * 1.5).rounded(.up))))
         let people = min(40_000, max(50, Int((Double(target) / yields.leadsPerPerson * 1.5).rounded(.up))))
         let widenings = 3
-        var perTool = Dictionary(uniqueKeysWithValues: readStages.map { ($0, widenings + 1) })
-        for w in writers.union(["export-csv"]) { perTool[w] = 1 }
+        var perTool = Dictionary(uniqueKeysWithValues: StageRegistry.readNames.map { ($0, widenings + 1) })
+        for w in StageRegistry.writerNames.union([StageRegistry.exportCSV.name]) { perTool[w] = 1 }
         let caps = Caps(maxSteps: 40, maxRepos: repos * 4, maxPeople: people * 4, maxWidenings: widenings, perTool: perTool)
         let dry = options.dryRun || job.dryRun == true
         var stages = discovery(job, options: options, activeDays: days, minStars: job.minStars, topics: job.topics ?? [],
                                maxRepos: repos, maxPeople: people, target: target)
-            .map { Plan.PlannedStage(stage: $0.stage, arguments: $0.arguments, irreversible: false) }
+            .map { Plan.PlannedStage($0, irreversible: false) }
         stages += writerSteps(job, options: options, hasDeadLetters: true)
-            .map { Plan.PlannedStage(stage: $0.stage, arguments: $0.arguments, irreversible: writers.contains($0.stage) && !dry) }
+            .map { Plan.PlannedStage($0, irreversible: StageRegistry.writerNames.contains($0.stage) && !dry) }
         var effects: [SideEffect] = []
         if let c = job.instantlyCampaign {
             effects.append(.init(service: "Instantly", action: "add leads to campaign", target: c, count: target, dryRun: dry))
@@ -170,64 +196,83 @@ public enum RulePlanner {
     /// The discovery pass: search → people → enrich → verify → score → copy.
     public static func discovery(
         _ job: Job, options: RunOptions, activeDays: Int, minStars: Int?, topics: [String], maxRepos: Int, maxPeople: Int, target: Int
-    ) -> [(stage: String, arguments: [String])] {
+    ) -> [StageInvocation] {
         let languages = job.languages ?? []
-        var search: [String] = []
+        var search = StageInvocation("gh-search")
         if languages.count == 1 {
-            search += ["--language", languages[0]]
+            search.set("language", .text(languages[0]))
         } else if languages.count > 1 {
-            search += ["--query", languages.map { "language:\(quoted($0))" }.joined(separator: " ")]
+            search.set("query", .text(languages.map { "language:\(quoted($0))" }.joined(separator: " ")))
         }
-        for t in topics { search += ["--topic", t] }
-        if let s = minStars { search += ["--min-stars", String(s)] }
-        search += ["--active-days", String(activeDays), "--max-repos", String(maxRepos)]
-        var people = ["--since-days", String(activeDays), "--max-people", String(maxPeople)]
-        var score = ["--top", String(target)]
-        for l in languages { score += ["--language", l] }
-        for t in job.topics ?? [] { score += ["--topic", t] }
+        search.set("topic", texts: topics)
+        if let s = minStars { search.set("min-stars", .int(s)) }
+        search.set("active-days", .int(activeDays))
+        search.set("max-repos", .int(maxRepos))
+        var people = StageInvocation("gh-people", [.init("since-days", .int(activeDays)), .init("max-people", .int(maxPeople))])
+        var score = StageInvocation("score-icp", [.init("top", .int(target))])
+        score.options += languages.map { .init("language", .text($0)) } + (job.topics ?? []).map { .init("topic", .text($0)) }
         if let now = options.now {
-            search += ["--now", now]
-            people += ["--now", now]
-            score += ["--as-of", now]
+            search.set("now", .text(now))
+            people.set("now", .text(now))
+            score.set("as-of", .text(now))
         }
         return [
             // A lead needs a best email that is risky or better (pipelines/discover.sh's default too).
-            ("gh-search", search), ("gh-people", people), ("gh-enrich", []), ("mx-check", ["--min-verdict", "risky"]), ("score-icp", score),
-            ("render-copy", ["--require-unsubscribe"]),
+            search, people, StageInvocation("gh-enrich"), StageInvocation("mx-check", [.init("min-verdict", .text("risky"))]), score,
+            StageInvocation("render-copy", [.init("require-unsubscribe", .flag)]),
         ]
+    }
+
+    /// The first pass's search and people stages amended by a widening: the window, the star floor, the
+    /// topics and the caps it names (the other stages of the pass are the plan's as they are).
+    public static func widened(_ pass: [StageInvocation], by w: Widening) -> [StageInvocation] {
+        pass.map { s in
+            var s = s
+            switch s.stage {
+            case StageRegistry.ghSearch.name:
+                s.set("topic", texts: w.topics)
+                s.set("min-stars", w.minStars.map { .int($0) })
+                s.set("active-days", .int(w.activeDays))
+                s.set("max-repos", .int(w.maxRepos))
+            case StageRegistry.ghPeople.name:
+                s.set("since-days", .int(w.activeDays))
+                s.set("max-people", .int(w.maxPeople))
+            default: break
+            }
+            return s
+        }
     }
 
     static func quoted(_ s: String) -> String { s.contains(" ") ? "\"\(s)\"" : s }
 
     /// The writers and the export, in order: Instantly → Attio → Linear → CSV.
-    public static func writerSteps(_ job: Job, options: RunOptions, hasDeadLetters: Bool) -> [(stage: String, arguments: [String])] {
+    public static func writerSteps(_ job: Job, options: RunOptions, hasDeadLetters: Bool) -> [StageInvocation] {
         let dry = options.dryRun || job.dryRun == true
-        var steps: [(String, [String])] = []
+        var steps: [StageInvocation] = []
         if let c = job.instantlyCampaign {
-            var a = ["--campaign", c]
-            if let now = options.now { a += ["--now", now] }
-            if dry { a.append("--dry-run") }
-            steps.append(("send-instantly", a))
+            var a = StageInvocation("send-instantly", [.init("campaign", .text(c))])
+            if let now = options.now { a.set("now", .text(now)) }
+            if dry { a.set("dry-run", .flag) }
+            steps.append(a)
         }
         if let l = job.attioList {
-            var a = ["--list", l, "--job", options.jobID]
-            if job.instantlyCampaign != nil { a += ["--only-status", dry ? "dry_run" : "queued"] }
-            if dry { a.append("--dry-run") }
-            steps.append(("sync-attio", a))
+            var a = StageInvocation("sync-attio", [.init("list", .text(l)), .init("job", .text(options.jobID))])
+            if job.instantlyCampaign != nil { a.set("only-status", .text(dry ? WriterStatus.dryRun.rawValue : WriterStatus.queued.rawValue)) }
+            if dry { a.set("dry-run", .flag) }
+            steps.append(a)
         }
         if let t = job.linearTeam, hasDeadLetters {
-            var a = ["--team", t, "--job", options.jobID]
-            if dry { a.append("--dry-run") }
-            steps.append(("sync-linear", a))
+            var a = StageInvocation("sync-linear", [.init("team", .text(t)), .init("job", .text(options.jobID))])
+            if dry { a.set("dry-run", .flag) }
+            steps.append(a)
         }
         if job.export == true || (job.instantlyCampaign == nil && job.attioList == nil) {
             var columns = "login,name,best_email,score,company,location,signals.repo,signals.repo_language,signals.repo_stars"
             if job.instantlyCampaign != nil { columns += ",instantly.status" }
-            steps.append((
-                "export-csv",
-                ["-o", "exports/leads.csv", "--columns", columns, "--column", "subject=.copy.subject", "--column", "body=.copy.body",
-                 "--column", "variant=.copy.variant"]
-            ))
+            steps.append(StageInvocation("export-csv", [
+                .init("-o", .text("exports/leads.csv")), .init("columns", .text(columns)), .init("column", .text("subject=.copy.subject")),
+                .init("column", .text("body=.copy.body")), .init("column", .text("variant=.copy.variant")),
+            ]))
         }
         return steps
     }

@@ -1,3 +1,4 @@
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -6,7 +7,10 @@ public struct StepRecord: Codable, Sendable {
     public enum Status: String, Codable, Sendable { case pending, running, done, failed }
     public var n: Int
     public var stage: String
-    /// The stage's own arguments (cmo-plan adds --config and --dead-letter).
+    /// What runs: the stage's typed options (cmo-plan adds --config, --dead-letter and --log-format).
+    public var invocation: StageInvocation?
+    /// The same as argv, for people and scripts reading state.json (a state written before invocations
+    /// were typed has only this).
     public var arguments: [String]
     /// The artifact (run-directory relative) read on stdin, if any.
     public var input: String?
@@ -25,6 +29,11 @@ public struct StepRecord: Codable, Sendable {
     public var startedAt: String?
     public var finishedAt: String?
     public var seconds: Double?
+    /// The stage printed no summary (a fake): `counts` holds only what the runner counted itself.
+    public var summaryMissing: Bool?
+
+    /// The step's invocation (read from its argv for a state written before invocations were typed).
+    public var call: StageInvocation { invocation ?? StageInvocation(stage: stage, argv: arguments) }
 }
 
 /// One widening of the search after too few leads passed.
@@ -127,21 +136,6 @@ public struct RunState: Codable, Sendable {
 
     /// The last finished step of a stage.
     public func lastDone(_ stage: String) -> StepRecord? { steps.last { $0.stage == stage && $0.status == .done } }
-
-    /// ISO 8601 in UTC with milliseconds ("2026-12-03T11:25:38.817Z"), formatted by hand: a Foundation
-    /// date formatter costs more than the rest of a step's bookkeeping.
-    public static func timestamp(_ date: Date = Date()) -> String {
-        let t = date.timeIntervalSince1970
-        var seconds = time_t(t.rounded(.down))
-        let ms = min(999, Int(((t - Double(seconds)) * 1000).rounded(.down)))
-        var tm = tm()
-        gmtime_r(&seconds, &tm)
-        func pad(_ n: Int32, _ width: Int) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
-    }
 }
 
 /// A job's run directory: state.json, artifacts/, logs/, events.ndjson, dead-letters.ndjson, exports/.
@@ -163,6 +157,9 @@ public struct RunDirectory: Sendable {
 
     public var exists: Bool { FileManager.default.fileExists(atPath: stateURL.path) }
 
+    /// The job's lock: one process runs or changes a job at a time (held until released or the process ends).
+    public func lock() -> FileLock.Outcome { FileLock.tryLock(path("lock").path) }
+
     public func load() throws -> RunState {
         let data = try Data(contentsOf: stateURL)
         return try JSONDecoder().decode(RunState.self, from: data)
@@ -173,7 +170,7 @@ public struct RunDirectory: Sendable {
     /// (itself durable) makes harmless; a kill -9 loses nothing, as the page cache outlives the process.
     public func save(_ state: RunState) throws {
         var state = state
-        state.updatedAt = RunState.timestamp()
+        state.updatedAt = Timestamp.string()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(state)

@@ -1,3 +1,4 @@
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -41,7 +42,7 @@ public struct Amendment: Codable, Sendable {
         self.target = target
         self.skipWriters = skipWriters
         self.by = by
-        at = RunState.timestamp()
+        at = Timestamp.string()
     }
 
     enum CodingKeys: String, CodingKey { case target, skipWriters = "skip_writers", by, at }
@@ -58,8 +59,9 @@ public struct Amendment: Codable, Sendable {
     }
 
     public static func all(_ dir: RunDirectory) -> [Amendment] {
-        guard let data = try? Data(contentsOf: url(dir)) else { return [] }
-        return data.split(separator: 10).compactMap { try? JSONDecoder().decode(Amendment.self, from: Data($0)) }
+        var out: [Amendment] = []
+        RunArtifacts.forEach(Amendment.self, in: url(dir)) { out.append($1) }
+        return out
     }
 }
 
@@ -112,7 +114,7 @@ final class Interruption: @unchecked Sendable {
 /// What `takeGitHubToken` got: no token to share, the token's lock (close to release), or a stop.
 enum TokenTurn {
     case free
-    case held(Int32)
+    case held(FileLock)
     case stop(ExitStatus)
 }
 
@@ -134,18 +136,18 @@ extension Runner {
             state.status = .paused
             state.pauseReason = "paused by \(asked.by)"
             try save()
-            event("paused", "paused by \(asked.by) at step \(nextStepNumber()); `cmo-plan resume \(state.jobID)` continues it")
+            event(.paused, "paused by \(asked.by) at step \(nextStepNumber()); `cmo-plan resume \(state.jobID)` continues it")
         case .cancel:
             state.status = .cancelled
             state.pauseReason = nil
             try save()
-            event("cancelled", "cancelled by \(asked.by) at step \(nextStepNumber()); nothing more is written (what was written stays written)")
+            event(.cancelled, "cancelled by \(asked.by) at step \(nextStepNumber()); nothing more is written (what was written stays written)")
         case .requeue:
             state.status = .waiting
-            state.retryAt = RunState.timestamp()
+            state.retryAt = Timestamp.string()
             state.waitReason = "its worker stopped (\(asked.by))"
             try save()
-            event("requeued", "stopped by \(asked.by) at step \(nextStepNumber()); another worker continues it")
+            event(.requeued, "stopped by \(asked.by) at step \(nextStepNumber()); another worker continues it")
         }
         return .tempFail
     }
@@ -157,28 +159,35 @@ extension Runner {
         let all = Amendment.all(dir)
         let done = state.amendments ?? 0
         guard all.count > done else { return }
-        let wrote = state.steps.contains { RulePlanner.writers.contains($0.stage) && $0.status != .pending }
+        let wrote = state.steps.contains { StageRegistry.writerNames.contains($0.stage) && $0.status != .pending }
         for a in all[done...] {
             if let t = a.target {
                 if wrote {
-                    event("warning", "the target stays \(state.plan.target): the writers have started (asked by \(a.by))")
+                    event(.warning, "the target stays \(state.plan.target): the writers have started (asked by \(a.by))")
                 } else {
                     let old = state.plan.target
                     state.plan.target = t
                     state.job.target = t
-                    event("amended", "target \(old) → \(t) (asked by \(a.by)); the search widens while fewer pass")
+                    // The plan keeps the best `t` from here on (the next passes take it from the plan).
+                    for i in state.plan.stages.indices where state.plan.stages[i].stage == StageRegistry.scoreICP.name {
+                        state.plan.stages[i].invocation.set("top", .int(t))
+                    }
+                    event(.amended, "target \(old) → \(t) (asked by \(a.by)); the search widens while fewer pass")
                 }
             }
             if a.skipWriters == true {
-                let skipped = state.steps.filter { RulePlanner.writers.contains($0.stage) && $0.status != .done }.map(\.stage)
-                state.steps.removeAll { RulePlanner.writers.contains($0.stage) && $0.status != .done }
+                let skipped = state.steps.filter { StageRegistry.writerNames.contains($0.stage) && $0.status != .done }.map(\.stage)
+                state.steps.removeAll { StageRegistry.writerNames.contains($0.stage) && $0.status != .done }
                 state.job.instantlyCampaign = nil
                 state.job.attioList = nil
                 state.job.linearTeam = nil
                 state.job.export = true
                 state.plan.sideEffects.removeAll { $0.service != "file" }
-                let ran = state.steps.filter { RulePlanner.writers.contains($0.stage) }.map(\.stage)
-                event("amended", "no more writes (asked by \(a.by)): \(skipped.isEmpty ? "no writer step was pending" : "skipped \(skipped.joined(separator: ", "))")"
+                // The plan's writers give way to the export the job now asks for.
+                state.plan.stages.removeAll { !StageRegistry.readNames.contains($0.stage) }
+                state.plan.stages += RulePlanner.writerSteps(state.job, options: runOptions, hasDeadLetters: true).map { .init($0, irreversible: false) }
+                let ran = state.steps.filter { StageRegistry.writerNames.contains($0.stage) }.map(\.stage)
+                event(.amended, "no more writes (asked by \(a.by)): \(skipped.isEmpty ? "no writer step was pending" : "skipped \(skipped.joined(separator: ", "))")"
                       + (ran.isEmpty ? "" : "; already ran: \(ran.joined(separator: ", "))") + "; the CSV is exported")
             }
         }
@@ -208,24 +217,24 @@ extension Runner {
             try? (try? SQLiteJobQueue.open())?.holdToken(token, until: until.timeIntervalSince1970, by: state.jobID, reason: said)
         }
         state.status = .waiting
-        state.retryAt = RunState.timestamp(until)
+        state.retryAt = Timestamp.string(until)
         state.waitReason = "step \(step.n) \(step.stage): \(said)"
         state.runnerPID = nil
         try save()
-        event("waiting", "step \(step.n) \(step.stage) is rate-limited until \(state.retryAt!) (\(said)); "
+        event(.waiting, "step \(step.n) \(step.stage) is rate-limited until \(state.retryAt!) (\(said)); "
               + (options.worker ? "the worker resumes it then" : "`cmo-plan resume \(state.jobID)` after that time continues it (a worker does it by itself: cmo-plan submit)"),
-              ["step": step.n, "retry_at": state.retryAt!])
+              step: step.n, retryAt: state.retryAt!)
         return .tempFail
     }
 
     /// The job waits (status waiting until `until`), the worker resumes it then: 75.
     func waitInWorker(until: Date, _ why: String) throws -> ExitStatus {
         state.status = .waiting
-        state.retryAt = RunState.timestamp(until)
+        state.retryAt = Timestamp.string(until)
         state.waitReason = why
         state.runnerPID = nil
         try save()
-        event("waiting", "waiting: \(why); the worker resumes the job at \(state.retryAt!)", ["retry_at": state.retryAt!])
+        event(.waiting, "waiting: \(why); the worker resumes the job at \(state.retryAt!)", retryAt: state.retryAt!)
         return .tempFail
     }
 
@@ -249,9 +258,9 @@ extension Runner {
             if Interruption.shared.isSignalled || JobControl.read(dir) != nil { return .stop(try stopRequested()) }
             let now = Date().timeIntervalSince1970
             if let hold = try? queue?.tokenHold(token, now: now) {
-                let why = "the GitHub quota is spent until \(RunState.timestamp(Date(timeIntervalSince1970: hold.until))) (job \(hold.job): \(hold.reason))"
+                let why = "the GitHub quota is spent until \(Timestamp.string(Date(timeIntervalSince1970: hold.until))) (job \(hold.job): \(hold.reason))"
                 if options.worker { return .stop(try waitInWorker(until: Date(timeIntervalSince1970: hold.until), why)) }
-                if !said { event("waiting", "waiting here: \(why)") }
+                if !said { event(.waiting, "waiting here: \(why)") }
                 said = true
                 usleep(useconds_t(min(1.0, hold.until - now) * 1_000_000))
                 continue
@@ -259,17 +268,16 @@ extension Runner {
             let dirPath = try StateDirectory.ensure() + "/locks"
             try? FileManager.default.createDirectory(atPath: dirPath, withIntermediateDirectories: true)
             let path = dirPath + "/github-\(token).lock"
-            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { return .free }
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                ftruncate(fd, 0)
-                _ = state.jobID.withCString { write(fd, $0, strlen($0)) }
-                return .held(fd)
+            switch FileLock.tryLock(path) {
+            case .unavailable: return .free
+            case .held(let lock):
+                lock.write(state.jobID)
+                return .held(lock)
+            case .busy: break
             }
             let holder = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "another job"
-            close(fd)
             if options.worker { return .stop(try waitInWorker(until: Date().addingTimeInterval(3), "the GitHub token is in use by job \(holder); the jobs take turns")) }
-            if !said { event("waiting", "waiting here: the GitHub token is in use by job \(holder); the jobs take turns") }
+            if !said { event(.waiting, "waiting here: the GitHub token is in use by job \(holder); the jobs take turns") }
             said = true
             usleep(500_000)
         }

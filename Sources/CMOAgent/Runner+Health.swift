@@ -1,3 +1,4 @@
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -25,12 +26,11 @@ extension Runner {
             let status: Int32
             do { status = try spawnAndWait(spec) } catch { throw StageFailure(.unavailable, "cannot start \(stage): \(error)") }
             guard status != 0 else { continue }
-            let said = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
-                .filter { !$0.contains(" in, ") }.suffix(20).map { "  " + $0 }.joined(separator: "\n")
+            let said = StageLogLine.lines(log: log).filter { $0.line?.event != "summary" }.suffix(20).map { "  " + $0.text }.joined(separator: "\n")
             state.status = .failed
             state.errors.append("\(stage) refuses these settings (exit \(status))")
             try save()
-            event("failed", "\(stage) refuses these settings (exit \(status): \(Self.why(status))), so nothing was searched:\n\(said)", ["stage": stage])
+            event(.failed, "\(stage) refuses these settings (exit \(status): \(Self.why(status))), so nothing was searched:\n\(said)", stage: stage)
             return ExitStatus(rawValue: status) ?? .failure
         }
         return nil
@@ -42,7 +42,7 @@ extension Runner {
     /// than `--max-dead-share` of what it read. Nil when it is.
     func unhealthy() -> String? {
         var worst: (stage: String, dead: Int, read: Int, share: Double)?
-        for step in state.steps where step.status == .done && (RulePlanner.readStages.contains(step.stage) || step.stage == "export-csv") {
+        for step in state.steps where step.status == .done && (StageRegistry.readNames.contains(step.stage) || step.stage == "export-csv") {
             let dead = step.counts["dead"] ?? 0
             guard dead > 0 else { continue }
             let read = step.stage == "gh-search" ? (step.counts["out"] ?? 0) + dead : max(step.counts["in"] ?? 0, dead)
@@ -61,17 +61,7 @@ extension Runner {
     }
 
     /// The most common reasons in the run's dead letters, one line each ("render-copy: missing_variable: …").
-    func commonDeadLetters(_ n: Int = 3) -> [String] {
-        guard let data = try? Data(contentsOf: dir.deadLettersURL) else { return [] }
-        var counts: [String: Int] = [:]
-        for line in data.split(separator: 10) where !line.isEmpty {
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { continue }
-            let e = o["error"] as? [String: Any]
-            let text = "\(o["stage"] as? String ?? "?"): \(e?["code"] as? String ?? "?"): \(TextCleaning.truncate(TextCleaning.oneLine(e?["message"] as? String ?? ""), to: 160))"
-            counts[text, default: 0] += 1
-        }
-        return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(n).map { "\($0.value) × \($0.key)" }
-    }
+    func commonDeadLetters(_ n: Int = 3) -> [String] { RunArtifacts.commonDeadLetters(dir.deadLettersURL, top: n) }
 
     /// Stops an unhealthy run with 65 before anything is written (and leaves `--output` as it was).
     func failUnhealthy(_ why: String, before: String) throws -> ExitStatus {
@@ -83,7 +73,7 @@ extension Runner {
         let common = commonDeadLetters()
         if !common.isEmpty { text += "\nthe dead letters are in \(dir.deadLettersURL.path) — the most common:\n" + common.map { "  " + $0 }.joined(separator: "\n") }
         text += "\nevery step's output and log are in \(dir.url.path)"
-        event("failed", text)
+        event(.failed, text)
         return .dataError
     }
 

@@ -1,3 +1,4 @@
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -9,7 +10,7 @@ extension Runner {
 
     /// The stages the model may call for this job: discovery, and only the writers the job names.
     static func offeredStages(_ job: Job) -> [String] {
-        var s = RulePlanner.readStages
+        var s = StageRegistry.readNames
         if job.instantlyCampaign != nil { s.append("send-instantly") }
         if job.attioList != nil { s.append("sync-attio") }
         if job.linearTeam != nil { s.append("sync-linear") }
@@ -30,7 +31,7 @@ extension Runner {
             order: each reads the output of the one before it (the runner wires the data; you see counts and a small \
             sample, never the data). If fewer leads than the target pass score_icp or render_copy, widen: call gh_search \
             again (older activity, fewer stars, other topics) and the rest of the pass after it. Then the writers this \
-            job names, in order (\(Self.offeredStages(state.job).filter { !RulePlanner.readStages.contains($0) }.map { $0.replacingOccurrences(of: "-", with: "_") }.joined(separator: ", "))); \
+            job names, in order (\(Self.offeredStages(state.job).filter { !StageRegistry.readNames.contains($0) }.map { $0.replacingOccurrences(of: "-", with: "_") }.joined(separator: ", "))); \
             a person approves them once, the runner asks. Then call done with a summary. Limits the runner enforces: \
             each search reads \(state.plan.maxRepos) to \(caps.maxRepos) repositories (what the target needs at the yield measured so far, up to the cap), \
             \(caps.maxSteps) steps, \(caps.perTool["gh-search"] ?? 1) calls of a discovery tool and 1 of a writer, \(caps.maxPeople) people. \
@@ -66,7 +67,7 @@ extension Runner {
                     state.turns.append(turn)
                     state.strikes = 0
                     state.summary = nil
-                    event("planner_done", "the model planner ended the run: \(summary)")
+                    event(.plannerDone, "the model planner ended the run: \(summary)")
                     try save()
                     return false
                 }
@@ -88,7 +89,7 @@ extension Runner {
     /// Counts a refused answer; the rule planner takes over after `maxStrikes` in a row.
     func refuse(_ why: String) throws -> Bool {
         state.strikes += 1
-        event("planner_refused", "the model's answer was refused (\(state.strikes) of \(Self.maxStrikes)): \(why)")
+        event(.plannerRefused, "the model's answer was refused (\(state.strikes) of \(Self.maxStrikes)): \(why)")
         if state.strikes >= Self.maxStrikes {
             return try fallBack("\(Self.maxStrikes) answers in a row were refused, the last: \(why)")
         }
@@ -99,7 +100,7 @@ extension Runner {
     /// The rule planner takes over from here, and the run says so.
     func fallBack(_ why: String) throws -> Bool {
         state.plannerFallback = why
-        event("planner_fallback", "the rule planner takes over from the model: \(why)")
+        event(.plannerFallback, "the rule planner takes over from the model: \(why)")
         try save()
         return try ruleStep()
     }
@@ -108,7 +109,7 @@ extension Runner {
     func doneSummary(_ raw: String) throws -> String {
         let args = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
         let left = Self.offeredStages(state.job).filter { stage in
-            guard !RulePlanner.readStages.contains(stage) || stage == "render-copy" else { return false }
+            guard !StageRegistry.readNames.contains(stage) || stage == "render-copy" else { return false }
             if stage == "sync-linear" && lines(dir.deadLettersURL) == 0 { return false }
             return state.lastDone(stage) == nil && !state.steps.contains { $0.stage == stage && $0.status != .done }
         }
@@ -128,36 +129,36 @@ extension Runner {
         }
         let stage = tool.stage
         try checkTargets(stage, json)
-        let given = try tool.arguments(json.filter { !["campaign", "list", "team"].contains($0.key) })
+        let given = try tool.options(json.filter { !["campaign", "list", "team"].contains($0.key) })
         try checkOrder(stage)
         let caps = state.plan.caps
         let calls = state.steps.filter { $0.stage == stage }.count
         let cap = caps.perTool[stage] ?? 1
         guard calls < cap else { throw StageFailure(.usage, "\(tool.name) was called \(calls) times, the most it may be (\(cap))") }
-        let writersLeft = Self.offeredStages(state.job).filter { !RulePlanner.readStages.contains($0) && state.lastDone($0) == nil }.count
-        let budget = RulePlanner.readStages.contains(stage) ? caps.maxSteps - writersLeft : caps.maxSteps
+        let writersLeft = Self.offeredStages(state.job).filter { !StageRegistry.readNames.contains($0) && state.lastDone($0) == nil }.count
+        let budget = StageRegistry.readNames.contains(stage) ? caps.maxSteps - writersLeft : caps.maxSteps
         guard state.steps.count < budget else { throw StageFailure(.usage, "the step budget is spent (\(state.steps.count) of \(caps.maxSteps) steps, room kept for the writers)") }
         let pass = (state.steps.map(\.widenStep).max() ?? 0) + (stage == "gh-search" && state.steps.contains { $0.stage == "gh-search" } ? 1 : 0)
-        var args = Self.overlay(base: baseArguments(stage, pass: pass), given: given)
+        // The model's options over the plan's: the plan's invocation of the stage, amended option by option.
+        var call = (state.plan.planned(stage) ?? StageInvocation(stage)).overlaid(with: given)
         // At least what the target needs at the measured yield (fewer only makes another widening necessary),
         // at most the caps.
-        args = Self.clamp(args, "--max-repos", floor: state.plan.maxRepos, cap: caps.maxRepos)
-        args = Self.clamp(args, "--max-people", floor: state.plan.maxPeople, cap: caps.maxPeople)
+        call.clamp("max-repos", floor: state.plan.maxRepos, cap: caps.maxRepos)
+        call.clamp("max-people", floor: state.plan.maxPeople, cap: caps.maxPeople)
         // The same call on the same input: a search anywhere in the run, any other stage since the last search.
         let since = stage == "gh-search" ? 0 : (state.steps.lastIndex { $0.stage == "gh-search" } ?? 0)
-        if let earlier = state.steps[since...].last(where: { $0.stage == stage && $0.arguments == args }) {
+        if let earlier = state.steps[since...].last(where: { $0.stage == stage && $0.call == call }) {
             throw StageFailure(.usage, "this repeats step \(earlier.n) (\(tool.name) with the same arguments); its result is above")
         }
         if stage == "gh-search", pass > 0 {
-            let w = Widening(step: pass, reason: "the model planner: " + (given.isEmpty ? "the same search again" : given.joined(separator: " ")),
-                             activeDays: Int(Self.value(args, "--active-days") ?? "") ?? state.plan.activeDays,
-                             minStars: Int(Self.value(args, "--min-stars") ?? ""), topics: Self.values(args, "--topic"),
-                             maxRepos: Int(Self.value(args, "--max-repos") ?? "") ?? caps.maxRepos,
-                             maxPeople: state.widenings.last?.maxPeople ?? initialPeople())
+            let said = StageInvocation(stage, given).arguments.joined(separator: " ")
+            let w = Widening(step: pass, reason: "the model planner: " + (given.isEmpty ? "the same search again" : said),
+                             activeDays: call.int("active-days") ?? state.plan.activeDays, minStars: call.int("min-stars"), topics: call.texts("topic"),
+                             maxRepos: call.int("max-repos") ?? caps.maxRepos, maxPeople: state.widenings.last?.maxPeople ?? initialPeople())
             state.widenings.append(w)
-            event("widening", "widening \(w.step): \(w.reason)", ["widen_step": w.step])
+            event(.widening, "widening \(w.step): \(w.reason)", widenStep: w.step)
         }
-        append(stage, args, input: nil, pass: pass)
+        append(call, input: nil, pass: pass)
         return state.steps.count
     }
 
@@ -177,11 +178,11 @@ extension Runner {
     /// a writer needs the rendered leads, and discovery ends once writing has begun.
     func checkOrder(_ stage: String) throws {
         let lastSearch = state.steps.lastIndex { $0.stage == "gh-search" }
-        let wrote = state.steps.contains { !RulePlanner.readStages.contains($0.stage) }
-        if let i = RulePlanner.readStages.firstIndex(of: stage) {
+        let wrote = state.steps.contains { !StageRegistry.readNames.contains($0.stage) }
+        if let i = StageRegistry.readNames.firstIndex(of: stage) {
             guard !wrote else { throw StageFailure(.usage, "discovery is over: writing has begun") }
             guard i > 0 else { return }
-            let before = RulePlanner.readStages[i - 1]
+            let before = StageRegistry.readNames[i - 1]
             let since = lastSearch.map { Array(state.steps[$0...]) } ?? []
             guard since.contains(where: { $0.stage == before && $0.status == .done }) else {
                 throw StageFailure(.usage, "\(stage.replacingOccurrences(of: "-", with: "_")) reads \(before.replacingOccurrences(of: "-", with: "_"))'s output: call \(before.replacingOccurrences(of: "-", with: "_")) first")
@@ -196,52 +197,6 @@ extension Runner {
         }
     }
 
-    /// The arguments the rule planner gives a stage (the job's language, the target, the clock, the
-    /// writers' targets and dry run), which the model's arguments then replace option by option.
-    func baseArguments(_ stage: String, pass: Int) -> [String] {
-        if let w = RulePlanner.writerSteps(state.job, options: runOptions, hasDeadLetters: true).first(where: { $0.stage == stage }) {
-            return w.arguments
-        }
-        let steps = RulePlanner.discovery(state.job, options: runOptions, activeDays: state.plan.activeDays, minStars: state.plan.minStars,
-                                          topics: state.job.topics ?? [], maxRepos: initialRepos(), maxPeople: initialPeople(), target: state.plan.target)
-        return steps.first { $0.stage == stage }?.arguments ?? []
-    }
-
-    /// `base` with every option `given` names replaced by the given values.
-    static func overlay(base: [String], given: [String]) -> [String] {
-        let named = Set(given.filter { $0.hasPrefix("--") })
-        var out: [String] = []
-        var i = 0
-        while i < base.count {
-            let a = base[i]
-            let takesValue = i + 1 < base.count && !base[i + 1].hasPrefix("--")
-            if named.contains(a) {
-                i += takesValue ? 2 : 1
-                continue
-            }
-            out.append(a)
-            if takesValue { out.append(base[i + 1]) }
-            i += takesValue ? 2 : 1
-        }
-        return out + given
-    }
-
-    static func clamp(_ args: [String], _ flag: String, floor: Int = 0, cap: Int) -> [String] {
-        guard let i = args.firstIndex(of: flag), i + 1 < args.count, let n = Int(args[i + 1]) else { return args }
-        var a = args
-        a[i + 1] = String(min(cap, max(floor, n)))
-        return a
-    }
-
-    static func value(_ args: [String], _ flag: String) -> String? {
-        guard let i = args.lastIndex(of: flag), i + 1 < args.count else { return nil }
-        return args[i + 1]
-    }
-
-    static func values(_ args: [String], _ flag: String) -> [String] {
-        args.indices.filter { args[$0] == flag && $0 + 1 < args.count }.map { args[$0 + 1] }
-    }
-
     /// What the model is shown of a finished step: its counts, exit status, a sample of at most two records
     /// cut to a few identifying fields, and on failure the last lines of its log.
     func toolResult(_ step: StepRecord) -> String {
@@ -253,12 +208,11 @@ extension Runner {
         o["count"] = step.stage == "export-csv" ? step.counts["in"] ?? 0 : step.counts["out"] ?? 0
         o["target"] = state.plan.target
         if step.status == .failed {
-            let tail = ((try? String(contentsOf: dir.path(step.log), encoding: .utf8)) ?? "").split(separator: "\n").suffix(4)
-            o["error"] = tail.map { TextCleaning.truncate(TextCleaning.oneLine(String($0)), to: 200) }.joined(separator: " | ")
-        } else if let data = try? Data(contentsOf: dir.path(step.artifact)) {
+            let tail = StageLogLine.lines(log: dir.path(step.log)).map(\.text).suffix(4)
+            o["error"] = tail.map { TextCleaning.truncate(TextCleaning.oneLine($0), to: 200) }.joined(separator: " | ")
+        } else if FileManager.default.fileExists(atPath: dir.path(step.artifact).path) {
             var sample: [[String: Any]] = []
-            for line in data.split(separator: 10).prefix(2) {
-                guard let r = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
+            RunArtifacts.forEachObject(dir.path(step.artifact), limit: 2) { r in
                 var s: [String: Any] = [:]
                 for key in ["full_name", "language", "stargazers_count", "stars", "login", "score", "verdict", "commits"] {
                     if let v = r[key] as? String { s[key] = TextCleaning.truncate(TextCleaning.oneLine(v), to: 80) }

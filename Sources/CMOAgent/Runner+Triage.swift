@@ -1,3 +1,4 @@
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -52,38 +53,26 @@ public struct TriagePolicy: Sendable, Equatable {
 }
 
 extension Runner {
-    /// The writers whose answers triage watches, and the field of their result.
-    static let watchedWriters = ["send-instantly": "instantly", "sync-attio": "attio"]
-
     /// After a writer step (exit 0, or 69 when its service stayed down): on a spike, file the errors,
     /// pause the writers and return 75; else nil.
     func triageIfSpiking(_ i: Int, status: Int32) throws -> ExitStatus? {
         let step = state.steps[i]
-        guard let field = Self.watchedWriters[step.stage], !step.arguments.contains("--dry-run") else { return nil }
+        guard let writer = StageRegistry[step.stage], writer.triaged, !step.call.isDryRun else { return nil }
         let url = status == 0 ? dir.path(step.artifact) : URL(fileURLWithPath: dir.path(step.artifact).path + ".partial")
-        var failed: [Bool] = []
-        var errors: [JSONValue] = []
-        if let data = try? Data(contentsOf: url) {
-            for (n, line) in data.split(separator: 10).enumerated() where !line.isEmpty {
-                guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any], let r = o[field] as? [String: Any] else { continue }
-                let bad = (r["status"] as? String) == "failed"
-                failed.append(bad)
-                guard bad else { continue }
-                let code = (r["reason"] as? String) ?? "failed"
-                let message = (r["message"] as? String) ?? "\(step.stage) could not write the lead"
-                errors.append(.object([
-                    JSONMember("stage", .string(step.stage)), JSONMember("line", .int(n + 1)),
-                    JSONMember("error", .object([JSONMember("code", .string(code)), JSONMember("message", .string(message)),
-                                                 JSONMember("retryable", .bool((r["retryable"] as? Bool) ?? (code == "unavailable")))])),
-                    JSONMember("input", .object([JSONMember("login", .string((o["login"] as? String) ?? "")),
-                                                 JSONMember("email", .string((o["best_email"] as? String) ?? ""))])),
-                ]))
-            }
+        let tally = RunArtifacts.tally(url, stage: writer)
+        var errors: [JSONValue] = tally.failures.map { f in
+            let code = f.result.reason ?? "failed"
+            let message = f.result.message ?? "\(step.stage) could not write the lead"
+            return .object([
+                JSONMember("stage", .string(step.stage)), JSONMember("line", .int(f.line)),
+                JSONMember("error", .object([JSONMember("code", .string(code)), JSONMember("message", .string(message)),
+                                             JSONMember("retryable", .bool(f.result.retryable ?? (code == "unavailable")))])),
+                JSONMember("input", .object([JSONMember("login", .string(f.login ?? "")), JSONMember("email", .string(f.email ?? ""))])),
+            ])
         }
-        var why = (try TriagePolicy.load(config: runOptions.config)).spike(failed)
+        var why = (try TriagePolicy.load(config: runOptions.config)).spike(tally.failedFlags)
         if status == 69 {
-            let tail = ((try? String(contentsOf: dir.path(step.log), encoding: .utf8)) ?? "").split(separator: "\n")
-                .last { $0.contains("error") } .map(String.init) ?? "\(step.stage) exited 69"
+            let tail = StageLogLine.lines(log: dir.path(step.log)).map(\.text).last { $0.contains("error") } ?? "\(step.stage) exited 69"
             errors.append(.object([
                 JSONMember("stage", .string(step.stage)),
                 JSONMember("error", .object([JSONMember("code", .string("unavailable")), JSONMember("message", .string(TextCleaning.truncate(tail, to: 300))),
@@ -113,20 +102,20 @@ extension Runner {
             filed = fileInLinear(team: team, errors: file)
         }
         let policy = try TriagePolicy.load(config: runOptions.config)
-        var record = RunState.Triage(at: RunState.timestamp(), stage: step.stage, reason: why, errors: file, linear: filed)
+        var record = RunState.Triage(at: Timestamp.string(), stage: step.stage, reason: why, errors: file, linear: filed)
         if filed == nil { record.linear = state.job.linearTeam == nil ? nil : "not filed (see the log)" }
         state.triage = (state.triage ?? []) + [record]
         state.status = .paused
         let after = policy.resumeAfterMinutes.map { Date().addingTimeInterval($0 * 60) }
-        state.resumeAt = after.map { RunState.timestamp($0) }
+        state.resumeAt = after.map { Timestamp.string($0) }
         state.pauseReason = "triage: step \(step.n) \(step.stage): \(why)"
         state.runnerPID = nil
         try save()
         var text = "triage: step \(step.n) \(step.stage): \(why); the writers are paused. The errors (\(errors.count)) are in \(dir.path(file).path)"
         if let filed { text += "; filed in Linear: \(filed)" } else if state.job.linearTeam == nil { text += "; no Linear team in this job, nothing filed" }
-        text += after.map { "; the writers go on by themselves at \(RunState.timestamp($0)) (triage.resume_after_minutes)" } ?? ""
+        text += after.map { "; the writers go on by themselves at \(Timestamp.string($0)) (triage.resume_after_minutes)" } ?? ""
         text += "; `cmo-plan resume \(state.jobID)` (or 'resume' in the chat) retries now"
-        event("triage", text, ["step": step.n, "stage": step.stage, "errors": errors.count])
+        event(.triage, text, step: step.n, stage: step.stage, errors: errors.count)
         return .tempFail
     }
 
@@ -143,22 +132,16 @@ extension Runner {
             let status = try spawnAndWait(StageSpec(executable: command.executable, arguments: command.arguments, environment: env,
                                                     stdin: dir.path(errors).path, artifact: out.path, log: log.path))
             guard status == 0 else {
-                event("warning", "triage: sync-linear exited \(status); see \(log.path)")
+                event(.warning, "triage: sync-linear exited \(status); see \(log.path)")
                 return nil
             }
         } catch {
-            event("warning", "triage: cannot run sync-linear: \(error)")
+            event(.warning, "triage: cannot run sync-linear: \(error)")
             return nil
         }
-        guard let data = try? Data(contentsOf: out) else { return nil }
-        var ids: [String] = []
-        var parent: String?
-        for line in data.split(separator: 10) {
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any], let l = o["linear"] as? [String: Any] else { continue }
-            if let id = l["identifier"] as? String, !ids.contains(id) { ids.append(id) }
-            parent = parent ?? l["parent_id"] as? String
-        }
-        let children = ids.isEmpty ? "no issue identifiers" : ids.joined(separator: ", ")
-        return children + (parent.map { " (under the job's parent issue \($0))" } ?? "")
+        guard FileManager.default.fileExists(atPath: out.path) else { return nil }
+        let filed = RunArtifacts.tally(out, stage: StageRegistry.syncLinear)
+        let children = filed.identifiers.isEmpty ? "no issue identifiers" : filed.identifiers.joined(separator: ", ")
+        return children + (filed.parentID.map { " (under the job's parent issue \($0))" } ?? "")
     }
 }

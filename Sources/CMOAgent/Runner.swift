@@ -1,3 +1,4 @@
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -24,68 +25,41 @@ public final class Runner {
     var state: RunState
     let options: Options
     let runOptions: RunOptions
-    var lockFD: Int32 = -1
+    var runLock: FileLock?
     /// When state.json was last written.
     var lastSave = Date.distantPast
-    /// events.ndjson, opened for appending at the first event (one write(2) per line).
-    var eventsFD: Int32 = -1
+    let events: EventLog
 
     public init(dir: RunDirectory, state: RunState, options: Options) {
         self.dir = dir
         self.state = state
         self.options = options
+        events = EventLog(dir.eventsURL)
         runOptions = RunOptions(config: options.config ?? state.config, now: state.plan.now, jobID: state.jobID, dryRun: state.job.dryRun == true)
     }
 
     public var currentState: RunState { state }
 
-    deinit {
-        if eventsFD >= 0 { close(eventsFD) }
-        if lockFD >= 0 { close(lockFD) }
-    }
-
     // MARK: events
 
-    public func event(_ name: String, _ message: String, _ fields: [String: Any] = [:]) {
-        var object: [String: Any] = ["time": RunState.timestamp(), "job_id": state.jobID, "event": name, "message": message]
-        for (k, v) in fields { object[k] = v }
-        // One line, keys sorted, written with the core's JSON writer (JSONSerialization costs more than a step).
-        var bytes = Self.jsonValue(object).encoded()
-        bytes.append(10)
-        let line: Data? = Data(bytes)
-        if eventsFD < 0 { eventsFD = open(dir.eventsURL.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
-        if let line, eventsFD >= 0 { _ = line.withUnsafeBytes { write(eventsFD, $0.baseAddress, $0.count) } }
-        guard !options.quiet || name == "warning" || name == "failed" || name == "triage" else { return }
-        if options.jsonLog, let line {
-            FileHandle.standardError.write(line)
+    /// Writes an event to events.ndjson and, unless quiet, to stderr (text, or the JSON line with --log-json).
+    public func event(
+        _ name: RunEvent.Name, _ message: String, step: Int? = nil, stage: String? = nil, counts: [String: Int]? = nil, widenStep: Int? = nil,
+        retryAt: String? = nil, errors: Int? = nil
+    ) {
+        let line = events.append(RunEvent(time: Timestamp.string(), jobID: state.jobID, event: name, message: message, step: step, stage: stage,
+                                          counts: counts, widenStep: widenStep, retryAt: retryAt, errors: errors))
+        guard !options.quiet || name == .warning || name == .failed || name == .triage else { return }
+        if options.jsonLog {
+            FileHandle.standardError.write(Data(line))
         } else {
             FileHandle.standardError.write(Data("cmo-plan: \(message)\n".utf8))
         }
     }
 
     /// An event written by a process that does not run the job (a pause or resume of a queued job).
-    public static func appendEvent(dir: RunDirectory, jobID: String, _ name: String, _ message: String) {
-        var bytes = jsonValue(["time": RunState.timestamp(), "job_id": jobID, "event": name, "message": message] as [String: Any]).encoded()
-        bytes.append(10)
-        let fd = open(dir.eventsURL.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-    }
-
-    /// The JSON of an event's fields: strings, numbers, booleans, and objects or arrays of them, keys sorted.
-    static func jsonValue(_ v: Any) -> JSONValue {
-        switch v {
-        case let s as String: return .string(s)
-        case let b as Bool: return .bool(b)
-        case let i as Int: return .int(i)
-        case let i as Int32: return .int(Int(i))
-        case let d as Double: return .double(d)
-        case let o as [String: Int]: return .object(o.keys.sorted().map { JSONMember($0, .int(o[$0]!)) })
-        case let o as [String: Any]: return .object(o.keys.sorted().map { JSONMember($0, jsonValue(o[$0]!)) })
-        case let a as [Any]: return .array(a.map(jsonValue))
-        default: return .string("\(v)")
-        }
+    public static func appendEvent(dir: RunDirectory, jobID: String, _ name: RunEvent.Name, _ message: String) {
+        EventLog(dir.eventsURL).append(RunEvent(time: Timestamp.string(), jobID: jobID, event: name, message: message))
     }
 
     func save() throws {
@@ -97,11 +71,10 @@ public final class Runner {
 
     /// One process per job: a second `run`/`resume` of the same job exits 75 and touches nothing.
     func lock() throws {
-        let path = dir.path("lock").path
-        lockFD = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockFD >= 0 else { throw StageFailure(.config, "cannot open the lock \(path)") }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            throw StageFailure(.tempFail, "job \(state.jobID) is running in another process; not starting (exit 75)")
+        switch dir.lock() {
+        case .held(let lock): runLock = lock
+        case .busy: throw StageFailure(.tempFail, "job \(state.jobID) is running in another process; not starting (exit 75)")
+        case .unavailable: throw StageFailure(.config, "cannot open the lock \(dir.path("lock").path)")
         }
     }
 
@@ -116,7 +89,7 @@ public final class Runner {
         // A step a killed cmo-plan left running: stop its process if it still runs, then run the step again.
         for i in state.steps.indices where state.steps[i].status == .running {
             if let pid = state.steps[i].pid { ProcessLiveness.kill9(pid, started: state.steps[i].pidStarted) }
-            event("step_restarted", "step \(state.steps[i].n) (\(state.steps[i].stage)) was interrupted; running it again")
+            event(.stepRestarted, "step \(state.steps[i].n) (\(state.steps[i].stage)) was interrupted; running it again")
             state.steps[i].status = .pending
         }
         state.status = .running
@@ -142,7 +115,7 @@ public final class Runner {
     }
 
     func needsApproval(_ step: StepRecord) -> Bool {
-        RulePlanner.writers.contains(step.stage) && !step.arguments.contains("--dry-run")
+        StageRegistry.writerNames.contains(step.stage) && !step.call.isDryRun
     }
 
     // MARK: the approval gate
@@ -162,8 +135,8 @@ public final class Runner {
             if let page = try? RunReport.write(dir.url) { text += "  the copy as recipients will see it: \(page.path)#samples\n" }
         }
         if options.yes {
-            state.approval = .init(at: RunState.timestamp(), by: "--yes", sideEffects: effects)
-            event("approved", "approved by --yes: " + effects.map { "\($0.service) \($0.count)" }.joined(separator: ", "))
+            state.approval = .init(at: Timestamp.string(), by: "--yes", sideEffects: effects)
+            event(.approved, "approved by --yes: " + effects.map { "\($0.service) \($0.count)" }.joined(separator: ", "))
             try save()
             return nil
         }
@@ -171,15 +144,15 @@ public final class Runner {
             FileHandle.standardError.write(Data("cmo-plan: \(text)Go ahead? [y/N] ".utf8))
             let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             if answer == "y" || answer == "yes" {
-                state.approval = .init(at: RunState.timestamp(), by: "terminal", sideEffects: effects)
-                event("approved", "approved on the terminal")
+                state.approval = .init(at: Timestamp.string(), by: "terminal", sideEffects: effects)
+                event(.approved, "approved on the terminal")
                 try save()
                 return nil
             }
         }
         state.status = .awaitingApproval
         try save()
-        event("awaiting_approval", text + "  nothing was written; to go ahead: cmo-plan approve \(state.jobID)")
+        event(.awaitingApproval, text + "  nothing was written; to go ahead: cmo-plan approve \(state.jobID)")
         return .ok
     }
 
@@ -187,15 +160,15 @@ public final class Runner {
     func writeReport() {
         do {
             let page = try RunReport.write(dir.url)
-            event("report", "report: \(page.path)")
+            event(.report, "report: \(page.path)")
         } catch {
-            event("warning", "the report could not be written: \(error)")
+            event(.warning, "the report could not be written: \(error)")
         }
     }
 
     /// Records approval for a job waiting at the gate (`cmo-plan approve`).
     public func approve(by who: String) {
-        state.approval = .init(at: RunState.timestamp(), by: who, sideEffects: state.plan.sideEffects)
+        state.approval = .init(at: Timestamp.string(), by: who, sideEffects: state.plan.sideEffects)
     }
 
     // MARK: steps
@@ -215,10 +188,7 @@ public final class Runner {
         return best?.step
     }
 
-    func lines(_ url: URL) -> Int {
-        guard let data = try? Data(contentsOf: url) else { return 0 }
-        return data.reduce(0) { $1 == 10 ? $0 + 1 : $0 }
-    }
+    func lines(_ url: URL) -> Int { RunArtifacts.lineCount(url) }
 
     /// Appends the next steps once every step so far is done, from the model planner while it plans, else
     /// from the rules. False when finished.
@@ -227,39 +197,41 @@ public final class Runner {
         return try ruleStep()
     }
 
-    /// The rule planner's next steps from any state: the first pass, the rest of a pass the model left
-    /// unfinished, a widening, or the writers not yet run. False when finished. Not saved here: the steps
-    /// are saved when they start (a crash before that derives the same steps again from the state).
+    /// The rule planner's next steps from any state, taken from the plan: its first pass, the rest of a pass
+    /// the model left unfinished, the pass amended by a widening, or its writers not yet run. False when
+    /// finished. Not saved here: the steps are saved when they start (a crash before that takes the same
+    /// steps again from the state).
     func ruleStep() throws -> Bool {
         let pass = state.steps.map(\.widenStep).max() ?? 0
-        let wroteAlready = state.steps.contains { !RulePlanner.readStages.contains($0.stage) }
-        guard let lastSearch = state.steps.lastIndex(where: { $0.stage == "gh-search" }) else {
-            appendDiscovery(pass: 0, activeDays: state.plan.activeDays, minStars: state.plan.minStars, topics: state.job.topics ?? [],
-                            maxRepos: initialRepos(), maxPeople: initialPeople())
+        let wroteAlready = state.steps.contains { !StageRegistry.readNames.contains($0.stage) }
+        guard let lastSearch = state.steps.lastIndex(where: { $0.stage == StageRegistry.ghSearch.name }) else {
+            for s in discoveryPass(widening: nil) { append(s, input: nil, pass: 0) }
             return true
         }
         let since = Set(state.steps[lastSearch...].map(\.stage))
-        if !wroteAlready, let missing = RulePlanner.readStages.firstIndex(where: { !since.contains($0) }) {
-            let w = state.widenings.last
-            let steps = RulePlanner.discovery(
-                state.job, options: runOptions, activeDays: w?.activeDays ?? state.plan.activeDays, minStars: w?.minStars ?? state.plan.minStars,
-                topics: w?.topics ?? (state.job.topics ?? []), maxRepos: w?.maxRepos ?? initialRepos(), maxPeople: w?.maxPeople ?? initialPeople(),
-                target: state.plan.target)
-            for (stage, args) in steps[missing...] { append(stage, args, input: nil, pass: pass) }
+        if !wroteAlready, let missing = StageRegistry.readNames.firstIndex(where: { !since.contains($0) }) {
+            for s in discoveryPass(widening: state.widenings.last)[missing...] { append(s, input: nil, pass: pass) }
             return true
         }
         let rendered = lastRendered()
         if !wroteAlready, rendered < state.plan.target, let w = nextWidening(pass: pass, rendered: rendered) {
             state.widenings.append(w)
-            event("widening", "widening \(w.step): \(w.reason)", ["widen_step": w.step])
-            appendDiscovery(pass: w.step, activeDays: w.activeDays, minStars: w.minStars, topics: w.topics, maxRepos: w.maxRepos, maxPeople: w.maxPeople)
+            event(.widening, "widening \(w.step): \(w.reason)", widenStep: w.step)
+            for s in discoveryPass(widening: w) { append(s, input: nil, pass: w.step) }
             return true
         }
-        let writers = RulePlanner.writerSteps(state.job, options: runOptions, hasDeadLetters: true)
-            .filter { w in !state.steps.contains { $0.stage == w.stage } }
+        let writers = state.plan.stages.map(\.invocation).filter { s in
+            !StageRegistry.readNames.contains(s.stage) && !state.steps.contains { $0.stage == s.stage }
+        }
         guard !writers.isEmpty else { return false }
-        for (stage, args) in writers { append(stage, args, input: nil, pass: pass) }
+        for s in writers { append(s, input: nil, pass: pass) }
         return true
+    }
+
+    /// The plan's discovery pass, amended by a widening when there is one.
+    func discoveryPass(widening: Widening?) -> [StageInvocation] {
+        let first = StageRegistry.readNames.compactMap { state.plan.planned($0) }
+        return widening.map { RulePlanner.widened(first, by: $0) } ?? first
     }
 
     func nextWidening(pass: Int, rendered: Int) -> Widening? {
@@ -294,18 +266,11 @@ public final class Runner {
     func initialRepos() -> Int { state.plan.maxRepos }
     func initialPeople() -> Int { state.plan.maxPeople }
 
-    public func appendDiscovery(pass: Int, activeDays: Int, minStars: Int?, topics: [String], maxRepos: Int, maxPeople: Int) {
-        let steps = RulePlanner.discovery(
-            state.job, options: RunOptions(config: runOptions.config, now: state.plan.now, jobID: state.jobID, dryRun: runOptions.dryRun),
-            activeDays: activeDays, minStars: minStars, topics: topics, maxRepos: maxRepos, maxPeople: maxPeople, target: state.plan.target)
-        for (stage, args) in steps { append(stage, args, input: nil, pass: pass) }
-    }
-
-    func append(_ stage: String, _ args: [String], input: String?, pass: Int) {
+    func append(_ invocation: StageInvocation, input: String?, pass: Int) {
         let n = state.steps.count + 1
-        let name = String(format: "%02d-%@", n, stage)
-        state.steps.append(StepRecord(n: n, stage: stage, arguments: args, input: input, artifact: "artifacts/\(name).ndjson",
-                                      log: "logs/\(name).log", widenStep: pass))
+        let name = String(format: "%02d-%@", n, invocation.stage)
+        state.steps.append(StepRecord(n: n, stage: invocation.stage, invocation: invocation, arguments: invocation.arguments, input: input,
+                                      artifact: "artifacts/\(name).ndjson", log: "logs/\(name).log", widenStep: pass))
     }
 
     /// What a step reads: the step before it in its pass, the rendered leads for the first writer, the
@@ -321,8 +286,8 @@ public final class Runner {
             return (state.lastDone("send-instantly") ?? bestRendered()).map { dir.path($0.artifact) }
         default:
             // The last finished step of the stage before it (in a pass of the rule planner, the step before).
-            guard let k = RulePlanner.readStages.firstIndex(of: step.stage), k > 0,
-                let before = state.steps[..<i].last(where: { $0.stage == RulePlanner.readStages[k - 1] && $0.status == .done })
+            guard let stageBefore = StageRegistry.readStage(before: step.stage),
+                let before = state.steps[..<i].last(where: { $0.stage == stageBefore && $0.status == .done })
             else { return nil }
             return dir.path(before.artifact)
         }
@@ -334,7 +299,7 @@ public final class Runner {
         var j = i + 1
         while j < state.steps.count, state.steps[j].status != .done {
             let (before, step) = (state.steps[j - 1], state.steps[j])
-            guard let k = RulePlanner.readStages.firstIndex(of: step.stage), k > 0, before.stage == RulePlanner.readStages[k - 1],
+            guard let stageBefore = StageRegistry.readStage(before: step.stage), before.stage == stageBefore,
                 before.widenStep == step.widenStep, !(step.stage == "score-icp" && state.steps[..<i].contains { $0.stage == "mx-check" && $0.status == .done })
             else { break }
             j += 1
@@ -353,34 +318,35 @@ public final class Runner {
             _ = FileManager.default.createFile(atPath: dir.path(step.artifact).path, contents: Data())
             state.steps[i] = step
             noteResult(step)
-            event("step_skipped", "step \(step.n) sync-linear: no dead letters in this run, nothing to file")
+            event(.stepSkipped, "step \(step.n) sync-linear: no dead letters in this run, nothing to file")
             try save()
             return nil
         }
         let steps = group(from: i)
-        var tokenLock: Int32?
+        var tokenLock: FileLock?
         if steps.contains(where: { state.steps[$0].stage.hasPrefix("gh-") }) {
             switch try takeGitHubToken() {
             case .free: break
-            case .held(let fd): tokenLock = fd
+            case .held(let lock): tokenLock = lock
             case .stop(let status): return status
             }
         }
-        defer { if let fd = tokenLock { close(fd) } }
+        defer { tokenLock?.release() }
         var env = ProcessInfo.processInfo.environment
         env["CMO_JOB_ID"] = state.jobID
         var specs: [StageSpec] = []
         let input = input(for: i)
         for k in steps {
             let step = state.steps[k]
-            let args = step.arguments.map { $0.hasPrefix("exports/") ? dir.path($0).path : $0 }
+            // argv only now, at spawn; the export's path is the run directory's.
+            let args = step.call.arguments.map { $0.hasPrefix("exports/") ? dir.path($0).path : $0 }
             let deadLetter = step.stage == "sync-linear" ? dir.path("logs/\(String(format: "%02d", step.n))-sync-linear.dead-letters.ndjson") : dir.deadLettersURL
             let command = try stageCommand(step.stage, args, deadLetter: deadLetter.path, overrides: options.stageOverrides)
             specs.append(StageSpec(executable: command.executable, arguments: command.arguments, environment: env,
                                    stdin: k == i ? input?.path : nil, artifact: dir.path(step.artifact).path + ".partial",
                                    log: dir.path(step.log).path))
             let from = k == i ? input.map { " < \($0.lastPathComponent)" } ?? "" : " | piped from step \(k)"
-            event("step_started", "step \(step.n) \(step.stage)\(from)", ["step": step.n, "stage": step.stage])
+            event(.stepStarted, "step \(step.n) \(step.stage)\(from)", step: step.n, stage: step.stage)
         }
         let started = Date()
         let pipeline = try PipelineRun(specs)
@@ -394,7 +360,7 @@ public final class Runner {
             state.steps[k].pid = pid
             state.steps[k].pidStarted = ProcessLiveness.startTime(pid)
             state.steps[k].status = .running
-            state.steps[k].startedAt = RunState.timestamp(started)
+            state.steps[k].startedAt = Timestamp.string(started)
         }
         try save()
         var failure: (step: StepRecord, status: Int32)?
@@ -415,10 +381,12 @@ public final class Runner {
                 continue
             }
             step.exitStatus = status
-            step.finishedAt = RunState.timestamp()
+            step.finishedAt = Timestamp.string()
             step.seconds = (Date().timeIntervalSince(started) * 1000).rounded() / 1000
-            step.counts = Self.counts(log: dir.path(step.log), stage: step.stage)
-            for line in Self.warnings(log: dir.path(step.log), stage: step.stage) { event("warning", line, ["step": step.n]) }
+            let summary = StageSummary.read(log: dir.path(step.log), stage: step.stage)
+            step.counts = summary?.counts ?? [:]
+            step.summaryMissing = summary == nil ? true : nil
+            for line in Self.warnings(log: dir.path(step.log), stage: step.stage) { event(.warning, line, step: step.n) }
             if status != 0 {
                 step.status = .failed
                 state.steps[k] = step
@@ -428,6 +396,11 @@ public final class Runner {
             }
             _ = rename(partial, dir.path(step.artifact).path)
             step.counts["out"] = lines(dir.path(step.artifact))
+            // A stage that printed no summary (a fake: `--stage NAME=CMD`): what it read is what the step
+            // before it wrote; what it filtered, dead-lettered or asked of a service is not known.
+            if summary == nil, let input = index == 0 ? input : dir.path(state.steps[k - 1].artifact) as URL? {
+                step.counts["in"] = lines(input)
+            }
             step.status = .done
             state.steps[k] = step
             noteResult(step)
@@ -436,9 +409,10 @@ public final class Runner {
             // again on resume, which the artifacts and the ledger make harmless.
             if index == steps.count - 1 || Date().timeIntervalSince(lastSave) > 0.05 { try save() }
             let c = step.counts
-            event("step_done", "step \(step.n) \(step.stage): \(c["in"].map { "\($0) in, " } ?? "")\(c["out"] ?? 0) out"
-                  + "\(c["filtered"].map { ", \($0) filtered" } ?? "")\(c["dead"].map { ", \($0) dead-lettered" } ?? ""), \(String(format: "%.1f", step.seconds ?? 0)) s",
-                  ["step": step.n, "stage": step.stage, "counts": c])
+            event(.stepDone, "step \(step.n) \(step.stage): \(c["in"].map { "\($0) in, " } ?? "")\(c["out"] ?? 0) out"
+                  + "\(c["filtered"].map { ", \($0) filtered" } ?? "")\(c["dead"].map { ", \($0) dead-lettered" } ?? ""), \(String(format: "%.1f", step.seconds ?? 0)) s"
+                  + (summary == nil ? " (it printed no summary: what it filtered, dead-lettered and asked of services is not known)" : ""),
+                  step: step.n, stage: step.stage, counts: c)
             if let stop = try triageIfSpiking(k, status: 0) { return stop }
         }
         if interrupted { return try stopRequested() }
@@ -448,15 +422,16 @@ public final class Runner {
         state.status = .failed
         state.errors.append("\(step.stage) exited \(status)")
         try save()
-        let tail = ((try? String(contentsOf: dir.path(step.log), encoding: .utf8)) ?? "").split(separator: "\n").suffix(15)
-        event("failed", "step \(step.n) \(step.stage) exited \(status) (\(Self.why(status))); its log:\n" + tail.map { "  " + $0 }.joined(separator: "\n")
-              + "\ncmo-plan: everything so far is in \(dir.url.path); `cmo-plan resume \(state.jobID)` continues from this step", ["step": step.n])
+        let tail = StageLogLine.lines(log: dir.path(step.log)).map(\.text).suffix(15)
+        event(.failed, "step \(step.n) \(step.stage) exited \(status) (\(Self.why(status))); its log:\n" + tail.map { "  " + $0 }.joined(separator: "\n")
+              + "\ncmo-plan: everything so far is in \(dir.url.path); `cmo-plan resume \(state.jobID)` continues from this step", step: step.n)
         return ExitStatus(rawValue: status) ?? .failure
     }
 
     /// A stage's command with what cmo-plan adds to every stage: the campaign config and the dead-letter file.
     func stageCommand(_ stage: String, _ arguments: [String], deadLetter: String, overrides: [String: String]) throws -> StageLocator.Command {
-        var args = ["--dead-letter", deadLetter]
+        // JSON logs: the runner, the report and the chat read the stage's summary as the contract's JSON.
+        var args = ["--dead-letter", deadLetter, "--log-format", "json"]
         if let c = runOptions.config { args += ["--config", c] }
         return try StageLocator.command(for: stage, overrides: overrides, arguments: args + arguments)
     }
@@ -470,15 +445,14 @@ public final class Runner {
         var latest: [String: Data] = [:]
         var unnamed: [Data] = []
         for step in passes {
-            guard let data = try? Data(contentsOf: dir.path(step.artifact)) else { continue }
-            for line in data.split(separator: 10) where !line.isEmpty {
-                let login = (try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])?["login"] as? String
-                guard let login else {
-                    unnamed.append(Data(line))
-                    continue
+            RunArtifacts.forEachRecord(in: dir.path(step.artifact)) { r in
+                let line = Data(r.bytes)
+                guard let login = r["login"]?.stringValue else {
+                    unnamed.append(line)
+                    return
                 }
                 if latest[login] == nil { order.append(login) }
-                latest[login] = Data(line)
+                latest[login] = line
             }
         }
         var out = Data()
@@ -508,50 +482,23 @@ public final class Runner {
         }
     }
 
-    /// Records in/out/filtered/dead-lettered and HTTP requests from a stage's summary line.
-    static func counts(log: URL, stage: String) -> [String: Int] {
-        guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [:] }
-        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("\(stage): ") && $0.contains(" in, ") }) else { return [:] }
-        var out: [String: Int] = [:]
-        for (key, words) in [("in", " in,"), ("filtered", " filtered"), ("dead", " dead-lettered"), ("http", " HTTP requests"), ("http_304", " free 304s")] {
-            // The number right before the words (no regular expression: this runs after every step).
-            guard let r = line.range(of: words) else { continue }
-            let digits = line[..<r.lowerBound].reversed().prefix { $0.isNumber }
-            if !digits.isEmpty { out[key] = Int(String(digits.reversed())) }
-        }
-        return out
-    }
-
+    /// The stage's first warnings, as text lines.
     static func warnings(log: URL, stage: String) -> [String] {
-        guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").filter { $0.hasPrefix("\(stage): warning: ") }.prefix(5).map(String.init)
+        StageLogLine.lines(log: log).compactMap { $0.line }.filter { $0.level == "warning" && $0.stage == stage }.prefix(5).map(\.text)
     }
 
     // MARK: the end
 
-    func statuses(_ stage: String, field: String) -> [String: Int] {
-        guard let step = state.lastDone(stage), let data = try? Data(contentsOf: dir.path(step.artifact)) else { return [:] }
-        var out: [String: Int] = [:]
-        for line in data.split(separator: 10) {
-            guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                let s = (o[field] as? [String: Any])?["status"] as? String
-            else { continue }
-            out[s, default: 0] += 1
-        }
-        return out
-    }
-
     func finish() throws -> ExitStatus {
         let rendered = lastRendered()
         var funnel: [(String, Int)] = []
-        for s in RulePlanner.readStages { funnel.append((s, artifactLines(state.lastDone(s)))) }
+        for s in StageRegistry.readNames { funnel.append((s, artifactLines(state.lastDone(s)))) }
         var lines = ["funnel: " + funnel.map { "\($0.0) \($0.1)" }.joined(separator: " → ")]
-        for (stage, field, target) in [("send-instantly", "instantly", state.job.instantlyCampaign), ("sync-attio", "attio", state.job.attioList),
-                                       ("sync-linear", "linear", state.job.linearTeam)] {
-            let s = statuses(stage, field: field)
-            guard let target, state.lastDone(stage) != nil else { continue }
+        for writer in StageRegistry.writers {
+            guard let target = state.job.target(of: writer), let step = state.lastDone(writer.name) else { continue }
+            let s = RunArtifacts.tally(dir.path(step.artifact), stage: writer).statuses
             let parts = s.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-            lines.append("\(stage) → \(target): " + (parts.isEmpty ? "nothing" : parts.joined(separator: ", ")))
+            lines.append("\(writer.name) → \(target): " + (parts.isEmpty ? "nothing" : parts.joined(separator: ", ")))
         }
         if let e = state.lastDone("export-csv") { lines.append("CSV: \(dir.path("exports/leads.csv").path) (\(e.counts["in"] ?? rendered) leads)") }
         lines.append("dead letters: \(self.lines(dir.deadLettersURL)) in \(dir.deadLettersURL.path)")
@@ -560,7 +507,7 @@ public final class Runner {
         }
         state.summary = lines.joined(separator: "\n")
         if let why = unhealthy() {
-            event("summary", state.summary!)
+            event(.summary, state.summary!)
             return try failUnhealthy(why, before: "nothing useful came out of this run")
         }
         if let out = try publishCSV() {
@@ -570,7 +517,7 @@ public final class Runner {
         state.status = .done
         try save()
         updateYields()
-        event("done", "done: " + lines.joined(separator: "\ncmo-plan: "))
+        event(.done, "done: " + lines.joined(separator: "\ncmo-plan: "))
         return .ok
     }
 

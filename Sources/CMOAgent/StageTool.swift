@@ -123,11 +123,14 @@ public struct StageTool: Sendable {
     /// `min-stars` → `min_stars`.
     static func key(_ option: String) -> String { option.replacingOccurrences(of: "-", with: "_") }
 
-    /// The stage's arguments from a call's JSON arguments; an unknown key, a wrong type or a value outside
-    /// the option's choices is an error the model is told about.
-    public func arguments(_ json: [String: Any]) throws -> [String] {
+    /// The stage's argv from a call's JSON arguments (`options(_:)` as words).
+    public func arguments(_ json: [String: Any]) throws -> [String] { StageInvocation(stage, try options(json)).arguments }
+
+    /// The stage's typed options from a call's JSON arguments; an unknown key, a wrong type or a value
+    /// outside the option's choices is an error the model is told about.
+    public func options(_ json: [String: Any]) throws -> [StageInvocation.Option] {
         let byKey = Dictionary(options.map { (Self.key($0.name), $0) }, uniquingKeysWith: { a, _ in a })
-        var out: [String] = []
+        var out: [StageInvocation.Option] = []
         for key in json.keys.sorted() {
             let value = json[key]!
             if value is NSNull { continue }
@@ -144,19 +147,19 @@ public struct StageTool: Sendable {
                 switch o.type {
                 case "boolean":
                     guard let b = v as? Bool else { throw wrong(key, v, "true or false") }
-                    if b { out.append("--\(o.name)") }
+                    if b { out.append(.init(o.name, .flag)) }
                 case "integer":
                     guard let n = Self.integer(v), n >= 0 else { throw wrong(key, v, "a whole number") }
-                    out += ["--\(o.name)", String(n)]
+                    out.append(.init(o.name, .int(n)))
                 case "number":
                     guard let n = v is Bool ? nil : (v as? Double) ?? (v as? Int).map(Double.init) ?? (v as? String).flatMap(Double.init), n.isFinite else { throw wrong(key, v, "a number") }
-                    out += ["--\(o.name)", String(n)]
+                    out.append(.init(o.name, .number(n)))
                 default:
                     guard let s = v as? String ?? (v is Bool ? nil : (v as? Int).map(String.init)) else { throw wrong(key, v, "a string") }
                     let clean = TextCleaning.oneLine(s)
                     guard !clean.isEmpty, clean.count <= 200 else { throw wrong(key, v, "a short string") }
                     if let allowed = o.values, !allowed.contains(clean) { throw wrong(key, v, "one of \(allowed.joined(separator: ", "))") }
-                    out += ["--\(o.name)", clean]
+                    out.append(.init(o.name, .text(clean)))
                 }
             }
         }

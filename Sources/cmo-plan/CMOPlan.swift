@@ -1,3 +1,4 @@
+import CMOContract
 import ArgumentParser
 import CMOAgent
 import CMOCore
@@ -155,7 +156,7 @@ struct ExecFlags: ParsableArguments {
         for s in stages {
             guard let eq = s.firstIndex(of: "="), eq != s.startIndex else { throw StageFailure(.usage, "--stage needs NAME=CMD, not '\(s)'") }
             let name = String(s[..<eq])
-            guard RulePlanner.readStages.contains(name) || RulePlanner.writers.contains(name) || name == "export-csv" else {
+            guard StageRegistry.readNames.contains(name) || StageRegistry.writerNames.contains(name) || name == "export-csv" else {
                 throw StageFailure(.usage, "--stage: no stage named '\(name)'")
             }
             o.stageOverrides[name] = String(s[s.index(after: eq)...])
@@ -215,7 +216,7 @@ func createJob(_ r: GoalOptions.Resolved, dryRun: Bool, flags: RunFlags, exec: E
     var job = r.job
     if output != nil { job.export = true }  // -o FILE asks for the CSV
     let plan = try makePlan(job, flags: flags, jobID: id, dryRun: dryRun)
-    let now = RunState.timestamp()
+    let now = Timestamp.string()
     var state = RunState(jobID: id, goal: r.goal, job: job, plan: plan, createdAt: now, updatedAt: now)
     state.parser = r.parser
     state.parserFallback = r.fallback
@@ -234,19 +235,17 @@ func createJob(_ r: GoalOptions.Resolved, dryRun: Bool, flags: RunFlags, exec: E
 }
 
 /// One run of a name at a time (cron): the name's lock in the state directory, held until this process ends.
-func lockName(_ name: String) throws -> Int32 {
+func lockName(_ name: String) throws -> FileLock {
     guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"#, options: .regularExpression) != nil else {
         throw StageFailure(.usage, "--name may hold letters, digits, '.', '_' and '-' only")
     }
     let dir = try StateDirectory.ensure() + "/locks"
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    let fd = open(dir + "/name-\(name).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw StageFailure(.config, "cannot open the lock of \(name) in \(dir)") }
-    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-        close(fd)
-        throw StageFailure(.tempFail, "a run of \(name) is still running; not starting (exit 75)")
+    switch FileLock.tryLock(dir + "/name-\(name).lock") {
+    case .held(let lock): return lock
+    case .busy: throw StageFailure(.tempFail, "a run of \(name) is still running; not starting (exit 75)")
+    case .unavailable: throw StageFailure(.config, "cannot open the lock of \(name) in \(dir)")
     }
-    return fd
 }
 
 func encode<T: Encodable>(_ value: T) throws -> String {
@@ -300,11 +299,9 @@ extension CMOPlan {
 
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                var nameLock: Int32 = -1
-                defer { if nameLock >= 0 { close(nameLock) } }
-                if let name {
-                    nameLock = try lockName(name)
-                }
+                // Held until this run ends (the kernel drops it if the process dies).
+                let nameLock = try name.map(lockName)
+                defer { nameLock?.release() }
                 let id = jobID ?? name.map { "\($0)-\(Self.stamp())" } ?? Self.newID()
                 let (dir, state, r) = try createJob(goal: goal, flags: flags, exec: exec, id: id, output: output)
                 // The first line on stderr, unless -q and the caller named the job (cron: silent on success).
@@ -314,7 +311,7 @@ extension CMOPlan {
                 if !exec.quiet {
                     printPlan(state.plan, job: state.job, end: "\n")
                 }
-                runner.event("planned", "planned \(state.plan.stages.count) stages\(state.plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
+                runner.event(.planned, "planned \(state.plan.stages.count) stages\(state.plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
                 if let status = try runner.preflight() { return status }
                 return try runner.run()
             }
@@ -353,9 +350,8 @@ extension CMOPlan {
             if inWorker == nil { JobControl.clear(dir) }  // a person said go on
             if let q = queued, q.status != .running || !ProcessLiveness.isRunning(q.workerPID ?? 0, started: q.workerStarted) {
                 // A queued job goes back to its worker, with the approval if this is one.
-                let lock = open(dir.path("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-                defer { if lock >= 0 { close(lock) } }
-                guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else { throw StageFailure(.tempFail, "job \(id) is running in another process") }
+                guard case .held(let lock) = dir.lock() else { throw StageFailure(.tempFail, "job \(id) is running in another process") }
+                defer { lock.release() }
                 if let who = approveBy {
                     let r = Runner(dir: dir, state: state, options: .init())
                     r.approve(by: who)
@@ -366,13 +362,13 @@ extension CMOPlan {
                 try dir.save(state)
                 let queue = try SQLiteJobQueue.open()
                 try queue.update(id, status: .queued, message: approveBy.map { "approved by \($0)" } ?? "resumed by \(NSUserName())")
-                Runner.appendEvent(dir: dir, jobID: id, "resumed", approveBy.map { "approved by \($0); queued for the worker" } ?? "resumed by \(NSUserName()); queued for the worker")
+                Runner.appendEvent(dir: dir, jobID: id, .resumed, approveBy.map { "approved by \($0); queued for the worker" } ?? "resumed by \(NSUserName()); queued for the worker")
                 say("job \(id) queued again" + (workerAlive(queue) ? "; the worker continues it" : "; no worker is running: start one with `cmo-plan worker`"))
                 return .ok
             }
             let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath ?? state.config, state: state))
             if let who = approveBy { runner.approve(by: who) }
-            runner.event("resumed", "resuming job \(id) at step \((state.steps.firstIndex { $0.status != .done } ?? state.steps.count) + 1)")
+            runner.event(.resumed, "resuming job \(id) at step \((state.steps.firstIndex { $0.status != .done } ?? state.steps.count) + 1)")
             return try runner.run()
         }
     }

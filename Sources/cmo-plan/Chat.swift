@@ -1,3 +1,4 @@
+import CMOContract
 import ArgumentParser
 import CMOAgent
 import CMOCore
@@ -136,8 +137,8 @@ struct ChatSession {
     func answer(_ intent: ChatIntent, job: String, dir: RunDirectory, state: RunState, queued: QueuedJob?) throws {
         switch intent {
         case .status: out(statusText(dir: dir, state: state, queued: queued).trimmingCharacters(in: .newlines))
-        case .queuedCount: out(queuedCount(dir: dir, state: state))
-        case .whyFailed: out(whyFailed(dir: dir, state: state))
+        case .queuedCount: out(ChatAnswers.queuedCount(dir: dir, state: state))
+        case .whyFailed: out(ChatAnswers.whyFailed(dir: dir, state: state))
         case .pause: _ = try control(.pause, job, flags: flags)
         case .cancel: _ = try control(.cancel, job, flags: flags)
         case .resume:
@@ -150,7 +151,7 @@ struct ChatSession {
         case .skipWriters:
             if state.status.isFinal { out("job \(job) is \(state.status.rawValue); nothing left to skip"); return }
             try Amendment(skipWriters: true, by: "chat").append(to: dir)
-            let ran = state.steps.filter { RulePlanner.writers.contains($0.stage) && $0.status == .done }.map(\.stage)
+            let ran = state.steps.filter { StageRegistry.writerNames.contains($0.stage) && $0.status == .done }.map(\.stage)
             out("no more writes: applied at the job's next step; it exports the CSV instead" + (ran.isEmpty ? "" : " (already ran: \(ran.joined(separator: ", ")))"))
         case .wait:
             while let s = try? dir.load(), [.planned, .running, .waiting].contains(s.status) { usleep(100_000) }
@@ -178,69 +179,19 @@ struct ChatSession {
     }
 }
 
-/// "how many have we queued?": the Instantly answers so far.
-func queuedCount(dir: RunDirectory, state: RunState) -> String {
-    guard let campaign = state.job.instantlyCampaign ?? state.steps.first(where: { $0.stage == "send-instantly" })?.arguments.dropFirst().first else {
-        return "this job sends nothing to Instantly" + (state.job.export == true ? "; it exports a CSV" : "")
-    }
-    guard let step = state.steps.last(where: { $0.stage == "send-instantly" }) else {
-        return "nothing queued yet: the job is at step \((state.steps.firstIndex { $0.status != .done } ?? state.steps.count) + 1); sends come after the approval"
-    }
-    var url = dir.path(step.artifact)
-    if step.status != .done { url = URL(fileURLWithPath: url.path + ".partial") }
-    var counts: [String: Int] = [:]
-    if let data = try? Data(contentsOf: url) {
-        for line in data.split(separator: 10) {
-            if let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any], let s = (o["instantly"] as? [String: Any])?["status"] as? String {
-                counts[s, default: 0] += 1
-            }
-        }
-    }
-    let q = counts["queued"] ?? 0
-    let rest = counts.filter { $0.key != "queued" }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-    return "\(q) queued in Instantly campaign \(campaign)" + (rest.isEmpty ? "" : " (\(rest.joined(separator: ", ")))")
-        + (step.status == .done ? "" : "; send-instantly is \(step.status.rawValue)")
-}
-
-/// "why did 30 fail?": the dead letters and the writers' failures, grouped by stage and reason, with one example each.
-func whyFailed(dir: RunDirectory, state: RunState) -> String {
-    var groups: [String: (count: Int, example: String)] = [:]
-    func add(_ key: String, _ example: String) {
-        let g = groups[key]
-        groups[key] = ((g?.count ?? 0) + 1, g?.example ?? example)
-    }
-    for (stage, codes) in RunReport.deadLetters(dir.deadLettersURL) {
-        for (code, g) in codes { groups["\(stage) dead-lettered: \(code)"] = (g.count, TextCleaning.truncate(TextCleaning.oneLine(g.example), to: 160)) }
-    }
-    for (stage, field) in [("send-instantly", "instantly"), ("sync-attio", "attio")] {
-        guard let step = state.steps.last(where: { $0.stage == stage }), let data = try? Data(contentsOf: dir.path(step.artifact)) else { continue }
-        for line in data.split(separator: 10) {
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any], let r = o[field] as? [String: Any],
-                r["status"] as? String == "failed"
-            else { continue }
-            add("\(stage) failed: \(r["reason"] as? String ?? "?")", "\(o["login"] as? String ?? "?"): \(TextCleaning.truncate(TextCleaning.oneLine(r["message"] as? String ?? ""), to: 120))")
-        }
-    }
-    guard !groups.isEmpty else { return "nothing failed so far: no dead letters, no failed writes" }
-    let total = groups.values.reduce(0) { $0 + $1.count }
-    return "\(total) failed, by reason:\n" + groups.sorted { $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.key < $1.key }
-        .map { "  \($0.value.count) × \($0.key) — e.g. \($0.value.example)" }.joined(separator: "\n")
-        + "\n(the dead letters: \(dir.deadLettersURL.path))"
-}
-
 /// Prints a job's milestones as they are written, between the chat's own lines.
 final class EventFollower: @unchecked Sendable {
     private let lock = NSLock()
-    private var dir: RunDirectory?
-    private var offset: UInt64 = 0
+    private var reader: EventLog.Reader?
     private var started = false
-    private static let shown: Set<String> = ["step_done", "widening", "approved", "awaiting_approval", "paused", "cancelled", "failed", "done",
-                                             "waiting", "triage", "amended", "resumed", "warning", "requeued", "step_restarted", "report"]
+    private static let shown: Set<RunEvent.Name> = [
+        .stepDone, .widening, .approved, .awaitingApproval, .paused, .cancelled, .failed, .done, .waiting, .triage, .amended, .resumed, .warning,
+        .requeued, .stepRestarted, .report,
+    ]
 
     func follow(_ d: RunDirectory, fromEnd: Bool) {
         lock.lock()
-        dir = d
-        offset = fromEnd ? ((try? FileManager.default.attributesOfItem(atPath: d.eventsURL.path)[.size] as? UInt64) ?? 0) ?? 0 : 0
+        reader = EventLog.Reader(d.eventsURL, fromEnd: fromEnd)
         let start = !started
         started = true
         lock.unlock()
@@ -263,15 +214,9 @@ final class EventFollower: @unchecked Sendable {
     func drain() {
         lock.lock()
         defer { lock.unlock() }
-        guard let dir, let h = FileHandle(forReadingAtPath: dir.eventsURL.path) else { return }
-        defer { try? h.close() }
-        try? h.seek(toOffset: offset)
-        let data = h.readDataToEndOfFile()
-        guard let end = data.lastIndex(of: 10) else { return }
-        offset += UInt64(end + 1)
-        for line in data[...end].split(separator: 10) {
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any], let e = o["event"] as? String, Self.shown.contains(e) else { continue }
-            let message = (o["message"] as? String ?? "").replacingOccurrences(of: "\ncmo-plan: ", with: "\n").split(separator: "\n").prefix(6).joined(separator: "\n    ")
+        guard reader != nil else { return }
+        for e in reader!.poll() where Self.shown.contains(e.event) {
+            let message = e.message.replacingOccurrences(of: "\ncmo-plan: ", with: "\n").split(separator: "\n").prefix(6).joined(separator: "\n    ")
             FileHandle.standardOutput.write(Data("  · \(message)\n".utf8))
         }
     }

@@ -1,3 +1,4 @@
+import CMOContract
 import ArgumentParser
 import CMOAgent
 import CMOCore
@@ -178,12 +179,12 @@ extension CMOPlan {
                     if json {
                         var o: [String: Any] = ["id": j.id, "status": j.status.rawValue, "rendered": rendered, "target": target, "starts": j.starts]
                         if let m = j.message { o["message"] = m }
-                        if let n = j.notBefore { o["not_before"] = RunState.timestamp(Date(timeIntervalSince1970: n)) }
+                        if let n = j.notBefore { o["not_before"] = Timestamp.string(Date(timeIntervalSince1970: n)) }
                         print(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
                         continue
                     }
                     var line = "\(j.id)  \(j.status.rawValue)  \(rendered)/\(target) leads"
-                    if let n = j.notBefore { line += "  until \(RunState.timestamp(Date(timeIntervalSince1970: n)))" }
+                    if let n = j.notBefore { line += "  until \(Timestamp.string(Date(timeIntervalSince1970: n)))" }
                     if let m = j.message { line += "  \(TextCleaning.truncate(TextCleaning.oneLine(m), to: 120))" }
                     print(line)
                 }
@@ -204,29 +205,18 @@ extension CMOPlan {
         func run() throws {
             try CommandBase.run("cmo-plan") {
                 let (dir, _) = try locate(jobID, flags: flags)
-                var offset: UInt64 = 0
-                var rest = Data()
+                var reader = EventLog.Reader(dir.eventsURL)
+                let decoder = JSONDecoder()
                 while true {
-                    if let h = FileHandle(forReadingAtPath: dir.eventsURL.path) {
-                        try h.seek(toOffset: offset)
-                        let data = h.readDataToEndOfFile()
-                        try? h.close()
-                        offset += UInt64(data.count)
-                        rest += data
-                        while let nl = rest.firstIndex(of: 10) {
-                            let line = rest[rest.startIndex..<nl]
-                            rest = Data(rest[(nl + 1)...])
-                            if json { FileHandle.standardOutput.write(line + Data([10])); continue }
-                            if let o = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] {
-                                FileHandle.standardOutput.write(Data("\(o["time"] as? String ?? "") \(o["event"] as? String ?? ""): \(o["message"] as? String ?? "")\n".utf8))
-                            }
+                    for line in reader.pollLines() {
+                        if json { FileHandle.standardOutput.write(line + Data([10])); continue }
+                        if let e = try? decoder.decode(RunEvent.self, from: line) {
+                            FileHandle.standardOutput.write(Data("\(e.time) \(e.event.rawValue): \(e.message)\n".utf8))
                         }
                     }
                     guard follow else { return .ok }
-                    if let s = try? dir.load(), s.status.isFinal, rest.isEmpty {
-                        // One last read for events written after the state.
-                        if let h = FileHandle(forReadingAtPath: dir.eventsURL.path), (try? h.seekToEnd()) ?? 0 == offset { return .ok }
-                    }
+                    // Done once the job is final and every event written after its state was read.
+                    if let s = try? dir.load(), s.status.isFinal, reader.atEnd { return .ok }
                     usleep(200_000)
                 }
             }
@@ -296,17 +286,16 @@ func control(_ action: JobControl, _ id: String, flags: RunFlags) throws -> Exit
         return .ok
     }
     // Nobody runs it: change its state (under its lock, so a worker starting it now waits for us).
-    let lock = open(dir.path("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    defer { if lock >= 0 { close(lock) } }
-    guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+    guard case .held(let lock) = dir.lock() else {
         say("job \(id) is starting in another process; asked it to \(action.rawValue) (it stops at its first step)")
         return .ok
     }
+    defer { lock.release() }
     state.status = action == .cancel ? .cancelled : .paused
     state.pauseReason = "\(action == .cancel ? "cancelled" : "paused") by \(who)"
     try dir.save(state)
     JobControl.clear(dir)
-    Runner.appendEvent(dir: dir, jobID: id, action == .cancel ? "cancelled" : "paused", state.pauseReason!)
+    Runner.appendEvent(dir: dir, jobID: id, action == .cancel ? .cancelled : .paused, state.pauseReason!)
     if queued != nil {
         try SQLiteJobQueue.open().update(id, status: action == .cancel ? .cancelled : .paused, message: state.pauseReason)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -145,10 +146,10 @@ struct SendInstantly: Stage {
         }
         var date = Date()
         if let now = try settings.resolve("now", flag: now) as String? {
-            guard let parsed = ISO8601DateFormatter().date(from: now) else {
+            guard let parsed = Timestamp.parse(now) else {
                 throw StageFailure(.usage, "--now '\(now)' is not an ISO 8601 time (2026-12-02T09:00:00Z)")
             }
-            date = parsed
+            date = Date(timeIntervalSince1970: parsed)
         }
         let campaignSection = settings.configValue("campaign") as? [String: Any]
         let unsubscribe: String? = try settings.resolve("unsubscribe-url", flag: unsubscribeURL) ?? campaignSection?["unsubscribe_url"] as? String
@@ -265,13 +266,17 @@ struct SendInstantly: Stage {
         let c = writer.counts
         context.extraSummary.append(("instantly", .object(c.keys.sorted().map { JSONMember($0, .int(c[$0]!)) })))
         if let cap = writer.settings.dailyCap { context.extraSummary.append(("daily_cap", .int(cap))) }
-        if let deferred = c["deferred"], deferred > 0 {
+        if let deferred = c[WriterStatus.deferred.rawValue], deferred > 0 {
             context.logger.warning(
                 "\(deferred) leads deferred over today's cap of \(writer.settings.dailyCap ?? 0)"
                     + (writer.firstEligibleDay.map { "; the first become eligible on \($0)" } ?? "") + "; re-run then to send them first")
         }
-        if let skipped = c["skipped"], skipped > 0 { context.logger.warning("\(skipped) leads skipped (see instantly.reason)") }
-        if let failed = c["failed"], failed > 0 { context.logger.warning("\(failed) leads failed (see instantly.reason)") }
+        if let skipped = c[WriterStatus.skipped.rawValue], skipped > 0 {
+            context.logger.warning("\(skipped) leads skipped (see instantly.reason)")
+        }
+        if let failed = c[WriterStatus.failed.rawValue], failed > 0 {
+            context.logger.warning("\(failed) leads failed (see instantly.reason)")
+        }
     }
 }
 

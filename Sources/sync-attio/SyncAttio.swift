@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -104,7 +105,7 @@ struct SyncAttio: Stage {
         var entryValues: [(String, JQProgram)]
         var personValues: [(String, JQProgram)]
         var note: String?
-        var onlyStatus: String?
+        var onlyStatus: WriterStatus?
         var batchSize: Int
     }
 
@@ -126,7 +127,7 @@ struct SyncAttio: Stage {
             personValues: try Self.mappings(
                 settings.resolve("attribute", flag: attributes.isEmpty ? nil : attributes) ?? [], flag: "--attribute"),
             note: noNote ? nil : (noteText ?? AttioWriter.defaultNoteTemplate),
-            onlyStatus: try settings.resolve("only-status", flag: onlyStatus),
+            onlyStatus: try settings.resolve("only-status", flag: onlyStatus).map(WriterStatus.init(rawValue:)),
             batchSize: try settings.resolve("batch-size", flag: batchSize, default: 50))
     }
 
@@ -198,7 +199,7 @@ struct SyncAttio: Stage {
         try context.forEachChunk(
             size: plan.batchSize,
             prepare: { record in
-                if let wanted = plan.onlyStatus, record["instantly"]?["status"]?.stringValue != wanted {
+                if let wanted = plan.onlyStatus, record["instantly"]?["status"]?.stringValue.map(WriterStatus.init(rawValue:)) != wanted {
                     context.filter(record, reason: "instantly_status")
                     return nil
                 }
@@ -212,6 +213,6 @@ struct SyncAttio: Stage {
         context.extraSummary.append(("attio", .object(c.keys.sorted().map { JSONMember($0, .int(c[$0]!)) })))
         let r = api.requests
         context.extraSummary.append(("attio_requests", .object(r.keys.sorted().map { JSONMember($0, .int(r[$0]!)) })))
-        if let failed = c["failed"], failed > 0 { context.logger.warning("\(failed) leads failed (see attio.reason)") }
+        if let failed = c[WriterStatus.failed.rawValue], failed > 0 { context.logger.warning("\(failed) leads failed (see attio.reason)") }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMOContract
 import CMOCore
 import Foundation
 
@@ -134,7 +135,7 @@ struct SyncLinear: Stage {
         if let r = api?.requests, !r.isEmpty {
             context.extraSummary.append(("linear_requests", .object(r.keys.sorted().map { JSONMember($0, .int(r[$0]!)) })))
         }
-        if let failed = c["failed"], failed > 0 {
+        if let failed = c[WriterStatus.failed.rawValue], failed > 0 {
             context.logger.warning("\(failed) records' errors have no issue yet (see linear.message); a re-run retries")
         }
     }

@@ -1,12 +1,13 @@
 @testable import CMOAgent
+import CMOContract
 import Foundation
 import XCTest
 
-/// The report's reading of summary lines and its escaping of what came from outside.
+/// The report's reading of a stage's JSON summary and its escaping of what came from outside.
 final class ReportPageTests: XCTestCase {
-    func testASummaryLineIsReadBack() {
-        let s = StageSummary.parse(
-            #"28 in, 17 out, 11 filtered, 2 dead-lettered, 46 HTTP requests (3 free 304s), 12.04 s; filtered: below_risky=1, no_email=9, role_only=1; quota spent: core=1, graphql=2; http_retries=4; dns_cache=on; verdicts={"safe":20,"risky":2}; failed_domain_reasons={"a.example":"nxdomain"}"#)
+    func testASummaryLineIsReadBack() throws {
+        let s = try XCTUnwrap(StageSummary.decode(line: Data(
+            #"{"ts":"2026-11-24T20:53:35.084Z","level":"info","stage":"mx-check","event":"summary","msg":"28 in, 17 out","in":28,"out":17,"filtered":11,"filtered_by":{"below_risky":1,"no_email":9,"role_only":1},"dead_lettered":2,"http_requests":46,"http_not_modified":3,"seconds":12.04,"output_closed":false,"quota_spent":{"core":1,"graphql":2},"http_retries":4,"http_rate_limited":0,"http_wait_seconds":0,"dns_cache":"on","verdicts":{"safe":20,"risky":2},"failed_domain_reasons":{"a.example":"nxdomain"}}"#.utf8)))
         XCTAssertEqual([s.input, s.output, s.filtered, s.deadLettered, s.requests, s.notModified], [28, 17, 11, 2, 46, 3])
         XCTAssertEqual(s.seconds, 12.04)
         XCTAssertEqual(s.filteredBy, ["below_risky": 1, "no_email": 9, "role_only": 1])
@@ -14,6 +15,8 @@ final class ReportPageTests: XCTestCase {
         XCTAssertEqual(s.extra["http_retries"]?.number, 4)
         XCTAssertEqual(s.extra["verdicts"]?.object, ["safe": 20, "risky": 2])
         XCTAssertEqual(s.extra["failed_domain_reasons"]?.texts, ["a.example": "nxdomain"])
+        XCTAssertNil(s.extra["http_rate_limited"], "a zero retry, limit or wait figure is not an extra, as in the text summary")
+        XCTAssertNil(StageSummary.decode(line: Data(#"{"level":"info","stage":"mx-check","event":"log","msg":"28 in, 17 out"}"#.utf8)), "a log line is no summary")
     }
 
     func testOutsideTextIsEscapedAndCut() {

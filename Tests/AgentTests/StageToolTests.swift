@@ -45,12 +45,21 @@ final class StageToolTests: XCTestCase {
     }
 
     func testTheModelsOptionsReplaceTheRulesOptionByOptionAndCapsClamp() {
+        // Typed invocations, compared as the argv they are spawned with.
+        func overlay(base: [String], given: [String]) -> [String] {
+            StageInvocation(stage: "s", argv: base).overlaid(with: StageInvocation(stage: "s", argv: given).options).arguments
+        }
+        func clamp(_ args: [String], _ flag: String, floor: Int, cap: Int) -> [String] {
+            var s = StageInvocation(stage: "s", argv: args)
+            s.clamp(String(flag.dropFirst(2)), floor: floor, cap: cap)
+            return s.arguments
+        }
         let base = ["--language", "python", "--active-days", "90", "--max-repos", "900", "--now", "T"]
-        XCTAssertEqual(Runner.overlay(base: base, given: ["--active-days", "180", "--max-repos", "99999"]),
+        XCTAssertEqual(overlay(base: base, given: ["--active-days", "180", "--max-repos", "99999"]),
                        ["--language", "python", "--now", "T", "--active-days", "180", "--max-repos", "99999"])
-        XCTAssertEqual(Runner.clamp(["--max-repos", "99999"], "--max-repos", floor: 900, cap: 3600), ["--max-repos", "3600"])
-        XCTAssertEqual(Runner.clamp(["--max-repos", "20"], "--max-repos", floor: 900, cap: 3600), ["--max-repos", "900"])
-        XCTAssertEqual(Runner.overlay(base: ["--require-unsubscribe"], given: ["--llm"]), ["--require-unsubscribe", "--llm"])
+        XCTAssertEqual(clamp(["--max-repos", "99999"], "--max-repos", floor: 900, cap: 3600), ["--max-repos", "3600"])
+        XCTAssertEqual(clamp(["--max-repos", "20"], "--max-repos", floor: 900, cap: 3600), ["--max-repos", "900"])
+        XCTAssertEqual(overlay(base: ["--require-unsubscribe"], given: ["--llm"]), ["--require-unsubscribe", "--llm"])
     }
 
     func testAWriterMayWriteOnlyToTheJobsTarget() throws {

@@ -144,6 +144,28 @@ final class CMOPlanTests: XCTestCase {
         XCTAssertEqual(try runState(runs, "f1")["status"] as? String, "done")
     }
 
+    /// A stage swapped for a fake that prints no summary (`cat`) still runs: the runner counts what it read
+    /// and wrote from the pipe and the artifacts, and says what it could not know.
+    func testAStageSwappedForAFakeThatPrintsNoSummaryStillRuns() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let dir = Spawn.tempDirectory()
+        let runs = dir + "/runs", state = dir + "/state"
+        let r = try runReplacing(s, "gh-enrich", by: "cat", id: "fake1", state: state, runs: runs)
+        XCTAssertEqual(r.status, 0, r.err)
+        let steps = try XCTUnwrap(try runState(runs, "fake1")["steps"] as? [[String: Any]])
+        let people = try XCTUnwrap(steps.first { $0["stage"] as? String == "gh-people" })
+        let fake = try XCTUnwrap(steps.first { $0["stage"] as? String == "gh-enrich" })
+        let counts = try XCTUnwrap(fake["counts"] as? [String: Int])
+        let peopleOut = try XCTUnwrap((people["counts"] as? [String: Int])?["out"])
+        XCTAssertGreaterThan(peopleOut, 0)
+        XCTAssertEqual(counts, ["in": peopleOut, "out": peopleOut], "what the fake read is what gh-people wrote; nothing else is known")
+        XCTAssertEqual(fake["summaryMissing"] as? Bool, true)
+        XCTAssertNil((people["summaryMissing"] as? Bool), "a real stage's summary is read")
+        XCTAssertNotNil((people["counts"] as? [String: Int])?["http"], "from the stage's JSON summary")
+        XCTAssertTrue(r.err.contains("gh-enrich: \(peopleOut) in, \(peopleOut) out, ") && r.err.contains("it printed no summary"), r.err)
+    }
+
     func service(_ s: SandboxLauncher, _ name: String) throws -> [String: Any] {
         try XCTUnwrap((try s.stats()["services"] as? [String: Any])?[name] as? [String: Any])
     }

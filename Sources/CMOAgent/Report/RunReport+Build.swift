@@ -1,16 +1,34 @@
+import CMOContract
 import CMOCore
 import Foundation
 
 extension RunReport {
-    /// Which service a stage speaks to, for API usage.
-    static let services: [String: String] = [
-        "gh-search": "GitHub", "gh-people": "GitHub", "gh-enrich": "GitHub", "mx-check": "DNS", "render-copy": "OpenAI-compatible model",
-        "send-instantly": "Instantly", "sync-attio": "Attio", "sync-linear": "Linear",
-    ]
-    static let funnelStages: [(key: String, label: String)] = [
-        ("repositories", "repositories"), ("people", "people"), ("with_email", "with an email"), ("verified", "verified"),
-        ("scored", "scored"), ("rendered", "rendered"), ("queued", "queued in Instantly"), ("synced", "synced to Attio"),
-    ]
+    /// The funnel's bars, in pipeline order: each stage's, from the registry.
+    static let funnelStages: [(key: String, label: String)] = StageRegistry.all.compactMap { s in s.funnelKey.map { ($0, s.funnelLabel ?? $0) } }
+
+    /// A step as the report reads it: from state.json, or from a `discover.sh --keep` folder's file names.
+    struct StepFiles {
+        var n: Int
+        var stage: String
+        var pass: Int
+        var status: String
+        var arguments: [String]
+        var artifact: String
+        var log: String
+        var startedAt: String?
+        var finishedAt: String?
+        var seconds: Double?
+
+        init(_ s: StepRecord) {
+            (n, stage, pass, status, arguments) = (s.n, s.stage, s.widenStep, s.status.rawValue, s.arguments)
+            (artifact, log, startedAt, finishedAt, seconds) = (s.artifact, s.log, s.startedAt, s.finishedAt, s.seconds)
+        }
+
+        init(folder n: Int, stage: String, stem: String) {
+            (self.n, self.stage, pass, status, arguments) = (n, stage, 0, "done", [])
+            (artifact, log) = ("artifacts/\(stem).ndjson", "logs/\(stem).log")
+        }
+    }
     /// Leads shown with their rendered email.
     public static let sampleSize = 5
 
@@ -18,11 +36,10 @@ extension RunReport {
     public static func build(_ url: URL) throws -> RunReport {
         let dir = RunDirectory(url: url)
         let state = dir.exists ? try dir.load() : nil
-        let steps = state.map { s in s.steps.map { ($0.n, $0.stage, $0.widenStep, $0.status.rawValue, $0.arguments, $0.artifact, $0.log, $0.startedAt, $0.finishedAt, $0.seconds) } }
-            ?? folderSteps(url)
+        let steps = state.map { $0.steps.map(StepFiles.init) } ?? folderSteps(url)
         guard !steps.isEmpty else { throw StageFailure(.usage, "\(url.path) holds no run: no state.json and no artifacts/NN-<stage>.ndjson") }
         // The run starts at its creation (a step run again after a wait keeps only its last start).
-        let times = steps.compactMap { $0.7.flatMap(Timestamp.parse) } + (state.flatMap { Timestamp.parse($0.createdAt) }.map { [$0] } ?? [])
+        let times = steps.compactMap { $0.startedAt.flatMap(Timestamp.parse) } + (state.flatMap { Timestamp.parse($0.createdAt) }.map { [$0] } ?? [])
         let start = times.min()
         var report = RunReport(
             jobID: state?.jobID ?? url.lastPathComponent, goal: state?.goal, status: state?.status.rawValue ?? "folder",
@@ -30,28 +47,28 @@ extension RunReport {
             planner: state.map { $0.plan.planner + ($0.plan.model.map { " (\($0))" } ?? "") }, steps: [], funnel: [], waits: [], services: [],
             deliverability: nil, variants: [], writes: [], metrics: Metrics(leads: 0), samples: [], deadLetters: 0, notes: [])
         for s in steps {
-            let summary = StageSummary.read(log: dir.path(s.6), stage: s.1)
-            let offset = Timestamp.since(s.7, start)
-            report.steps.append(Step(n: s.0, stage: s.1, pass: s.2, status: s.3, arguments: s.4, startedAt: s.7, finishedAt: s.8, offset: offset,
-                                     seconds: s.9 ?? summary?.seconds, summary: summary))
+            let summary = StageSummary.read(log: dir.path(s.log), stage: s.stage)
+            report.steps.append(Step(n: s.n, stage: s.stage, pass: s.pass, status: s.status, arguments: s.arguments, startedAt: s.startedAt,
+                                     finishedAt: s.finishedAt, offset: Timestamp.since(s.startedAt, start), seconds: s.seconds ?? summary?.seconds,
+                                     summary: summary))
         }
         if let start {
-            let ends = steps.compactMap { $0.8.flatMap(Timestamp.parse) }
+            let ends = steps.compactMap { $0.finishedAt.flatMap(Timestamp.parse) }
             if let end = ends.max() {
                 report.wallSeconds = end - start
-                report.finishedAt = steps.compactMap(\.8).max()
+                report.finishedAt = steps.compactMap(\.finishedAt).max()
             }
         } else {
             report.wallSeconds = report.steps.compactMap(\.seconds).max()
         }
         let done = report.steps.filter { $0.status == "done" }
-        let artifacts = Dictionary(steps.map { ($0.0, dir.path($0.5)) }, uniquingKeysWith: { a, _ in a })
+        let artifacts = Dictionary(steps.map { ($0.n, dir.path($0.artifact)) }, uniquingKeysWith: { a, _ in a })
         func lastDone(_ stage: String) -> Step? { done.last { $0.stage == stage } }
         func records(_ step: Step?, _ body: ([String: Any]) -> Void) {
             guard let step, let url = artifacts[step.n] else { return }
-            forEachRecord(url, body)
+            RunArtifacts.forEachObject(url, body)
         }
-        let deadByStage = deadLetters(dir.deadLettersURL)
+        let deadByStage = RunArtifacts.deadLetterGroups(dir.deadLettersURL)
         report.deadLetters = deadByStage.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
 
         // The funnel. A widening runs discovery again, and a later pass finds some of the same repositories
@@ -120,67 +137,35 @@ extension RunReport {
         drops["verified"] = drops["verified"]?.filter { !(counts["with_email"] != nil && $0.kind == "filtered" && $0.reason == "no_email") }
         if passes > 1 { report.notes.append("\(passes) discovery passes (widenings): each repository and person counts once in the bars; the reasons count each pass's drops.") }
         if let s = lastDone("score-icp") {
-            counts["scored"] = s.summary?.output ?? lineCount(artifacts[s.n])
+            counts["scored"] = s.summary?.output ?? RunArtifacts.lineCount(artifacts[s.n])
             drops["scored"] = stageDrops("score-icp", steps: [s])
         }
         let rendered = done.filter { $0.stage == "render-copy" }.max { ($0.summary?.output ?? 0, $0.n) < ($1.summary?.output ?? 0, $1.n) }
         if let s = rendered {
-            counts["rendered"] = s.summary?.output ?? lineCount(artifacts[s.n])
+            counts["rendered"] = s.summary?.output ?? RunArtifacts.lineCount(artifacts[s.n])
             drops["rendered"] = stageDrops("render-copy", steps: [s])
         }
-        let writers: [(stage: String, field: String, key: String?, service: String, target: String?)] = [
-            ("send-instantly", "instantly", "queued", "Instantly", state?.job.instantlyCampaign),
-            ("sync-attio", "attio", "synced", "Attio", state?.job.attioList),
-            ("sync-linear", "linear", nil, "Linear", state?.job.linearTeam),
-        ]
         var variantSent: [String: Int] = [:], variantQueued: [String: Int] = [:]
-        for w in writers {
-            guard let step = lastDone(w.stage) else { continue }
-            var statuses: [String: Int] = [:]
-            // Not written as asked, by status and the writer's reason, with a count and the first example.
-            var why: [String: (status: String, reason: String, count: Int, example: String)] = [:]
-            var parent: String?
-            var children: [String] = []
-            records(step) { o in
-                guard let r = o[w.field] as? [String: Any], let status = r["status"] as? String else { return }
-                statuses[status, default: 0] += 1
-                if status != w.key {
-                    let reason = r["reason"] as? String ?? status
-                    let k = status + "\u{0}" + reason
-                    let e = why[k]?.example ?? "\(o["login"] as? String ?? "?")" + ((r["message"] as? String).map { ": " + $0 } ?? "")
-                    why[k] = (status, reason, (why[k]?.count ?? 0) + 1, e)
-                }
-                if w.stage == "send-instantly" {
-                    let v = (o["copy"] as? [String: Any])?["variant"] as? String ?? "-"
-                    if ["queued", "duplicate", "failed"].contains(status) { variantSent[v, default: 0] += 1 }
-                    if status == "queued" { variantQueued[v, default: 0] += 1 }
-                }
-                if w.stage == "sync-linear" {
-                    if parent == nil, let p = r["parent_id"] as? String { parent = p }
-                    if let id = r["identifier"] as? String, status == "created" { children.append(id) }
-                }
-            }
-            let target = w.target ?? step.arguments.firstIndex(where: { ["--campaign", "--list", "--team"].contains($0) }).flatMap { i in i + 1 < step.arguments.count ? step.arguments[i + 1] : nil } ?? "-"
-            report.writes.append(Write(service: w.service, target: target, statuses: statuses, parent: parent, children: children))
-            if let key = w.key {
-                counts[key] = statuses[key] ?? 0
-                let d = why.values.map { Drop(stage: w.stage, kind: $0.status, reason: $0.reason, count: $0.count, example: $0.example) }
-                drops[key] = (d + stageDrops(w.stage, steps: [step])).sorted { $0.count != $1.count ? $0.count > $1.count : $0.reason < $1.reason }
+        for w in StageRegistry.writers {
+            guard let step = lastDone(w.name) else { continue }
+            let t = RunArtifacts.tally(artifacts[step.n], stage: w)
+            let target = state?.job.target(of: w)
+                ?? step.arguments.firstIndex(of: w.targetFlag ?? "").flatMap { i in i + 1 < step.arguments.count ? step.arguments[i + 1] : nil } ?? "-"
+            report.writes.append(Write(service: w.service ?? w.name, target: target, statuses: t.statusNames, parent: t.parentID, children: t.created))
+            if w.name == StageRegistry.sendInstantly.name { (variantSent, variantQueued) = (t.variantSent, t.variantQueued) }
+            if let key = w.funnelKey, let doneStatus = w.doneStatus {
+                counts[key] = t.count(doneStatus)
+                // Not written as asked, by status and the writer's reason, with a count and the first example.
+                let d = t.notDone.map { Drop(stage: w.name, kind: $0.status.rawValue, reason: $0.reason, count: $0.count, example: $0.example) }
+                drops[key] = (d + stageDrops(w.name, steps: [step])).sorted { $0.count != $1.count ? $0.count > $1.count : $0.reason < $1.reason }
             }
         }
         // Triage filings in Linear.
         for t in state?.triage ?? [] {
             guard let linear = t.linear else { continue }
-            var children: [String] = []
-            var parent: String?
-            var statuses: [String: Int] = [:]
-            forEachRecord(dir.path(linear)) { o in
-                guard let r = o["linear"] as? [String: Any], let status = r["status"] as? String else { return }
-                statuses[status, default: 0] += 1
-                if parent == nil { parent = r["parent_id"] as? String }
-                if status == "created", let id = r["identifier"] as? String { children.append(id) }
-            }
-            report.writes.append(Write(service: "Linear (triage of \(t.stage))", target: state?.job.linearTeam ?? "-", statuses: statuses, parent: parent, children: children))
+            let filed = RunArtifacts.tally(dir.path(linear), stage: StageRegistry.syncLinear)
+            report.writes.append(Write(service: "Linear (triage of \(t.stage))", target: state?.job.linearTeam ?? "-", statuses: filed.statusNames,
+                                       parent: filed.parentID, children: filed.created))
         }
         for f in funnelStages {
             guard let c = counts[f.key] else { continue }
@@ -188,12 +173,12 @@ extension RunReport {
         }
 
         // Waits: each "waiting" event until the next step starts again (or its retry_at).
-        report.waits = waits(dir.eventsURL, start: start)
+        report.waits = waits(EventLog.read(dir.eventsURL), start: start)
 
         // API usage per service.
         var usage: [String: ServiceUsage] = [:]
         for s in report.steps where s.status == "done" || s.status == "failed" {
-            guard let service = services[s.stage], let sum = s.summary else { continue }
+            guard let service = StageRegistry[s.stage]?.service, let sum = s.summary else { continue }
             var u = usage[service] ?? ServiceUsage(service: service, stages: [], requests: 0, notModified: 0, retries: 0, rateLimited: 0, waitSeconds: 0, quota: [:])
             if !u.stages.contains(s.stage) { u.stages.append(s.stage) }
             u.requests += s.stage == "mx-check" ? Int(sum.extra["dns_queries"]?.number ?? 0) : sum.requests
@@ -255,26 +240,14 @@ extension RunReport {
     }
 
     /// The steps of a `discover.sh --keep` folder: `artifacts/NN-<stage>.ndjson`, `logs/NN-<stage>.log`.
-    static func folderSteps(_ url: URL) -> [(Int, String, Int, String, [String], String, String, String?, String?, Double?)] {
+    static func folderSteps(_ url: URL) -> [StepFiles] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.appendingPathComponent("artifacts").path)) ?? []
         return names.sorted().compactMap { name in
             guard name.hasSuffix(".ndjson"), let dash = name.firstIndex(of: "-"), let n = Int(name[..<dash]) else { return nil }
             let stem = String(name.dropLast(7))
             let stage = String(stem[stem.index(after: dash)...])
-            return (n, stage, 0, "done", [], "artifacts/\(name)", "logs/\(stem).log", nil, nil, nil)
+            return StepFiles(folder: n, stage: stage, stem: stem)
         }
-    }
-
-    static func forEachRecord(_ url: URL, _ body: ([String: Any]) -> Void) {
-        guard let data = try? Data(contentsOf: url) else { return }
-        for line in data.split(separator: 10) where !line.isEmpty {
-            if let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] { body(o) }
-        }
-    }
-
-    static func lineCount(_ url: URL?) -> Int {
-        guard let url, let data = try? Data(contentsOf: url) else { return 0 }
-        return data.reduce(0) { $1 == 10 ? $0 + 1 : $0 }
     }
 
     static func addresses(_ o: [String: Any]) -> [String] {
@@ -283,35 +256,18 @@ extension RunReport {
         return out
     }
 
-    /// Dead letters by stage and error code, with a count and the first example.
-    public static func deadLetters(_ url: URL) -> [String: [String: (count: Int, example: String)]] {
-        var out: [String: [String: (count: Int, example: String)]] = [:]
-        forEachRecord(url) { o in
-            let stage = o["stage"] as? String ?? "?"
-            let e = o["error"] as? [String: Any]
-            let code = e?["code"] as? String ?? "?"
-            let input = o["input"] as? [String: Any]
-            let who = input?["login"] as? String ?? input?["full_name"] as? String ?? "line \(o["line"] ?? "?")"
-            let example = "\(who): \(e?["message"] as? String ?? "")"
-            let g = out[stage]?[code]
-            out[stage, default: [:]][code] = ((g?.count ?? 0) + 1, g?.example ?? example)
-        }
-        return out
-    }
-
-    static func waits(_ events: URL, start: Double?) -> [Wait] {
+    static func waits(_ events: [RunEvent], start: Double?) -> [Wait] {
         var out: [Wait] = []
         var open: Wait?
-        forEachRecord(events) { o in
-            guard let e = o["event"] as? String, let time = o["time"] as? String else { return }
-            if e == "waiting" {
+        let ends: Set<RunEvent.Name> = [.stepStarted, .resumed, .done, .failed, .cancelled, .paused]
+        for e in events {
+            if e.event == .waiting {
                 if open == nil {
-                    open = Wait(from: time, until: o["retry_at"] as? String, offset: Timestamp.since(time, start), seconds: nil,
-                                reason: o["message"] as? String ?? "waiting")
+                    open = Wait(from: e.time, until: e.retryAt, offset: Timestamp.since(e.time, start), seconds: nil, reason: e.message)
                 }
-            } else if ["step_started", "resumed", "done", "failed", "cancelled", "paused"].contains(e), var w = open {
-                w.until = time
-                if let a = Timestamp.parse(w.from), let b = Timestamp.parse(time) { w.seconds = b - a }
+            } else if ends.contains(e.event), var w = open {
+                w.until = e.time
+                if let a = Timestamp.parse(w.from), let b = Timestamp.parse(e.time) { w.seconds = b - a }
                 out.append(w)
                 open = nil
             }
@@ -338,22 +294,5 @@ extension RunReport {
         if let c = o["company"] as? String { out.append(c.hasPrefix("@") ? String(c.dropFirst()) : c) }
         var seen = Set<String>()
         return out.map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.count >= 2 && seen.insert($0).inserted }
-    }
-}
-
-/// ISO 8601 times as the runner writes them (with or without milliseconds).
-enum Timestamp {
-    static func parse(_ s: String) -> Double? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: s) { return d.timeIntervalSince1970 }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: s)?.timeIntervalSince1970
-    }
-
-    /// Seconds from `start` to the time `s`, when both are known.
-    static func since(_ s: String?, _ start: Double?) -> Double? {
-        guard let s, let t = parse(s), let start else { return nil }
-        return t - start
     }
 }

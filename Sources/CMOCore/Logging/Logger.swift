@@ -1,3 +1,4 @@
+import CMOContract
 import Foundation
 
 /// How logs are written on stderr.
@@ -55,7 +56,7 @@ public final class Logger {
         switch format {
         case .json:
             var members: [JSONMember] = [
-                JSONMember("ts", .string(Logger.timestamp())), JSONMember("level", .string(level.name)),
+                JSONMember("ts", .string(Timestamp.string())), JSONMember("level", .string(level.name)),
                 JSONMember("stage", .string(stage)), JSONMember("event", .string(event)), JSONMember("msg", .string(message)),
             ]
             for k in fields.keys.sorted() { members.append(JSONMember(k, fields[k]!)) }
@@ -133,16 +134,5 @@ public final class Logger {
     private static func fieldText(_ v: JSONValue) -> String {
         if case .string(let s) = v { return oneLine(s) }
         return v.compactJSON
-    }
-
-    static func timestamp() -> String {
-        var t = timespec()
-        clock_gettime(CLOCK_REALTIME, &t)
-        var tmv = tm()
-        var secs = t.tv_sec
-        gmtime_r(&secs, &tmv)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min,
-            tmv.tm_sec, t.tv_nsec / 1_000_000)
     }
 }

@@ -1,3 +1,4 @@
+import CMOContract
 import Foundation
 
 /// The sync-attio loop over one chunk of leads: suppression, the person assert, the list entry
@@ -127,7 +128,7 @@ public final class AttioWriter {
         for i in leads.indices where prepare(&leads[i]) {
             if let first = seen[leads[i].email] {
                 leads[i].result = result(
-                    "duplicate", leads[i], reason: "duplicate_in_input",
+                    .duplicate, leads[i], reason: "duplicate_in_input",
                     message: "the same address as the lead on input line \(leads[first].record.line)")
                 continue
             }
@@ -144,7 +145,7 @@ public final class AttioWriter {
                 var extra: [JSONMember] = []
                 if !leads[i].wrote { extra.append(JSONMember("already", true)) }
                 if leads[i].recovered { extra.append(JSONMember("recovered", true)) }
-                leads[i].result = result("synced", leads[i], extra: extra)
+                leads[i].result = result(.synced, leads[i], extra: extra)
             }
         }
         for lead in leads {
@@ -161,13 +162,13 @@ public final class AttioWriter {
     private func prepare(_ lead: inout Lead) -> Bool {
         let record = lead.record
         guard let email = LeadFields.bestEmail(record) else {
-            lead.result = result("skipped", lead, reason: "no_email", message: "best_email is missing or null")
+            lead.result = result(.skipped, lead, reason: "no_email", message: "best_email is missing or null")
             return false
         }
         lead.email = email
         do {
             if let entry = try suppression.match(email: email, login: record["login"]?.stringValue) {
-                lead.result = result("suppressed", lead, reason: "suppressed", extra: [JSONMember("suppression", entry.json)])
+                lead.result = result(.suppressed, lead, reason: "suppressed", extra: [JSONMember("suppression", entry.json)])
                 return false
             }
         } catch {
@@ -329,7 +330,7 @@ public final class AttioWriter {
             case .done(let row)?: leads[i].recordID = row.remoteID
             case .send?: send.append(i)
             case .busy(let row)?: leads[i].result = busy(leads[i], row)
-            case nil: leads[i].result = result("failed", leads[i], reason: "ledger", message: "the ledger did not answer for this lead")
+            case nil: leads[i].result = result(.failed, leads[i], reason: "ledger", message: "the ledger did not answer for this lead")
             }
         }
         guard !send.isEmpty else { return }
@@ -347,12 +348,12 @@ public final class AttioWriter {
             case .rejected(let status, let code, let message):
                 records.append(.init(key: key, state: .failed, reason: "HTTP \(status) \(code): \(message)"))
                 leads[i].result = result(
-                    "failed", leads[i], reason: "rejected", message: "Attio refused the person (HTTP \(status) \(code)): \(message)")
+                    .failed, leads[i], reason: "rejected", message: "Attio refused the person (HTTP \(status) \(code)): \(message)")
             case .unknown(let error):
                 try rethrowUnlessUnavailable(error)
                 // It may have landed; the row stays intended and the re-run asserts again.
                 leads[i].result = result(
-                    "failed", leads[i], reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
+                    .failed, leads[i], reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
             }
         }
         try ledger.record(records)
@@ -370,7 +371,7 @@ public final class AttioWriter {
             case .done(let row)?: leads[i].entryID = row.remoteID
             case .send?: send.append(i)
             case .busy(let row)?: leads[i].result = busy(leads[i], row)
-            case nil: leads[i].result = result("failed", leads[i], reason: "ledger", message: "the ledger did not answer for this lead")
+            case nil: leads[i].result = result(.failed, leads[i], reason: "ledger", message: "the ledger did not answer for this lead")
             }
         }
         guard !send.isEmpty else { return }
@@ -400,12 +401,12 @@ public final class AttioWriter {
                 }
                 records.append(.init(key: key(i), state: .failed, reason: "HTTP \(status) \(code): \(message)"))
                 leads[i].result = result(
-                    "failed", leads[i], reason: code == "multiple_match_results" ? "multiple_entries" : "rejected",
+                    .failed, leads[i], reason: code == "multiple_match_results" ? "multiple_entries" : "rejected",
                     message: "Attio refused the list entry (HTTP \(status) \(code)): \(message)")
             case .unknown(let error):
                 try rethrowUnlessUnavailable(error)
                 leads[i].result = result(
-                    "failed", leads[i], reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
+                    .failed, leads[i], reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
             }
         }
         try ledger.record(records)
@@ -429,7 +430,7 @@ public final class AttioWriter {
                 // A crash (or an answer lost) left it unconfirmed: did the note land? Look before writing.
                 if let previous, previous.state == .intended || previous.state == .sent { check.append(i) } else { pending.append(i) }
             case .busy(let row)?: leads[i].result = busy(leads[i], row)
-            case nil: leads[i].result = result("failed", leads[i], reason: "ledger", message: "the ledger did not answer for this lead")
+            case nil: leads[i].result = result(.failed, leads[i], reason: "ledger", message: "the ledger did not answer for this lead")
             }
         }
         for round in 0..<4 {
@@ -453,7 +454,7 @@ public final class AttioWriter {
             if round == 3 {
                 for i in pending {
                     leads[i].result = result(
-                        "failed", leads[i], reason: "unavailable", message: "the note could not be created after 4 attempts",
+                        .failed, leads[i], reason: "unavailable", message: "the note could not be created after 4 attempts",
                         extra: [JSONMember("retryable", true)])
                 }
                 return
@@ -484,7 +485,7 @@ public final class AttioWriter {
                 case .rejected(let status, let code, let message):
                     records.append(.init(key: key(i), state: .failed, reason: "HTTP \(status) \(code): \(message)"))
                     leads[i].result = result(
-                        "failed", leads[i], reason: "rejected", message: "Attio refused the note (HTTP \(status) \(code)): \(message)")
+                        .failed, leads[i], reason: "rejected", message: "Attio refused the note (HTTP \(status) \(code)): \(message)")
                 case .unknown(let error):
                     try rethrowUnlessUnavailable(error)
                     check.append(i)  // it may have landed: list before sending again
@@ -527,20 +528,20 @@ public final class AttioWriter {
                             .object([JSONMember("title", .string(leads[i].noteTitle)), JSONMember("content", .string(leads[i].noteText))])))
                 }
             }
-            leads[i].result = result("dry_run", leads[i], extra: extra)
+            leads[i].result = result(.dryRun, leads[i], extra: extra)
         }
     }
 
     // MARK: - Results
 
     private func busy(_ lead: Lead, _ row: WriteLedger.Row) -> JSONValue {
-        result("deferred", lead, reason: "in_progress", message: "another sync-attio (\(row.owner ?? "?")) is writing this person")
+        result(.deferred, lead, reason: "in_progress", message: "another sync-attio (\(row.owner ?? "?")) is writing this person")
     }
 
-    private func result(_ status: String, _ lead: Lead, reason: String? = nil, message: String? = nil, extra: [JSONMember] = [])
+    private func result(_ status: WriterStatus, _ lead: Lead, reason: String? = nil, message: String? = nil, extra: [JSONMember] = [])
         -> JSONValue
     {
-        var m = [JSONMember("status", .string(status))]
+        var m = [JSONMember("status", .string(status.rawValue))]
         m.append(JSONMember("record_id", lead.recordID.map(JSONValue.string) ?? .null))
         m.append(JSONMember("list_entry_id", lead.entryID.map(JSONValue.string) ?? .null))
         m.append(JSONMember("note_id", lead.noteID.map(JSONValue.string) ?? .null))
@@ -548,7 +549,7 @@ public final class AttioWriter {
         if let reason { m.append(JSONMember("reason", .string(reason))) }
         if let message { m.append(JSONMember("message", .string(message))) }
         m.append(contentsOf: extra)
-        if status == "synced" { m.append(JSONMember("job", .string(settings.job))) }
+        if status == .synced { m.append(JSONMember("job", .string(settings.job))) }
         return .object(m)
     }
 }

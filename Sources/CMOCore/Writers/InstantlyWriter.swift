@@ -1,3 +1,4 @@
+import CMOContract
 import Foundation
 
 /// The send-instantly loop over one chunk of leads: checks (copy, unsubscribe link, verdict,
@@ -121,7 +122,7 @@ public final class InstantlyWriter {
             // The same address twice in one chunk: written once (in a later chunk, the ledger says so).
             if !leads[i].key.isEmpty, let first = seen[leads[i].key] {
                 leads[i].result = result(
-                    "duplicate", reason: "duplicate_in_input", message: "the same address as the lead on input line \(leads[first].record.line)")
+                    .duplicate, reason: "duplicate_in_input", message: "the same address as the lead on input line \(leads[first].record.line)")
                 continue
             }
             if !leads[i].key.isEmpty { seen[leads[i].key] = i }
@@ -137,7 +138,7 @@ public final class InstantlyWriter {
                 try write(&leads, live: live, campaign: campaign)
             }
         } else {
-            for i in live { leads[i].result = result("dry_run", extra: [JSONMember("would_send", leads[i].item)]) }
+            for i in live { leads[i].result = result(.dryRun, extra: [JSONMember("would_send", leads[i].item)]) }
         }
         try emit(leads)
     }
@@ -166,7 +167,7 @@ public final class InstantlyWriter {
             return false
         }
         guard let email = LeadFields.bestEmail(record) else {
-            lead.result = result("skipped", reason: "no_email", message: "best_email is missing or null")
+            lead.result = result(.skipped, reason: "no_email", message: "best_email is missing or null")
             return false
         }
         lead.email = email
@@ -174,7 +175,7 @@ public final class InstantlyWriter {
         do {
             // Any address of the person, or their login, on the list: they asked not to be contacted.
             if let entry = try suppression.match(emails: [email] + SuppressionList.emails(of: record), login: login) {
-                lead.result = result("suppressed", reason: "suppressed", extra: [JSONMember("suppression", entry.json)])
+                lead.result = result(.suppressed, reason: "suppressed", extra: [JSONMember("suppression", entry.json)])
                 if let campaign = settings.campaignID, !settings.dryRun {
                     let key = Self.key(campaign: campaign, email: email)
                     let intent = WriteLedger.Intent(key: key, service: Self.service, target: campaign, subject: email)
@@ -189,20 +190,20 @@ public final class InstantlyWriter {
         let verdict = LeadFields.verdict(record, address: email)
         guard let verdict, verdict <= settings.minVerdict else {
             lead.result = result(
-                "skipped", reason: "verdict_below_min",
+                .skipped, reason: "verdict_below_min",
                 message: "\(email) is \(verdict?.rawValue ?? "unchecked"), below --min-verdict \(settings.minVerdict.rawValue)")
             return false
         }
         let cleanBody = LeadFields.multiLine(body)
         guard LeadFields.hasUnsubscribeLink(cleanBody, url: settings.unsubscribeURL) else {
             lead.result = result(
-                "skipped", reason: "no_unsubscribe_link",
+                .skipped, reason: "no_unsubscribe_link",
                 message: settings.unsubscribeURL.map { "the body does not contain the unsubscribe link \($0)" }
                     ?? "the body has no unsubscribe link (a line saying unsubscribe with a URL)")
             return false
         }
         guard cleanBody.count <= settings.maxBodyCharacters else {
-            lead.result = result("skipped", reason: "body_too_long", message: "the body has \(cleanBody.count) characters, over \(settings.maxBodyCharacters)")
+            lead.result = result(.skipped, reason: "body_too_long", message: "the body has \(cleanBody.count) characters, over \(settings.maxBodyCharacters)")
             return false
         }
         do {
@@ -280,7 +281,7 @@ public final class InstantlyWriter {
         for i in live {
             let prev = leads[i].previous
             if let prev, prev.state == .confirmed {
-                leads[i].result = result("queued", leadID: prev.remoteID, extra: [JSONMember("already", true), JSONMember("queued_by", prev.runID.map(JSONValue.string) ?? .null)])
+                leads[i].result = result(.queued, leadID: prev.remoteID, extra: [JSONMember("already", true), JSONMember("queued_by", prev.runID.map(JSONValue.string) ?? .null)])
                 continue
             }
             if let prev, prev.state == .intended || prev.state == .sent {
@@ -312,16 +313,16 @@ public final class InstantlyWriter {
             switch claims[leads[i].key] {
             case .held(let row)?:
                 if row.state == .confirmed {
-                    leads[i].result = result("queued", leadID: row.remoteID, extra: [JSONMember("already", true)])
+                    leads[i].result = result(.queued, leadID: row.remoteID, extra: [JSONMember("already", true)])
                 } else {
                     leads[i].result = result(
-                        "deferred", reason: "in_progress", message: "another send-instantly (\(row.owner ?? "?")) is writing this lead",
+                        .deferred, reason: "in_progress", message: "another send-instantly (\(row.owner ?? "?")) is writing this lead",
                         extra: [JSONMember("eligible_on", .string(day))])
                 }
             case .claimed(let previous)?:
                 if let previous, previous.state == .intended || previous.state == .sent { recover.append(i) } else { send.append(i) }
             case nil:
-                leads[i].result = result("failed", reason: "ledger", message: "the ledger did not answer for this lead")
+                leads[i].result = result(.failed, reason: "ledger", message: "the ledger did not answer for this lead")
             }
         }
         if !recover.isEmpty { try recoverLeftovers(&leads, recover, campaign: campaign, send: &send) }
@@ -340,7 +341,7 @@ public final class InstantlyWriter {
         for i in indices {
             if let id = found[leads[i].email] {
                 outcomes.append(.init(key: leads[i].key, state: .confirmed, remoteID: id, reason: "found by leads/list after an interrupted run"))
-                leads[i].result = result("queued", leadID: id, extra: [JSONMember("recovered", true)])
+                leads[i].result = result(.queued, leadID: id, extra: [JSONMember("recovered", true)])
             } else {
                 send.append(i)
             }
@@ -359,7 +360,7 @@ public final class InstantlyWriter {
         } catch let error as HTTPError where !error.isOutputClosed {
             // It may have landed: the rows stay `intended`, and the next run asks before writing.
             for i in batch {
-                leads[i].result = result("failed", reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
+                leads[i].result = result(.failed, reason: "unavailable", message: error.description, extra: [JSONMember("retryable", true)])
             }
             try emitFailedAndRethrow(leads, batch, error)
             return
@@ -370,7 +371,7 @@ public final class InstantlyWriter {
             if batch.count == 1 {
                 let i = batch[0]
                 try ledger.record([.init(key: leads[i].key, state: .failed, reason: "HTTP \(status): \(message)")], now: settings.now)
-                leads[i].result = result("failed", reason: "rejected", message: "Instantly refused the lead (HTTP \(status)): \(message)")
+                leads[i].result = result(.failed, reason: "rejected", message: "Instantly refused the lead (HTTP \(status)): \(message)")
                 CrashHook.point("after-record")
                 return
             }
@@ -391,7 +392,7 @@ public final class InstantlyWriter {
         for (position, i) in batch.enumerated() {
             if let id = added.created[position] {
                 outcomes.append(.init(key: leads[i].key, state: .confirmed, remoteID: id))
-                leads[i].result = result("queued", leadID: id)
+                leads[i].result = result(.queued, leadID: id)
             } else {
                 notCreated.append(i)
             }
@@ -420,10 +421,10 @@ public final class InstantlyWriter {
                 outcomes.append(.init(key: leads[i].key, state: .confirmed, remoteID: id, reason: "already in the campaign"))
                 // Sent more than once (a retry, or a crash left it): the earlier attempt was ours.
                 let ours = added.attempts > 1 || leads[i].previous.map { $0.state == .intended || $0.state == .sent } == true
-                leads[i].result = ours ? result("queued", leadID: id) : result("duplicate", leadID: id, reason: "already_in_campaign", message: "the lead was already in the campaign")
+                leads[i].result = ours ? result(.queued, leadID: id) : result(.duplicate, leadID: id, reason: "already_in_campaign", message: "the lead was already in the campaign")
             } else {
                 outcomes.append(.init(key: leads[i].key, state: .failed, reason: cause.message))
-                leads[i].result = result("failed", reason: cause.reason, message: cause.message)
+                leads[i].result = result(.failed, reason: cause.reason, message: cause.message)
             }
         }
         try ledger.record(outcomes, now: settings.now)
@@ -446,31 +447,31 @@ public final class InstantlyWriter {
         let intent = WriteLedger.Intent(key: lead.key, service: Self.service, target: campaign, subject: lead.email)
         try? ledger.record([.init(key: lead.key, state: .deferred, reason: "daily cap", eligibleOn: eligible)], intents: [lead.key: intent], now: settings.now)
         return result(
-            "deferred", reason: "daily_cap", message: "today's cap of \(settings.dailyCap ?? 0) new leads is reached",
+            .deferred, reason: "daily_cap", message: "today's cap of \(settings.dailyCap ?? 0) new leads is reached",
             extra: [JSONMember("eligible_on", .string(eligible))])
     }
 
     private func dryRunResult(_ lead: Lead, campaign: String) -> JSONValue {
         if let prev = lead.previous, prev.state == .confirmed {
-            return result("queued", leadID: prev.remoteID, extra: [JSONMember("already", true)])
+            return result(.queued, leadID: prev.remoteID, extra: [JSONMember("already", true)])
         }
         var extra = [JSONMember("would_send", lead.item)]
         if let prev = lead.previous, prev.state == .intended || prev.state == .sent {
             extra.append(JSONMember("note", "an interrupted run left this lead unconfirmed: a real run asks leads/list first"))
         }
-        return result("dry_run", extra: extra)
+        return result(.dryRun, extra: extra)
     }
 
     private func result(
-        _ status: String, leadID: String? = nil, reason: String? = nil, message: String? = nil, extra: [JSONMember] = []
+        _ status: WriterStatus, leadID: String? = nil, reason: String? = nil, message: String? = nil, extra: [JSONMember] = []
     ) -> JSONValue {
-        var m = [JSONMember("status", .string(status))]
+        var m = [JSONMember("status", .string(status.rawValue))]
         m.append(JSONMember("campaign_id", settings.campaignID.map(JSONValue.string) ?? .null))
         m.append(JSONMember("lead_id", leadID.map(JSONValue.string) ?? .null))
         if let reason { m.append(JSONMember("reason", .string(reason))) }
         if let message { m.append(JSONMember("message", .string(message))) }
         m.append(contentsOf: extra)
-        if !settings.dryRun, status == "queued" || status == "duplicate" { m.append(JSONMember("run_id", .string(ledger.runID))) }
+        if !settings.dryRun, status == .queued || status == .duplicate { m.append(JSONMember("run_id", .string(ledger.runID))) }
         return .object(m)
     }
 

@@ -1,3 +1,4 @@
+import CMOContract
 import Foundation
 import GRDB
 
@@ -96,7 +97,7 @@ public final class LinearWriter {
             case .error(let e):
                 items.append(Item(record: record, error: e, childKey: Self.childKey(job: settings.job, error: e.key)))
             case .ignored(let why):
-                items.append(Item(record: record, result: result("ignored", reason: why)))
+                items.append(Item(record: record, result: result(.ignored, reason: why)))
             case .unreadable(let why):
                 context.deadLetter(record, code: "not_an_error", message: "\(why): sync-linear reads dead letters and events")
             }
@@ -117,11 +118,11 @@ public final class LinearWriter {
                 let id = DeterministicID.uuidV4(key)
                 guard let identifier = identifiers[key] else {
                     items[i].result = result(
-                        "failed", issueID: id, reason: "not_created", message: failures[key] ?? "the issue could not be created")
+                        .failed, issueID: id, reason: "not_created", message: failures[key] ?? "the issue could not be created")
                     continue
                 }
-                let status =
-                    !items[i].new ? "already_counted" : created.contains(key) && announced.insert(key).inserted ? "created" : "counted"
+                let status: WriterStatus =
+                    !items[i].new ? .alreadyCounted : created.contains(key) && announced.insert(key).inserted ? .created : .counted
                 items[i].result = result(
                     status, issueID: id, identifier: identifier,
                     extra: [
@@ -282,7 +283,7 @@ public final class LinearWriter {
     private func create(_ wanted: [(key: String, id: String, input: JSONValue, subject: String)], api: LinearAPI) throws -> Settled {
         var settled = Settled()
         guard !wanted.isEmpty else { return settled }
-        let day = String(ISO8601DateFormatter().string(from: settings.now).prefix(10))
+        let day = String(Timestamp.string(settings.now).prefix(10))
         let claims = try ledger.claim(
             wanted.map { WriteLedger.Intent(key: $0.key, service: Self.service, target: settings.team.id, subject: $0.subject) }, day: day,
             now: settings.now)
@@ -435,7 +436,7 @@ public final class LinearWriter {
     }
 
     private func parentInput(total: Int, distinct: Int) -> JSONValue {
-        let day = String(ISO8601DateFormatter().string(from: settings.now).prefix(10))
+        let day = String(Timestamp.string(settings.now).prefix(10))
         let title = LinearText.title("Campaign \(settings.campaignName) — \(day)")
         return .object([
             JSONMember("id", .string(parentID)), JSONMember("teamId", .string(settings.team.id)), JSONMember("title", .string(title)),
@@ -508,19 +509,19 @@ public final class LinearWriter {
             let counted = occurrences.contains(key + " " + items[i].error!.occurrence)
             let action = counted ? "none" : rows[key]?.state == .confirmed ? "count" : "create"
             items[i].result = result(
-                "dry_run", issueID: DeterministicID.uuidV4(key),
+                .dryRun, issueID: DeterministicID.uuidV4(key),
                 extra: [JSONMember("error_key", .string(items[i].error!.key)), JSONMember("would", .string(action))])
         }
     }
 
     private func result(
-        _ status: String, issueID: String? = nil, identifier: String? = nil, reason: String? = nil, message: String? = nil,
+        _ status: WriterStatus, issueID: String? = nil, identifier: String? = nil, reason: String? = nil, message: String? = nil,
         extra: [JSONMember] = []
     ) -> JSONValue {
-        var m = [JSONMember("status", .string(status))]
+        var m = [JSONMember("status", .string(status.rawValue))]
         m.append(JSONMember("issue_id", issueID.map(JSONValue.string) ?? .null))
         m.append(JSONMember("identifier", identifier.map(JSONValue.string) ?? .null))
-        m.append(JSONMember("parent_id", status == "ignored" ? .null : .string(parentID)))
+        m.append(JSONMember("parent_id", status == .ignored ? .null : .string(parentID)))
         if let reason { m.append(JSONMember("reason", .string(reason))) }
         if let message { m.append(JSONMember("message", .string(message))) }
         m.append(contentsOf: extra)
