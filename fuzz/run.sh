@@ -9,20 +9,20 @@ root="$(dirname "$here")"
 seconds="${1:-60}"
 out="$root/.build-fuzz"
 swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"
-core="$root/Sources/CMOCore"
+basics="$root/Sources/Infrastructure/CMOBasics"
 
-# The self-contained core files (no GRDB, Yams, CJQ or CCurl imports), compiled as one module with
+# The self-contained basics files (no GRDB, Yams, CJQ or CCurl imports), compiled as one module with
 # the harness. ExitStatus.swift gives NDJSONReader its StageFailure; OutputStream.swift gives
 # DeadLetterSink its sysWrite.
 sources=(
-  "$core/JSON/JSONScanner.swift"
-  "$core/JSON/JSONValue.swift"
-  "$core/Records/Record.swift"
-  "$core/IO/NDJSONReader.swift"
-  "$core/CSV/CSVCell.swift"
-  "$core/Stage/ExitStatus.swift"
-  "$core/IO/DeadLetterSink.swift"
-  "$core/IO/OutputStream.swift"
+  "$basics/JSON/JSONScanner.swift"
+  "$basics/JSON/JSONValue.swift"
+  "$basics/Records/Record.swift"
+  "$basics/IO/NDJSONReader.swift"
+  "$basics/CSV/CSVCell.swift"
+  "$basics/Process/ExitStatus.swift"
+  "$basics/IO/DeadLetterSink.swift"
+  "$basics/IO/OutputStream.swift"
   "$here/Harness.swift"
 )
 mkdir -p "$out/corpus" "$here/crashes"

@@ -7,19 +7,25 @@ import PackagePlugin
 /// to type-check in a debug build and ~37 s in a release one; a string literal costs 0.5 s.
 @main
 struct EmbedText: BuildToolPlugin {
-    /// Per target: the data file (relative to the target's folder), and the type and static member it becomes.
-    static let files: [String: [(file: String, type: String, member: String)]] = [
-        "CMOCore": [
-            ("Email/disposable-domains.txt", "DisposableDomains", "text"),
-            ("Resources/icp.yaml", "ICP", "defaultYAML"),
-        ]
+    /// Per target: its folder, and each data file (relative to it) with the type and static member it becomes.
+    static let files: [String: (folder: String, entries: [(file: String, type: String, member: String)])] = [
+        "CMOEmail": ("Sources/Domain/CMOEmail", [("disposable-domains.txt", "DisposableDomains", "text")]),
+        "CMOScoring": ("Sources/Domain/CMOScoring", [("Resources/icp.yaml", "ICP", "defaultYAML")]),
+        "CMOSandbox": (
+            "Sources/Sandbox/CMOSandbox",
+            [
+                ("Resources/github-schema.graphql", "GitHubSchemaSDL", "text"), ("Resources/linear-schema.graphql", "LinearSchemaSDL", "text"),
+                ("Attio/public-suffix-icann.txt", "AttioPublicSuffix", "icannRules"),
+            ]
+        ),
     ]
 
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let tool = try context.tool(named: "EmbedTextTool").url
         // Target.directoryURL needs tools 6.1; the package is 6.0, whose Package.directoryURL is there.
-        let folder = context.package.directoryURL.appending(path: "Sources/\(target.name)")
-        return (Self.files[target.name] ?? []).map { entry in
+        guard let (path, entries) = Self.files[target.name] else { return [] }
+        let folder = context.package.directoryURL.appending(path: path)
+        return entries.map { entry in
             let input = folder.appending(path: entry.file)
             let output = context.pluginWorkDirectoryURL.appending(path: "\(entry.type)+\(entry.member).swift")
             return .buildCommand(

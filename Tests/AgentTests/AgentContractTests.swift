@@ -1,6 +1,7 @@
 @testable import CMOAgent
 import CMOContract
-import CMOCore
+import CMOBasics
+import CMOStorage
 import Foundation
 import XCTest
 

@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
 
 final class CSVCellTests: XCTestCase {
     private func cell(_ v: JSONValue?, raw: Bool = false, max: Int = 32767) -> String {

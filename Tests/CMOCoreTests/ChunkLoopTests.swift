@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOStageKit
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMODNS
 
 /// The persistent DNS cache: what is kept and for how long, expiry, keys, round trips, two handles on one file.
 final class DNSCacheTests: XCTestCase {

@@ -1,6 +1,8 @@
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMODNS
+@testable import CMOScoring
 
 #if canImport(Glibc)
     import Glibc

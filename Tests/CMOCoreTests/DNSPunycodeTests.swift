@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
 
 final class PunycodeTests: XCTestCase {
     /// RFC 3492 §7.1 sample strings (the encoder emits lower-case digits).

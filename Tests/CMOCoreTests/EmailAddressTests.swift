@@ -1,6 +1,8 @@
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOServices
+@testable import CMOEmail
 
 final class EmailAddressTests: XCTestCase {
     func ok(_ s: String) -> EmailAddress? { try? EmailAddress.parse(s).get() }

@@ -1,6 +1,7 @@
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOEmail
 
 final class EmailRulesTests: XCTestCase {
     func flags(_ s: String) -> EmailFlags { EmailFlags(try! EmailAddress.parse(s).get()) }

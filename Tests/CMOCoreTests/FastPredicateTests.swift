@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
 
 final class FastPredicateTests: XCTestCase {
     func testParsesOnlyTheSimpleForms() {

@@ -1,4 +1,6 @@
-import CMOCore
+@testable import CMOBasics
+@testable import CMOGitHub
+@testable import CMOEmail
 import Foundation
 import XCTest
 

@@ -1,7 +1,9 @@
+import CMOTestSupport
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOHTTP
 
 final class HTTPClientTests: XCTestCase {
     private let token = "ghp_SuperSecretToken1234567890"

@@ -1,7 +1,8 @@
+import CMOTestSupport
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOHTTP
 
 /// Secondary limits and other host penalties: nothing starts during one, one request (the probe)
 /// goes first after it, serial requests never overlap, a penalty outlives the process that learned

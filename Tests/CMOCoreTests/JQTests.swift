@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
 
 final class JQTests: XCTestCase {
     func testRunsAndConverts() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
 
 final class JSONScannerTests: XCTestCase {
     private func isValid(_ s: String) -> Bool {

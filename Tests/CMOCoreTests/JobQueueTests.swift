@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOStorage
 
 /// The job queue: claims in order, sleeping jobs due later, a dead worker's job given back, token holds.
 final class JobQueueTests: XCTestCase {

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
 
 /// An escaped lone surrogate is read as U+FFFD, as newer jq reads it: the reader rewrites the escape
 /// to `\ufffd` in the line (same length), so libjq 1.6, which refuses the escape, sees a string it reads.

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
 
 final class NDJSONReaderTests: XCTestCase {
     /// A pipe holding `bytes`, written from another thread so large inputs do not block.

@@ -1,4 +1,4 @@
-import CMOCore
+@testable import CMOBasics
 import Foundation
 import XCTest
 

@@ -1,7 +1,12 @@
+import CMOTestSupport
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOHTTP
+@testable import CMOGitHub
+@testable import CMOScoring
+@testable import CMOWriters
 
 /// Each vendor's dialect classifies its own responses, the client acts on the verdicts, and the
 /// client-side pacing never sends over Instantly's or Attio's documented limits.

@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
 
 final class RecordTests: XCTestCase {
     func testUntouchedRecordIsWrittenByteForByte() throws {

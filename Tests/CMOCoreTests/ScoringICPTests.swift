@@ -1,7 +1,9 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOScoring
+@testable import CMOWriters
 
 final class ScoringICPTests: XCTestCase {
     private func parse(_ yaml: String) throws -> ICP { try ICP.parse(yaml: yaml, source: "ICP 't.yaml'") }

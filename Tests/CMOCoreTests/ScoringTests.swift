@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOScoring
 
 final class ScoringTests: XCTestCase {
     private let asOf = 1_796_083_200.0  // 2026-12-01T00:00:00Z

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOHTTP
+@testable import CMOGitHub
+@testable import CMOScoring
+@testable import CMOWriters
 
 /// One way to reach every service: base URL (config → environment → default, no trailing slash),
 /// the key from the environment only, the vendor's auth form and headers, and its rate-limit policy.

@@ -1,7 +1,9 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOScoring
+@testable import CMOWriters
 
 final class SettingsTests: XCTestCase {
     private func config(_ yaml: String) throws -> String {

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOStageKit
+@testable import CMOHTTP
 
 final class StageContextTests: XCTestCase {
     func testHTTPClientSettingsFollowPrecedenceAndFeedTheSummary() throws {

@@ -2,7 +2,10 @@ import Foundation
 import GRDB
 import XCTest
 
-@testable import CMOCore
+@testable import CMOContract
+@testable import CMOBasics
+@testable import CMOStorage
+@testable import CMOLedger
 
 final class SuppressionListTests: XCTestCase {
     private var dir = ""

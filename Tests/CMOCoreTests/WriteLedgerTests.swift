@@ -1,7 +1,9 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOStorage
+@testable import CMOLedger
+@testable import CMOWriters
 
 /// The write ledger: claims, outcomes, owners that died, counts per day, the crash hook's absence.
 final class WriteLedgerTests: XCTestCase {

@@ -1,5 +1,5 @@
 import CMOCopy
-import CMOCore
+import CMOBasics
 import XCTest
 
 /// Strict rendering: missing/null/empty variables, `default`, conditions, injection, limits.

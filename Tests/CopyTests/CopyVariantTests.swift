@@ -1,5 +1,5 @@
 import CMOCopy
-import CMOCore
+import CMOBasics
 import Foundation
 import XCTest
 

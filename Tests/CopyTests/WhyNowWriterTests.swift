@@ -1,5 +1,6 @@
 import CMOCopy
-import CMOCore
+import CMOBasics
+import CMOHTTP
 import XCTest
 
 /// The model's answer is untrusted: judged, cleaned, bounded; the payload sent is bounded too.

@@ -3,7 +3,8 @@ import CMOTestSupport
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOBasics
+@testable import CMOGitHub
 
 /// The world's large repository (thousands of commits, more than 100 contributors) pages through
 /// REST `Link` headers and GraphQL history cursors to every commit; its `author: {}` commits (GitHub's

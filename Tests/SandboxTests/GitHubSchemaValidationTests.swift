@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMOGitHub
 
 /// GitHub's GraphQL validates every document against its published schema before running it, and
 /// answers graphql-ruby's errors: HTTP 200, `errors` only (no `data`), each with `message`,

@@ -1,4 +1,4 @@
-import CMOCore
+import CMOServices
 import Foundation
 import GraphQL
 import XCTest

@@ -1,7 +1,7 @@
+@testable import CMOSandbox
 import Foundation
 import XCTest
 
-@testable import CMOSandbox
 
 #if canImport(Glibc)
     import Glibc

@@ -2,7 +2,8 @@ import CMOTestSupport
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMODNS
+@testable import CMOScoring
 
 /// The resolver against the sandbox's DNS server: one domain of each behaviour from `/_sandbox/truth`.
 final class DNSResolverTests: XCTestCase {

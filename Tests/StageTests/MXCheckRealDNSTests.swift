@@ -2,7 +2,8 @@ import CMOTestSupport
 import Foundation
 import XCTest
 
-@testable import CMOCore
+@testable import CMODNS
+@testable import CMOScoring
 
 #if canImport(Glibc)
     import Glibc

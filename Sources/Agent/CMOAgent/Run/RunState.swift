@@ -1,0 +1,184 @@
+import CMOContract
+import CMOBasics
+import CMOStorage
+import Foundation
+
+/// One stage run of a job: what was spawned, on what, with what result.
+public struct StepRecord: Codable, Sendable {
+    public enum Status: String, Codable, Sendable { case pending, running, done, failed }
+    public var n: Int
+    public var stage: String
+    /// What runs: the stage's typed options (cmo-plan adds --config, --dead-letter and --log-format).
+    public var invocation: StageInvocation?
+    /// The same as argv, for people and scripts reading state.json (a state written before invocations
+    /// were typed has only this).
+    public var arguments: [String]
+    /// The artifact (run-directory relative) read on stdin, if any.
+    public var input: String?
+    /// This step's output, `artifacts/NN-<stage>.ndjson`.
+    public var artifact: String
+    public var log: String
+    public var status: Status = .pending
+    public var exitStatus: Int32?
+    /// Records in, out, filtered, dead-lettered and HTTP requests, from the stage's summary line.
+    public var counts: [String: Int] = [:]
+    /// Which discovery pass this step belongs to (0, then one per widening).
+    public var widenStep: Int = 0
+    public var pid: Int32?
+    /// When that process started (/proc), so that a resume never kills a later process with the same pid.
+    public var pidStarted: UInt64?
+    public var startedAt: String?
+    public var finishedAt: String?
+    public var seconds: Double?
+    /// The stage printed no summary (a fake): `counts` holds only what the runner counted itself.
+    public var summaryMissing: Bool?
+
+    /// The step's invocation (read from its argv for a state written before invocations were typed).
+    public var call: StageInvocation { invocation ?? StageInvocation(stage: stage, argv: arguments) }
+}
+
+/// One widening of the search after too few leads passed.
+public struct Widening: Codable, Sendable {
+    public var step: Int
+    public var reason: String
+    public var activeDays: Int
+    public var minStars: Int?
+    public var topics: [String]
+    public var maxRepos: Int
+    public var maxPeople: Int
+}
+
+/// The whole state of a job, `runs/<job_id>/state.json`, written atomically after every step.
+public struct RunState: Codable, Sendable {
+    public enum Status: String, Codable, Sendable {
+        case planned, running, awaitingApproval = "awaiting_approval", done, failed
+        /// Stopped by a person (`pause`, Ctrl-C, SIGTERM) or by triage: `resume` continues it.
+        case paused
+        /// Stopped for good by `cancel`.
+        case cancelled
+        /// Waiting for a rate limit's reset or a GitHub token another job holds (`retry_at`); a worker resumes it then.
+        case waiting
+
+        /// The job will not run again by itself.
+        public var isFinal: Bool { self == .done || self == .failed || self == .cancelled }
+    }
+    public var jobID: String
+    public var goal: String?
+    /// Who read the goal: "rule", or "model NAME"; and why the rule parser took over from the model, if it did.
+    public var parser: String?
+    public var parserFallback: String?
+    /// Where the CSV is copied when the run is healthy (`--output`, absolute), and the dead-letter share
+    /// over which it is not (`--max-dead-share`).
+    public var output: String?
+    public var maxDeadShare: Double?
+    /// The campaign config every stage is given (absolute path).
+    public var config: String?
+    public var job: Job
+    public var plan: Plan
+    public var status: Status = .planned
+    public var steps: [StepRecord] = []
+    public var widenings: [Widening] = []
+    public var approval: Approval?
+    /// The model planner's conversation (empty for the rule planner).
+    public var turns: [PlannerTurn] = []
+    /// Answers of the model refused in a row; at `Runner.maxStrikes` the rule planner takes over.
+    public var strikes = 0
+    /// Why the rule planner took over from the model, if it did.
+    public var plannerFallback: String?
+    public var errors: [String] = []
+    public var summary: String?
+    /// When a waiting job may go on (ISO 8601), and why it waits.
+    public var retryAt: String?
+    public var waitReason: String?
+    /// Why the job is paused (a person, or triage's figures), and when triage lets it go on by itself.
+    public var pauseReason: String?
+    public var resumeAt: String?
+    /// What triage filed, each time it paused the writers.
+    public var triage: [Triage]?
+    /// How many lines of amendments.ndjson (chat follow-ups: a new target, no sends) have been applied.
+    public var amendments: Int?
+    /// The cmo-plan process running the job now (and when it started), so `pause` and `cancel` can reach it.
+    public var runnerPID: Int32?
+    public var runnerStarted: UInt64?
+    public var createdAt: String
+    public var updatedAt: String
+
+    public init(jobID: String, goal: String?, job: Job, plan: Plan, createdAt: String, updatedAt: String) {
+        self.jobID = jobID
+        self.goal = goal
+        self.job = job
+        self.plan = plan
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// One triage: what spiked, what was filed in Linear, and the file of the errors.
+    public struct Triage: Codable, Sendable {
+        public var at: String
+        public var stage: String
+        public var reason: String
+        public var errors: String
+        public var linear: String?
+    }
+
+    public struct Approval: Codable, Sendable {
+        public var at: String
+        public var by: String
+        public var sideEffects: [SideEffect]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id", goal, parser, parserFallback = "parser_fallback", output, maxDeadShare = "max_dead_share", config, job, plan, status, steps, widenings, approval, turns, strikes
+        case plannerFallback = "planner_fallback", errors, summary
+        case retryAt = "retry_at", waitReason = "wait_reason", pauseReason = "pause_reason", resumeAt = "resume_at", triage, amendments
+        case runnerPID = "runner_pid", runnerStarted = "runner_started"
+        case createdAt = "created_at", updatedAt = "updated_at"
+    }
+
+    /// The last finished step of a stage.
+    public func lastDone(_ stage: String) -> StepRecord? { steps.last { $0.stage == stage && $0.status == .done } }
+}
+
+/// A job's run directory: state.json, artifacts/, logs/, events.ndjson, dead-letters.ndjson, exports/.
+public struct RunDirectory: Sendable {
+    public let url: URL
+    public init(runs: URL, jobID: String) { url = runs.appendingPathComponent(jobID, isDirectory: true) }
+    public init(url: URL) { self.url = url }
+
+    public var stateURL: URL { url.appendingPathComponent("state.json") }
+    public var eventsURL: URL { url.appendingPathComponent("events.ndjson") }
+    public var deadLettersURL: URL { url.appendingPathComponent("dead-letters.ndjson") }
+    public func path(_ relative: String) -> URL { url.appendingPathComponent(relative) }
+
+    public func create() throws {
+        for sub in ["artifacts", "logs", "exports"] {
+            try FileManager.default.createDirectory(at: url.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+    }
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: stateURL.path) }
+
+    /// The job's lock: one process runs or changes a job at a time (held until released or the process ends).
+    public func lock() -> FileLock.Outcome { FileLock.tryLock(path("lock").path) }
+
+    public func load() throws -> RunState {
+        let data = try Data(contentsOf: stateURL)
+        return try JSONDecoder().decode(RunState.self, from: data)
+    }
+
+    /// Writes state.json through a temporary file and a rename, so a kill leaves the old or the new one. It is
+    /// not fsynced: after a power loss an older state at worst runs a step again, which the writers' ledger
+    /// (itself durable) makes harmless; a kill -9 loses nothing, as the page cache outlives the process.
+    public func save(_ state: RunState) throws {
+        var state = state
+        state.updatedAt = Timestamp.string()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(state)
+        let tmp = url.appendingPathComponent(".state.json.tmp-\(getpid())")
+        try data.write(to: tmp)
+        guard rename(tmp.path, stateURL.path) == 0 else {
+            throw StageFailure(.failure, "cannot write \(stateURL.path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

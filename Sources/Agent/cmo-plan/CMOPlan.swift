@@ -1,0 +1,469 @@
+import CMOContract
+import ArgumentParser
+import CMOAgent
+import CMOBasics
+import CMOStorage
+import CMOStageKit
+import CMOServices
+import CMOScoring
+import Foundation
+
+@main
+struct CMOPlan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cmo-plan",
+        abstract: "Turn a goal in plain words into a plan, then a run of the cmo stages that can be killed and resumed.",
+        discussion: """
+            cmo-plan parse "Find ~2k Python maintainers active in the last 90 days, queue them in Instantly campaign C, \
+            add them to Attio list L, export a CSV" prints the job; plan prints the stages, caps, expected requests and \
+            side effects; run runs it: discovery (gh-search → gh-people → gh-enrich → mx-check → score-icp → render-copy, \
+            widened step by step while fewer leads pass than the target), then one approval, then send-instantly → \
+            sync-attio → sync-linear (the run's dead letters) → export-csv. Each stage's output is kept in \
+            runs/<job_id>/artifacts, the state in runs/<job_id>/state.json after every step; resume continues a run \
+            that was killed without redoing finished steps (the writers' ledger makes every write happen once).
+
+            EXIT STATUS
+              0 done (a shortfall is said), or stopped at the approval gate (status awaiting_approval); 64 bad flags \
+            or a goal with nothing to do; 65 no lead rendered; 75 the job is running in another process, or a stage \
+            was rate-limited (resume later); 78 bad config or job file; otherwise the failing stage's status.
+            """,
+        version: CMOVersion.string,
+        subcommands: [Parse.self, PlanCommand.self, Run.self, Submit.self, Worker.self, List.self, Status.self, Logs.self, Pause.self,
+                      Resume.self, Cancel.self, Approve.self, Chat.self, Report.self]
+    )
+}
+
+struct GoalOptions: ParsableArguments {
+    @Argument(help: "The goal, in plain words.") var goal: [String] = []
+    @Option(help: ArgumentHelp("A job file (YAML: target, languages, topics, active_days, min_stars, instantly_campaign, attio_list, linear_team, export, dry_run).", valueName: "file"))
+    var job: String?
+    @Flag(help: "Run every writer in dry-run mode (no write leaves the machine).") var dryRun = false
+
+    @Option(help: ArgumentHelp("Who reads the goal: 'rule' (the embedded default) or 'model' (an OpenAI-compatible model at OPENAI_BASE_URL, checked strictly; the rule parser takes over if it fails). Default CMO_PARSER, else rule.", valueName: "parser"))
+    var parser: String?
+    @Option(help: ArgumentHelp("The model of --parser model (default CMO_PARSER_MODEL).", valueName: "name"))
+    var parserModel: String?
+
+    /// The goal (nil for a job file), the job, the words not understood, who read it, and why the rule
+    /// parser took over from the model, if it did (said on stderr).
+    struct Resolved {
+        var goal: String?
+        var job: Job
+        var unknown: [String]
+        var parser = "rule"
+        var fallback: String?
+
+        /// Why the rule parser took over, and the words left out, on stderr.
+        func say() {
+            var lines: [String] = []
+            if let f = fallback { lines.append(f) }
+            if !unknown.isEmpty { lines.append("not understood, left out: \(unknown.joined(separator: " "))") }
+            for l in lines { FileHandle.standardError.write(Data("cmo-plan: \(l)\n".utf8)) }
+        }
+    }
+
+    func resolve(config: String?) throws -> Resolved {
+        if let path = job {
+            guard goal.isEmpty else { throw StageFailure(.usage, "give a goal or --job FILE, not both") }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw StageFailure(.config, "cannot read the job file '\(path)'") }
+            do {
+                var j = try Job.load(yaml: text)
+                if dryRun { j.dryRun = true }
+                return Resolved(goal: nil, job: j, unknown: [], parser: "job file")
+            } catch { throw StageFailure(.config, "\(path): \(error)") }
+        }
+        let text = goal.joined(separator: " ").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw StageFailure(.usage, "no goal: give one in plain words, or --job FILE") }
+        var r: Resolved
+        if let model = try model() {
+            let m = ModelGoalParser(chat: try ChatClient.make(model: model, config: config)).parse(text)
+            r = Resolved(goal: text, job: m.parse.job, unknown: m.parse.unknown, parser: m.parser, fallback: m.fallback)
+        } else {
+            let parsed = GoalParser.parse(text)
+            r = Resolved(goal: text, job: parsed.job, unknown: parsed.unknown)
+        }
+        if dryRun { r.job.dryRun = true }
+        return r
+    }
+
+    /// The model that reads the goal, or nil for the rule parser.
+    func model() throws -> String? { try chosenModel("parser", kind: parser, model: parserModel) }
+}
+
+/// A non-empty environment variable.
+func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+
+/// `--<role> rule|model` (else `CMO_<ROLE>`, else rule) and its `--<role>-model` (else `CMO_<ROLE>_MODEL`):
+/// the model, or nil for the rules.
+func chosenModel(_ role: String, kind: String?, model: String?) throws -> String? {
+    let variable = "CMO_" + role.uppercased()
+    switch kind ?? environment(variable) ?? "rule" {
+    case "rule": return nil
+    case "model":
+        guard let m = model ?? environment(variable + "_MODEL") else {
+            throw StageFailure(.config, "--\(role) model needs a model: --\(role)-model NAME or \(variable)_MODEL")
+        }
+        return m
+    case let other: throw StageFailure(.usage, "--\(role) is 'rule' or 'model', not '\(other)'")
+    }
+}
+
+struct RunFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("The campaign's settings (sender, unsubscribe URL, templates, ICP), passed to every stage (default CMO_CONFIG).", valueName: "file"))
+    var config: String?
+    @Option(help: ArgumentHelp("Where run directories go (default CMO_RUNS_DIR, else runs/).", valueName: "dir"))
+    var runsDir: String?
+    @Option(help: ArgumentHelp("The time the activity windows count back from (ISO 8601; default now).", valueName: "time"))
+    var now: String?
+
+    @Option(help: ArgumentHelp("Who plans the steps: 'rule' (the embedded default) or 'model' (an OpenAI-compatible model with tool calling at OPENAI_BASE_URL; the rule planner takes over if it misbehaves). Default CMO_PLANNER, else rule.", valueName: "planner"))
+    var planner: String?
+    @Option(help: ArgumentHelp("The model of --planner model (default CMO_PLANNER_MODEL).", valueName: "name"))
+    var plannerModel: String?
+
+    /// The model that plans, or nil for the rule planner.
+    func model() throws -> String? { try chosenModel("planner", kind: planner, model: plannerModel) }
+
+    var runs: URL {
+        URL(fileURLWithPath: runsDir ?? environment("CMO_RUNS_DIR") ?? "runs")
+    }
+    var configPath: String? {
+        guard let c = config ?? environment("CMO_CONFIG") else { return nil }
+        return URL(fileURLWithPath: c).standardizedFileURL.path
+    }
+}
+
+struct ExecFlags: ParsableArguments {
+    @Flag(help: "Approve the side effects without asking (cron).") var yes = false
+    @Flag(name: .shortAndLong, help: "Print nothing but warnings and failures.") var quiet = false
+    @Option(help: ArgumentHelp("Events on stderr as 'text' or 'json'.", valueName: "format")) var logFormat: String?
+    @Option(help: ArgumentHelp("Stop with 65 before anything is written when a stage dead-lettered more than this percentage of what it read (default: the job's, else 20).", valueName: "percent"))
+    var maxDeadShare: Double?
+    @Option(name: .customLong("stage"), help: ArgumentHelp("Replace a stage by a command: NAME=CMD (repeatable). A command with shell syntax runs through sh with the stage's arguments in \"$@\".", valueName: "name=cmd"))
+    var stages: [String] = []
+
+    func validate() throws {
+        if let m = maxDeadShare, !(0...100).contains(m) { throw ValidationError("--max-dead-share is a percentage from 0 to 100, not \(m)") }
+    }
+
+    func runnerOptions(config: String?, state: RunState) throws -> Runner.Options {
+        var o = Runner.Options()
+        if let model = state.plan.model, state.plannerFallback == nil {
+            o.planner = try ModelPlanner.make(model: model, job: state.job, config: config)
+        }
+        o.yes = yes
+        o.quiet = quiet
+        o.maxDeadShare = maxDeadShare
+        o.jsonLog = (logFormat ?? ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"]) == "json"
+        o.config = config
+        o.worker = environment("CMO_WORKER_PID") != nil
+        for s in stages {
+            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else { throw StageFailure(.usage, "--stage needs NAME=CMD, not '\(s)'") }
+            let name = String(s[..<eq])
+            guard StageRegistry.readNames.contains(name) || StageRegistry.writerNames.contains(name) || name == "export-csv" else {
+                throw StageFailure(.usage, "--stage: no stage named '\(name)'")
+            }
+            o.stageOverrides[name] = String(s[s.index(after: eq)...])
+        }
+        return o
+    }
+}
+
+func makePlan(_ job: Job, flags: RunFlags, jobID: String, dryRun: Bool) throws -> Plan {
+    var plan = RulePlanner.plan(job, options: RunOptions(config: flags.configPath, now: flags.now, jobID: jobID, dryRun: dryRun),
+                                yields: RulePlanner.yields(stateDirectory: URL(fileURLWithPath: StateDirectory.path())))
+    if let model = try flags.model() {
+        plan.planner = "model"
+        plan.model = model
+    }
+    return plan
+}
+
+/// The plan on stdout, written at once (not buffered), so that it comes before the run's events.
+func printPlan(_ plan: Plan, job: Job, end: String = "") {
+    var out = "plan (\(plan.planner) planner\(plan.model.map { ": \($0)" } ?? "")): \(plan.target) leads, activity in the last \(plan.activeDays) days"
+    if let s = plan.minStars { out += ", \(s)+ stars" }
+    if plan.model != nil {
+        out += "\n\nthe model chooses each step among the job's stages (as tools) and the runner checks every call against"
+        out += "\nthe job and the caps; below, the rule planner's stages, which take over if the model misbehaves"
+    }
+    out += "\n\nstages\n"
+    for (i, s) in plan.stages.enumerated() {
+        out += "  \(i + 1). \(s.stage) \(s.arguments.joined(separator: " "))\(s.irreversible ? "   [writes: after the one approval]" : "")\n"
+    }
+    out += "\ncaps: \(plan.caps.maxSteps) steps, \(plan.caps.maxRepos) repositories, \(plan.caps.maxPeople) people, \(plan.caps.maxWidenings) widenings, \(plan.caps.perTool["gh-search"] ?? 1) runs of each discovery stage, 1 of each writer"
+    out += "\n  (from \(String(format: "%.2f", plan.yields.leadsPerRepo)) leads per repository and \(String(format: "%.2f", plan.yields.leadsPerPerson)) per person: \(plan.yields.source))\n"
+    out += "\nexpected API requests\n"
+    for e in plan.expected { out += "  \(e.service): ~\(e.requests) (quota: \(e.quota))\n" }
+    out += "\nside effects\n"
+    if plan.sideEffects.isEmpty { out += "  none\n" }
+    for e in plan.sideEffects { out += "  \(e.text)\n" }
+    FileHandle.standardOutput.write(Data((out + end).utf8))
+}
+
+/// A new job's run directory and first state (planned), from a goal or a job file: what `run`, `submit` and
+/// the chat start from.
+func createJob(goal: GoalOptions, flags: RunFlags, exec: ExecFlags, id: String, output: String?) throws -> (RunDirectory, RunState, GoalOptions.Resolved) {
+    let r = try goal.resolve(config: flags.configPath)
+    return try createJob(r, dryRun: goal.dryRun, flags: flags, exec: exec, id: id, output: output)
+}
+
+func createJob(_ r: GoalOptions.Resolved, dryRun: Bool, flags: RunFlags, exec: ExecFlags, id: String, output: String?) throws -> (RunDirectory, RunState, GoalOptions.Resolved) {
+    guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"#, options: .regularExpression) != nil else {
+        throw StageFailure(.usage, "--job-id may hold letters, digits, '.', '_' and '-' only")
+    }
+    let dir = RunDirectory(runs: flags.runs, jobID: id)
+    if dir.exists { throw StageFailure(.usage, "job \(id) exists in \(dir.url.path): `cmo-plan resume \(id)` continues it") }
+    if let c = flags.configPath, !FileManager.default.isReadableFile(atPath: c) { throw StageFailure(.config, "cannot read the config '\(c)'") }
+    _ = try TriagePolicy.load(config: flags.configPath)
+    try dir.create()
+    var job = r.job
+    if output != nil { job.export = true }  // -o FILE asks for the CSV
+    let plan = try makePlan(job, flags: flags, jobID: id, dryRun: dryRun)
+    let now = Timestamp.string()
+    var state = RunState(jobID: id, goal: r.goal, job: job, plan: plan, createdAt: now, updatedAt: now)
+    state.parser = r.parser
+    state.parserFallback = r.fallback
+    if let o = output {
+        var isDir: ObjCBool = false
+        guard !o.hasSuffix("/"), !(FileManager.default.fileExists(atPath: o, isDirectory: &isDir) && isDir.boolValue) else {
+            throw StageFailure(.usage, "--output is a file name, not the directory '\(o)'")
+        }
+        state.output = URL(fileURLWithPath: o).standardizedFileURL.path
+    }
+    state.maxDeadShare = exec.maxDeadShare
+    state.status = .planned
+    state.config = flags.configPath
+    try dir.save(state)
+    return (dir, state, r)
+}
+
+/// One run of a name at a time (cron): the name's lock in the state directory, held until this process ends.
+func lockName(_ name: String) throws -> FileLock {
+    guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"#, options: .regularExpression) != nil else {
+        throw StageFailure(.usage, "--name may hold letters, digits, '.', '_' and '-' only")
+    }
+    let dir = try StateDirectory.ensure() + "/locks"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    switch FileLock.tryLock(dir + "/name-\(name).lock") {
+    case .held(let lock): return lock
+    case .busy: throw StageFailure(.tempFail, "a run of \(name) is still running; not starting (exit 75)")
+    case .unavailable: throw StageFailure(.config, "cannot open the lock of \(name) in \(dir)")
+    }
+}
+
+func encode<T: Encodable>(_ value: T) throws -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: try e.encode(value), as: UTF8.self)
+}
+
+extension CMOPlan {
+    struct Parse: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the job a goal asks for, as one JSON object.")
+        @OptionGroup var goal: GoalOptions
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let r = try goal.resolve(config: environment("CMO_CONFIG"))
+                print(r.job.json())
+                r.say()
+                return .ok
+            }
+        }
+    }
+
+    struct PlanCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "plan", abstract: "Print the plan: stages, caps, expected API requests, side effects.")
+        @OptionGroup var goal: GoalOptions
+        @OptionGroup var flags: RunFlags
+        @Flag(help: "Print the plan as JSON.") var json = false
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let r = try goal.resolve(config: flags.configPath)
+                let plan = try makePlan(r.job, flags: flags, jobID: "<job_id>", dryRun: goal.dryRun)
+                if json { print(try encode(plan)) } else { printPlan(plan, job: r.job) }
+                r.say()
+                return .ok
+            }
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Plan and run a goal (or --job FILE) end to end.")
+        @OptionGroup var goal: GoalOptions
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var exec: ExecFlags
+        @Option(help: ArgumentHelp("Name the job (default: a generated id, printed first on stderr).", valueName: "id"))
+        var jobID: String?
+        @Option(name: .shortAndLong, help: ArgumentHelp("Also put the CSV here, replacing the file only when the run is healthy (a failed run leaves the last good one).", valueName: "file"))
+        var output: String?
+
+        @Option(help: ArgumentHelp("A name for a job that runs again and again (cron): one run of a name at a time (a second exits 75 and touches nothing); each run's id is NAME-<time> unless --job-id.", valueName: "name"))
+        var name: String?
+
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                // Held until this run ends (the kernel drops it if the process dies).
+                let nameLock = try name.map(lockName)
+                defer { nameLock?.release() }
+                let id = jobID ?? name.map { "\($0)-\(Self.stamp())" } ?? Self.newID()
+                let (dir, state, r) = try createJob(goal: goal, flags: flags, exec: exec, id: id, output: output)
+                // The first line on stderr, unless -q and the caller named the job (cron: silent on success).
+                if !(exec.quiet && (jobID != nil || name != nil)) { FileHandle.standardError.write(Data("cmo-plan: job \(id)\n".utf8)) }
+                r.say()
+                let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath, state: state))
+                if !exec.quiet {
+                    printPlan(state.plan, job: state.job, end: "\n")
+                }
+                runner.event(.planned, "planned \(state.plan.stages.count) stages\(state.plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
+                if let status = try runner.preflight() { return status }
+                return try runner.run()
+            }
+        }
+
+        static func stamp() -> String {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.timeZone = TimeZone(identifier: "UTC")
+            f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+            return f.string(from: Date())
+        }
+
+        static func newID() -> String { "job-\(stamp())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))" }
+    }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Continue a job after a crash, a kill, a failure or a 75, without redoing finished steps.")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var exec: ExecFlags
+        func run() throws {
+            try CommandBase.run("cmo-plan") { try Self.continueJob(jobID, flags: flags, exec: exec, approveBy: nil) }
+        }
+
+        static func continueJob(_ id: String, flags: RunFlags, exec: ExecFlags, approveBy: String?) throws -> ExitStatus {
+            let inWorker = environment("CMO_WORKER_PID").flatMap { Int32($0) }
+            if let parent = inWorker, !dieWithParent(parent) { throw StageFailure(.tempFail, "the worker that started this job is gone") }
+            let (dir, queued) = inWorker != nil ? (RunDirectory(runs: flags.runs, jobID: id), nil) : try locate(id, flags: flags)
+            guard dir.exists else { throw StageFailure(.usage, "no job \(id) in \(flags.runs.path)") }
+            var state = try dir.load()
+            if state.status == .done && approveBy == nil {
+                FileHandle.standardError.write(Data("cmo-plan: job \(id) is done\n\(state.summary ?? "")\n".utf8))
+                return .ok
+            }
+            if inWorker == nil { JobControl.clear(dir) }  // a person said go on
+            if let q = queued, q.status != .running || !ProcessLiveness.isRunning(q.workerPID ?? 0, started: q.workerStarted) {
+                // A queued job goes back to its worker, with the approval if this is one.
+                guard case .held(let lock) = dir.lock() else { throw StageFailure(.tempFail, "job \(id) is running in another process") }
+                defer { lock.release() }
+                if let who = approveBy {
+                    let r = Runner(dir: dir, state: state, options: .init())
+                    r.approve(by: who)
+                    state = r.currentState
+                }
+                if state.status == .paused || state.status == .cancelled || state.status == .failed || state.status == .awaitingApproval { state.status = .waiting }
+                state.pauseReason = nil
+                try dir.save(state)
+                let queue = try SQLiteJobQueue.open()
+                try queue.update(id, status: .queued, message: approveBy.map { "approved by \($0)" } ?? "resumed by \(NSUserName())")
+                Runner.appendEvent(dir: dir, jobID: id, .resumed, approveBy.map { "approved by \($0); queued for the worker" } ?? "resumed by \(NSUserName()); queued for the worker")
+                say("job \(id) queued again" + (QueueWorker.alive(queue) ? "; the worker continues it" : "; no worker is running: start one with `cmo-plan worker`"))
+                return .ok
+            }
+            let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath ?? state.config, state: state))
+            if let who = approveBy { runner.approve(by: who) }
+            runner.event(.resumed, "resuming job \(id) at step \((state.steps.firstIndex { $0.status != .done } ?? state.steps.count) + 1)")
+            return try runner.run()
+        }
+    }
+
+    struct Approve: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve a job waiting at the gate and continue it.")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var exec: ExecFlags
+        func run() throws {
+            try CommandBase.run("cmo-plan") { try Resume.continueJob(jobID, flags: flags, exec: exec, approveBy: "cmo-plan approve (\(NSUserName()))") }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a job's state: steps with counts, widenings, errors.")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        @Flag(help: "Print state.json.") var json = false
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let (dir, queued) = try locate(jobID, flags: flags)
+                let state = try dir.load()
+                if json { print(try encode(state)); return .ok }
+                let out = statusText(dir: dir, state: state, queued: queued)
+                print(out, terminator: "")
+                return .ok
+            }
+        }
+    }
+}
+
+extension CMOPlan {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a run's report: report.html (one self-contained page) and report.json, in its run directory.",
+            discussion: """
+                Every run writes its report when it stops (done, failed, paused, waiting); this writes it again, for a \
+                job id or for a folder: a run directory, or a `pipelines/discover.sh --keep DIR` folder. Prints the \
+                page's path (open it in any browser, offline).
+                """)
+        @Argument(help: "The job id.") var jobID: String?
+        @Option(help: ArgumentHelp("A run directory or a discover.sh --keep folder, instead of a job id.", valueName: "dir")) var dir: String?
+        @OptionGroup var flags: RunFlags
+        @Flag(help: "Print report.json instead of the page's path.") var json = false
+
+        func validate() throws {
+            if (jobID == nil) == (dir == nil) { throw ValidationError("give a job id or --dir DIR (one of them)") }
+        }
+
+        func run() throws {
+            try CommandBase.run("cmo-plan") {
+                let url: URL
+                if let dir {
+                    url = URL(fileURLWithPath: dir)
+                } else {
+                    url = try locate(jobID!, flags: flags).0.url
+                }
+                let page = try RunReport.write(url)
+                if json {
+                    FileHandle.standardOutput.write(try Data(contentsOf: url.appendingPathComponent("report.json")))
+                } else {
+                    print(page.path)
+                }
+                return .ok
+            }
+        }
+    }
+}
+
+/// What `status` prints (and the chat's "status" answers): the job's state, its steps with counts, why it waits.
+func statusText(dir: RunDirectory, state: RunState, queued: QueuedJob?) -> String {
+    var out = "job \(state.jobID): \(state.status.rawValue)\(queued.map { " (queue: \($0.status.rawValue))" } ?? "")\n"
+    if let w = state.waitReason, state.status == .waiting { out += "waiting until \(state.retryAt ?? "?"): \(w)\n" }
+    if let p = state.pauseReason, state.status == .paused || state.status == .cancelled { out += "\(p)\(state.resumeAt.map { "; goes on by itself at \($0)" } ?? "")\n" }
+    let pending = Amendment.all(dir).count - (state.amendments ?? 0)
+    if pending > 0 { out += "\(pending) change(s) asked for, applied at the next step\n" }
+    if let g = state.goal { out += "goal: \(g)\n" }
+    for s in state.steps {
+        let c = s.counts
+        out += String(format: "  %2d %-15@ %-8@", s.n, s.stage as NSString, s.status.rawValue as NSString)
+        if s.status == .done || s.status == .failed {
+            out += " \(c["out"] ?? 0) out"
+            if let d = c["dead"], d > 0 { out += ", \(d) dead-lettered" }
+            if let e = s.exitStatus, e != 0 { out += ", exit \(e)" }
+        }
+        out += "\n"
+    }
+    for w in state.widenings { out += "  widening \(w.step): \(w.reason)\n" }
+    for e in state.errors { out += "  error: \(e)\n" }
+    for t in state.triage ?? [] { out += "  triage \(t.at): \(t.stage): \(t.reason)\(t.linear.map { "; Linear: \($0)" } ?? "")\n" }
+    if let s = state.summary { out += s + "\n" }
+    return out
+}

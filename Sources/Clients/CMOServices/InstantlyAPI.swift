@@ -1,0 +1,209 @@
+import CMOBasics
+import CMOHTTP
+import Foundation
+
+/// A campaign as send-instantly needs it (`GET /api/v2/campaigns/{id}`).
+public struct InstantlyCampaign: Sendable {
+    public var id: String
+    public var name: String
+    /// 0 Draft, 1 Active, 2 Paused, 3 Completed, 4 Running Subsequences, −1 Accounts Unhealthy,
+    /// −2 Bounce Protect, −99 Account Suspended.
+    public var status: Int?
+    /// Every subject and body of the sequence's steps and variants.
+    public var subjects: [String]
+    public var bodies: [String]
+    /// Sending accounts' emails.
+    public var emailList: [String]
+    public var insertUnsubscribeHeader: Bool?
+    public var dailyLimit: Int?
+
+    public var statusName: String {
+        switch status {
+        case 0: "draft"
+        case 1: "active"
+        case 2: "paused"
+        case 3: "completed"
+        case 4: "running subsequences"
+        case -1: "accounts unhealthy"
+        case -2: "bounce protect"
+        case -99: "account suspended"
+        case let s?: "status \(s)"
+        case nil: "no status"
+        }
+    }
+
+    /// Whether the campaign sends (or will, once activated): active, running subsequences, or draft.
+    public var acceptsNewLeads: Bool { status == 1 || status == 4 || status == 0 }
+
+    /// Whether `text` prints the custom variable `name` (`{{name}}`, spaces allowed, an Instantly
+    /// fallback `{{name | fallback}}` too).
+    public static func uses(_ text: String, variable name: String) -> Bool {
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { return false }
+            var inner = rest[open.upperBound..<close.lowerBound]
+            if let bar = inner.firstIndex(of: "|") { inner = inner[..<bar] }
+            if inner.trimmingCharacters(in: .whitespaces) == name { return true }
+            rest = rest[close.upperBound...]
+        }
+        return false
+    }
+}
+
+/// What `POST /api/v2/leads/add` answered.
+public struct InstantlyAddResult: Sendable {
+    /// Lead id by the index of the item in the request.
+    public var created: [Int: String]
+    public var uploaded: Int
+    public var skipped: Int
+    public var duplicated: Int
+    public var inBlocklist: Int
+    public var invalidEmail: Int
+    public var duplicateEmail: Int
+    public var remainingInPlan: Int?
+    /// How many times the request was sent (more than 1: an earlier attempt may have landed).
+    public var attempts: Int
+}
+
+/// Instantly API v2, the calls a writer makes. Errors: 401/403 → 77 (from the HTTP client), 402 →
+/// 78 with Instantly's message, 404 of the campaign → 78 naming it, 5xx/transport after retries → 69.
+public final class InstantlyAPI {
+    public let endpoint: ServiceEndpoint
+    public let http: HTTPClient
+
+    public init(endpoint: ServiceEndpoint, http: HTTPClient) {
+        self.endpoint = endpoint
+        self.http = http
+    }
+
+    /// Reads a campaign; 404 → exit 78 naming the id.
+    public func campaign(_ id: String) throws -> InstantlyCampaign {
+        let response = try http.perform(endpoint.request("GET", "/api/v2/campaigns/\(id)"))
+        if response.status == 404 {
+            throw StageFailure(.config, "Instantly campaign '\(id)' does not exist (404): check --campaign")
+        }
+        let json = try Self.decode(response, what: "GET /api/v2/campaigns/\(id)")
+        var subjects: [String] = []
+        var bodies: [String] = []
+        for sequence in json["sequences"]?.arrayValue ?? [] {
+            for step in sequence["steps"]?.arrayValue ?? [] {
+                for variant in step["variants"]?.arrayValue ?? [] {
+                    if let s = variant["subject"]?.stringValue { subjects.append(s) }
+                    if let b = variant["body"]?.stringValue { bodies.append(b) }
+                }
+            }
+        }
+        return InstantlyCampaign(
+            id: json["id"]?.stringValue ?? id, name: json["name"]?.stringValue ?? "", status: json["status"]?.intValue,
+            subjects: subjects, bodies: bodies,
+            emailList: (json["email_list"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() },
+            insertUnsubscribeHeader: json["insert_unsubscribe_header"]?.boolValue, dailyLimit: json["daily_limit"]?.intValue)
+    }
+
+    /// Every sending account: email (lower-cased) → status (1 Active, 2 Paused, negative: errors).
+    public func accounts() throws -> [String: Int] {
+        var found: [String: Int] = [:]
+        var cursor: String?
+        for _ in 0..<1000 {
+            var query = [("limit", "100")]
+            if let cursor { query.append(("starting_after", cursor)) }
+            let response = try http.perform(endpoint.request("GET", "/api/v2/accounts", query: query))
+            let json = try Self.decode(response, what: "GET /api/v2/accounts")
+            let items = json["items"]?.arrayValue ?? []
+            for item in items {
+                if let email = item["email"]?.stringValue?.lowercased() { found[email] = item["status"]?.intValue ?? 0 }
+            }
+            guard !items.isEmpty, let next = json["next_starting_after"]?.stringValue, next != cursor else { break }
+            cursor = next
+        }
+        return found
+    }
+
+    /// `POST /api/v2/leads/add` to a campaign, `skip_if_in_campaign: true` (so a retry after an
+    /// attempt that landed creates nothing). Retried on 5xx and transport errors for that reason.
+    /// A 400 is returned as `.rejected` with Instantly's message.
+    public enum AddOutcome {
+        case added(InstantlyAddResult)
+        case rejected(status: Int, message: String)
+    }
+
+    public func addLeads(campaign: String, items: [JSONValue]) throws -> AddOutcome {
+        let body: JSONValue = [
+            "campaign_id": .string(campaign), "skip_if_in_campaign": true, "verify_leads_on_import": false,
+            "leads": .array(items),
+        ]
+        let response = try http.perform(endpoint.request("POST", "/api/v2/leads/add", body: body.encoded(), retryable: true))
+        if response.status == 400 || response.status == 422 {
+            return .rejected(status: response.status, message: Self.message(response))
+        }
+        if response.status == 404 {
+            throw StageFailure(.config, "Instantly campaign '\(campaign)' does not exist (404 on leads/add)")
+        }
+        let json = try Self.decode(response, what: "POST /api/v2/leads/add")
+        var created: [Int: String] = [:]
+        for lead in json["created_leads"]?.arrayValue ?? [] {
+            if let index = lead["index"]?.intValue, let id = lead["id"]?.stringValue { created[index] = id }
+        }
+        return .added(
+            InstantlyAddResult(
+                created: created, uploaded: json["leads_uploaded"]?.intValue ?? created.count,
+                skipped: json["skipped_count"]?.intValue ?? 0, duplicated: json["duplicated_leads"]?.intValue ?? 0,
+                inBlocklist: json["in_blocklist"]?.intValue ?? 0, invalidEmail: json["invalid_email_count"]?.intValue ?? 0,
+                duplicateEmail: json["duplicate_email_count"]?.intValue ?? 0, remainingInPlan: json["remaining_in_plan"]?.intValue,
+                attempts: response.attempts))
+    }
+
+    /// The campaign's leads for `emails` (`POST /api/v2/leads/list` with `contacts`, 100 a page):
+    /// email (lower-cased) → lead id. A read, though it is a POST.
+    public func findLeads(campaign: String, emails: [String]) throws -> [String: String] {
+        var found: [String: String] = [:]
+        for start in stride(from: 0, to: emails.count, by: 100) {
+            let slice = Array(emails[start..<min(start + 100, emails.count)])
+            var cursor: String?
+            for _ in 0..<100 {
+                var body: [JSONMember] = [
+                    JSONMember("campaign", .string(campaign)), JSONMember("contacts", .array(slice.map { .string($0) })),
+                    JSONMember("limit", 100),
+                ]
+                if let cursor { body.append(JSONMember("starting_after", .string(cursor))) }
+                let response = try http.perform(
+                    endpoint.request("POST", "/api/v2/leads/list", body: JSONValue.object(body).encoded(), retryable: true))
+                let json = try Self.decode(response, what: "POST /api/v2/leads/list")
+                let items = json["items"]?.arrayValue ?? []
+                for item in items {
+                    guard let email = item["email"]?.stringValue?.lowercased(), let id = item["id"]?.stringValue else { continue }
+                    if let c = item["campaign"]?.stringValue, c != campaign { continue }
+                    found[email] = id
+                }
+                guard items.count == 100, let next = json["next_starting_after"]?.stringValue, next != cursor else { break }
+                cursor = next
+            }
+        }
+        return found
+    }
+
+    // MARK: - Responses
+
+    static func decode(_ response: HTTPResponse, what: String) throws -> JSONValue {
+        if response.status == 402 {
+            throw StageFailure(
+                .config, "Instantly: the workspace has no active paid plan (402): \(message(response)); the API needs one")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw StageFailure(.unavailable, "\(what): Instantly answered HTTP \(response.status): \(message(response))")
+        }
+        var bytes = response.body
+        guard let json = try? JSONScanner.parse(bytes: &bytes), case .object = json else {
+            throw StageFailure(.unavailable, "\(what): Instantly's answer is not a JSON object")
+        }
+        return json
+    }
+
+    /// Instantly's own words (`message`, else `error`), short and on one line.
+    static func message(_ response: HTTPResponse) -> String {
+        var bytes = response.body
+        let json = try? JSONScanner.parse(bytes: &bytes)
+        let text = json?["message"]?.stringValue ?? json?["error"]?.stringValue ?? String(response.text.prefix(200))
+        return String(text.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(300))
+    }
+}

@@ -1,0 +1,97 @@
+import CMOBasics
+import ArgumentParser
+import Foundation
+
+/// A cmo stage: one executable that reads NDJSON on stdin and writes NDJSON (or CSV) on stdout.
+///
+/// Conforming commands declare their options and implement `configure` (resolve settings into a
+/// plan) and `process` (the loop); set-up, teardown, the summary line, error printing and exit
+/// statuses are done once, here.
+public protocol Stage: ParsableCommand {
+    /// What `configure` resolves from flags, config, environment and defaults.
+    associatedtype Plan
+    /// The executable's name (`export-csv`), used in logs, dead letters and config sections.
+    static var stageName: String { get }
+    /// The options every stage shares.
+    var common: CommonOptions { get }
+    /// Resolves the stage's own settings (flag → config → environment → default).
+    func configure(_ settings: Settings) throws -> Plan
+    /// Reads input and writes output through `context`.
+    func process(_ context: StageContext, plan: Plan) throws
+}
+
+extension Stage {
+    public mutating func run() throws {
+        let status = Self.execute(self)
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+
+    /// Runs the stage and returns its exit status (printing any error once).
+    static func execute(_ stage: Self) -> ExitStatus {
+        signal(SIGPIPE, SIG_IGN)
+        let common = stage.common
+        let context: StageContext
+        do {
+            context = try StageContext(stage: stageName, common: common)
+        } catch {
+            let env = ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"].flatMap(LogFormat.init(rawValue:))
+            return report(error, logger: Logger(stage: stageName, format: common.logFormat ?? env ?? .text))
+        }
+        let plan: Plan
+        do {
+            plan = try stage.configure(context.settings)
+            try context.compileWhere()
+        } catch {
+            return report(error, logger: context.logger)
+        }
+        if common.printConfig {
+            FileHandle.standardOutput.write(Data(context.settings.describe().utf8))
+            return .ok
+        }
+        do {
+            try stage.process(context, plan: plan)
+            try context.output.flush()
+            return context.finish()
+        } catch let error where error is OutputClosed || (error as? any OutputClosing)?.isOutputClosed == true {
+            context.logger.debug("the reader downstream closed the pipe; stopping")
+            context.downstreamClosed = true
+            return context.finish()
+        } catch {
+            _ = try? context.output.flush()
+            let status = report(error, logger: context.logger)
+            context.writeSummary()
+            return status
+        }
+    }
+
+    /// Prints an error once and maps it to an exit status.
+    static func report(_ error: Error, logger: Logger) -> ExitStatus { CommandBase.report(error, logger: logger) }
+}
+
+/// What every cmo command (the stages, cmo-suppress, cmo-plan) does with an error that stops it:
+/// print it once, in Unix wording, and map it to its exit status.
+public enum CommandBase {
+    public static func report(_ error: Error, logger: Logger) -> ExitStatus {
+        switch error {
+        case let e as CMOError:
+            logger.error(e.description)
+            return e.exitStatus
+        case let e as JQError:
+            logger.error(e.description)
+            return .failure
+        default:
+            logger.error("internal error: \(error)")
+            return .failure
+        }
+    }
+
+    /// Runs `body`, reporting a thrown error once; throws `ExitCode` for any status but 0.
+    public static func run(_ name: String, format: LogFormat? = nil, _ body: () throws -> ExitStatus) throws {
+        let env = ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"].flatMap(LogFormat.init(rawValue:))
+        let status: ExitStatus
+        do { status = try body() } catch let e as ExitCode { throw e } catch {
+            status = report(error, logger: Logger(stage: name, format: format ?? env ?? .text))
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+}
