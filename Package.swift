@@ -77,7 +77,7 @@ let package = Package(
 
         // Service clients.
         .target(name: "CMOHTTP", dependencies: [basics, storage, stageKit, "CCurl", grdb, crypto, argumentParser], path: "Sources/Clients/CMOHTTP"),
-        .target(name: "CMOGitHub", dependencies: [basics, storage, http, email, grdb], path: "Sources/Clients/CMOGitHub"),
+        .target(name: "CMOGitHub", dependencies: [contract, basics, storage, http, email, grdb], path: "Sources/Clients/CMOGitHub"),
         .target(name: "CMOServices", dependencies: [basics, http], path: "Sources/Clients/CMOServices"),
 
         // Domain logic. Email's disposable domains and the built-in ICP are compiled in by Plugins/EmbedText.
@@ -85,7 +85,7 @@ let package = Package(
                 exclude: ["disposable-domains.txt"], plugins: ["EmbedText"]),
         .target(name: "CMOScoring", dependencies: [basics, yams], path: "Sources/Domain/CMOScoring",
                 exclude: ["Resources/icp.yaml"], plugins: ["EmbedText"]),
-        .target(name: "CMOLedger", dependencies: [basics, storage, email, grdb], path: "Sources/Domain/CMOLedger"),
+        .target(name: "CMOLedger", dependencies: [contract, basics, storage, email, grdb], path: "Sources/Domain/CMOLedger"),
         .target(name: "CMOWriters", dependencies: [contract, basics, storage, stageKit, http, services, email, ledger, grdb],
                 path: "Sources/Domain/CMOWriters"),
         .target(name: "CMOCopy", dependencies: [basics, http, .product(name: "Stencil", package: "Stencil"), yams, crypto],

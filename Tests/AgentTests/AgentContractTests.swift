@@ -157,6 +157,17 @@ final class AgentContractTests: XCTestCase {
         XCTAssertEqual(lost.count, 0, "parse → string changes \(lost.count) of 1000 milliseconds, e.g. \(lost.prefix(3))")
     }
 
+    func testTimestampDaysNamesAndGitHubsForm() throws {
+        let t = Date(timeIntervalSince1970: 1_733_571_938.817)
+        XCTAssertEqual(Timestamp.string(t, milliseconds: false), "2024-12-07T11:45:38Z")
+        XCTAssertEqual(Timestamp.day(t), "2024-12-07")
+        XCTAssertEqual(Timestamp.compact(t), "20241207T114538Z")
+        XCTAssertEqual(Timestamp.parseDay("2024-12-07"), 1_733_529_600)
+        XCTAssertNil(Timestamp.parseDay("2024-12-07T00:00:00Z"))
+        XCTAssertNil(Timestamp.parseDay("2024-13-07"))
+        XCTAssertEqual(Timestamp.day(Date(timeIntervalSince1970: 1_733_529_599.999)), "2024-12-06", "the last millisecond of a day")
+    }
+
     func testTimestampParse() throws {
         XCTAssertEqual(Timestamp.parse("1970-01-01T00:00:00.000Z"), 0)
         XCTAssertEqual(Timestamp.parse("2024-12-07T11:45:38Z"), 1_733_571_938)

@@ -321,13 +321,7 @@ extension CMOPlan {
             }
         }
 
-        static func stamp() -> String {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone(identifier: "UTC")
-            f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-            return f.string(from: Date())
-        }
+        static func stamp() -> String { Timestamp.compact() }
 
         static func newID() -> String { "job-\(stamp())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))" }
     }

@@ -1,21 +1,13 @@
 import CMOBasics
+import CMOContract
 import Foundation
 
 /// ISO 8601 dates as GitHub writes them (`2026-11-20T00:00:00Z`).
 public enum GitHubTime {
-    public static func parse(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: s) { return d }
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: s) { return d }
-        f.formatOptions = [.withFullDate]
-        return f.date(from: s)
-    }
+    /// A time with or without fractional seconds, or a day (`2026-11-20`: its start in UTC).
+    public static func parse(_ s: String) -> Date? { (Timestamp.parse(s) ?? Timestamp.parseDay(s)).map(Date.init(timeIntervalSince1970:)) }
 
-    public static func format(_ d: Date) -> String {
-        let f = ISO8601DateFormatter()
-        return f.string(from: d)
-    }
+    public static func format(_ d: Date) -> String { Timestamp.string(d, milliseconds: false) }
 
     /// `YYYY-MM-DD` in UTC.
     public static func day(_ d: Date) -> String { String(format(d).prefix(10)) }

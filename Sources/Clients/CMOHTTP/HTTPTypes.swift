@@ -277,3 +277,11 @@ public struct HTTPClientConfig: Sendable {
         StateDirectory.path(environment: environment) + "/http-limits.sqlite"
     }
 }
+
+extension HTTPError {
+    /// A rate limit's wait, for the agent (cmo-plan waits it out): `wait_seconds` and `rate_limit`.
+    public var logFields: [String: JSONValue] {
+        guard case .rateLimitWaitTooLong(_, let s, let b) = self else { return [:] }
+        return ["wait_seconds": .int(Int(s.rounded(.up))), "rate_limit": .string(b)]
+    }
+}

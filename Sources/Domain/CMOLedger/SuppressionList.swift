@@ -1,4 +1,5 @@
 import CMOBasics
+import CMOContract
 import CMOStorage
 import CMOEmail
 import Foundation
@@ -36,14 +37,7 @@ public struct SuppressionEntry: Sendable, Equatable {
     }
 
     /// `2026-12-02T16:17:30Z`.
-    public static func iso8601(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
-    }
+    public static func iso8601(_ date: Date) -> String { Timestamp.string(date, milliseconds: false) }
 }
 
 /// The do-not-contact list (opt-outs, bounces, manual entries) every writer checks before anything

@@ -1,4 +1,5 @@
 import CMOBasics
+import CMOContract
 import CMOStorage
 import Foundation
 import GRDB
@@ -137,32 +138,21 @@ public final class WriteLedger: Sendable {
 
     /// A fresh run id: `run-YYYYMMDD-HHMMSS-xxxxxx`.
     public static func newRunID(now: Date = Date()) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        return "run-\(f.string(from: now))-\(suffix)"
+        let stamp = Timestamp.compact(now).dropLast().replacingOccurrences(of: "T", with: "-")
+        return "run-\(stamp)-\(suffix)"
     }
 
     // MARK: - Days
 
     /// The day (YYYY-MM-DD, UTC) a write counts against a daily cap.
-    public static func day(_ date: Date) -> String { dayFormatter.string(from: date) }
+    public static func day(_ date: Date) -> String { Timestamp.day(date) }
 
     /// `day` moved by `n` days.
     public static func day(_ day: String, plus n: Int) -> String {
-        guard let d = dayFormatter.date(from: day) else { return day }
-        return dayFormatter.string(from: d.addingTimeInterval(Double(n) * 86_400))
+        guard let t = Timestamp.parseDay(day) else { return day }
+        return Timestamp.day(Date(timeIntervalSince1970: t + Double(n) * 86_400))
     }
-
-    nonisolated(unsafe) private static let dayFormatter: DateFormatter = {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd"
-        return f
-    }()
 
     // MARK: - Reading
 

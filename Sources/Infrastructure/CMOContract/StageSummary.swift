@@ -110,6 +110,10 @@ public struct StageLogLine: Decodable, Sendable {
     public var stage: String
     public var event: String?
     public var msg: String
+    /// A rate limit's wait, on the error that stopped a stage with 75.
+    public var waitSeconds: Double?
+
+    enum CodingKeys: String, CodingKey { case level, stage, event, msg, waitSeconds = "wait_seconds" }
 
     /// The lines of a log: JSON lines read as such, any other line (a fake stage's text) as it is.
     public static func lines(log: URL) -> [(line: StageLogLine?, text: String)] {

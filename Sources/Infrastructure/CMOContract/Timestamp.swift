@@ -9,8 +9,22 @@ import Foundation
 /// formatted by hand (a Foundation date formatter costs more than the rest of a step's bookkeeping). Reads
 /// the same form with or without the fraction.
 public enum Timestamp {
-    /// `date` as "YYYY-MM-DDTHH:MM:SS.mmmZ".
-    public static func string(_ date: Date = Date()) -> String { string(seconds: date.timeIntervalSince1970) }
+    /// `date` as "YYYY-MM-DDTHH:MM:SS.mmmZ", or "YYYY-MM-DDTHH:MM:SSZ" (as GitHub writes times) without milliseconds.
+    public static func string(_ date: Date = Date(), milliseconds: Bool = true) -> String {
+        let s = string(seconds: date.timeIntervalSince1970)
+        return milliseconds ? s : String(s.prefix(19)) + "Z"
+    }
+
+    /// The UTC day of `date`, "YYYY-MM-DD".
+    public static func day(_ date: Date) -> String { String(string(date).prefix(10)) }
+
+    /// `date` as "YYYYMMDDTHHMMSSZ", for names (job and run ids).
+    public static func compact(_ date: Date = Date()) -> String {
+        // "2026-12-03T11:25:38.817Z" → "20261203T112538Z": the digits of the date and time, and the T and Z.
+        let s = string(date)
+        let digits = s.prefix(19).filter { $0 != "-" && $0 != ":" }
+        return String(digits) + "Z"
+    }
 
     /// Seconds since 1970 as "YYYY-MM-DDTHH:MM:SS.mmmZ" (milliseconds rounded down).
     public static func string(seconds t: Double) -> String {
@@ -49,6 +63,9 @@ public enum Timestamp {
         out.append(UInt8(ascii: "Z"))
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// Seconds since 1970 of the start (in UTC) of a day "YYYY-MM-DD", or nil.
+    public static func parseDay(_ s: String) -> Double? { s.utf8.count == 10 ? parse(s + "T00:00:00Z") : nil }
 
     /// Seconds since 1970 of "YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)", or nil.
     public static func parse(_ s: String) -> Double? {

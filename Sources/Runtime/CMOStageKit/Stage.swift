@@ -74,7 +74,8 @@ public enum CommandBase {
     public static func report(_ error: Error, logger: Logger) -> ExitStatus {
         switch error {
         case let e as CMOError:
-            logger.error(e.description)
+            // The fields go to the JSON log only (the line a person reads stays the message).
+            logger.error(e.description, logger.format == .json ? e.logFields : [:])
             return e.exitStatus
         case let e as JQError:
             logger.error(e.description)

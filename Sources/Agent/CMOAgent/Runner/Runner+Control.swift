@@ -202,17 +202,15 @@ extension Runner {
     /// A stage exited 75: the job waits until the reset the stage reported (its log says "needs a 42s
     /// wait"), and a GitHub stage's token is held for every job until then.
     func waitForReset(_ step: StepRecord) throws -> ExitStatus {
-        let log = (try? String(contentsOf: dir.path(step.log), encoding: .utf8)) ?? ""
+        // The wait the stage reported on the error that stopped it (`wait_seconds` in its JSON log).
+        let lines = StageLogLine.lines(log: dir.path(step.log))
         var seconds = 60.0
         var said = "rate-limited"
-        if let line = log.split(separator: "\n").last(where: { $0.contains("needs a ") && $0.contains("s wait") }) {
-            said = TextCleaning.truncate(String(line), to: 200)
-            if let r = line.range(of: "needs a ") {
-                let digits = line[r.upperBound...].prefix { $0.isNumber }
-                if let n = Double(digits) { seconds = n }
-            }
-        } else if let line = log.split(separator: "\n").last(where: { $0.contains("rate") }) {
-            said = TextCleaning.truncate(String(line), to: 200)
+        if let line = lines.compactMap(\.line).last(where: { $0.waitSeconds != nil }) {
+            said = TextCleaning.truncate(line.text, to: 200)
+            seconds = line.waitSeconds ?? seconds
+        } else if let text = lines.map(\.text).last(where: { $0.contains("rate") }) {
+            said = TextCleaning.truncate(text, to: 200)
         }
         let until = Date().addingTimeInterval(max(1, seconds + 1))
         if step.stage.hasPrefix("gh-"), let token = Self.githubToken() {

@@ -22,6 +22,12 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
 public protocol CMOError: Error, CustomStringConvertible {
     /// The exit status a stage ends with when this error stops it.
     var exitStatus: ExitStatus { get }
+    /// What a program reading the JSON log needs besides the message (a rate limit's `wait_seconds`).
+    var logFields: [String: JSONValue] { get }
+}
+
+extension CMOError {
+    public var logFields: [String: JSONValue] { [:] }
 }
 
 /// A plain error carrying its message and exit status.
