@@ -216,5 +216,5 @@ public final class LinearAPI {
             id: id, identifier: identifier, parentID: v["parent"]?["id"]?.stringValue, teamID: v["team"]?["id"]?.stringValue)
     }
 
-    static func oneLine(_ s: String) -> String { String(s.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(300)) }
+    static func oneLine(_ s: String) -> String { String(TextCleaning.oneLine(s).prefix(300)) }
 }

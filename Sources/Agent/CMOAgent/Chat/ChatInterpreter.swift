@@ -119,7 +119,7 @@ public struct ModelChatInterpreter {
                 "type": "object", "additionalProperties": false, "required": ["intent"],
                 "properties": [
                     "intent": ["type": "string", "enum": ChatIntent.names],
-                    "target": ["type": "integer", "minimum": 1, "maximum": ModelGoalParser.maxTarget, "description": "Leads wanted, with intent target only."],
+                    "target": ["type": "integer", "minimum": 1, "maximum": Job.maxTarget, "description": "Leads wanted, with intent target only."],
                 ] as [String: Any],
             ])
     }
@@ -145,8 +145,8 @@ public struct ModelChatInterpreter {
         var target: Int?
         if let raw = object["target"] {
             guard name == "target" else { throw StageFailure(.dataError, "target goes with intent 'target' only, not '\(name)'") }
-            guard let n = raw as? Int, !(raw is Bool), (1...ModelGoalParser.maxTarget).contains(n) else {
-                throw StageFailure(.dataError, "target is a whole number from 1 to \(ModelGoalParser.maxTarget)")
+            guard let n = raw as? Int, !(raw is Bool), (1...Job.maxTarget).contains(n) else {
+                throw StageFailure(.dataError, "target is a whole number from 1 to \(Job.maxTarget)")
             }
             let figures = Self.figures(in: line)
             if !figures.isEmpty && !figures.contains(n) {

@@ -1,3 +1,4 @@
+import CMOBasics
 import Foundation
 import Yams
 
@@ -159,24 +160,20 @@ public enum GoalParser {
 }
 
 extension Job {
-    /// One JSON object, the fields in their fixed order, absent when not set.
+    /// One JSON object, the fields in their fixed order (`Job.fields`), absent when not set.
     public func json() -> String {
-        func str(_ s: String) -> String {
-            let data = (try? JSONSerialization.data(withJSONObject: [s], options: [])) ?? Data("[\"\"]".utf8)
-            return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+        let object = (try? JSONEncoder().encode(self)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+        let members = Self.fields.compactMap { f -> JSONMember? in
+            guard let v = object[f.name] else { return nil }
+            switch v {
+            case let b as Bool where f.kind == .flag: return JSONMember(f.name, .bool(b))
+            case let n as Int: return JSONMember(f.name, .int(n))
+            case let s as String: return JSONMember(f.name, .string(s))
+            case let a as [String]: return JSONMember(f.name, .array(a.map { .string($0) }))
+            default: return nil
+            }
         }
-        var parts: [String] = []
-        if let v = target { parts.append("\"target\":\(v)") }
-        if let v = languages { parts.append("\"languages\":[\(v.map(str).joined(separator: ","))]") }
-        if let v = topics { parts.append("\"topics\":[\(v.map(str).joined(separator: ","))]") }
-        if let v = activeDays { parts.append("\"active_days\":\(v)") }
-        if let v = minStars { parts.append("\"min_stars\":\(v)") }
-        if let v = instantlyCampaign { parts.append("\"instantly_campaign\":\(str(v))") }
-        if let v = attioList { parts.append("\"attio_list\":\(str(v))") }
-        if let v = linearTeam { parts.append("\"linear_team\":\(str(v))") }
-        if let v = export { parts.append("\"export\":\(v)") }
-        if let v = dryRun { parts.append("\"dry_run\":\(v)") }
-        return "{" + parts.joined(separator: ",") + "}"
+        return JSONValue.object(members).compactJSON
     }
 
     public struct FileError: Error, CustomStringConvertible {
@@ -186,43 +183,40 @@ extension Job {
     /// A job file: the same fields in YAML. An unknown key or a wrong type is an error naming it.
     public static func load(yaml: String) throws -> Job {
         guard let object = try Yams.load(yaml: yaml) as? [String: Any] else { throw FileError(description: "a job file is a YAML mapping") }
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        let known = Set(fieldNames)
         let unknown = object.keys.filter { !known.contains($0) }.sorted()
         guard unknown.isEmpty else { throw FileError(description: "unknown key(s) \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))") }
-        var job = Job()
-        func int(_ k: String) throws -> Int? {
-            guard let v = object[k] else { return nil }
-            if let i = v as? Int { return i }
-            if let s = v as? String, let i = GoalParser.count(s) { return i }
-            throw FileError(description: "\(k) must be a number")
+        var values: [String: Any] = [:]
+        for f in fields {
+            guard let v = object[f.name] else { continue }
+            switch f.kind {
+            case .count:
+                if let i = v as? Int {
+                    values[f.name] = i
+                } else if let s = v as? String, let i = GoalParser.count(s) {
+                    values[f.name] = i
+                } else {
+                    throw FileError(description: "\(f.name) must be a number")
+                }
+            case .id:
+                if let s = v as? String { values[f.name] = s } else if let i = v as? Int { values[f.name] = String(i) } else {
+                    throw FileError(description: "\(f.name) must be a string")
+                }
+            case .flag:
+                guard let b = v as? Bool else { throw FileError(description: "\(f.name) must be true or false") }
+                values[f.name] = b
+            case .names:
+                if let s = v as? String {
+                    values[f.name] = [s]
+                } else if let a = v as? [Any], a.allSatisfy({ $0 is String }) {
+                    values[f.name] = a
+                } else {
+                    throw FileError(description: "\(f.name) must be a list of names")
+                }
+            }
         }
-        func string(_ k: String) throws -> String? {
-            guard let v = object[k] else { return nil }
-            if let s = v as? String { return s }
-            if let i = v as? Int { return String(i) }
-            throw FileError(description: "\(k) must be a string")
-        }
-        func bool(_ k: String) throws -> Bool? {
-            guard let v = object[k] else { return nil }
-            guard let b = v as? Bool else { throw FileError(description: "\(k) must be true or false") }
-            return b
-        }
-        func list(_ k: String) throws -> [String]? {
-            guard let v = object[k] else { return nil }
-            if let s = v as? String { return [s] }
-            guard let a = v as? [Any], a.allSatisfy({ $0 is String }) else { throw FileError(description: "\(k) must be a list of names") }
-            return a.map { $0 as! String }
-        }
-        job.target = try int("target")
-        job.languages = try list("languages").map { $0.map { GoalParser.languageAliases[$0.lowercased()] ?? $0.lowercased() } }
-        job.topics = try list("topics")
-        job.activeDays = try int("active_days")
-        job.minStars = try int("min_stars")
-        job.instantlyCampaign = try string("instantly_campaign")
-        job.attioList = try string("attio_list")
-        job.linearTeam = try string("linear_team")
-        job.export = try bool("export")
-        job.dryRun = try bool("dry_run")
+        var job = try JSONDecoder().decode(Job.self, from: JSONSerialization.data(withJSONObject: values))
+        job.languages = job.languages.map { $0.map { GoalParser.languageAliases[$0.lowercased()] ?? $0.lowercased() } }
         return job
     }
 }

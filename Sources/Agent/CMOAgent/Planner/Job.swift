@@ -27,7 +27,46 @@ public struct Job: Codable, Equatable, Sendable {
     }
 
     /// The fields' names, as `cmo-plan parse` prints them and job files and `set_job` name them.
-    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public static var fieldNames: [String] { fields.map(\.name) }
+
+    /// A field of a job: its name, what kind of value it takes, what it means, and its range. The one
+    /// list every reader and writer of a job goes by: `json()`, job files, the model's `set_job` tool
+    /// and its check.
+    public struct Field: Sendable {
+        public enum Kind: Sendable {
+            /// A whole number ("2k" in a job file is 2000).
+            case count
+            /// A list of names (one name alone is a list of one).
+            case names
+            /// An id, copied as written.
+            case id
+            case flag
+        }
+        public let name: String
+        public let kind: Kind
+        public let help: String
+        public let range: ClosedRange<Int>?
+        init(_ name: CodingKeys, _ kind: Kind, _ help: String, _ range: ClosedRange<Int>? = nil) {
+            (self.name, self.kind, self.help, self.range) = (name.rawValue, kind, help, range)
+        }
+    }
+
+    public static let maxTarget = 1_000_000
+    public static let maxDays = 3650
+
+    /// In the order `cmo-plan parse` prints them.
+    public static let fields: [Field] = [
+        Field(.target, .count, "Leads wanted (2k → 2000).", 1...maxTarget),
+        Field(.languages, .names, "Programming languages, lower-case."),
+        Field(.topics, .names, "GitHub topics."),
+        Field(.activeDays, .count, "Activity window in days.", 1...maxDays),
+        Field(.minStars, .count, "Least stars a repository needs.", 0...Int.max),
+        Field(.instantlyCampaign, .id, "The Instantly campaign, as the goal writes it."),
+        Field(.attioList, .id, "The Attio list, as the goal writes it."),
+        Field(.linearTeam, .id, "The Linear team, as the goal writes it."),
+        Field(.export, .flag, "Export a CSV."),
+        Field(.dryRun, .flag, "Write nothing anywhere."),
+    ]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case target, languages, topics

@@ -31,25 +31,24 @@ public struct ModelGoalParser {
 
     /// The `set_job` tool: the job's fields, as `cmo-plan parse` prints them.
     public static var tool: [String: Any] {
-        let id: [String: Any] = ["type": "string", "minLength": 1, "maxLength": 200]
+        var properties: [String: Any] = [:]
+        for f in Job.fields {
+            switch f.kind {
+            case .count:
+                var p: [String: Any] = ["type": "integer", "description": f.help]
+                if let r = f.range {
+                    p["minimum"] = r.lowerBound
+                    if r.upperBound < Int.max { p["maximum"] = r.upperBound }
+                }
+                properties[f.name] = p
+            case .names: properties[f.name] = ["type": "array", "items": ["type": "string"], "description": f.help]
+            case .id: properties[f.name] = ["type": "string", "minLength": 1, "maxLength": 200]
+            case .flag: properties[f.name] = ["type": "boolean", "description": f.help]
+            }
+        }
         return ChatClient.function(
-            "set_job", "Record the job the goal asks for.",
-            parameters: [
-                "type": "object", "additionalProperties": false,
-                "properties": [
-                    "target": ["type": "integer", "minimum": 1, "maximum": maxTarget, "description": "Leads wanted (2k → 2000)."],
-                    "languages": ["type": "array", "items": ["type": "string"], "description": "Programming languages, lower-case."],
-                    "topics": ["type": "array", "items": ["type": "string"], "description": "GitHub topics."],
-                    "active_days": ["type": "integer", "minimum": 1, "maximum": maxDays, "description": "Activity window in days."],
-                    "min_stars": ["type": "integer", "minimum": 0, "description": "Least stars a repository needs."],
-                    "instantly_campaign": id, "attio_list": id, "linear_team": id,
-                    "export": ["type": "boolean", "description": "Export a CSV."],
-                    "dry_run": ["type": "boolean", "description": "Write nothing anywhere."],
-                ] as [String: Any],
-            ])
+            "set_job", "Record the job the goal asks for.", parameters: ["type": "object", "additionalProperties": false, "properties": properties])
     }
-    static let maxTarget = 1_000_000
-    static let maxDays = 3650
 
     /// The model's job for the goal, or the rule parser's with the reason (the model unreachable, or two
     /// answers refused).
@@ -72,8 +71,8 @@ public struct ModelGoalParser {
         do { job = try JSONDecoder().decode(Job.self, from: Data(arguments.utf8)) } catch let DecodingError.typeMismatch(_, c) {
             throw StageFailure(.dataError, "'\(c.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
         } catch { throw StageFailure(.dataError, "the arguments do not make a job: \(error)") }
-        if let t = job.target, !(1...maxTarget).contains(t) { throw StageFailure(.dataError, "target \(t) is not between 1 and \(maxTarget)") }
-        if let d = job.activeDays, !(1...maxDays).contains(d) { throw StageFailure(.dataError, "active_days \(d) is not between 1 and \(maxDays)") }
+        if let t = job.target, !(1...Job.maxTarget).contains(t) { throw StageFailure(.dataError, "target \(t) is not between 1 and \(Job.maxTarget)") }
+        if let d = job.activeDays, !(1...Job.maxDays).contains(d) { throw StageFailure(.dataError, "active_days \(d) is not between 1 and \(Job.maxDays)") }
         if let s = job.minStars, s < 0 { throw StageFailure(.dataError, "min_stars \(s) is negative") }
         job.languages = try job.languages.map { list in
             try list.map { raw in

@@ -55,10 +55,10 @@ public struct TriagePolicy: Sendable, Equatable {
 extension Runner {
     /// After a writer step (exit 0, or 69 when its service stayed down): on a spike, file the errors,
     /// pause the writers and return 75; else nil.
-    func triageIfSpiking(_ i: Int, status: Int32) throws -> ExitStatus? {
+    func triageIfSpiking(_ i: Int, status: ExitStatus) throws -> ExitStatus? {
         let step = state.steps[i]
         guard let writer = StageRegistry[step.stage], writer.triaged, !step.call.isDryRun else { return nil }
-        let url = status == 0 ? dir.path(step.artifact) : URL(fileURLWithPath: dir.path(step.artifact).path + ".partial")
+        let url = status == .ok ? dir.path(step.artifact) : URL(fileURLWithPath: dir.path(step.artifact).path + ".partial")
         let tally = RunArtifacts.tally(url, stage: writer)
         var errors: [JSONValue] = tally.failures.map { f in
             let code = f.result.reason ?? "failed"
@@ -71,7 +71,7 @@ extension Runner {
             ])
         }
         var why = (try TriagePolicy.load(config: runOptions.config)).spike(tally.failedFlags)
-        if status == 69 {
+        if status == .unavailable {
             let tail = StageLogLine.lines(log: dir.path(step.log)).map(\.text).last { $0.contains("error") } ?? "\(step.stage) exited 69"
             errors.append(.object([
                 JSONMember("stage", .string(step.stage)),

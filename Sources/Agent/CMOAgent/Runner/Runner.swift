@@ -414,12 +414,12 @@ public final class Runner {
                   + "\(c["filtered"].map { ", \($0) filtered" } ?? "")\(c["dead"].map { ", \($0) dead-lettered" } ?? ""), \(String(format: "%.1f", step.seconds ?? 0)) s"
                   + (summary == nil ? " (it printed no summary: what it filtered, dead-lettered and asked of services is not known)" : ""),
                   step: step.n, stage: step.stage, counts: c)
-            if let stop = try triageIfSpiking(k, status: 0) { return stop }
+            if let stop = try triageIfSpiking(k, status: .ok) { return stop }
         }
         if interrupted { return try stopRequested() }
         guard let (step, status) = failure else { return nil }
-        if status == 75 { return try waitForReset(step) }
-        if status == 69, let k = state.steps.firstIndex(where: { $0.n == step.n }), let stop = try triageIfSpiking(k, status: 69) { return stop }
+        if ExitStatus(rawValue: status) == .tempFail { return try waitForReset(step) }
+        if ExitStatus(rawValue: status) == .unavailable, let k = state.steps.firstIndex(where: { $0.n == step.n }), let stop = try triageIfSpiking(k, status: .unavailable) { return stop }
         state.status = .failed
         state.errors.append("\(step.stage) exited \(status)")
         try save()
@@ -471,14 +471,14 @@ public final class Runner {
     }
 
     static func why(_ s: Int32) -> String {
-        switch s {
-        case 75: return "rate-limited or asked to wait too long: resume later; finished work is reused"
-        case 77: return "credentials rejected"
-        case 78: return "bad configuration"
-        case 69: return "a service could not be reached"
-        case 64: return "bad flags"
-        case 65: return "bad input"
-        case 137: return "killed"
+        if s == 128 + SIGKILL { return "killed" }
+        switch ExitStatus(rawValue: s) {
+        case .tempFail: return "rate-limited or asked to wait too long: resume later; finished work is reused"
+        case .noPermission: return "credentials rejected"
+        case .config: return "bad configuration"
+        case .unavailable: return "a service could not be reached"
+        case .usage: return "bad flags"
+        case .dataError: return "bad input"
         default: return "failed"
         }
     }

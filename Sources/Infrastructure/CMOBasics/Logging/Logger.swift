@@ -67,7 +67,7 @@ public final class Logger {
                 let label = level.name
                 line += color ? "\u{1B}[\(level == .error ? "31" : level == .warning ? "33" : "2")m\(label)\u{1B}[0m: " : "\(label): "
             }
-            line += Logger.oneLine(message)
+            line += Logger.escapingControls(message)
             if !fields.isEmpty {
                 line += " (" + fields.keys.sorted().map { "\($0)=\(Logger.fieldText(fields[$0]!))" }.joined(separator: ", ") + ")"
             }
@@ -117,8 +117,9 @@ public final class Logger {
         }
     }
 
-    /// Control characters (CR, LF, ESC, …) in user data never reach the terminal raw.
-    static func oneLine(_ s: String) -> String {
+    /// Control characters (CR, LF, ESC, …) in user data never reach the terminal raw: shown escaped
+    /// (`\n`, `\u{1b}`), not removed as `TextCleaning.oneLine` does, so a log keeps what was there.
+    static func escapingControls(_ s: String) -> String {
         guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return s }
         var out = ""
         for u in s.unicodeScalars {
@@ -132,7 +133,7 @@ public final class Logger {
     }
 
     private static func fieldText(_ v: JSONValue) -> String {
-        if case .string(let s) = v { return oneLine(s) }
+        if case .string(let s) = v { return escapingControls(s) }
         return v.compactJSON
     }
 }
