@@ -7,9 +7,9 @@ extension RunReport {
         let report = try build(url)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try (try encoder.encode(report) + Data([10])).write(to: url.appendingPathComponent("report.json"), options: .atomic)
+        try RunDirectory.replace(url.appendingPathComponent("report.json"), with: try encoder.encode(report) + Data([10]))
         let page = url.appendingPathComponent("report.html")
-        try Data(ReportPage.html(report).utf8).write(to: page, options: .atomic)
+        try RunDirectory.replace(page, with: Data(ReportPage.html(report).utf8))
         return page
     }
 }

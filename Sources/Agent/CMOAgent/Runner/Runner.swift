@@ -460,7 +460,7 @@ public final class Runner {
         for login in order { out += latest[login]! + Data([10]) }
         for line in unnamed { out += line + Data([10]) }
         let url = dir.path(String(format: "logs/%02d-score-icp.input.ndjson", state.steps[i].n))
-        try? out.write(to: url, options: .atomic)
+        try? RunDirectory.replace(url, with: out)
         return url
     }
 
@@ -534,7 +534,7 @@ public final class Runner {
                             githubRequestsPerLead: Double(http) / Double(rendered), source: "measured on job \(state.jobID)")
         if let data = try? JSONEncoder().encode(y) {
             try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            try? data.write(to: dir.appendingPathComponent("yields.json"), options: .atomic)
+            try? RunDirectory.replace(dir.appendingPathComponent("yields.json"), with: data)
         }
     }
 }
