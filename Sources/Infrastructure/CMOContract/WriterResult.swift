@@ -64,8 +64,6 @@ public struct LeadRecord: Decodable, Sendable {
         public var variant: String?
     }
     public var login: String?
-    public var fullName: String?
-    public var name: String?
     public var bestEmail: String?
     public var copy: Copy?
     public var instantly: WriterResult?
@@ -73,7 +71,7 @@ public struct LeadRecord: Decodable, Sendable {
     public var linear: WriterResult?
 
     enum CodingKeys: String, CodingKey {
-        case login, fullName = "full_name", name, bestEmail = "best_email", copy, instantly, attio, linear
+        case login, bestEmail = "best_email", copy, instantly, attio, linear
     }
 
     /// The result a writer put under `field` (`instantly`, `attio`, `linear`).
@@ -90,8 +88,6 @@ public struct LeadRecord: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         // Lenient: a field of another type (a fake stage's) reads as absent, never as a bad record.
         login = try? c.decodeIfPresent(String.self, forKey: .login)
-        fullName = try? c.decodeIfPresent(String.self, forKey: .fullName)
-        name = try? c.decodeIfPresent(String.self, forKey: .name)
         bestEmail = try? c.decodeIfPresent(String.self, forKey: .bestEmail)
         copy = try? c.decodeIfPresent(Copy.self, forKey: .copy)
         instantly = try? c.decodeIfPresent(WriterResult.self, forKey: .instantly)
