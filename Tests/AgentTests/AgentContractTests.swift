@@ -476,11 +476,67 @@ final class AgentContractTests: XCTestCase {
 
     // MARK: 7. the runner's rule decisions
 
+    /// The pass a test ran: 3 repositories … 10 rendered leads.
+    func ranFirstPass(_ runner: Runner, _ dir: RunDirectory) throws {
+        let lines = ["gh-search": 3, "gh-people": 12, "gh-enrich": 12, "mx-check": 11, "score-icp": 10, "render-copy": 10]
+        for i in 0..<6 {
+            let s = runner.state.steps[i]
+            try write((0..<lines[s.stage]!).map { #"{"login":"u\#($0)","full_name":"o/r\#($0)"}"# }, to: dir.path(s.artifact))
+            runner.state.steps[i].status = .done
+            runner.state.steps[i].counts = ["out": lines[s.stage]!]
+        }
+    }
+
+    func testWithoutConsentTheRunnerAsksOrFinishesShortButNeverWidensPastTheGoal() throws {
+        // Not on a terminal, no --yes: the job stops at the gate with the widening as a question.
+        let dir = try runDirectory()
+        var options = Runner.Options()
+        options.quiet = true
+        let asking = Runner(dir: dir, state: state(job()), options: options)
+        XCTAssertTrue(try asking.ruleStep())
+        try ranFirstPass(asking, dir)
+        XCTAssertFalse(try asking.ruleStep())
+        XCTAssertEqual(asking.stop, .ok)
+        XCTAssertEqual(asking.state.status, .awaitingApproval)
+        XCTAssertEqual(asking.state.proposal?.activeDays, 120)
+        XCTAssertNil(asking.state.proposal?.by)
+        XCTAssertTrue(asking.state.widenings.isEmpty)
+        XCTAssertEqual(asking.state.steps.count, 6)
+        let question = try XCTUnwrap(EventLog.read(dir.eventsURL).last { $0.event == .awaitingApproval })
+        XCTAssertTrue(question.message.hasPrefix("10 of 50 leads active in the last 60 days; widen to 120 days for perhaps 10 more"), question.message)
+        // The person agrees: the widening runs, and says who agreed.
+        XCTAssertTrue(asking.consentToWiden(by: "a test"))
+        XCTAssertTrue(try asking.ruleStep())
+        XCTAssertEqual(asking.state.widenings.first?.by, "a test")
+        XCTAssertEqual(asking.state.steps.count, 12)
+        XCTAssertNil(asking.state.proposal)
+
+        // Under --yes without --widen: no widening, the writers come next, the shortfall is said.
+        let dir2 = try runDirectory("job-2")
+        options.yes = true
+        let cron = Runner(dir: dir2, state: state(job(), jobID: "job-2"), options: options)
+        XCTAssertTrue(try cron.ruleStep())
+        try ranFirstPass(cron, dir2)
+        _ = try cron.ruleStep()
+        XCTAssertTrue(cron.state.widenings.isEmpty)
+        XCTAssertEqual(cron.state.widenDeclined, "--yes without --widen")
+        XCTAssertFalse(cron.state.steps[6...].contains { StageRegistry.readNames.contains($0.stage) }, "no discovery pass past the goal")
+        XCTAssertEqual(cron.shortfall(rendered: 10), "10 of 50 leads (40 short) within the goal (active in the last 60 days); not widened past the goal: --yes without --widen")
+    }
+
+    func testAValueThatLooksLikeAFlagIsNeverReadAsOne() {
+        let call = StageInvocation("send-instantly", [.init("campaign", .text("--allow-inactive")), .init("min-stars", .int(-5))])
+        XCTAssertEqual(call.arguments, ["--campaign=--allow-inactive", "--min-stars", "-5"])
+        XCTAssertEqual(StageInvocation(stage: "send-instantly", argv: call.arguments).text("campaign"), "--allow-inactive")
+    }
+
     func testRunnerPlansAPassThenWidensTheWindow() throws {
         let dir = try runDirectory()
         var options = Runner.Options()
         options.quiet = true
-        let runner = Runner(dir: dir, state: state(job()), options: options)
+        var consenting = job()
+        consenting.widen = true
+        let runner = Runner(dir: dir, state: state(consenting), options: options)
         XCTAssertEqual(runner.state.plan.target, 50)
         XCTAssertEqual(runner.state.plan.activeDays, 60)
         XCTAssertEqual(runner.state.plan.maxRepos, 228, "50 leads at 0.33 a repository, 1.5 times over")
@@ -521,11 +577,11 @@ final class AgentContractTests: XCTestCase {
         XCTAssertEqual(runner.input(for: 5), dir.path(steps[4].artifact))
         XCTAssertNil(runner.input(for: 0))
 
-        let w = try XCTUnwrap(runner.nextWidening(pass: 0, rendered: 10))
+        let w = try XCTUnwrap(runner.nextWidening(pass: 0, rendered: 10, pastGoal: true))
         XCTAssertEqual(w.step, 1)
         XCTAssertEqual(w.activeDays, 120)
         XCTAssertTrue(w.reason.contains("10 of 50 leads"), w.reason)
-        XCTAssertEqual(w.reason, "10 of 50 leads: activity from the last 120 days instead of 60")
+        XCTAssertEqual(w.reason, "10 of 50 leads: activity from the last 120 days instead of 60 (past the goal)")
         XCTAssertEqual(w.maxRepos, 456)
         XCTAssertEqual(w.maxPeople, 456)
         XCTAssertNil(w.minStars)
@@ -562,23 +618,23 @@ final class AgentContractTests: XCTestCase {
         j.minStars = 2
         j.topics = ["ml"]
         let runner = Runner(dir: dir, state: state(j), options: Runner.Options())
-        let stars = try XCTUnwrap(runner.nextWidening(pass: 0, rendered: 4))
+        let stars = try XCTUnwrap(runner.nextWidening(pass: 0, rendered: 4, pastGoal: true))
         XCTAssertEqual(stars.step, 1)
         XCTAssertEqual(stars.minStars, 1)
         XCTAssertEqual(stars.activeDays, 365)
         XCTAssertEqual(stars.topics, ["ml"])
         XCTAssertEqual(stars.maxRepos, 456)
-        XCTAssertEqual(stars.reason, "4 of 50 leads: 1+ stars instead of 2+")
+        XCTAssertEqual(stars.reason, "4 of 50 leads: 1+ stars instead of 2+ (past the goal)")
         runner.state.widenings = [stars]
-        let topics = try XCTUnwrap(runner.nextWidening(pass: 1, rendered: 4))
+        let topics = try XCTUnwrap(runner.nextWidening(pass: 1, rendered: 4, pastGoal: true))
         XCTAssertEqual(topics.step, 2)
         XCTAssertEqual(topics.minStars, 1)
         XCTAssertEqual(topics.topics, [])
         XCTAssertEqual(topics.maxRepos, 912, "doubled up to the cap (4 times the first pass)")
-        XCTAssertEqual(topics.reason, "4 of 50 leads: any topic (the job's topics still score) instead of ml")
+        XCTAssertEqual(topics.reason, "4 of 50 leads: any topic (the job's topics still score) instead of ml (past the goal)")
         runner.state.widenings.append(topics)
         // Nothing is left to widen: the caps are reached.
-        XCTAssertNil(runner.nextWidening(pass: 2, rendered: 4))
+        XCTAssertNil(runner.nextWidening(pass: 2, rendered: 4, pastGoal: true))
     }
 
     func testRunnerWidensAtMostThreeTimes() throws {
@@ -588,7 +644,7 @@ final class AgentContractTests: XCTestCase {
         let runner = Runner(dir: dir, state: state(j), options: Runner.Options())
         var days: [Int] = []
         for pass in 0..<5 {
-            guard let w = runner.nextWidening(pass: pass, rendered: 0) else { break }
+            guard let w = runner.nextWidening(pass: pass, rendered: 0, pastGoal: true) else { break }
             days.append(w.activeDays)
             runner.state.widenings.append(w)
         }

@@ -43,4 +43,25 @@ final class ReportPageTests: XCTestCase {
         XCTAssertFalse(html.contains("<script"))
         XCTAssertTrue(html.contains("&lt;i&gt;n&lt;/i&gt;"))
     }
+
+    /// The heading is the short title; the goal, ids and all, is shown in full under it.
+    func testThePageIsTitledShortWithTheGoalBelow() throws {
+        let goal = "Find 200 Python maintainers active in the last 90 days, queue them in Instantly campaign 0f6a7c2e-1111-4a4a-8b8b-123456789abc, "
+            + "add them to Attio list 036f69d4-d6f0-4cb8-b5a8-8f012e388140, file errors in Linear team e35c98aa-6c2f-4dba-a11b-70fe953bdabb"
+        var report = RunReport(
+            jobID: "j1", goal: goal, title: "200 Python leads, last 90 days", status: "done", source: "run", createdAt: nil, finishedAt: nil,
+            wallSeconds: 60, target: 200, planner: "rule", steps: [], funnel: [], waits: [], services: [], deliverability: nil, variants: [],
+            writes: [], metrics: RunReport.Metrics(leads: 0, prospectsPerMinute: nil, mxPassRate: nil, instantlyAcceptance: nil), samples: [],
+            deadLetters: 0, notes: [])
+        let html = ReportPage.html(report)
+        XCTAssertTrue(html.contains("<title>cmo — 200 Python leads, last 90 days</title>"), html)
+        XCTAssertTrue(html.contains("<h1>200 Python leads, last 90 days</h1>"), html)
+        XCTAssertTrue(html.contains("<p class=\"goal\" id=\"goal\">\(goal)</p>"), "the goal in full")
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]
+        XCTAssertEqual(json?["title"] as? String, "200 Python leads, last 90 days")
+        // A report without a title (a discover.sh folder, an older report.json) is headed as before.
+        report.title = nil
+        XCTAssertTrue(ReportPage.html(report).contains("<h1>\(goal)</h1>"))
+        XCTAssertNil(try JSONDecoder().decode(RunReport.self, from: JSONEncoder().encode(report)).title)
+    }
 }

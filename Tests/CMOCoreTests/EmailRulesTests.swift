@@ -24,6 +24,23 @@ final class EmailRulesTests: XCTestCase {
         XCTAssertGreaterThan(DisposableDomains.set.count, 10000)
     }
 
+    /// Role addresses by their local part's shape, not only an exact list (issue 26: `support547@` went out).
+    func testRoleAddressesByShape() {
+        for role in [
+            "support547@acme.com", "noreply-ci@acme.com", "info.team@acme.com", "admin2@acme.com", "sales-eu@acme.com",
+            "no-reply+x@acme.com", "eu-sales@acme.com", "acme_support@acme.com", "Support-Team@acme.com", "dev42@acme.com",
+            "team7@acme.com", "webmaster.de@acme.com", "do-not-reply.build@acme.com", "contact_us@acme.com",
+        ] {
+            XCTAssertTrue(flags(role).role, role)
+        }
+        for person in [
+            "ada@acme.com", "dev.alex@acme.com", "alex.team@acme.com", "salesforce@acme.com", "infosec-ada@acme.com", "supporter@acme.com",
+            "admina@acme.com", "ada.lovelace@acme.com", "it.chen@acme.com", "hello.ada@acme.com", "ada547@acme.com", "anna-info2x@acme.com",
+        ] {
+            XCTAssertFalse(flags(person).role, person)
+        }
+    }
+
     func judge(_ address: String, _ host: MailHostOutcome) -> EmailCheck {
         let a = try! EmailAddress.parse(address).get()
         return EmailCheck.judge(address: address, parsed: a, flags: EmailFlags(a), host: host)

@@ -115,10 +115,90 @@ final class GitHubCoreTests: XCTestCase {
         XCTAssertEqual(records.count, 1, "bob is not in o/a's top 1; the bot and the unlinked author never count")
         let ada = JSONValue.object(records[0].map { JSONMember($0.0, $0.1) })
         XCTAssertEqual(ada["from_repos"], ["o/a", "ada/b"])
-        XCTAssertEqual(ada["signals"]?["commits_90d"], 3)
+        XCTAssertEqual(ada["signals"]?["commits_in_window"], 3)
+        XCTAssertNil(ada["signals"]?["commits_90d"], "no window given: no 90-day count claimed")
+        XCTAssertNil(ada["signals"]?["window_days"])
+        XCTAssertEqual(ada["signals"]?["repos"]?.arrayValue?.compactMap { $0["commits_in_window"]?.intValue }, [2, 1])
         XCTAssertEqual(ada["signals"]?["maintainer_of"], ["o/a", "ada/b"])
         XCTAssertEqual(ada["emails"]?.arrayValue?.compactMap { $0["address"]?.stringValue }, ["ada@home.io", "ada@x.io"])
         XCTAssertEqual(ada["emails"]?.arrayValue?.first?["evidence"], "ada/b@7")
         XCTAssertEqual(people.botsDropped, 1)
+    }
+
+    /// Counts are for the window the record names, per repository for the repository; titles are the
+    /// person's own quotable work in that repository (issue 26).
+    func testCountsTitlesAndStarsArePerRepositoryAndForTheWindow() throws {
+        let now = try XCTUnwrap(GitHubTime.parse("2026-11-20T00:00:00Z"))
+        func c(_ sha: String, _ title: String, _ date: String, login: String = "ada", id: Int = 1) -> CommitFact {
+            CommitFact(sha: sha, date: date, title: title, email: "\(login)@x.io", login: login, userID: id, bot: false)
+        }
+        func people(days: Int) -> JSONValue {
+            let p = GitHubPeople(since: now.addingTimeInterval(-Double(days) * 86400), windowDays: days, topPerRepo: nil)
+            p.repos = [
+                "ada/flow": .init(stars: 12, language: "Python", topics: [], query: GitHubQueryTerms(query: "language:python")),
+                "big/other": .init(stars: 9000, language: "Go", topics: [], query: GitHubQueryTerms(query: "language:python")),
+            ]
+            p.add(
+                RepoHistory(
+                    fullName: "ada/flow", pushedAt: nil, coveredSince: "2025-01-01T00:00:00Z",
+                    commits: [
+                        c("1", "Merge pull request #1912 from ada/fix-1", "2026-11-19T00:00:00Z"),
+                        c("2", "Update README.md", "2026-11-18T00:00:00Z"), c("3", "Add async API", "2026-11-10T00:00:00Z"),
+                        c("4", "Bump version to 1.2.0", "2026-11-09T00:00:00Z"), c("5", "Speed up parser", "2026-03-01T00:00:00Z"),
+                    ]))
+            p.add(
+                RepoHistory(
+                    fullName: "big/other", pushedAt: nil, coveredSince: "2025-01-01T00:00:00Z",
+                    commits: (10..<20).map { c("\($0)", "Fix retry logic \($0)", "2026-11-1\($0 % 10)T00:00:00Z") }))
+            return .object(p.records(limit: nil)[0].map { JSONMember($0.0, $0.1) })
+        }
+        let wide = people(days: 365)
+        let s = try XCTUnwrap(wide["signals"])
+        XCTAssertEqual(s["window_days"], 365)
+        XCTAssertEqual(s["window_start"], "2025-11-20T00:00:00Z")
+        XCTAssertEqual(s["commits_in_window"], 15)
+        XCTAssertEqual(s["commits_90d"], 14, "the 90-day count is the last 90 days' only")
+        XCTAssertEqual(s["repo"], "ada/flow", "the repository that matched the search")
+        XCTAssertEqual(s["repo_commits_in_window"], 5, "that repository's own count, not the total")
+        XCTAssertEqual(s["repo_stars"], 12, "that repository's own stars, not the most among the person's")
+        XCTAssertEqual(s["repo_commit_title"], "Add async API", "the newest title that is the person's own work")
+        let flow = try XCTUnwrap(s["repos"]?.arrayValue?.first { $0["repo"] == "ada/flow" })
+        XCTAssertEqual(flow["commit_titles"], ["Add async API", "Speed up parser"])
+        XCTAssertEqual(flow["stars"], 12)
+        XCTAssertEqual(flow["last_commit_at"], "2026-11-19T00:00:00Z")
+        for t in s["recent_commit_titles"]?.arrayValue ?? [] { XCTAssertTrue(CommitTitle.isQuotable(t.stringValue ?? ""), "\(t)") }
+        // A 60-day window: the March commit is not counted anywhere, and no 90-day count is claimed.
+        let narrow = try XCTUnwrap(people(days: 60)["signals"])
+        XCTAssertEqual(narrow["window_days"], 60)
+        XCTAssertEqual(narrow["commits_in_window"], 14)
+        XCTAssertEqual(narrow["repo_commits_in_window"], 4)
+        XCTAssertNil(narrow["commits_90d"])
+        XCTAssertEqual(narrow["repos"]?.arrayValue?.first { $0["repo"] == "ada/flow" }?["commit_titles"], ["Add async API"])
+    }
+
+    func testCommitTitlesThatAreNotThePersonsWorkAreNotQuoted() {
+        let unquotable: [(String, CommitTitle.Unquotable)] = [
+            ("Merge pull request #1912 from ssilva4712/fix-12", .merge), ("Merge branch 'main' into feature-2", .merge),
+            ("Merge branch 'main' of github.com:o/r", .merge), ("Merge remote-tracking branch 'origin/main'", .merge),
+            ("Revert \"Add async API\"", .revert), ("Revert: parser change", .revert),
+            ("Bump requests from 2.31.0 to 2.32.0", .dependency), ("build(deps): bump actions/checkout from 3 to 4", .dependency),
+            ("chore(deps): update dependency pytest to v8", .dependency), ("Update tokio from 1.2.0 to 1.3.0", .dependency),
+            ("[pre-commit.ci] pre-commit autoupdate", .dependency), ("Update poetry.lock", .dependency),
+            ("v1.2.3", .release), ("Release 1.2", .release), ("release 1.2", .release), ("Bump version to 2.0.1", .release),
+            ("chore(release): 1.4.0", .release), ("1.4.0", .release), ("Prepare release v2.0.0", .release),
+            ("Update README.md", .docs), ("Update README", .docs), ("fix typo", .docs), ("Fix typos in docs", .docs),
+            ("docs: explain retries", .docs), ("Document config loading", .docs), ("Update CHANGELOG", .docs),
+            ("wip", .trivial), ("WIP: parser", .trivial), (".", .trivial), ("Fix", .trivial), ("Update", .trivial),
+            ("minor fixes", .trivial), ("Update main.py", .trivial), ("Create ci.yml", .trivial), ("Initial commit", .trivial),
+            ("chore: update generated files", .trivial), ("Add files via upload", .trivial), ("cleanup", .trivial),
+        ]
+        for (title, why) in unquotable { XCTAssertEqual(CommitTitle.unquotable(title), why, title) }
+        for title in [
+            "Add async API", "Fix retry logic", "Speed up parser edge case", "Update CI workflow", "Refactor config loading",
+            "Add support for Python 3.13", "Fix memory leak in pool", "Merge duplicate cache entries", "Improve error messages",
+            "Release the lock before retrying", "Add --dry-run to the CLI",
+        ] {
+            XCTAssertNil(CommitTitle.unquotable(title), title)
+        }
     }
 }

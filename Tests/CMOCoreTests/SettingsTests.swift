@@ -45,4 +45,36 @@ final class SettingsTests: XCTestCase {
             XCTAssertEqual(($0 as? StageFailure)?.exitStatus, .config)
         }
     }
+
+    /// The campaign file every stage reads has a `campaign:` section (render-copy's data): send-instantly's
+    /// `campaign` option does not read it as its value. A wrong type in the stage's own section names the key
+    /// and what it must be, never a Swift dictionary.
+    func testATopLevelSectionIsNotAnOptionsValue() throws {
+        let path = try config("campaign:\n  sender_name: Maya\n  unsubscribe_url: https://x.example/u\nmax-errors: 3\nsend-instantly:\n  batch-size: 10\n")
+        let s = try Settings(stage: "send-instantly", configPath: path, environment: ["CMO_INSTANTLY_CAMPAIGN": "c-1"])
+        XCTAssertEqual(try s.resolve("campaign", flag: nil as String?, env: "CMO_INSTANTLY_CAMPAIGN"), "c-1", "the environment, not the section")
+        XCTAssertNil(try Settings(stage: "send-instantly", configPath: path, environment: [:]).resolve("campaign", flag: nil as String?))
+        XCTAssertEqual(try s.resolve("max-errors", flag: nil as Int?), 3)
+        XCTAssertEqual(try s.resolve("batch-size", flag: nil as Int?), 10)
+        XCTAssertNotNil(s.configValue("campaign") as? [String: Any], "the section is still there for who reads it as data")
+        XCTAssertEqual(try s.resolvePath("campaign", flag: nil), nil)
+
+        for (yaml, expected) in [
+            ("send-instantly:\n  campaign: {id: x, name: y}\n", "'send-instantly' section, 'campaign' must be a string, not a mapping (id, name)"),
+            ("send-instantly:\n  batch-size: [1, 2]\n", "'batch-size' must be a whole number, not a list of 2"),
+            ("batch-size: many\n", "'batch-size' must be a whole number, not 'many'"),
+        ] {
+            let bad = try Settings(stage: "send-instantly", configPath: try config(yaml))
+            let resolve: () throws -> Void = yaml.contains("campaign")
+                ? { _ = try bad.resolve("campaign", flag: nil as String?) } : { _ = try bad.resolve("batch-size", flag: nil as Int?) }
+            XCTAssertThrowsError(try resolve()) { error in
+                let message = "\(error)"
+                XCTAssertEqual((error as? StageFailure)?.exitStatus, .config)
+                XCTAssertTrue(message.contains(expected), message)
+                XCTAssertFalse(message.contains("AnyHashable"), message)
+            }
+        }
+        let kinds = try Settings(stage: "x", configPath: try config("log-format: {a: 1}\nx:\n  log-format: xml\n"))
+        XCTAssertThrowsError(try kinds.resolve("log-format", flag: nil as LogFormat?)) { XCTAssertTrue("\($0)".contains("must be one of text, json, not 'xml'"), "\($0)") }
+    }
 }

@@ -32,8 +32,8 @@ final class CopyRenderingTests: XCTestCase {
 
     func testFieldsNestedPathsAndCampaignAreVariables() throws {
         let r = try renderer(
-            "Hi {{ name }}", "{{ signals.commits_90d }} commits to {{ signals.maintainer_of.0 }}; {{ campaign.product_hook }}")
-        let copy = try r.render(try record(#"{"id":1,"name":"Rosa Haddad","signals":{"commits_90d":19,"maintainer_of":["o/r"]}}"#))
+            "Hi {{ name }}", "{{ signals.commits_in_window }} commits to {{ signals.maintainer_of.0 }}; {{ campaign.product_hook }}")
+        let copy = try r.render(try record(#"{"id":1,"name":"Rosa Haddad","signals":{"commits_in_window":19,"maintainer_of":["o/r"]}}"#))
         XCTAssertEqual(copy.subject, "Hi Rosa Haddad")
         XCTAssertEqual(copy.body, "19 commits to o/r; Tracelane replays CI")
         XCTAssertEqual(copy.variant, "A")
@@ -61,6 +61,42 @@ final class CopyRenderingTests: XCTestCase {
         // A literal default, even an empty one, is the author's explicit choice.
         let literal = try renderer("s", "Hi {{ name|default:\"there\" }}.{{ company|default:\"\" }}")
         XCTAssertEqual(try literal.render(try record(#"{"name":" "}"#)).body, "Hi there.")
+    }
+
+    /// A greeting uses a person's first name or no name, never the login (issue 26).
+    func testGreetingUsesAPersonsFirstNameOrNoNameNeverTheLogin() throws {
+        let r = try renderer(
+            "Flaky CI runs{% if name|first_name:login %}, {{ name|first_name:login }}{% endif %}?",
+            "Hi {{ name|first_name:login|default:\"there\" }},")
+        for (json, body) in [
+            (#"{"name":"Rosa Haddad","login":"rosa-haddad"}"#, "Hi Rosa,"),
+            (#"{"name":"Jean-Luc Picard","login":"jlp"}"#, "Hi Jean-Luc,"),
+            (#"{"name":"Zoe Petrov","login":"zoepetrov"}"#, "Hi Zoe,"),
+            (#"{"name":"José García","login":"jgarcia"}"#, "Hi José,"),
+            (#"{"name":"ada lovelace","login":"al"}"#, "Hi Ada,"),
+            (#"{"login":"ssilva4712"}"#, "Hi there,"),
+            (#"{"name":null,"login":"ssilva4712"}"#, "Hi there,"),
+            (#"{"name":"","login":"ssilva4712"}"#, "Hi there,"),
+            (#"{"name":"ssilva4712","login":"ssilva4712"}"#, "Hi there,"),
+            (#"{"name":"Ada","login":"ada"}"#, "Hi there,"),
+            (#"{"name":"neo","login":"n"}"#, "Hi there,"),
+            (#"{"name":"Acme Labs","login":"acme"}"#, "Hi there,"),
+            (#"{"name":"The Rust Team","login":"rust"}"#, "Hi there,"),
+            (#"{"name":"Dr. Jane Smith","login":"js"}"#, "Hi there,"),
+            (#"{"name":"J. Smith","login":"js"}"#, "Hi there,"),
+            (#"{"name":"@ssilva","login":"ssilva"}"#, "Hi there,"),
+        ] {
+            XCTAssertEqual(try r.render(try record(json)).body, body, json)
+        }
+        XCTAssertEqual(try r.render(try record(#"{"name":"Rosa Haddad","login":"rosa-haddad"}"#)).subject, "Flaky CI runs, Rosa?")
+        XCTAssertEqual(
+            try r.render(try record(#"{"name":"Rosa Haddad","login":"rosa"}"#)).body, "Hi there,", "a first name that is the login is not used")
+        XCTAssertEqual(try r.render(try record(#"{"login":"rosa"}"#)).subject, "Flaky CI runs?")
+        XCTAssertEqual(GreetingName.firstName(of: "Søren Kierkegaard", login: "sk"), "Søren")
+        XCTAssertEqual(GreetingName.firstName(of: "O'Brien Kim", login: nil), "O'Brien")
+        XCTAssertNil(GreetingName.firstName(of: "R2D2", login: nil))
+        XCTAssertNil(GreetingName.firstName(of: "ssilva", login: "s-silva"), "one lower-case word is a handle")
+        XCTAssertNil(GreetingName.firstName(of: "Ssilva", login: "ssilva"), "the login, capitalised")
     }
 
     func testConditionsDoNotDeadLetterButTakenBranchesDo() throws {

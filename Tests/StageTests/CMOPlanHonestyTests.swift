@@ -20,12 +20,14 @@ final class CMOPlanHonestyTests: XCTestCase {
         return try Spawn.run("cmo-plan", args, environment: env)
     }
 
-    /// The demo campaign with the example templates, the greeting's variable misspelt in the first (or both).
-    func typoCampaign(in dir: String, both: Bool) throws -> String {
+    /// The demo campaign with the example templates, the greeting's variable replaced by `with` in the
+    /// first template (or both): a misspelt name, or a field many records lack.
+    func typoCampaign(in dir: String, both: Bool, with replacement: String = "{{ nmae|first_name }}") throws -> String {
         var paths: [String] = []
         for (i, name) in ["a-maintainer.yaml", "b-activity.yaml"].enumerated() {
             var text = try String(contentsOfFile: Self.root + "/examples/templates/" + name, encoding: .utf8)
-            if both || i == 0 { text = text.replacingOccurrences(of: "{{ name|first_name|default:login }}", with: "{{ nmae|first_name }}") }
+            let greeting = try XCTUnwrap(text.range(of: #"\{\{ name\|first_name:login\|default:"there" \}\}"#, options: .regularExpression), name)
+            if both || i == 0 { text.replaceSubrange(greeting, with: replacement) }
             try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
             paths.append(dir + "/" + name)
         }
@@ -49,22 +51,21 @@ final class CMOPlanHonestyTests: XCTestCase {
         defer { s.stop() }
         let dir = Spawn.tempDirectory()
         let csv = dir + "/leads.csv"
-        let good = try plan(s, dir, ["run", "--config", CMOPlanTests.campaign, "--now", Self.now, "--job-id", "g1", "-o", csv, "--dry-run", goal(s, 12)])
+        let good = try plan(s, dir, ["run", "--widen", "--config", CMOPlanTests.campaign, "--now", Self.now, "--job-id", "g1", "-o", csv, "--dry-run", goal(s, 12)])
         XCTAssertEqual(good.status, 0, good.err)
-        let before = try String(contentsOfFile: csv, encoding: .utf8)
-        XCTAssertGreaterThan(before.split(separator: "\n").count, 1)
+        let kept = try String(contentsOfFile: csv, encoding: .utf8)
+        XCTAssertGreaterThan(kept.split(separator: "\n").count, 1)
         XCTAssertTrue(good.err.contains("CSV copied to \(csv)"), good.err)
 
+        // A misspelt variable is caught before any request (78, with the name it meant), not after discovery.
+        let before = try s.stats()["requests_total"] as? Int ?? -1
         let typo = try plan(s, dir, ["run", "--yes", "--config", try typoCampaign(in: dir, both: true), "--now", Self.now, "--job-id", "t1", "-o", csv, goal(s, 12)])
-        XCTAssertEqual(typo.status, 65, typo.err)
-        XCTAssertEqual(try String(contentsOfFile: csv, encoding: .utf8), before, "the last good CSV is kept")
-        XCTAssertTrue(typo.err.contains("no lead rendered: render-copy dead-lettered"), typo.err)
-        XCTAssertTrue(typo.err.contains("nothing was written") && typo.err.contains("\(csv) left as it was"), typo.err)
-        XCTAssertTrue(typo.err.contains("missing_variable") && typo.err.contains("nmae"), "the most common reason: \(typo.err)")
-        XCTAssertTrue(typo.err.contains("the dead letters are in \(dir)/runs/t1/dead-letters.ndjson"), typo.err)
-        XCTAssertEqual(try leads(s), 0, "approved (--yes), yet nothing was sent from a run with no lead")
-        let steps = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/runs/t1/state.json"))) as? [String: Any])?["steps"] as? [[String: Any]] ?? []
-        XCTAssertFalse(steps.contains { $0["stage"] as? String == "send-instantly" && $0["status"] as? String == "done" })
+        XCTAssertEqual(typo.status, 78, typo.err)
+        XCTAssertTrue(typo.err.contains("render-copy refuses these settings (exit 78") && typo.err.contains("nothing was searched or written"), typo.err)
+        XCTAssertTrue(typo.err.contains("nmae") && typo.err.contains("did you mean name"), typo.err)
+        XCTAssertEqual(try s.stats()["requests_total"] as? Int ?? -2, before, "nothing was asked of any service")
+        XCTAssertEqual(try leads(s), 0)
+        XCTAssertEqual(try String(contentsOfFile: csv, encoding: .utf8), kept, "the last good CSV is kept")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".partial.") }, [])
     }
 
@@ -72,8 +73,8 @@ final class CMOPlanHonestyTests: XCTestCase {
         let s = try sandbox()
         defer { s.stop() }
         let dir = Spawn.tempDirectory()
-        // Variant A has the typo, B does not: about half of the leads are dead letters.
-        let config = try typoCampaign(in: dir, both: false)
+        // Variant A greets by a field most people lack (no default), B does not: many leads are dead letters.
+        let config = try typoCampaign(in: dir, both: false, with: "{{ twitter }}")
         let strict = try plan(s, dir, ["run", "--yes", "-q", "--config", config, "--now", Self.now, "--job-id", "d1", "-o", dir + "/leads.csv", goal(s, 30)])
         XCTAssertEqual(strict.status, 65, strict.err)
         XCTAssertTrue(strict.err.contains("render-copy dead-lettered") && strict.err.contains("over --max-dead-share 20%"), "said under -q too: \(strict.err)")

@@ -92,13 +92,18 @@ final class CMOPlanTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(runs)/j1/exports/leads.csv"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(runs)/j1/events.ndjson"))
         let leads = try instantly(s)["leads"] as? Int
-        // The same goal again, a new job: every lead is already queued; nothing is written twice.
+        let notes = try service(s, "attio")["notes"] as? Int
+        // The same goal again, a new job: every lead is already in the campaign and said to be (not "queued");
+        // nothing is written twice, and Attio gets no second note for them.
         let again = try plan(s, ["run", "--yes", "-q", "--config", Self.campaign, "--now", Self.now, "--job-id", "j2", goal(s)], state: state, runs: runs)
         XCTAssertEqual(again.status, 0, again.err)
         let q2 = try queued(runs, "j2")
         XCTAssertEqual(q2["queued", default: 0], 0, "\(q2)")
-        XCTAssertEqual(q2["queued_already", default: 0], q["queued", default: 0], "\(q2)")
+        XCTAssertEqual(q2["already_queued", default: 0], q["queued", default: 0], "\(q2)")
         XCTAssertEqual(try instantly(s)["leads"] as? Int, leads)
+        XCTAssertEqual(try service(s, "attio")["notes"] as? Int, notes)
+        let summary2 = try runState(runs, "j2")["summary"] as? String ?? ""
+        XCTAssertTrue(summary2.contains("already_queued"), summary2)
         // Resuming a finished job does nothing.
         XCTAssertEqual(try plan(s, ["resume", "j2"], state: state, runs: runs).status, 0)
     }
@@ -212,7 +217,8 @@ final class CMOPlanTests: XCTestCase {
         let runs = dir + "/runs", state = dir + "/state"
         let team = s.environment["CMO_SANDBOX_LINEAR_TEAM"] ?? ""
         // The flag, and a goal that says so: no terminal and no --yes, yet no gate (nothing to approve).
-        for (id, extra, words) in [("d1", ["--dry-run"], ""), ("d2", [], ", file the errors in Linear team \(team), dry run")] {
+        // (--widen: the goal's window is too small for its target here, and a widening question is not the gate.)
+        for (id, extra, words) in [("d1", ["--dry-run", "--widen"], ""), ("d2", ["--widen"], ", file the errors in Linear team \(team), dry run")] {
             let r = try plan(s, ["run"] + extra + ["--config", Self.campaign, "--now", Self.now, "--job-id", id, goal(s) + words], state: state, runs: runs)
             XCTAssertEqual(r.status, 0, r.err)
             let st = try runState(runs, id)
@@ -242,17 +248,20 @@ final class CMOPlanTests: XCTestCase {
                 .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
             return try Spawn.run("/usr/bin/script", ["-qec", quoted + "; echo \"exit=$?\"", "/dev/null"], stdin: Data(answer.utf8), environment: env)
         }
+        // First the widening past the goal's window (declined), then the gate.
         let no = try onTerminal("t1", "n\n")
+        XCTAssertTrue(no.out.contains("widen to 180 days for perhaps"), no.out)
         XCTAssertTrue(no.out.contains("Go ahead? [y/N]"), no.out)
         XCTAssertTrue(no.out.contains("Instantly: add leads to campaign"), "the side effects with real counts: \(no.out)")
         XCTAssertTrue(no.out.contains("exit=0"), no.out)
         XCTAssertEqual(try runState(dir + "/runs", "t1")["status"] as? String, "awaiting_approval", no.out)
         XCTAssertEqual(try writes(s).values.reduce(0, +), 0, no.out)
-        let yes = try onTerminal("t2", "y\n")
+        let yes = try onTerminal("t2", "n\ny\n")
         XCTAssertTrue(yes.out.contains("exit=0"), yes.out)
         let st = try runState(dir + "/runs", "t2")
         XCTAssertEqual(st["status"] as? String, "done", yes.out)
-        XCTAssertEqual((st["approval"] as? [String: Any])?["by"] as? String, "terminal")
+        XCTAssertTrue(((st["approval"] as? [String: Any])?["by"] as? String ?? "").hasPrefix("the terminal"), "\(st["approval"] ?? "")")
+        XCTAssertTrue(st["widen_declined"] as? String == "the terminal")
         XCTAssertGreaterThan(try instantly(s)["leads"] as? Int ?? 0, 0)
     }
 

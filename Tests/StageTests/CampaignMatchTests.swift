@@ -124,7 +124,9 @@ final class CampaignMatchTests: XCTestCase {
             // (Commit titles quoted from the lead's own history may name branches: "Merge … from ada/fix-1".)
             let repo = signals(lead)["repo"] as? String ?? ""
             var prose = text
-            for t in signals(lead)["recent_commit_titles"] as? [String] ?? [] { prose = prose.replacingOccurrences(of: t, with: "") }
+            var titles = signals(lead)["recent_commit_titles"] as? [String] ?? []
+            for r in signals(lead)["repos"] as? [[String: Any]] ?? [] { titles += r["commit_titles"] as? [String] ?? [] }
+            for t in titles { prose = prose.replacingOccurrences(of: t, with: "") }
             for m in prose.matches(of: #/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/#) where !String(m.0).contains(".dev/") {
                 let name = String(m.0).trimmingCharacters(in: CharacterSet(charactersIn: ".,"))
                 XCTAssertEqual(name, repo, "\(lead["login"] ?? ""): copy names \(name)")
@@ -137,7 +139,7 @@ final class CampaignMatchTests: XCTestCase {
         let run = try pythonRun()
         let people = try objects(try XCTUnwrap(run["gh-people"]))
         XCTAssertFalse(people.isEmpty)
-        for p in people { XCTAssertGreaterThanOrEqual(signals(p)["commits_90d"] as? Int ?? 0, 3, "\(p["login"] ?? "")") }
+        for p in people { XCTAssertGreaterThanOrEqual(signals(p)["commits_in_window"] as? Int ?? 0, 3, "\(p["login"] ?? "")") }
         let err = try XCTUnwrap(run["gh-people.err"])
         let dropped = try XCTUnwrap(
             err.firstMatch(of: #/below_min_commits=(\d+)/#).map { Int($0.1)! }, "the summary counts the people left out: \(err)")
@@ -186,7 +188,7 @@ final class CampaignMatchTests: XCTestCase {
 
     func testExampleCampaignIsNotSentAndConfigPathsAreRelativeToTheConfig() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let lead = #"{"id":1,"login":"ada","name":"Ada L","signals":{"repo":"ada/engine","repo_language":"Python","commits_90d":4}}"#
+        let lead = #"{"id":1,"login":"ada","name":"Ada L","signals":{"repo":"ada/engine","repo_language":"Python","commits_in_window":4,"window_days":90}}"#
         let elsewhere = Spawn.tempDirectory()
         // The example campaign: refused for sending, naming the settings to change.
         let refused = try Spawn.run(

@@ -146,4 +146,27 @@ final class ExportCSVTests: XCTestCase {
         XCTAssertEqual(obj?["event"] as? String, "summary")
         XCTAssertEqual(obj?["out"] as? Int, 1)
     }
+
+    /// `out` is the rows written, with -o as on stdout (stdout then stays empty): 200 in, 200 out for 200 rows;
+    /// filtered and dead-lettered records are not rows.
+    func testTheSummaryCountsTheRowsWrittenAsOut() throws {
+        let dir = Spawn.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let input = (0..<200).map { #"{"login":"u\#($0)","score":\#($0)}"# }.joined(separator: "\n") + "\nnot json\n"
+        for args in [["--columns", "login,score"], []] {
+            let out = dir + "/leads-\(args.count).csv"
+            let r = try run(args + ["-o", out, "--log-format", "json", "--where", ".score >= 10"], input, env: ["CMO_DEAD_LETTER": dir + "/dl"])
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertEqual(r.out, "")
+            let rows = try String(contentsOfFile: out, encoding: .utf8).components(separatedBy: "\r\n").filter { !$0.isEmpty }.count - 1
+            XCTAssertEqual(rows, 190)
+            let summary = try XCTUnwrap(r.err.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { $0["event"] as? String == "summary" })
+            XCTAssertEqual(summary["in"] as? Int, 201)
+            XCTAssertEqual(summary["out"] as? Int, rows, "out is the CSV's rows")
+            XCTAssertEqual(summary["filtered"] as? Int, 10)
+            XCTAssertEqual(summary["dead_lettered"] as? Int, 1)
+            XCTAssertTrue((summary["msg"] as? String ?? "").hasPrefix("201 in, 190 out"), "\(summary)")
+        }
+    }
 }

@@ -65,7 +65,7 @@ final class GHEnrichTests: XCTestCase {
             XCTAssertTrue(out.allSatisfy { $0.keys.contains(key) }, key)
         }
         XCTAssertTrue(out.contains { ($0["signals"] as? [String: Any])?["primary_language"] is String })
-        XCTAssertTrue(out.allSatisfy { ($0["signals"] as? [String: Any])?["commits_90d"] is Int }, "gh-people's signals kept")
+        XCTAssertTrue(out.allSatisfy { ($0["signals"] as? [String: Any])?["commits_in_window"] is Int }, "gh-people's signals kept")
         let profileEmails = out.flatMap { ($0["emails"] as? [[String: Any]] ?? []).filter { $0["source"] as? String == "profile" } }
         XCTAssertFalse(profileEmails.isEmpty)
         for e in profileEmails { XCTAssertEqual(e["evidence"] as? String, "profile") }

@@ -91,9 +91,21 @@ final class GHPeopleTests: XCTestCase {
                 XCTAssertNotNil(e["last_seen"] as? String)
             }
             let signals = p["signals"] as? [String: Any]
-            XCTAssertGreaterThan(signals?["commits_90d"] as? Int ?? 0, 0)
+            XCTAssertGreaterThan(signals?["commits_in_window"] as? Int ?? 0, 0)
+            XCTAssertEqual(signals?["window_days"] as? Int, 90)
+            XCTAssertEqual(signals?["commits_90d"] as? Int, signals?["commits_in_window"] as? Int, "a 90-day window: the same count")
             XCTAssertNotNil(signals?["maintainer_of"] as? [String])
-            XCTAssertEqual(signals?["repo_stars"] as? Int, repos.compactMap { stars[$0] }.max(), "the most stars among from_repos")
+            // Each repository's facts are its own: stars, and the person's commits to it, summing to the total.
+            let facts = signals?["repos"] as? [[String: Any]] ?? []
+            XCTAssertEqual(facts.compactMap { $0["repo"] as? String }, repos)
+            XCTAssertEqual(facts.reduce(0) { $0 + ($1["commits_in_window"] as? Int ?? 0) }, signals?["commits_in_window"] as? Int)
+            for f in facts { XCTAssertEqual(f["stars"] as? Int, stars[f["repo"] as? String ?? ""], "\(f)") }
+            let repo = try XCTUnwrap(signals?["repo"] as? String)
+            XCTAssertEqual(signals?["repo_stars"] as? Int, stars[repo], "the stars of the repository copy names")
+            let named = try XCTUnwrap(facts.first { $0["repo"] as? String == repo })
+            XCTAssertEqual(signals?["repo_commits_in_window"] as? Int, named["commits_in_window"] as? Int)
+            XCTAssertEqual(signals?["repo_commit_title"] as? String, (named["commit_titles"] as? [String])?.first)
+            XCTAssertGreaterThanOrEqual(signals?["last_commit_at"] as? String ?? "", since)
         }
         XCTAssertEqual(try s.violations(), 0)
         XCTAssertTrue(r.err.contains("graphql_queries="), r.err)
@@ -107,7 +119,7 @@ final class GHPeopleTests: XCTestCase {
         let r = try people(["--top-authors-per-repo", "0", "--api", "rest"], stdin: input, env: ["CMO_STATE_DIR": state])
         XCTAssertEqual(g.status, 0, g.err)
         XCTAssertEqual(r.status, 0, r.err)
-        func key(_ o: [String: Any]) -> String { "\(o["id"] ?? "")/\((o["signals"] as? [String: Any])?["commits_90d"] ?? "")" }
+        func key(_ o: [String: Any]) -> String { "\(o["id"] ?? "")/\((o["signals"] as? [String: Any])?["commits_in_window"] ?? "")" }
         XCTAssertEqual(Set(try objects(g).map(key)), Set(try objects(r).map(key)))
         XCTAssertTrue(r.err.contains("graphql_queries=0"), r.err)
     }

@@ -101,6 +101,52 @@ final class GHSearchTests: XCTestCase {
         XCTAssertTrue(r.err.contains("4 in, \(recs.count) out"), r.err)
     }
 
+    /// GitHub ANDs `language:a language:b` (no repository has two primary languages): each --language is a
+    /// search of its own, merged, the cap shared equally, what one language cannot fill going to the others.
+    func testSeveralLanguagesAreSearchedOneByOneAndMerged() throws {
+        let s = try Self.sandbox()
+        let python = try totalCount("language:python", s), go = try totalCount("language:go", s)
+        XCTAssertGreaterThanOrEqual(min(python, go), 10, "the world needs 10 of each: python \(python), go \(go)")
+        XCTAssertEqual(try totalCount("language:python language:go", s), 0, "the sandbox reads the two qualifiers as AND")
+
+        let r = try search(["--language", "python", "--language", "go", "--max-repos", "20"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let recs = try records(r)
+        let ids = recs.compactMap { $0["id"] as? Int }
+        XCTAssertEqual(ids.count, 20)
+        XCTAssertEqual(Set(ids).count, 20, "each repository once")
+        let byLanguage = Dictionary(grouping: recs, by: { $0["language"] as? String ?? "" }).mapValues(\.count)
+        XCTAssertEqual(byLanguage, ["Python": 10, "Go": 10], "the cap shared equally")
+        XCTAssertEqual(Set(recs.compactMap { $0["query"] as? String }), ["language:python", "language:go"], "each record names its search")
+        for q in ["language:python", "language:go"] {
+            let stars = recs.filter { $0["query"] as? String == q }.compactMap { $0["stars"] as? Int }
+            XCTAssertEqual(stars, stars.sorted(by: >), "most stars first within \(q)")
+        }
+
+        // The same from a query in GitHub's syntax (a plan written before, a model's query).
+        let q = try search(["--query", "language:python language:go", "--max-repos", "20"])
+        XCTAssertEqual(q.status, 0, q.err)
+        XCTAssertEqual(Dictionary(grouping: try records(q), by: { $0["language"] as? String ?? "" }).mapValues(\.count), ["Python": 10, "Go": 10], q.err)
+
+        // A language with nothing leaves its share to the other, and is named in a warning.
+        let lone = try search(["--language", "python", "--language", "no-such-language", "--max-repos", "10"])
+        XCTAssertEqual(lone.status, 0, lone.err)
+        XCTAssertEqual(try records(lone).compactMap { $0["language"] as? String }, Array(repeating: "Python", count: 10))
+        XCTAssertTrue(lone.err.contains("'language:no-such-language' found no repositories"), lone.err)
+
+        // No cap: every repository of both; a query record's languages the same way.
+        let all = try search(["--language", "python", "--language", "go", "--max-repos", "0"])
+        XCTAssertEqual(try records(all).count, python + go, all.err)
+        let rec = try search([], stdin: #"{"language":["python","go"],"max_repos":4}"# + "\n")
+        XCTAssertEqual(Dictionary(grouping: try records(rec), by: { $0["language"] as? String ?? "" }).mapValues(\.count), ["Python": 2, "Go": 2], rec.err)
+
+        // The flag is repeatable in the schema the model planner is given (StageTool reads it from here).
+        let help = try Spawn.run("gh-search", ["--experimental-dump-help"])
+        let args = try XCTUnwrap(((JSONSerialization.jsonObject(with: help.stdout) as? [String: Any])?["command"] as? [String: Any])?["arguments"] as? [[String: Any]])
+        let language = try XCTUnwrap(args.first { (($0["names"] as? [[String: Any]]) ?? []).contains { $0["name"] as? String == "language" } })
+        XCTAssertEqual(language["isRepeating"] as? Bool, true)
+    }
+
     func testRejectedQueryIsDeadLetteredOrUsageError() throws {
         let r = try search([], stdin: "{\"query\":\"stars:>>x\"}\n")
         XCTAssertEqual(r.status, 0, r.err)

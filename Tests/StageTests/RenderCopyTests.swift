@@ -35,10 +35,10 @@ final class RenderCopyTests: XCTestCase {
     }()
 
     static let rosa =
-        #"{"kind":"person","id":15723482,"login":"rosa-haddad","signals":{"commits_90d":19,"last_commit_at":"2026-11-08T17:27:43Z","maintainer_of":["prismcircuit-oss/sharp-lens"],"recent_commit_titles":["Update CI workflow"],"primary_language":"C","topics":["networking"],"repo":"prismcircuit-oss/sharp-lens","repo_language":"C"},"name":"Rosa Haddad","company":"@pinetidal","bio":null,"followers":10,"best_email":"rosa.haddad@icloud.com","score":0.61,"crm":{"owner":"ana","tags":["a",1]}}"#
+        #"{"kind":"person","id":15723482,"login":"rosa-haddad","signals":{"window_days":90,"window_start":"2026-08-22T00:00:00Z","commits_in_window":19,"commits_90d":19,"last_commit_at":"2026-11-08T17:27:43Z","maintainer_of":["prismcircuit-oss/sharp-lens"],"recent_commit_titles":["Update CI workflow"],"repos":[{"repo":"prismcircuit-oss/sharp-lens","commits_in_window":19,"last_commit_at":"2026-11-08T17:27:43Z","language":"C","commit_titles":["Update CI workflow"]}],"primary_language":"C","topics":["networking"],"repo":"prismcircuit-oss/sharp-lens","repo_language":"C","repo_commits_in_window":19,"repo_last_commit_at":"2026-11-08T17:27:43Z","repo_commit_title":"Update CI workflow"},"name":"Rosa Haddad","company":"@pinetidal","bio":null,"followers":10,"best_email":"rosa.haddad@icloud.com","score":0.61,"crm":{"owner":"ana","tags":["a",1]}}"#
 
     static func lead(_ id: Int, name: String = "Ada Lovelace", extra: String = "") -> String {
-        #"{"kind":"person","id":\#(id),"login":"user\#(id)","name":"\#(name)","signals":{"commits_90d":\#(id % 50),"primary_language":"Go","topics":["cli"]}\#(extra)}"#
+        #"{"kind":"person","id":\#(id),"login":"user\#(id)","name":"\#(name)","signals":{"commits_in_window":\#(id % 50),"primary_language":"Go","topics":["cli"]}\#(extra)}"#
     }
 
     private func run(_ args: [String], _ input: String, env: [String: String] = [:], example: Bool = true) throws -> SpawnResult {
@@ -237,7 +237,7 @@ final class RenderCopyTests: XCTestCase {
             XCTAssertTrue((prompt[1]["content"] as! String).contains(o["login"] as! String))
         }
         let rosaOut = try XCTUnwrap((out[0]["copy"] as? [String: Any])?["llm"] as? [String: Any])["output"] as! String
-        XCTAssertTrue(rosaOut.contains("19 commits") && rosaOut.contains("prismcircuit-oss/sharp-lens"), rosaOut)
+        XCTAssertTrue(rosaOut.contains("19 commits to prismcircuit-oss/sharp-lens in the last 90 days"), rosaOut)
         XCTAssertFalse(rosaOut.contains("Rosa"), "the line follows the template's greeting, so it does not repeat the name")
         let injectedBody = (out[1]["copy"] as! [String: Any])["body"] as! String
         XCTAssertTrue(injectedBody.contains("{{ campaign.unsubscribe_url }} {% if x %}"), injectedBody)

@@ -83,13 +83,16 @@ final class ReportTests: XCTestCase {
         env["CMO_RUNS_DIR"] = dir + "/runs"
         let goal = "Find 15 Python maintainers active in the last 90 days, queue them in Instantly campaign \(env["CMO_SANDBOX_INSTANTLY_CAMPAIGN"] ?? ""), "
             + "add them to Attio list \(env["CMO_SANDBOX_ATTIO_LIST"] ?? ""), export a CSV"
-        let r = try Spawn.run("cmo-plan", ["run", "--yes", "--name", "report", "--config", CMOPlanTests.campaign, "--now", Self.now, goal], environment: env)
+        let r = try Spawn.run("cmo-plan", ["run", "--yes", "--widen", "--name", "report", "--config", CMOPlanTests.campaign, "--now", Self.now, goal], environment: env)
         XCTAssertEqual(r.status, 0, r.err)
         let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
         let run = dir + "/runs/" + (try XCTUnwrap(runs.first))
         XCTAssertTrue(r.err.contains("report: \(run)/report.html"), r.err)
         let html = try String(contentsOfFile: run + "/report.html", encoding: .utf8)
         XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/report.json"))
+        // Titled short from the job; the goal, with its ids, in full under the title.
+        XCTAssertTrue(html.contains("<h1>15 Python leads, last 90 days</h1>"), html)
+        XCTAssertTrue(html.contains("id=\"goal\">\(goal)</p>"), html)
 
         // What the funnel must say, counted here from the run's own files.
         let state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/state.json"))) as? [String: Any])

@@ -124,10 +124,11 @@ final class SendInstantlyTests: XCTestCase {
         let id0 = (out[0]["instantly"] as? [String: Any])?["lead_id"] as? String
         XCTAssertEqual(id0, first["id"] as? String)
 
+        // Another run (another job): every lead is already in the campaign, said so, not "queued".
         let again = try send(s, ["--campaign", campaign, "--daily-new-leads", "1000"], input: input, state: state)
         XCTAssertEqual(again.status, 0, again.err)
-        XCTAssertEqual(try Self.statuses(again), ["queued": 30, "duplicate": 1])
-        XCTAssertTrue(try Self.objects(again).dropLast().allSatisfy { ($0["instantly"] as? [String: Any])?["already"] as? Bool == true })
+        XCTAssertEqual(try Self.statuses(again), ["already_queued": 30, "duplicate": 1])
+        XCTAssertTrue(try Self.objects(again).dropLast().allSatisfy { ($0["instantly"] as? [String: Any])?["reason"] as? String == "queued_earlier" })
         XCTAssertEqual(try leadsAddRequests(s), 1, "a re-run sends nothing")
         XCTAssertEqual(try Self.campaignLeads(s, campaign).count, 30)
     }
@@ -187,6 +188,66 @@ final class SendInstantlyTests: XCTestCase {
         XCTAssertEqual(try Self.campaignLeads(s, campaign).count, 6)
     }
 
+    /// The JSON summary line of a run (`--log-format json`).
+    static func summary(_ r: SpawnResult) throws -> [String: Any] {
+        let line = try XCTUnwrap(r.err.split(separator: "\n").last { $0.contains(#""event":"summary""#) }, r.err)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    func testARerunKeepsTheDeferredDaysAndSaysWhatIsAlreadyThere() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let campaign = try Self.campaign(s, status: 1)
+        let state = Spawn.tempDirectory()
+        let day1 = ["--campaign", campaign, "--daily-new-leads", "3", "--now", "2026-12-01T10:00:00Z", "--log-format", "json"]
+        let first = try send(s, day1, input: Self.leads(5), state: state, env: ["CMO_JOB_ID": "job-1"])
+        XCTAssertEqual(try Self.statuses(first), ["queued": 3, "deferred": 2], first.err)
+        let sum1 = try Self.summary(first)
+        XCTAssertEqual(sum1["written"] as? Int, 3)
+        XCTAssertEqual(sum1["already"] as? Int, 0)
+        XCTAssertEqual(sum1["deferred"] as? Int, 2)
+        XCTAssertEqual((try Self.objects(first)[0]["instantly"] as? [String: Any])?["queued_on"] as? String, "2026-12-01")
+
+        // The same job again, the same day (a resume): nothing written, the deferred keep their day.
+        let same = try send(s, day1, input: Self.leads(5), state: state, env: ["CMO_JOB_ID": "job-1"])
+        XCTAssertEqual(try Self.statuses(same), ["queued": 3, "deferred": 2], same.err)
+        let sameResults = try Self.objects(same).compactMap { $0["instantly"] as? [String: Any] }
+        XCTAssertTrue(sameResults.allSatisfy { $0["already"] as? Bool == true }, "\(sameResults)")
+        XCTAssertEqual(sameResults.filter { $0["status"] as? String == "deferred" }.compactMap { $0["eligible_on"] as? String }, ["2026-12-02", "2026-12-02"])
+        let sum2 = try Self.summary(same)
+        XCTAssertEqual(sum2["written"] as? Int, 0)
+        XCTAssertEqual(sum2["already"] as? Int, 3)
+        XCTAssertEqual(sum2["leads"] as? [String: Int], ["queued": 0, "queued_before": 3, "already_in_campaign": 0, "deferred": 0, "deferred_kept": 2])
+
+        // Another job, the same goal and three more: the first three are already in the campaign (by job-1,
+        // on its day), the two deferred keep Dec 2, the new ones fill Dec 2 then Dec 3.
+        let other = try send(s, day1, input: Self.leads(5) + Self.leads(3, from: 10), state: state, env: ["CMO_JOB_ID": "job-2"])
+        XCTAssertEqual(try Self.statuses(other), ["already_queued": 3, "deferred": 5], other.err)
+        let results = try Self.objects(other).compactMap { $0["instantly"] as? [String: Any] }
+        XCTAssertEqual(results[0]["reason"] as? String, "queued_earlier")
+        XCTAssertEqual(results[0]["queued_by"] as? String, "job-1")
+        XCTAssertEqual(results[0]["queued_on"] as? String, "2026-12-01")
+        XCTAssertEqual(results.compactMap { $0["eligible_on"] as? String }, ["2026-12-02", "2026-12-02", "2026-12-02", "2026-12-03", "2026-12-03"])
+        let sum3 = try Self.summary(other)
+        XCTAssertEqual(sum3["written"] as? Int, 0)
+        XCTAssertEqual(sum3["already"] as? Int, 3)
+        XCTAssertEqual(sum3["deferred"] as? Int, 5)
+        XCTAssertTrue(other.err.contains("3 already in the campaign before this job"), other.err)
+        XCTAssertEqual(try Self.campaignLeads(s, campaign).count, 3)
+
+        // A lead Instantly holds that no run of cmo wrote: already there, not queued, not a duplicate.
+        let outside = Self.leads(1, from: 30)[0]
+        _ = try Self.instantly(s, "POST", "/api/v2/leads/add", body: ["campaign_id": campaign, "leads": [["email": outside["best_email"]!]]])
+        let found = try send(s, ["--campaign", campaign, "--daily-new-leads", "100"], input: [outside], state: state)
+        let r = try XCTUnwrap(try Self.objects(found).first?["instantly"] as? [String: Any], found.err)
+        XCTAssertEqual(r["status"] as? String, "already_queued", "\(r)")
+        XCTAssertEqual(r["reason"] as? String, "in_campaign")
+        XCTAssertEqual(try Self.campaignLeads(s, campaign).count, 4)
+        // And a re-run says the same of it (the ledger remembers it was not cmo's).
+        let foundAgain = try send(s, ["--campaign", campaign, "--daily-new-leads", "100"], input: [outside], state: state)
+        XCTAssertEqual((try Self.objects(foundAgain).first?["instantly"] as? [String: Any])?["reason"] as? String, "in_campaign")
+    }
+
     func testACrashBetweenRequestAndRecordLeavesNoDuplicateAndNoGap() throws {
         for point in ["before-send", "after-send", "after-record"] {
             let s = try sandbox()
@@ -194,9 +255,10 @@ final class SendInstantlyTests: XCTestCase {
             let campaign = try Self.campaign(s, status: 1)
             let state = Spawn.tempDirectory()
             let args = ["--campaign", campaign, "--daily-new-leads", "1000", "--batch-size", "10"]
-            let crashed = try send(s, args, input: Self.leads(35), state: state, env: ["CMO_CRASH_AT": "\(point):2"])
+            // The same job (as cmo-plan resumes it): what the killed run queued is this job's.
+            let crashed = try send(s, args, input: Self.leads(35), state: state, env: ["CMO_CRASH_AT": "\(point):2", "CMO_JOB_ID": "job-c"])
             XCTAssertNotEqual(crashed.status, 0, "\(point): the hook kills the process")
-            let rerun = try send(s, args, input: Self.leads(35), state: state)
+            let rerun = try send(s, args, input: Self.leads(35), state: state, env: ["CMO_JOB_ID": "job-c"])
             XCTAssertEqual(rerun.status, 0, rerun.err)
             XCTAssertEqual(try Self.statuses(rerun), ["queued": 35], "\(point): \(rerun.out)")
             let stored = try Self.campaignLeads(s, campaign).compactMap { $0["email"] as? String }
@@ -335,9 +397,10 @@ final class SendInstantlyTests: XCTestCase {
         let stored = try Self.campaignLeads(s, campaign).compactMap { $0["email"] as? String }
         XCTAssertEqual(stored.count, 120)
         XCTAssertEqual(Set(stored).count, 120)
-        // A lead the other run was writing comes out deferred (in_progress); a re-run settles it.
+        // A lead the other run was writing comes out deferred (in_progress); a re-run settles it: all are
+        // in the campaign already, by the two runs before it.
         let rerun = try send(s, ["--campaign", campaign, "--daily-new-leads", "1000"], input: Self.leads(120), state: state)
-        XCTAssertEqual(try Self.statuses(rerun), ["queued": 120], rerun.err)
+        XCTAssertEqual(try Self.statuses(rerun), ["already_queued": 120], rerun.err)
         XCTAssertEqual(try Self.campaignLeads(s, campaign).count, 120)
     }
 
@@ -350,9 +413,11 @@ final class SendInstantlyTests: XCTestCase {
         try Self.ndjson(Self.leads(50)).write(to: URL(fileURLWithPath: input))
         var env = s.environment
         env["CMO_STATE_DIR"] = state
+        env["CMO_JOB_ID"] = "job-h"
         let head = try Spawn.shell("send-instantly --campaign \(campaign) --daily-new-leads 1000 --batch-size 10 < \(input) | head -1", environment: env)
         XCTAssertEqual(head.lines.count, 1)
-        let rest = try send(s, ["--campaign", campaign, "--daily-new-leads", "1000", "--batch-size", "10"], input: Self.leads(50), state: state)
+        let rest = try send(
+            s, ["--campaign", campaign, "--daily-new-leads", "1000", "--batch-size", "10"], input: Self.leads(50), state: state, env: ["CMO_JOB_ID": "job-h"])
         XCTAssertEqual(rest.status, 0, rest.err)
         XCTAssertEqual(try Self.statuses(rest), ["queued": 50])
         let stored = try Self.campaignLeads(s, campaign).compactMap { $0["email"] as? String }

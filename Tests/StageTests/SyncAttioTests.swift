@@ -70,7 +70,70 @@ final class SyncAttioTests: XCTestCase {
 
     let list = ["--list", "outbound_developers", "--job", "job-1"]
 
+    /// The notes Attio holds for a person, as text.
+    func notes(_ s: SandboxLauncher, record: String) throws -> [String] {
+        let data = try XCTUnwrap(try get(s, "/v2/notes?parent_object=people&parent_record_id=\(record)")["data"] as? [[String: Any]])
+        return data.compactMap { $0["content_plaintext"] as? String }
+    }
+
     // MARK: - Tests
+
+    func testTheNoteSaysWhatHappenedToTheLeadInInstantly() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        let state = Spawn.tempDirectory()
+        var input = Self.leads(5)
+        func instantly(_ i: Int, _ fields: [String: Any]) {
+            input[i]["instantly"] = fields.merging(["campaign_id": "camp-1", "lead_id": "lead-\(i)"]) { a, _ in a }
+        }
+        instantly(0, ["status": "queued", "queued_on": "2026-12-01"])
+        instantly(1, ["status": "deferred", "reason": "daily_cap", "eligible_on": "2026-12-03"])
+        instantly(2, ["status": "already_queued", "reason": "queued_earlier", "queued_by": "job-0", "queued_on": "2026-11-28"])
+        instantly(3, ["status": "already_queued", "reason": "in_campaign"])
+        // An earlier job queued and noted dev4.
+        var earlier = input[4]
+        earlier["instantly"] = ["status": "queued", "campaign_id": "camp-1", "lead_id": "lead-4", "queued_on": "2026-11-28"]
+        let job0 = try sync(s, ["--list", "outbound_developers", "--job", "job-0"], input: [earlier], state: state)
+        XCTAssertEqual(job0.status, 0, job0.err)
+        instantly(4, ["status": "already_queued", "reason": "queued_earlier", "queued_by": "job-0", "queued_on": "2026-11-28"])
+
+        let r = try sync(s, list + ["--log-format", "json"], input: input, state: state)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(try Self.statuses(r), ["synced": 5], r.err)
+        let results = try Self.results(r)
+        func noteOf(_ i: Int) throws -> [String] { try notes(s, record: try XCTUnwrap(results[i]["record_id"] as? String)) }
+        let texts = try (0..<4).map { try noteOf($0).first ?? "" }
+        XCTAssertTrue(texts[0].hasPrefix("Cold email queued in campaign camp-1 on 2026-12-01: subject \"tool0 and flaky CI\""), texts[0])
+        XCTAssertTrue(texts[1].hasPrefix("Cold email scheduled for 2026-12-03 (daily cap) in campaign camp-1"), texts[1])
+        XCTAssertTrue(texts[2].hasPrefix("Already in campaign camp-1 since 2026-11-28: not scheduled again"), texts[2])
+        XCTAssertTrue(texts[3].hasPrefix("Already in campaign camp-1 before cmo wrote it"), texts[3])
+        // dev4: job-0's note stands, no second one; nothing says "scheduled" for a lead that was not.
+        let four = try noteOf(4)
+        XCTAssertEqual(four.count, 1, "\(four)")
+        XCTAssertTrue(four[0].hasPrefix("Cold email queued in campaign camp-1 on 2026-11-28"), four[0])
+        XCTAssertNotNil(results[4]["note"])
+        XCTAssertEqual(results[4]["note_id"] as? String != nil, true)
+        for i in [0, 2, 3] { XCTAssertFalse(texts[i].contains("scheduled for"), texts[i]) }
+        XCTAssertEqual(try attio(s)["notes"] as? Int, 5)
+
+        // The summary says what was new and what was there: dev4 was asserted and listed by job-0.
+        let line = try XCTUnwrap(r.err.split(separator: "\n").last { $0.contains(#""event":"summary""#) })
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(summary["people"] as? [String: Int], ["created": 4, "reasserted": 1, "already": 0])
+        XCTAssertEqual(summary["entries"] as? [String: Int], ["added": 4, "reasserted": 1, "already": 0])
+        XCTAssertEqual(summary["notes"] as? [String: Int], ["written": 4, "already": 0, "skipped": 1])
+        XCTAssertEqual(summary["written"] as? Int, 5)
+        XCTAssertEqual(summary["already"] as? Int, 0)
+        // The same job again: all already there, nothing written.
+        let again = try sync(s, list + ["--log-format", "json"], input: input, state: state)
+        let line2 = try XCTUnwrap(again.err.split(separator: "\n").last { $0.contains(#""event":"summary""#) })
+        let summary2 = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line2.utf8)) as? [String: Any])
+        XCTAssertEqual(summary2["people"] as? [String: Int], ["created": 0, "reasserted": 0, "already": 5])
+        XCTAssertEqual(summary2["notes"] as? [String: Int], ["written": 0, "already": 4, "skipped": 1])
+        XCTAssertEqual(summary2["written"] as? Int, 0)
+        XCTAssertEqual(summary2["already"] as? Int, 5)
+        XCTAssertEqual(try attio(s)["notes"] as? Int, 5)
+    }
 
     func testHappyPathThenARerunWritesNothing() throws {
         let s = try sandbox()

@@ -17,19 +17,23 @@ struct CMOPlan: ParsableCommand {
             cmo-plan parse "Find ~2k Python maintainers active in the last 90 days, queue them in Instantly campaign C, \
             add them to Attio list L, export a CSV" prints the job; plan prints the stages, caps, expected requests and \
             side effects; run runs it: discovery (gh-search → gh-people → gh-enrich → mx-check → score-icp → render-copy, \
-            widened step by step while fewer leads pass than the target), then one approval, then send-instantly → \
+            widened past the goal only with consent (--widen, or the person's answer), else finishing short and saying \
+            by how much), then one approval, then send-instantly → \
             sync-attio → sync-linear (the run's dead letters) → export-csv. Each stage's output is kept in \
             runs/<job_id>/artifacts, the state in runs/<job_id>/state.json after every step; resume continues a run \
             that was killed without redoing finished steps (the writers' ledger makes every write happen once).
 
             EXIT STATUS
-              0 done (a shortfall is said), or stopped at the approval gate (status awaiting_approval); 64 bad flags \
-            or a goal with nothing to do; 65 no lead rendered; 75 the job is running in another process, or a stage \
-            was rate-limited (resume later); 78 bad config or job file; otherwise the failing stage's status.
+              0 done (a shortfall is said), stopped at the approval gate or a widening question (status \
+            awaiting_approval), or the day's part done with leads deferred by the daily cap (status waiting: the worker \
+            sends them on their days); 64 bad flags, or a goal it cannot read (the words it could not place are said); 65 no lead rendered; 74 a run file cannot be written (disk full); 75 the job is running in another process, or a stage \
+            was rate-limited (resume later); 78 bad config or job file, or a setting a stage refuses before the first \
+            request (a missing key, an unknown campaign, a template variable that names nothing); otherwise the failing \
+            stage's status.
             """,
         version: CMOVersion.string,
         subcommands: [Parse.self, PlanCommand.self, Run.self, Submit.self, Worker.self, List.self, Status.self, Logs.self, Pause.self,
-                      Resume.self, Cancel.self, Approve.self, Chat.self, Report.self]
+                      Resume.self, Cancel.self, Approve.self, Widen.self, Chat.self, Report.self]
     )
 }
 
@@ -44,25 +48,29 @@ struct GoalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The model of --parser model (default CMO_PARSER_MODEL).", valueName: "name"))
     var parserModel: String?
 
-    /// The goal (nil for a job file), the job, the words not understood, who read it, and why the rule
-    /// parser took over from the model, if it did (said on stderr).
+    /// The goal (nil for a job file), the job, the words not understood (harmless ones: a goal with others
+    /// is refused), who read it, why the rule parser took over from the model, if it did, and what the reader
+    /// assumed (said on stderr).
     struct Resolved {
         var goal: String?
         var job: Job
         var unknown: [String]
         var parser = "rule"
         var fallback: String?
+        var notes: [String] = []
 
-        /// Why the rule parser took over, and the words left out, on stderr.
+        /// Why the rule parser took over, the words left out, and what was assumed, on stderr.
         func say() {
             var lines: [String] = []
             if let f = fallback { lines.append(f) }
             if !unknown.isEmpty { lines.append("not understood, left out: \(unknown.joined(separator: " "))") }
-            for l in lines { FileHandle.standardError.write(Data("cmo-plan: \(l)\n".utf8)) }
+            for l in lines + notes { FileHandle.standardError.write(Data("cmo-plan: \(l)\n".utf8)) }
         }
     }
 
-    func resolve(config: String?) throws -> Resolved {
+    /// The job the goal or job file asks for. A goal that cannot be read whole is refused (exit 64) with the
+    /// words that could not be placed; `now` is what "this quarter" counts back from.
+    func resolve(config: String?, now: Date = Date()) throws -> Resolved {
         if let path = job {
             guard goal.isEmpty else { throw StageFailure(.usage, "give a goal or --job FILE, not both") }
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw StageFailure(.config, "cannot read the job file '\(path)'") }
@@ -75,13 +83,20 @@ struct GoalOptions: ParsableArguments {
         let text = goal.joined(separator: " ").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw StageFailure(.usage, "no goal: give one in plain words, or --job FILE") }
         var r: Resolved
+        let parsed: GoalParse
         if let model = try model() {
-            let m = ModelGoalParser(chat: try ChatClient.make(model: model, config: config)).parse(text)
-            r = Resolved(goal: text, job: m.parse.job, unknown: m.parse.unknown, parser: m.parser, fallback: m.fallback)
+            let m = try ModelGoalParser.make(model: model, config: config).parse(text, now: now)
+            parsed = m.parse
+            r = Resolved(goal: text, job: parsed.job, unknown: parsed.unknown, parser: m.parser, fallback: m.fallback)
         } else {
-            let parsed = GoalParser.parse(text)
+            parsed = GoalParser.parse(text, now: now)
             r = Resolved(goal: text, job: parsed.job, unknown: parsed.unknown)
         }
+        if let why = parsed.refusal {
+            if let f = r.fallback { FileHandle.standardError.write(Data("cmo-plan: \(f)\n".utf8)) }
+            throw StageFailure(.usage, "cannot read the goal: \(why); say it another way or use --job FILE")
+        }
+        r.notes = parsed.notes
         if dryRun { r.job.dryRun = true }
         return r
     }
@@ -127,6 +142,8 @@ struct RunFlags: ParsableArguments {
     var runs: URL {
         URL(fileURLWithPath: runsDir ?? environment("CMO_RUNS_DIR") ?? "runs")
     }
+    /// The time a goal's "this quarter" or "since March" counts from: `--now`, else the clock.
+    var clock: Date { now.flatMap(Timestamp.parse).map { Date(timeIntervalSince1970: $0) } ?? Date() }
     var configPath: String? {
         guard let c = config ?? environment("CMO_CONFIG") else { return nil }
         return URL(fileURLWithPath: c).standardizedFileURL.path
@@ -135,6 +152,8 @@ struct RunFlags: ParsableArguments {
 
 struct ExecFlags: ParsableArguments {
     @Flag(help: "Approve the side effects without asking (cron).") var yes = false
+    @Flag(help: "Let the job widen past the goal (an older window, a lower star floor, any topic) when fewer leads pass than the target; without it a person is asked (at the terminal, or by the gate: `cmo-plan widen`), and under --yes the job finishes short and says by how much.")
+    var widen = false
     @Flag(name: .shortAndLong, help: "Print nothing but warnings and failures.") var quiet = false
     @Option(help: ArgumentHelp("Events on stderr as 'text' or 'json'.", valueName: "format")) var logFormat: String?
     @Option(help: ArgumentHelp("Stop with 65 before anything is written when a stage dead-lettered more than this percentage of what it read (default: the job's, else 20).", valueName: "percent"))
@@ -166,6 +185,43 @@ struct ExecFlags: ParsableArguments {
             o.stageOverrides[name] = String(s[s.index(after: eq)...])
         }
         return o
+    }
+}
+
+/// Settings a person corrects when resuming a job: the config, the campaign, list or team of a writer
+/// that has not run yet (checked again before anything is searched or written).
+struct Corrections: ParsableArguments {
+    @Option(help: ArgumentHelp("Write to this Instantly campaign instead (id or name), if send-instantly has not run yet.", valueName: "id"))
+    var campaign: String?
+    @Option(help: ArgumentHelp("Write to this Attio list instead, if sync-attio has not run yet.", valueName: "id")) var list: String?
+    @Option(help: ArgumentHelp("File in this Linear team instead, if sync-linear has not run yet.", valueName: "id")) var team: String?
+
+    /// Applies the corrections (and a new --config, and --widen) to the state; true when something changed.
+    static func apply(_ corrections: Corrections?, to state: inout RunState, config: String?, widen: Bool) throws -> Bool {
+        let (campaign, list, team) = (corrections?.campaign, corrections?.list, corrections?.team)
+        var changed = false
+        if let c = config, c != state.config {
+            guard FileManager.default.isReadableFile(atPath: c) else { throw StageFailure(.config, "cannot read the config '\(c)'") }
+            state.config = c
+            changed = true
+        }
+        if widen && state.job.widen != true {
+            state.job.widen = true
+            changed = true
+        }
+        for (stage, option, value) in [(StageRegistry.sendInstantly.name, "campaign", campaign), (StageRegistry.syncAttio.name, "list", list),
+                                       (StageRegistry.syncLinear.name, "team", team)] {
+            guard let value else { continue }
+            guard !value.hasPrefix("-"), !value.isEmpty, value.count <= 200, !value.contains(where: { $0.isNewline || $0.asciiValue.map { $0 < 32 } == true }) else {
+                throw StageFailure(.usage, "--\(option) '\(value)' is not an id or a name")
+            }
+            guard state.plan.stages.contains(where: { $0.stage == stage }) else { throw StageFailure(.usage, "job \(state.jobID) has no \(stage) step to correct") }
+            guard state.lastDone(stage) == nil else { throw StageFailure(.usage, "\(stage) has already run for job \(state.jobID): its \(option) cannot change now") }
+            state.retarget(stage, to: value)
+            changed = true
+        }
+        if changed && state.status == .failed { state.status = .paused }
+        return changed
     }
 }
 
@@ -204,7 +260,7 @@ func printPlan(_ plan: Plan, job: Job, end: String = "") {
 /// A new job's run directory and first state (planned), from a goal or a job file: what `run`, `submit` and
 /// the chat start from.
 func createJob(goal: GoalOptions, flags: RunFlags, exec: ExecFlags, id: String, output: String?) throws -> (RunDirectory, RunState, GoalOptions.Resolved) {
-    let r = try goal.resolve(config: flags.configPath)
+    let r = try goal.resolve(config: flags.configPath, now: flags.clock)
     return try createJob(r, dryRun: goal.dryRun, flags: flags, exec: exec, id: id, output: output)
 }
 
@@ -219,6 +275,7 @@ func createJob(_ r: GoalOptions.Resolved, dryRun: Bool, flags: RunFlags, exec: E
     try dir.create()
     var job = r.job
     if output != nil { job.export = true }  // -o FILE asks for the CSV
+    if exec.widen { job.widen = true }
     let plan = try makePlan(job, flags: flags, jobID: id, dryRun: dryRun)
     let now = Timestamp.string()
     var state = RunState(jobID: id, goal: r.goal, job: job, plan: plan, createdAt: now, updatedAt: now)
@@ -279,7 +336,7 @@ extension CMOPlan {
         @Flag(help: "Print the plan as JSON.") var json = false
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                let r = try goal.resolve(config: flags.configPath)
+                let r = try goal.resolve(config: flags.configPath, now: flags.clock)
                 let plan = try makePlan(r.job, flags: flags, jobID: "<job_id>", dryRun: goal.dryRun)
                 if json { print(try encode(plan)) } else { printPlan(plan, job: r.job) }
                 r.say()
@@ -316,7 +373,6 @@ extension CMOPlan {
                     printPlan(state.plan, job: state.job, end: "\n")
                 }
                 runner.event(.planned, "planned \(state.plan.stages.count) stages\(state.plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
-                if let status = try runner.preflight() { return status }
                 return try runner.run()
             }
         }
@@ -331,16 +387,25 @@ extension CMOPlan {
         @Argument(help: "The job id.") var jobID: String
         @OptionGroup var flags: RunFlags
         @OptionGroup var exec: ExecFlags
+        @OptionGroup var corrections: Corrections
         func run() throws {
-            try CommandBase.run("cmo-plan") { try Self.continueJob(jobID, flags: flags, exec: exec, approveBy: nil) }
+            try CommandBase.run("cmo-plan") { try Self.continueJob(jobID, flags: flags, exec: exec, approveBy: nil, corrections: corrections) }
         }
 
-        static func continueJob(_ id: String, flags: RunFlags, exec: ExecFlags, approveBy: String?) throws -> ExitStatus {
+        static func continueJob(_ id: String, flags: RunFlags, exec: ExecFlags, approveBy: String?, widenBy: String? = nil,
+                                corrections: Corrections? = nil) throws -> ExitStatus {
             let inWorker = environment("CMO_WORKER_PID").flatMap { Int32($0) }
             if let parent = inWorker, !dieWithParent(parent) { throw StageFailure(.tempFail, "the worker that started this job is gone") }
             let (dir, queued) = inWorker != nil ? (RunDirectory(runs: flags.runs, jobID: id), nil) : try locate(id, flags: flags)
             guard dir.exists else { throw StageFailure(.usage, "no job \(id) in \(flags.runs.path)") }
             var state = try dir.load()
+            // Settings corrected by the person (a worker resumes with the ones it queued: the state's win).
+            if inWorker == nil, corrections != nil || flags.configPath != nil || exec.widen {
+                let lock = try CMOPlan.settledLock(dir, id)
+                defer { lock.release() }
+                state = try dir.load()
+                if try Corrections.apply(corrections, to: &state, config: flags.configPath, widen: exec.widen) { try dir.save(state) }
+            }
             if state.status == .done && approveBy == nil {
                 FileHandle.standardError.write(Data("cmo-plan: job \(id) is done\n\(state.summary ?? "")\n".utf8))
                 return .ok
@@ -348,26 +413,51 @@ extension CMOPlan {
             if inWorker == nil { JobControl.clear(dir) }  // a person said go on
             if let q = queued, q.status != .running || !ProcessLiveness.isRunning(q.workerPID ?? 0, started: q.workerStarted) {
                 // A queued job goes back to its worker, with the approval if this is one.
-                guard case .held(let lock) = dir.lock() else { throw StageFailure(.tempFail, "job \(id) is running in another process") }
+                let lock = try CMOPlan.settledLock(dir, id)
                 defer { lock.release() }
-                if let who = approveBy {
+                if approveBy != nil || widenBy != nil {
                     let r = Runner(dir: dir, state: state, options: .init())
-                    r.approve(by: who)
+                    if let who = approveBy { r.approve(by: who) }
+                    if let who = widenBy { r.consentToWiden(by: who) }
                     state = r.currentState
                 }
                 if state.status == .paused || state.status == .cancelled || state.status == .failed || state.status == .awaitingApproval { state.status = .waiting }
                 state.pauseReason = nil
                 try dir.save(state)
                 let queue = try SQLiteJobQueue.open()
-                try queue.update(id, status: .queued, message: approveBy.map { "approved by \($0)" } ?? "resumed by \(NSUserName())")
-                Runner.appendEvent(dir: dir, jobID: id, .resumed, approveBy.map { "approved by \($0); queued for the worker" } ?? "resumed by \(NSUserName()); queued for the worker")
+                let why = approveBy.map { "approved by \($0)" } ?? widenBy.map { "widening agreed by \($0)" } ?? "resumed by \(NSUserName())"
+                try queue.update(id, status: .queued, message: why)
+                Runner.appendEvent(dir: dir, jobID: id, .resumed, why + "; queued for the worker")
                 say("job \(id) queued again" + (QueueWorker.alive(queue) ? "; the worker continues it" : "; no worker is running: start one with `cmo-plan worker`"))
                 return .ok
             }
-            let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath ?? state.config, state: state))
+            let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: state.config, state: state))
             if let who = approveBy { runner.approve(by: who) }
+            if let who = widenBy { runner.consentToWiden(by: who) }
             runner.event(.resumed, "resuming job \(id) at step \((state.steps.firstIndex { $0.status != .done } ?? state.steps.count) + 1)")
             return try runner.run()
+        }
+    }
+
+    /// The job's lock, waited for a few seconds: a job that has just stopped (at the gate, paused) lets it
+    /// go within moments; one still running after that is another process's (75).
+    static func settledLock(_ dir: RunDirectory, _ id: String) throws -> FileLock {
+        let deadline = Date().addingTimeInterval(5)
+        while true {
+            if case .held(let lock) = dir.lock() { return lock }
+            guard Date() < deadline else { throw StageFailure(.tempFail, "job \(id) is running in another process") }
+            usleep(50_000)
+        }
+    }
+
+    struct Widen: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Agree to the widening past the goal a job stopped to ask about, and continue it (it asks again before anything is written).")
+        @Argument(help: "The job id.") var jobID: String
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var exec: ExecFlags
+        func run() throws {
+            try CommandBase.run("cmo-plan") { try Resume.continueJob(jobID, flags: flags, exec: exec, approveBy: nil, widenBy: "cmo-plan widen (\(NSUserName()))") }
         }
     }
 

@@ -94,23 +94,36 @@ struct ChatSession {
         case .goal(let text):
             do {
                 let g = try GoalOptions.parse((parser.map { ["--parser", $0] } ?? []) + ["--", text])
-                let r = try g.resolve(config: flags.configPath)
+                let r = try g.resolve(config: flags.configPath, now: flags.clock)
                 let plan = try makePlan(r.job, flags: flags, jobID: "<job_id>", dryRun: r.job.dryRun == true)
                 var text = "plan (\(plan.planner) planner): \(plan.target) leads, activity in the last \(plan.activeDays) days\n"
                 for (i, s) in plan.stages.enumerated() { text += "  \(i + 1). \(s.stage)\(s.irreversible ? "   [writes]" : "")\n" }
                 text += "side effects:\n" + (plan.sideEffects.isEmpty ? "  none\n" : plan.sideEffects.map { "  \($0.text)\n" }.joined())
                 if !r.unknown.isEmpty { text += "not understood, left out: \(r.unknown.joined(separator: " "))\n" }
-                text += "run it? yes approves these side effects; the job runs in the background"
+                text += "run it? yes runs the discovery in the background; nothing is written until you have seen the leads, their copy and the schedule, and said yes again"
                 out(text)
                 pending = (r, r.job.dryRun == true)
+            } catch let e as CMOError where e.exitStatus == .usage {
+                // A goal it cannot read is a question back, never a guess.
+                out("I cannot read that goal: \(e.description)\nwhat did you mean? say it another way, e.g. \"Find 200 Rust maintainers active in the last 60 days, export a CSV\"")
             } catch {
                 out("cannot plan that: \(error)")
             }
         case .yes:
-            guard let p = pending else { out("nothing to confirm; type a goal first"); break }
+            guard let p = pending else {
+                // A job waiting at the gate: this yes approves what it showed.
+                if let job, let (dir, _) = try? locate(job, flags: flags), let st = try? dir.load(), st.status == .awaitingApproval {
+                    _ = try CMOPlan.Resume.continueJob(job, flags: flags, exec: exec, approveBy: "the chat (\(NSUserName()))")
+                    _ = ensureWorker()
+                    out(st.proposal != nil ? "going on with the leads found, not widened; writing as shown" : "approved; writing as shown")
+                } else {
+                    out("nothing to confirm; type a goal first")
+                }
+                break
+            }
             pending = nil
             var e = exec
-            e.yes = true
+            e.yes = false
             let id = CMOPlan.Run.newID()
             do {
                 _ = try submit(p.resolved, dryRun: p.dryRun, flags: flags, exec: e, id: id, output: nil, quiet: true)
@@ -121,9 +134,20 @@ struct ChatSession {
             job = id
             if let (dir, _) = try? locate(id, flags: flags) { follower.follow(dir, fromEnd: false) }
             let started = ensureWorker()
-            out("job \(id) queued, approved by this chat\(started ? "; started a worker" : "; the running worker takes it")")
+            out("job \(id) queued\(started ? "; started a worker" : "; the running worker takes it"): discovery first; I will show what it found and ask before anything is written")
         case .no:
-            if pending != nil { pending = nil; out("dropped; nothing was queued") } else { out("ok") }
+            if pending != nil { pending = nil; out("dropped; nothing was queued") }
+            else if let job, let (dir, _) = try? locate(job, flags: flags), let st = try? dir.load(), st.status == .awaitingApproval {
+                out("not approved: nothing was written; job \(job) waits at the gate (yes to approve, cancel to drop it)")
+            } else { out("ok") }
+        case .widen:
+            guard let job, let (dir, _) = try? locate(job, flags: flags), let st = try? dir.load(), st.status == .awaitingApproval, st.proposal != nil else {
+                out("nothing to widen: a job asks before it goes past its goal, and none is asking now")
+                break
+            }
+            _ = try CMOPlan.Resume.continueJob(job, flags: flags, exec: exec, approveBy: nil, widenBy: "the chat (\(NSUserName()))")
+            _ = ensureWorker()
+            out("widening as proposed; I will ask again before anything is written")
         case .jobs:
             let queue = try SQLiteJobQueue.open()
             let rows = try queue.jobs(limit: 10)
@@ -162,6 +186,11 @@ struct ChatSession {
             follower.drain()
             let s = try dir.load()
             out("job \(job): \(s.status.rawValue)\(s.pauseReason.map { ": \($0)" } ?? "")")
+        case .filter(let f):
+            if state.status.isFinal { out("job \(job) is \(state.status.rawValue); nothing left to filter"); return }
+            try Amendment(filter: f, by: "chat").append(to: dir)
+            out("\(f.description): applied to what has not been written yet, at the job's next step")
+        case .notTracked(let what): out(ChatAnswers.notTracked(what))
         case .unknown(let t): out("I did not understand '\(TextCleaning.truncate(t, to: 80))'. \(ChatIntent.helpText)")
         default: break
         }
@@ -189,13 +218,16 @@ final class EventFollower: @unchecked Sendable {
     private var reader: EventLog.Reader?
     private var started = false
     private static let shown: Set<RunEvent.Name> = [
-        .stepDone, .widening, .approved, .awaitingApproval, .paused, .cancelled, .failed, .done, .waiting, .triage, .amended, .resumed, .warning,
+        .stepDone, .widening, .widenDeclined, .shortfall, .preflight, .approved, .awaitingApproval, .paused, .cancelled, .failed, .done, .waiting, .triage, .amended, .resumed, .warning,
         .requeued, .stepRestarted, .report,
     ]
+
+    private var directory: RunDirectory?
 
     func follow(_ d: RunDirectory, fromEnd: Bool) {
         lock.lock()
         reader = EventLog.Reader(d.eventsURL, fromEnd: fromEnd)
+        directory = d
         let start = !started
         started = true
         lock.unlock()
@@ -220,8 +252,13 @@ final class EventFollower: @unchecked Sendable {
         defer { lock.unlock() }
         guard reader != nil else { return }
         for e in reader!.poll() where Self.shown.contains(e.event) {
-            let message = e.message.replacingOccurrences(of: "\ncmo-plan: ", with: "\n").split(separator: "\n").prefix(6).joined(separator: "\n    ")
+            let gate = e.event == .awaitingApproval
+            let message = e.message.replacingOccurrences(of: "\ncmo-plan: ", with: "\n").split(separator: "\n").prefix(gate ? 24 : 6).joined(separator: "\n    ")
             FileHandle.standardOutput.write(Data("  · \(message)\n".utf8))
+            if gate, let dir = directory {
+                let asks = ((try? dir.load())?.proposal != nil)
+                FileHandle.standardOutput.write(Data((ChatAnswers.preview(dir: dir) + (asks ? "widen? (widen / yes: go on with these / no)\n" : "approve? (yes / no)\n")).utf8))
+            }
         }
     }
 }

@@ -63,26 +63,53 @@ extension CMOPlan {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The queued jobs, oldest first: status, next time, what was last said.")
+        static let configuration = CommandConfiguration(
+            abstract: "Every job, newest first: the queue's and those started with `run` (their run directories under --runs-dir): status, leads, what was last said.")
         @Option(help: ArgumentHelp("At most this many (the newest).", valueName: "n")) var limit: Int?
         @Flag(help: "One JSON object per job.") var json = false
+        @OptionGroup var flags: RunFlags
+
+        /// One line of the listing: a queued job, or a run directory the queue does not know.
+        struct Entry {
+            var id: String
+            var status: String
+            var created: Double
+            var rendered: Int
+            var target: Int
+            var message: String?
+            var notBefore: Double?
+            var starts: Int?
+            var source: String
+            var dir: String
+        }
+
         func run() throws {
             try CommandBase.run("cmo-plan") {
                 let queue = try SQLiteJobQueue.open()
-                for j in try queue.jobs(limit: limit) {
-                    let state = try? RunDirectory(runs: URL(fileURLWithPath: j.runsDir), jobID: j.id).load()
-                    let rendered = state.map { s in s.steps.last { $0.stage == "render-copy" && $0.status == .done }?.counts["out"] ?? 0 } ?? 0
-                    let target = state?.plan.target ?? 0
+                var entries: [Entry] = []
+                for j in try queue.jobs(limit: nil) {
+                    let dir = RunDirectory(runs: URL(fileURLWithPath: j.runsDir), jobID: j.id)
+                    let state = try? dir.load()
+                    entries.append(Entry(id: j.id, status: j.status.rawValue, created: j.createdAt, rendered: state.map(Self.rendered) ?? 0,
+                                         target: state?.plan.target ?? 0, message: j.message, notBefore: j.notBefore, starts: j.starts,
+                                         source: "queue", dir: dir.url.path))
+                }
+                entries += Self.runDirectories(flags.runs, except: Set(entries.map(\.id)))
+                entries.sort { ($0.created, $0.id) > ($1.created, $1.id) }
+                for e in entries.prefix(limit ?? .max) {
                     if json {
-                        var o: [String: Any] = ["id": j.id, "status": j.status.rawValue, "rendered": rendered, "target": target, "starts": j.starts]
-                        if let m = j.message { o["message"] = m }
-                        if let n = j.notBefore { o["not_before"] = Timestamp.string(Date(timeIntervalSince1970: n)) }
+                        var o: [String: Any] = ["id": e.id, "status": e.status, "rendered": e.rendered, "target": e.target, "source": e.source,
+                                                "dir": e.dir, "created_at": Timestamp.string(Date(timeIntervalSince1970: e.created))]
+                        if let n = e.starts { o["starts"] = n }
+                        if let m = e.message { o["message"] = m }
+                        if let n = e.notBefore { o["not_before"] = Timestamp.string(Date(timeIntervalSince1970: n)) }
                         print(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
                         continue
                     }
-                    var line = "\(j.id)  \(j.status.rawValue)  \(rendered)/\(target) leads"
-                    if let n = j.notBefore { line += "  until \(Timestamp.string(Date(timeIntervalSince1970: n)))" }
-                    if let m = j.message { line += "  \(TextCleaning.truncate(TextCleaning.oneLine(m), to: 120))" }
+                    var line = "\(e.id)  \(e.status)  \(e.rendered)/\(e.target) leads"
+                    if e.source == "run" { line += "  (run)" }
+                    if let n = e.notBefore { line += "  until \(Timestamp.string(Date(timeIntervalSince1970: n)))" }
+                    if let m = e.message { line += "  \(TextCleaning.truncate(TextCleaning.oneLine(m), to: 120))" }
                     print(line)
                 }
                 if !QueueWorker.alive(queue), try queue.jobs(limit: nil).contains(where: { $0.status == .queued || $0.status == .sleeping }) {
@@ -90,6 +117,31 @@ extension CMOPlan {
                 }
                 return .ok
             }
+        }
+
+        /// Leads rendered so far: the last finished render-copy's output.
+        static func rendered(_ s: RunState) -> Int { s.steps.last { $0.stage == "render-copy" && $0.status == .done }?.counts["out"] ?? 0 }
+
+        /// The jobs run with `cmo-plan run` (or `resume`): every folder of `runs` with a readable state.json
+        /// that the queue does not hold, with the status it says. A job marked running whose process is gone
+        /// is said to be so (`resume` continues it).
+        static func runDirectories(_ runs: URL, except: Set<String>) -> [Entry] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? []
+            var out: [Entry] = []
+            for name in names where !name.hasPrefix(".") && !except.contains(name) {
+                let dir = RunDirectory(runs: runs, jobID: name)
+                guard let s = try? dir.load() else { continue }
+                var status = s.status.rawValue
+                var message = s.waitReason ?? s.pauseReason ?? s.errors.last
+                if s.status == .running, let pid = s.runnerPID, !ProcessLiveness.isRunning(pid, started: s.runnerStarted) {
+                    status = "stopped"
+                    message = "it was running and its process (\(pid)) is gone: `cmo-plan resume \(s.jobID)` continues it"
+                }
+                let created = Timestamp.parse(s.createdAt) ?? Timestamp.parse(s.updatedAt) ?? 0
+                out.append(Entry(id: s.jobID, status: status, created: created, rendered: rendered(s), target: s.plan.target, message: message,
+                                 notBefore: s.retryAt.flatMap(Timestamp.parse), starts: nil, source: "run", dir: dir.url.path))
+            }
+            return out
         }
     }
 
@@ -141,7 +193,7 @@ extension CMOPlan {
 
 /// Queues a new job and returns its id.
 func submit(goal: GoalOptions, flags: RunFlags, exec: ExecFlags, id: String, output: String?) throws -> String {
-    let r = try goal.resolve(config: flags.configPath)
+    let r = try goal.resolve(config: flags.configPath, now: flags.clock)
     return try submit(r, dryRun: goal.dryRun, flags: flags, exec: exec, id: id, output: output)
 }
 

@@ -10,10 +10,11 @@ public final class GitHubPeople {
         let id: Int
         var login: String
         var commits = 0
+        /// Commits in the last 90 days (counted only when the window covers them).
+        var commits90 = 0
         var last = ""
-        var titles: [(date: String, title: String)] = []
-        /// Repository → this person's commits in it.
-        var repos: [(name: String, commits: Int)] = []
+        /// Per repository, in the order found: this person's commits in it during the window.
+        var repos: [RepoActivity] = []
         var maintainerOf: Set<String> = []
         /// Lower-cased address → newest evidence.
         var emails: [String: EmailEvidence] = [:]
@@ -21,6 +22,18 @@ public final class GitHubPeople {
             self.id = id
             self.login = login
         }
+    }
+
+    /// One person's commits to one repository in the window.
+    struct RepoActivity {
+        let name: String
+        let commits: Int
+        /// The newest of them (ISO 8601).
+        let last: String
+        /// Titles fit to quote as their own work (`CommitTitle`), newest first, distinct, at most 3.
+        let titles: [String]
+        /// The date of each quotable title, for the person's `recent_commit_titles` across repositories.
+        let titleDates: [String]
     }
 
     /// What the input repo record said about a repository: its stars, language and topics, and the
@@ -43,21 +56,30 @@ public final class GitHubPeople {
     }
 
     let window: String
+    /// The window's length in days (`signals.window_days`), when known.
+    let windowDays: Int?
+    /// The start of the last 90 days, when the window covers them (`signals.commits_90d`).
+    let last90: String?
     /// Authors kept per repository (nil: all).
     let topPerRepo: Int?
     /// Commits in the window a person needs to count as a maintainer (1: everyone).
     let minCommits: Int
     private var people: [Int: Person] = [:]
-    /// Lower-cased `owner/name` → the input repo record's facts; gives `signals.repo_stars`,
-    /// `signals.repo`, `signals.repo_language` and `signals.matched`.
+    /// Lower-cased `owner/name` → the input repo record's facts; gives each `signals.repos` entry's
+    /// stars and language, `signals.repo`, `signals.repo_stars`, `signals.repo_language` and `signals.matched`.
     public var repos: [String: RepoFacts] = [:]
     public private(set) var botsDropped = 0
     public private(set) var noreplyDropped = 0
     public private(set) var unlinkedCommits = 0
     private var qualified = 0
 
-    public init(since: Date, topPerRepo: Int?, minCommits: Int = 1) {
+    /// Commits since `since` count. With `windowDays` (the days from `since` to now) the records say
+    /// which window their counts cover (`window_days`, `window_start`), and `commits_90d` is written
+    /// when the window holds the last 90 days.
+    public init(since: Date, windowDays: Int? = nil, topPerRepo: Int?, minCommits: Int = 1) {
         window = GitHubTime.format(since)
+        self.windowDays = windowDays
+        last90 = windowDays.flatMap { $0 >= 90 ? GitHubTime.format(since.addingTimeInterval(Double($0 - 90) * 86400)) : nil }
         self.topPerRepo = topPerRepo
         self.minCommits = max(1, minCommits)
     }
@@ -91,7 +113,8 @@ public final class GitHubPeople {
         }
         let owner = history.fullName.split(separator: "/").first.map { $0.lowercased() } ?? ""
         for (rank, (id, commits)) in ranked.prefix(topPerRepo ?? Int.max).enumerated() {
-            let newest = commits.max { $0.date < $1.date }!
+            let newestFirst = commits.sorted { $0.date != $1.date ? $0.date > $1.date : $0.sha < $1.sha }
+            let newest = newestFirst[0]
             let p = people[id] ?? Person(id: id, login: newest.login!)
             people[id] = p
             if newest.date >= p.last {
@@ -100,10 +123,19 @@ public final class GitHubPeople {
             }
             let before = p.commits
             p.commits += commits.count
+            if let last90 { p.commits90 += commits.count { $0.date >= last90 } }
             if before < minCommits, p.commits >= minCommits { qualified += 1 }
-            p.repos.append((history.fullName, commits.count))
+            // Only the person's own work is quoted: no merges, reverts, bumps, README or typo fixes.
+            var titles: [String] = []
+            var dates: [String] = []
+            for c in newestFirst where titles.count < 3 {
+                let t = c.title.trimmingCharacters(in: .whitespaces)
+                guard !titles.contains(t), CommitTitle.isQuotable(t) else { continue }
+                titles.append(t)
+                dates.append(c.date)
+            }
+            p.repos.append(RepoActivity(name: history.fullName, commits: commits.count, last: newest.date, titles: titles, titleDates: dates))
             if rank == 0 || p.login.lowercased() == owner { p.maintainerOf.insert(history.fullName) }
-            p.titles += commits.prefix(5).map { ($0.date, $0.title) }
             for c in commits {
                 guard GitHubIdentity.isUsableEmail(c.email) else {
                     noreplyDropped += 1
@@ -123,41 +155,70 @@ public final class GitHubPeople {
             if a.commits != b.commits { return a.commits > b.commits }
             return a.last != b.last ? a.last > b.last : a.id < b.id
         }
-        return sorted.prefix(limit ?? Int.max).map { p in
-            var titles: [String] = []
-            let newestFirst = p.titles.sorted { $0.date != $1.date ? $0.date > $1.date : $0.title < $1.title }
-            for t in newestFirst where !titles.contains(t.title) && titles.count < 5 { titles.append(t.title) }
-            // Most commits first, so the order does not depend on which query came back first.
-            let repos = p.repos.sorted { $0.commits != $1.commits ? $0.commits > $1.commits : $0.name < $1.name }.map(\.name)
-            var signals: [JSONMember] = [
-                JSONMember("commits_90d", .int(p.commits)), JSONMember("last_commit_at", .string(p.last)),
-                JSONMember("maintainer_of", .array(repos.filter(p.maintainerOf.contains).map { .string($0) })),
-                JSONMember("recent_commit_titles", .array(titles.map { .string($0) })),
-            ]
-            if let most = repos.compactMap({ self.repos[$0.lowercased()]?.stars }).max() {
-                signals.append(JSONMember("repo_stars", .int(most)))
-            }
-            signals += matchSignals(repos: repos, maintainerOf: p.maintainerOf)
-            let emails = p.emails.values.sorted { $0.lastSeen != $1.lastSeen ? $0.lastSeen > $1.lastSeen : $0.address < $1.address }
-            return [
-                ("kind", "person"), ("id", .int(p.id)), ("login", .string(p.login)),
-                ("from_repos", .array(repos.map { .string($0) })), ("signals", .object(signals)),
-                ("emails", .array(emails.map(\.json))),
-            ]
+        return sorted.prefix(limit ?? Int.max).map(record)
+    }
+
+    /// One person's record fields.
+    func record(_ p: Person) -> [(String, JSONValue)] {
+        // Most commits first, so the order does not depend on which query came back first.
+        let activity = p.repos.sorted { $0.commits != $1.commits ? $0.commits > $1.commits : $0.name < $1.name }
+        let repos = activity.map(\.name)
+        var titles: [String] = []
+        var dated: [(date: String, title: String)] = []
+        for a in activity { for (d, t) in zip(a.titleDates, a.titles) { dated.append((d, t)) } }
+        dated.sort { $0.date != $1.date ? $0.date > $1.date : $0.title < $1.title }
+        for (_, t) in dated where !titles.contains(t) && titles.count < 5 { titles.append(t) }
+        var signals: [JSONMember] = []
+        if let windowDays {
+            signals += [JSONMember("window_days", .int(windowDays)), JSONMember("window_start", .string(window))]
         }
+        signals.append(JSONMember("commits_in_window", .int(p.commits)))
+        if last90 != nil { signals.append(JSONMember("commits_90d", .int(p.commits90))) }
+        signals += [
+            JSONMember("last_commit_at", .string(p.last)),
+            JSONMember("maintainer_of", .array(repos.filter(p.maintainerOf.contains).map { .string($0) })),
+            JSONMember("recent_commit_titles", .array(titles.map { .string($0) })),
+            JSONMember("repos", .array(activity.map(repoFacts))),
+        ]
+        signals += matchSignals(activity, maintainerOf: p.maintainerOf)
+        let emails = p.emails.values.sorted { $0.lastSeen != $1.lastSeen ? $0.lastSeen > $1.lastSeen : $0.address < $1.address }
+        return [
+            ("kind", "person"), ("id", .int(p.id)), ("login", .string(p.login)),
+            ("from_repos", .array(repos.map { .string($0) })), ("signals", .object(signals)),
+            ("emails", .array(emails.map(\.json))),
+        ]
+    }
+
+    /// One `signals.repos` entry: the person's commits to the repository in the window, the newest
+    /// one's date, their quotable titles, and the repository's own stars and language.
+    func repoFacts(_ a: RepoActivity) -> JSONValue {
+        var m: [JSONMember] = [
+            JSONMember("repo", .string(a.name)), JSONMember("commits_in_window", .int(a.commits)),
+            JSONMember("last_commit_at", .string(a.last)),
+        ]
+        if let facts = repos[a.name.lowercased()] {
+            if let stars = facts.stars { m.append(JSONMember("stars", .int(stars))) }
+            if let language = facts.language { m.append(JSONMember("language", .string(language))) }
+        }
+        m.append(JSONMember("commit_titles", .array(a.titles.map { .string($0) })))
+        return .object(m)
     }
 
     /// `signals.repo`: the repository the copy talks about — the first one the person maintains whose
     /// language matched the search, else the matching one they commit to most; `signals.repo_language`
-    /// its language; `signals.matched` {languages, topics}: the languages of the person's matching
-    /// repositories, and the topics the search named that they carry (all their topics when it named
-    /// none). A person none of whose repositories matched gets no `repo`: copy must not name a
-    /// repository or language the campaign did not ask for. Without repo records all are left out.
-    func matchSignals(repos: [String], maintainerOf: Set<String>) -> [JSONMember] {
-        let known = repos.compactMap { name in self.repos[name.lowercased()].map { (name, $0) } }
+    /// its language, `signals.repo_stars` its stars (never another repository's), and the person's own
+    /// facts in it: `repo_commits_in_window`, `repo_last_commit_at` and `repo_commit_title` (their
+    /// newest quotable title there, when they have one), so that copy naming the repository quotes
+    /// counts and titles from that repository only. `signals.matched` {languages, topics}: the
+    /// languages of the person's matching repositories, and the topics the search named that they
+    /// carry (all their topics when it named none). A person none of whose repositories matched gets
+    /// no `repo`: copy must not name a repository or language the campaign did not ask for. Without
+    /// repo records all are left out.
+    func matchSignals(_ activity: [RepoActivity], maintainerOf: Set<String>) -> [JSONMember] {
+        let known = activity.compactMap { a in self.repos[a.name.lowercased()].map { (a, $0) } }
         guard !known.isEmpty else { return [] }
         let matching = known.filter { $0.1.matched }
-        let pick = matching.first { maintainerOf.contains($0.0) } ?? matching.first
+        let pick = matching.first { maintainerOf.contains($0.0.name) } ?? matching.first
         var languages: [String] = []
         var topics: [String] = []
         for (_, facts) in matching {
@@ -168,9 +229,13 @@ public final class GitHubPeople {
             }
         }
         var out: [JSONMember] = []
-        if let pick {
-            out.append(JSONMember("repo", .string(pick.0)))
-            if let l = pick.1.language { out.append(JSONMember("repo_language", .string(l))) }
+        if let (a, facts) = pick {
+            out.append(JSONMember("repo", .string(a.name)))
+            if let l = facts.language { out.append(JSONMember("repo_language", .string(l))) }
+            if let stars = facts.stars { out.append(JSONMember("repo_stars", .int(stars))) }
+            out.append(JSONMember("repo_commits_in_window", .int(a.commits)))
+            out.append(JSONMember("repo_last_commit_at", .string(a.last)))
+            if let title = a.titles.first { out.append(JSONMember("repo_commit_title", .string(title))) }
         }
         out.append(
             JSONMember(

@@ -77,7 +77,7 @@ public final class GitHubState {
                         fetched_at REAL NOT NULL);
                     """)
         } catch {
-            throw StageFailure(.config, "cannot open GitHub state '\(file)': \(error)")
+            throw StateDatabase.openFailure(error, "GitHub state '\(file)'")
         }
     }
 

@@ -41,6 +41,10 @@ struct CurlFailure: Error {
     var kind: Kind
     var code: Int
     var message: String
+    /// The system's errno of the last connect attempt (CURLINFO_OS_ERRNO: ECONNREFUSED, …), 0 when none.
+    var osErrno: Int32 = 0
+    /// Curl could not open a connection to the host (CURLE_COULDNT_CONNECT).
+    var couldNotConnect: Bool { code == Int(CURLE_COULDNT_CONNECT.rawValue) }
 }
 
 /// Settings shared by every transfer of one multi handle.
@@ -251,6 +255,8 @@ final class CurlMulti {
                 var requestSize = 0
                 _ = cmo_easy_getinfo_long(easy, CURLINFO_REQUEST_SIZE, &requestSize)
                 var failure = Self.failure(code, detail: String(cString: box.errorBuffer))
+                var osErrno = 0
+                if cmo_easy_getinfo_long(easy, CURLINFO_OS_ERRNO, &osErrno) == CURLE_OK { failure.osErrno = Int32(truncatingIfNeeded: osErrno) }
                 if failure.kind == .interrupted, requestSize == 0 { failure.kind = .notSent }
                 outcome = .failure(failure)
             }

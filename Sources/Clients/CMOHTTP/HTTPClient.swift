@@ -1,4 +1,5 @@
 import CMOBasics
+import CMOStorage
 import Foundation
 
 // The one HTTP client every stage uses (policy in docs/http.md). Public API:
@@ -44,7 +45,7 @@ public final class HTTPClient {
         do {
             penaltyStore = try config.penaltyPath.map(HTTPPenaltyStore.init(path:))
         } catch {
-            throw StageFailure(.config, "cannot open the rate-limit state '\(config.penaltyPath ?? "")': \(error)")
+            throw StateDatabase.openFailure(error, "the rate-limit state '\(config.penaltyPath ?? "")'")
         }
         guard let path = config.cachePath else {
             cache = nil
@@ -58,7 +59,7 @@ public final class HTTPClient {
             }
             cache = try HTTPCache(path: path, maxBytes: config.cacheMaxBytes)
         } catch {
-            throw StageFailure(.config, "cannot open HTTP cache '\(path)': \(error)")
+            throw StateDatabase.openFailure(error, "HTTP cache '\(path)'")
         }
     }
 
@@ -295,7 +296,7 @@ public final class HTTPClient {
     }
 
     private func judge(_ failure: CurlFailure, for job: Job) -> Verdict {
-        let message = scrub(failure.message, job.request)
+        let message = Self.connectMessage(failure, url: job.request.url) ?? scrub(failure.message, job.request)
         let error = HTTPError.transport(request: job.label, message: message, attempts: job.attempts)
         switch failure.kind {
         case .badURL: return .done(.failure(.invalidURL(request: job.label, message: message)))
@@ -504,6 +505,20 @@ public final class HTTPClient {
     }
 
     /// The host (with port) of a URL, lower-cased; the whole URL when it has no authority.
+    /// A failed connect in plain words, `cannot connect to http://127.0.0.1:8080 (connection refused)`,
+    /// rather than curl's "Couldn't connect to server"; nil for any other failure.
+    static func connectMessage(_ failure: CurlFailure, url: String) -> String? {
+        guard failure.couldNotConnect else { return nil }
+        let scheme = url.range(of: "://").map { String(url[..<$0.lowerBound]).lowercased() } ?? "http"
+        var origin = scheme + "://" + host(of: url)
+        if !origin.dropFirst(scheme.count + 3).contains(":") || origin.hasSuffix("]") {
+            origin += scheme == "https" ? ":443" : ":80"
+        }
+        let why = failure.osErrno == 0 ? "connection failed" : failure.osErrno == ECONNREFUSED ? "connection refused"
+            : String(cString: strerror(failure.osErrno)).lowercased()
+        return "cannot connect to \(origin) (\(why))"
+    }
+
     static func host(of url: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
         let rest = url[scheme.upperBound...]

@@ -45,9 +45,25 @@ public final class AttioAPI {
     /// Requests sent, by kind (`assert`, `entry`, `note`, `notes_list`, `attributes`, `list`).
     public private(set) var requests: [String: Int] = [:]
 
-    public init(endpoint: ServiceEndpoint, http: HTTPClient) {
+    /// When set (`--check`), only reads are sent: anything else is refused before it leaves (`ReadOnlyGuard`).
+    public var readOnly = false
+
+    public init(endpoint: ServiceEndpoint, http: HTTPClient, readOnly: Bool = false) {
         self.endpoint = endpoint
         self.http = http
+        self.readOnly = readOnly
+    }
+
+    /// Every read goes out here.
+    func send(_ request: HTTPRequest) throws -> HTTPResponse {
+        try ReadOnlyGuard.check(request, readOnly: readOnly)
+        return try http.perform(request)
+    }
+
+    /// What a read-only client answers for a batch of writes instead of sending it: each refused.
+    func refusedIfReadOnly(_ requests: [HTTPRequest]) -> [AttioWriteOutcome]? {
+        guard readOnly else { return nil }
+        return requests.map { .rejected(status: 0, code: "read_only", message: ReadOnlyViolation(method: $0.method, url: $0.url).description) }
     }
 
     // MARK: - Reads
@@ -67,7 +83,7 @@ public final class AttioAPI {
         var offset = 0
         for _ in 0..<100 {
             requests["attributes", default: 0] += 1
-            let response = try http.perform(endpoint.request("GET", path, query: [("limit", "100"), ("offset", String(offset))]))
+            let response = try send(endpoint.request("GET", path, query: [("limit", "100"), ("offset", String(offset))]))
             if response.status == 404 { throw StageFailure(.config, "\(what) does not exist (404): \(Self.message(response))") }
             let json = try Self.decode(response, what: "GET \(path)")
             let items = json["data"]?.arrayValue ?? []
@@ -88,7 +104,7 @@ public final class AttioAPI {
     public func list(_ idOrSlug: String) throws -> AttioListInfo {
         requests["list", default: 0] += 1
         let path = "/v2/lists/\(ServiceEndpoint.encode(idOrSlug))"
-        let response = try http.perform(endpoint.request("GET", path))
+        let response = try send(endpoint.request("GET", path))
         if response.status == 404 {
             throw StageFailure(.config, "Attio list '\(idOrSlug)' does not exist (404): check --list (an id or api_slug)")
         }
@@ -104,7 +120,7 @@ public final class AttioAPI {
         var offset = 0
         for _ in 0..<200 {
             requests["notes_list", default: 0] += 1
-            let response = try http.perform(
+            let response = try send(
                 endpoint.request(
                     "GET", "/v2/notes",
                     query: [("parent_object", object), ("parent_record_id", recordID), ("limit", "50"), ("offset", String(offset))]))
@@ -131,6 +147,7 @@ public final class AttioAPI {
                 "PUT", "/v2/objects/\(ServiceEndpoint.encode(object))/records", query: [("matching_attribute", matching)],
                 body: $0.encoded(), retryable: true)
         }
+        if let refused = refusedIfReadOnly(requests) { return refused }
         return http.perform(requests).map { Self.outcome($0, id: { $0["id"]?["record_id"]?.stringValue }) }
     }
 
@@ -140,6 +157,7 @@ public final class AttioAPI {
         let requests = bodies.map {
             endpoint.request("PUT", "/v2/lists/\(ServiceEndpoint.encode(list))/entries", body: $0.encoded(), retryable: true)
         }
+        if let refused = refusedIfReadOnly(requests) { return refused }
         return http.perform(requests).map { Self.outcome($0, id: { $0["id"]?["entry_id"]?.stringValue }) }
     }
 
@@ -147,6 +165,7 @@ public final class AttioAPI {
     public func createNotes(bodies: [JSONValue]) -> [AttioWriteOutcome] {
         requests["note", default: 0] += bodies.count
         let requests = bodies.map { endpoint.request("POST", "/v2/notes", body: $0.encoded(), retryable: false) }
+        if let refused = refusedIfReadOnly(requests) { return refused }
         return http.perform(requests).map { Self.outcome($0, id: { $0["id"]?["note_id"]?.stringValue }) }
     }
 

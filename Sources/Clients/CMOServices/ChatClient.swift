@@ -16,18 +16,20 @@ public final class ChatClient {
         case text(String)
     }
 
-    public init(model: String, endpoint: ServiceEndpoint) throws {
+    /// `retries` bounds the HTTP retries of each ask (nil: the HTTP client's default).
+    public init(model: String, endpoint: ServiceEndpoint, retries: Int? = nil) throws {
         self.model = model
         self.endpoint = endpoint
         var config = HTTPClientConfig(cachePath: nil)
         config.maxWait = 120
+        if let retries { config.maxRetries = retries }
         http = try HTTPClient(config)
     }
 
     /// The client for a model at the endpoint of the config and environment.
-    public static func make(model: String, config: String?) throws -> ChatClient {
+    public static func make(model: String, config: String?, retries: Int? = nil) throws -> ChatClient {
         let settings = try Settings(stage: "cmo-plan", configPath: config)
-        return try ChatClient(model: model, endpoint: try ServiceEndpoint.resolve(.openai, settings: settings))
+        return try ChatClient(model: model, endpoint: try ServiceEndpoint.resolve(.openai, settings: settings), retries: retries)
     }
 
     /// Asks for the next call. Throws when the model cannot be asked at all (unreachable, no quota, key
@@ -85,7 +87,8 @@ public final class ChatClient {
                 } catch { refusal = "\(error)" }
                 why = "the model \(model)'s answer was refused: \(refusal)"
                 let call: [String: Any] = ["id": id, "type": "function", "function": ["name": name, "arguments": arguments]]
-                messages.append(["role": "assistant", "content": NSNull(), "tool_calls": [call]])
+                // An empty string, not null: OpenAI takes both, llama-cpp-python's server only a string.
+                messages.append(["role": "assistant", "content": "", "tool_calls": [call]])
                 messages.append(["role": "tool", "tool_call_id": id, "content": Self.json(["error": refusal])])
             }
         }

@@ -71,18 +71,38 @@ public final class InstantlyAPI {
     public let endpoint: ServiceEndpoint
     public let http: HTTPClient
 
-    public init(endpoint: ServiceEndpoint, http: HTTPClient) {
+    /// When set (`--check`), only reads are sent: anything else is refused before it leaves (`ReadOnlyGuard`).
+    public var readOnly = false
+
+    public init(endpoint: ServiceEndpoint, http: HTTPClient, readOnly: Bool = false) {
         self.endpoint = endpoint
         self.http = http
+        self.readOnly = readOnly
+    }
+
+    /// Every request goes out here.
+    func send(_ request: HTTPRequest) throws -> HTTPResponse {
+        try ReadOnlyGuard.check(request, readOnly: readOnly)
+        return try http.perform(request)
     }
 
     /// Reads a campaign; 404 → exit 78 naming the id.
     public func campaign(_ id: String) throws -> InstantlyCampaign {
-        let response = try http.perform(endpoint.request("GET", "/api/v2/campaigns/\(id)"))
-        if response.status == 404 {
+        guard let campaign = try campaignIfExists(id) else {
             throw StageFailure(.config, "Instantly campaign '\(id)' does not exist (404): check --campaign")
         }
-        let json = try Self.decode(response, what: "GET /api/v2/campaigns/\(id)")
+        return campaign
+    }
+
+    /// Reads a campaign; nil when Instantly answers 404.
+    public func campaignIfExists(_ id: String) throws -> InstantlyCampaign? {
+        let response = try send(endpoint.request("GET", "/api/v2/campaigns/\(id)"))
+        if response.status == 404 { return nil }
+        return Self.campaign(try Self.decode(response, what: "GET /api/v2/campaigns/\(id)"), id: id)
+    }
+
+    /// A campaign object (`GET /api/v2/campaigns/{id}`, or an item of `GET /api/v2/campaigns`).
+    static func campaign(_ json: JSONValue, id: String) -> InstantlyCampaign {
         var subjects: [String] = []
         var bodies: [String] = []
         for sequence in json["sequences"]?.arrayValue ?? [] {
@@ -107,7 +127,7 @@ public final class InstantlyAPI {
         for _ in 0..<1000 {
             var query = [("limit", "100")]
             if let cursor { query.append(("starting_after", cursor)) }
-            let response = try http.perform(endpoint.request("GET", "/api/v2/accounts", query: query))
+            let response = try send(endpoint.request("GET", "/api/v2/accounts", query: query))
             let json = try Self.decode(response, what: "GET /api/v2/accounts")
             let items = json["items"]?.arrayValue ?? []
             for item in items {
@@ -132,7 +152,7 @@ public final class InstantlyAPI {
             "campaign_id": .string(campaign), "skip_if_in_campaign": true, "verify_leads_on_import": false,
             "leads": .array(items),
         ]
-        let response = try http.perform(endpoint.request("POST", "/api/v2/leads/add", body: body.encoded(), retryable: true))
+        let response = try send(endpoint.request("POST", "/api/v2/leads/add", body: body.encoded(), retryable: true))
         if response.status == 400 || response.status == 422 {
             return .rejected(status: response.status, message: Self.message(response))
         }
@@ -166,7 +186,7 @@ public final class InstantlyAPI {
                     JSONMember("limit", 100),
                 ]
                 if let cursor { body.append(JSONMember("starting_after", .string(cursor))) }
-                let response = try http.perform(
+                let response = try send(
                     endpoint.request("POST", "/api/v2/leads/list", body: JSONValue.object(body).encoded(), retryable: true))
                 let json = try Self.decode(response, what: "POST /api/v2/leads/list")
                 let items = json["items"]?.arrayValue ?? []

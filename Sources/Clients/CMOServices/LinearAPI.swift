@@ -46,9 +46,13 @@ public final class LinearAPI {
     /// Most aliased mutations in one request.
     public static let maxBatch = 50
 
-    public init(endpoint: ServiceEndpoint, http: HTTPClient) {
+    /// When set (`--check`), only query documents are sent: a mutation is refused before it leaves (`ReadOnlyGuard`).
+    public var readOnly = false
+
+    public init(endpoint: ServiceEndpoint, http: HTTPClient, readOnly: Bool = false) {
         self.endpoint = endpoint
         self.http = http
+        self.readOnly = readOnly
     }
 
     /// The GraphQL URL: the base URL when it already ends in `/graphql` (the sandbox's env file names
@@ -81,7 +85,7 @@ public final class LinearAPI {
 
     /// Every document shape sync-linear sends (batches of 1 and 2 stand for every size).
     public static var documents: [String] {
-        [teamByID, teamByKey, issuesByID, createDocument(1), createDocument(2), updateDocument(1), updateDocument(2)]
+        [teamByID, teamByKey, allTeams, issuesByID, createDocument(1), createDocument(2), updateDocument(1), updateDocument(2)]
     }
 
     // MARK: - Calls
@@ -178,7 +182,9 @@ public final class LinearAPI {
         requests[name, default: 0] += 1
         // Safe to retry: creates carry a client id (a second one is refused or answered with the issue),
         // updates set absolute values.
-        let response = try http.perform(endpoint.request("POST", url, body: body.encoded(), retryable: true))
+        let request = endpoint.request("POST", url, body: body.encoded(), retryable: true)
+        try ReadOnlyGuard.check(request, readOnly: readOnly, graphQLDocument: query)
+        let response = try http.perform(request)
         var bytes = response.body
         let json = try? JSONScanner.parse(bytes: &bytes)
         let errors = (json?["errors"]?.arrayValue ?? []).map { e in

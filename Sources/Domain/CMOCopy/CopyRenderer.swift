@@ -56,6 +56,8 @@ public final class CopyRenderer {
     private let environment: Environment
     /// Whether any template mentions `snippets` (where `--llm` puts `why_now`).
     public let usesSnippets: Bool
+    /// How often each template's `default` filters stood in, over the leads rendered (TemplateCheck.swift).
+    public let defaultUsage = DefaultUsage()
     private let campaignValue: Context?
 
     /// The shared Stencil environment (strict variables, `default`, `first_name`, `truncate`, `one_line`).
@@ -157,6 +159,7 @@ public final class CopyRenderer {
                 throw CopyFailure("body_too_long", "template '\(template.name)': the body is \(n) characters, over the \(bodyLimit) limit")
             }
         }
+        defaultUsage.note(template: index, expressions: state.defaultsUsed)
         return RenderedCopy(
             subject: subject, body: body, variant: Self.variantLabel(index), templateName: template.name, templateSHA256: template.sha256)
     }

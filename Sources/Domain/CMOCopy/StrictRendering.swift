@@ -15,6 +15,10 @@ final class RenderState {
     /// The context key the state is stored under (not a valid template identifier).
     static let key = "cmo render-state"
     var missing: MissingVariable?
+    /// Set by the `default` filter when it stood in for a missing value (TemplateCheck.swift's `DefaultUsage`).
+    var defaultUsed = false
+    /// The `{{ … }}` expressions whose default was used for this record.
+    var defaultsUsed: Set<String> = []
 }
 
 /// The Stencil environment of every copy template: strict `{{ … }}` output, a `default` filter that
@@ -32,14 +36,18 @@ enum StrictStencil {
         ext.registerTag(variableTag) { parser, token in try StrictVariableNode.parse(parser, token: token) }
         ext.registerTag("if") { parser, token in try FastIfNode.parse(parser, token: token) }
         // Stencil's own `default` only replaces nil; an empty name must not make "Hi ,".
-        ext.registerFilter("default") { (value: Any?, arguments: [Any?]) -> Any? in
+        ext.registerFilter("default") { (value: Any?, arguments: [Any?], context: Context) -> Any? in
             if !TextCleaning.isBlank(value) { return value }
+            (context[RenderState.key] as? RenderState)?.defaultUsed = true
             for a in arguments where !TextCleaning.isBlank(a) { return a }
             return arguments.contains { $0 is String } ? "" : nil
         }
-        ext.registerFilter("first_name") { (value: Any?) -> Any? in
+        // `name|first_name:login`: the first word when it looks like a person's name and is not the
+        // login, else nothing (so `|default:"there"` greets without a name, never by login).
+        ext.registerFilter("first_name") { (value: Any?, arguments: [Any?]) -> Any? in
+            guard arguments.count <= 1 else { throw TemplateSyntaxError("'first_name' takes at most one argument, the login (first_name:login)") }
             guard let s = value as? String else { return value }
-            return s.split(whereSeparator: \.isWhitespace).first.map(String.init)
+            return GreetingName.firstName(of: s, login: arguments.first.flatMap { $0 as? String })
         }
         ext.registerFilter("truncate") { (value: Any?, arguments: [Any?]) -> Any? in
             guard let s = value.map(StrictVariableNode.text) else { return nil }
@@ -124,6 +132,23 @@ final class StrictVariableNode: NodeType {
 
     func render(_ context: Context) throws -> String {
         if let fastPath { return try checked(fastPath.resolve(context), name: name, allowsEmpty: allowsEmpty, context) }
+        guard tracksDefault, let state = context[RenderState.key] as? RenderState else { return try renderExpression(context) }
+        state.defaultUsed = false
+        let text = try renderExpression(context)
+        if state.defaultUsed, let token { state.defaultsUsed.insert(Self.expression(token)) }
+        return text
+    }
+
+    /// Whether the expression has a `default` filter, whose use is counted.
+    lazy var tracksDefault: Bool = token.map { Self.expression($0).contains("default") } ?? false
+
+    /// The expression of a `{{ … }}` token (without the strict tag).
+    static func expression(_ token: Token) -> String {
+        let c = token.contents
+        return (c.hasPrefix(StrictStencil.variableTag) ? String(c.dropFirst(StrictStencil.variableTag.count)) : c).trimmingCharacters(in: .whitespaces)
+    }
+
+    private func renderExpression(_ context: Context) throws -> String {
         if let condition, try !condition.evaluate(context: context) {
             // `{{ x if c }}` with c false prints nothing on purpose.
             guard let elseExpression else { return "" }

@@ -19,7 +19,7 @@ public struct EmailFlags: Sendable, Equatable {
     public init(_ address: EmailAddress) {
         let base = EmailLists.baseLocal(address.local)
         noreply = EmailLists.isNoreply(local: base, domain: address.domain)
-        role = EmailLists.roleAccounts.contains(base)
+        role = EmailLists.isRole(local: base)
         disposable = EmailLists.isDisposable(address.domain)
         free = EmailLists.isFreeMail(address.domain)
     }
@@ -60,6 +60,37 @@ public enum EmailLists {
         "mailer-daemon", "subscribe", "unsubscribe", "remove", "spam", "dev", "devnull", "newsletter",
         "do-not-reply", "donotreply", "notifications", "engineering", "sysadmins", "it", "ops", "devops",
     ]
+
+    /// Role words whose addresses stay role addresses whatever is added to them after a separator
+    /// (`support.eu`, `sales-emea`, `noreply-ci`) or before one (`eu-sales`, `acme-support`): a person's
+    /// own address does not start or end with them.
+    public static let roleStems: Set<String> = [
+        "info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster", "hostmaster", "webmaster", "admin",
+        "administrator", "billing", "contact", "help", "helpdesk", "careers", "jobs", "office", "press", "privacy", "legal", "orders",
+        "accounts", "enquiries", "inquiries", "feedback", "sysadmin", "sysadmins", "no-reply", "noreply", "do-not-reply", "donotreply",
+        "mailer-daemon", "notifications", "notification", "newsletter", "unsubscribe", "subscribe", "engineering", "devops",
+    ]
+
+    /// Whether a local part (lower-cased, without `+tag`) is a role account's, by its shape: a role
+    /// word alone (`support`), followed by digits (`support547`, `admin2`), or joined by `-`, `_` or
+    /// `.` to a suffix or prefix (`noreply-ci`, `info.team`, `sales-eu`, `eu-sales`). Short or common
+    /// words (`dev`, `it`, `hr`, `team`, `hello`) count alone or with digits only: `dev.alex` is a person.
+    public static func isRole(local base: String) -> Bool {
+        if roleAccounts.contains(base) { return true }
+        let undigited = String(base.reversed().drop(while: \.isNumber).reversed())
+        if undigited != base, !undigited.isEmpty {
+            let stem = undigited.last.map { "-_.".contains($0) } == true ? String(undigited.dropLast()) : undigited
+            if roleAccounts.contains(stem) { return true }
+        }
+        let separators: Set<Character> = ["-", "_", "."]
+        // A stem that is a role word on its own (noreply-ci, info.team, acme-support); the compound
+        // stems with a hyphen (no-reply-x, do-not-reply.y) are tried whole first.
+        for stem in roleStems where base.count > stem.count {
+            if base.hasPrefix(stem), separators.contains(base[base.index(base.startIndex, offsetBy: stem.count)]) { return true }
+            if base.hasSuffix(stem), separators.contains(base[base.index(base.endIndex, offsetBy: -stem.count - 1)]) { return true }
+        }
+        return false
+    }
 
     /// Free-mail providers: exact domains, plus families matched on their first label (yahoo.*, …).
     public static let freeMailDomains: Set<String> = [

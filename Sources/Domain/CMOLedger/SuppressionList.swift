@@ -94,6 +94,9 @@ public final class SuppressionList: @unchecked Sendable {
             _ = try store.version()  // a file that opens but is not a database fails here, not on first use
             return list
         } catch {
+            if let e = ((error as? any CMOErrorConvertible)?.cmoError ?? error) as? any CMOError, e.exitStatus == .ioError {
+                throw e  // a full disk: 74
+            }
             throw StageFailure(.config, "cannot open the suppression list '\(path)': \(describe(error))")
         }
     }
@@ -226,8 +229,9 @@ public final class SuppressionList: @unchecked Sendable {
         return snap
     }
 
-    /// Turns the store's errors into the stage's: a state file that cannot be written is a
-    /// configuration problem (78); anything else from the database is an internal error (1).
+    /// Turns the store's errors into the stage's: a full disk or an I/O error is 74, a state file that
+    /// cannot be opened or written for another reason a configuration problem (78); anything else from
+    /// the database is an internal error (1).
     private func guarded<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
@@ -235,6 +239,10 @@ public final class SuppressionList: @unchecked Sendable {
             throw error
         } catch let error as DatabaseError {
             let code = error.resultCode
+            if code == .SQLITE_FULL || code == .SQLITE_IOERR {  // the disk refused: 74, as for every state file
+                throw StageFailure(
+                    .ioError, "cannot write the suppression list '\(location)': \(code == .SQLITE_FULL ? "disk full" : "I/O error") (SQLite: \(Self.describe(error)))")
+            }
             let config: [ResultCode] = [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH, .SQLITE_NOTADB, .SQLITE_CORRUPT]
             throw StageFailure(config.contains(code) ? .config : .failure, "the suppression list '\(location)': \(Self.describe(error))")
         }

@@ -73,12 +73,18 @@ public final class WriteLedger: Sendable {
         public var remoteID: String?
         public var reason: String?
         public var eligibleOn: String?
-        public init(key: String, state: State, remoteID: String? = nil, reason: String? = nil, eligibleOn: String? = nil) {
+        /// The run the write belongs to, when not this one (a write an earlier job's interrupted run made,
+        /// found by lookup: it stays that job's).
+        public var runID: String?
+        public init(
+            key: String, state: State, remoteID: String? = nil, reason: String? = nil, eligibleOn: String? = nil, runID: String? = nil
+        ) {
             self.key = key
             self.state = state
             self.remoteID = remoteID
             self.reason = reason
             self.eligibleOn = eligibleOn
+            self.runID = runID
         }
     }
 
@@ -115,6 +121,9 @@ public final class WriteLedger: Sendable {
                     CREATE INDEX IF NOT EXISTS writes_by_run ON writes(run_id);
                     """)
         }
+        m.registerMigration("v2 writes by subject") { db in
+            try db.execute(sql: "CREATE INDEX IF NOT EXISTS writes_by_subject ON writes(service, subject, state, day)")
+        }
         return m
     }
 
@@ -132,7 +141,7 @@ public final class WriteLedger: Sendable {
         do {
             pool = try StateDatabase.open(path, migrator: WriteLedger.migrator)
         } catch {
-            throw StageFailure(.config, "cannot open the write ledger '\(path)': \(error)")
+            throw StateDatabase.openFailure(error, "the write ledger '\(path)'")
         }
     }
 
@@ -187,6 +196,19 @@ public final class WriteLedger: Sendable {
         }
     }
 
+    /// The latest write of `service` to `subject` (an email) sent or confirmed on `since` or later, in any
+    /// target but the row `except` (the write about to be made): when the person was last contacted.
+    public func lastContact(service: String, subject: String, since: String, except key: String) throws -> Row? {
+        try pool.read { db in
+            try GRDB.Row.fetchOne(
+                db,
+                sql: "SELECT * FROM writes WHERE service = ? AND subject = ? AND state IN ('sent','confirmed') AND day >= ? AND key != ? "
+                    + "ORDER BY day DESC LIMIT 1",
+                arguments: [service, subject, since, key]
+            ).map(Self.row)
+        }
+    }
+
     /// Writes of `service` to `target` counted against `day`'s cap: claimed, sent or confirmed that day.
     public func countToday(service: String, target: String, day: String) throws -> Int {
         try pool.read { db in
@@ -204,6 +226,25 @@ public final class WriteLedger: Sendable {
                 db,
                 sql: "SELECT COUNT(*) FROM writes WHERE service = ? AND target = ? AND state = 'deferred' AND eligible_on <= ? AND eligible_on >= ?",
                 arguments: [service, target, day, since]) ?? 0
+        }
+    }
+
+    /// Deferred writes of `service` to `target` by the day they become eligible, for the days after `day`:
+    /// the schedule a new deferral joins (a day holds at most the daily cap).
+    public func deferredByDay(service: String, target: String, after day: String) throws -> [String: Int] {
+        try pool.read { db in
+            var out: [String: Int] = [:]
+            for r in try GRDB.Row.fetchAll(
+                db,
+                sql: """
+                    SELECT eligible_on, COUNT(*) AS n FROM writes
+                    WHERE service = ? AND target = ? AND state = 'deferred' AND eligible_on > ? GROUP BY eligible_on
+                    """,
+                arguments: [service, target, day])
+            {
+                if let d: String = r["eligible_on"] { out[d] = r["n"] }
+            }
+            return out
         }
     }
 
@@ -285,7 +326,7 @@ public final class WriteLedger: Sendable {
                             run_id = ?, updated_at = ?
                         WHERE key = ?
                         """,
-                    arguments: [o.state.rawValue, o.remoteID, o.reason, o.eligibleOn, runID, t, o.key])
+                    arguments: [o.state.rawValue, o.remoteID, o.reason, o.eligibleOn, o.runID ?? runID, t, o.key])
                 if db.changesCount == 0, let intent = intents[o.key] {
                     try db.execute(
                         sql: """
@@ -294,7 +335,7 @@ public final class WriteLedger: Sendable {
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
                             """,
                         arguments: [
-                            o.key, intent.service, intent.target, intent.subject, o.state.rawValue, o.remoteID, o.reason, runID,
+                            o.key, intent.service, intent.target, intent.subject, o.state.rawValue, o.remoteID, o.reason, o.runID ?? runID,
                             o.eligibleOn, owner, t, t,
                         ])
                 }

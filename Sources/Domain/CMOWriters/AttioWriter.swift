@@ -53,7 +53,8 @@ public final class AttioWriter {
     }
 
     public static let service = "attio"
-    public static let defaultNoteTemplate = "Cold email scheduled: campaign {campaign}, subject \"{subject}\""
+    /// The default note: what happened to the lead in Instantly (`{what}`), then the subject.
+    public static let defaultNoteTemplate = "{what}: subject \"{subject}\""
     /// Default people attributes, written only where the workspace has them (first slug found, text type).
     public static let optionalAttributes: [(role: String, slugs: [String])] = [
         ("login", ["github_login", "github_username", "github_handle"]),
@@ -69,6 +70,17 @@ public final class AttioWriter {
     /// The slugs the defaults write to, by role (discovered).
     public let roleSlugs: [String: String]
     public private(set) var counts: [String: Int] = [:]
+    /// What this run did to each kind of Attio object, new against already there: `people` {created,
+    /// reasserted, already}, `entries` {added, reasserted, already}, `notes` {written, already, skipped}.
+    /// created/added: the ledger had no such write (first by cmo); reasserted: an earlier job wrote it and
+    /// this one asserted it again (an upsert: nothing new in Attio); already: this job wrote it before, nothing
+    /// sent; skipped: no note, because the lead was in the campaign before this job and that job's note says so.
+    /// Leads synced with nothing written (this job had done it all before).
+    public private(set) var alreadySynced = 0
+    public private(set) var objectCounts: [String: [String: Int]] = [
+        "people": ["created": 0, "reasserted": 0, "already": 0], "entries": ["added": 0, "reasserted": 0, "already": 0],
+        "notes": ["written": 0, "already": 0, "skipped": 0],
+    ]
 
     public init(settings: Settings, api: AttioAPI?, ledger: WriteLedger, suppression: SuppressionList, context: StageContext) {
         self.settings = settings
@@ -125,6 +137,8 @@ public final class AttioWriter {
         /// Something was written (or found) by this run.
         var wrote = false
         var recovered = false
+        /// No note: the lead was in the campaign before this job, and that job's note (`noteID`) says so.
+        var noteSkipped = false
     }
 
     public func process(_ chunk: [Record]) throws {
@@ -149,8 +163,12 @@ public final class AttioWriter {
             if settings.noteTemplate != nil { try writeNotes(&leads, live.filter { leads[$0].result == nil }) }
             for i in live where leads[i].result == nil {
                 var extra: [JSONMember] = []
-                if !leads[i].wrote { extra.append(JSONMember("already", true)) }
+                if !leads[i].wrote {
+                    extra.append(JSONMember("already", true))
+                    alreadySynced += 1
+                }
                 if leads[i].recovered { extra.append(JSONMember("recovered", true)) }
+                if leads[i].noteSkipped { extra.append(JSONMember("note", "an earlier job's note: the lead was in the campaign before this job")) }
                 leads[i].result = result(.synced, leads[i], extra: extra)
             }
         }
@@ -262,12 +280,37 @@ public final class AttioWriter {
         return try clean(value)
     }
 
-    /// The note text: the template with `{campaign}`, `{campaign_id}`, `{subject}`, `{email}`,
-    /// `{name}`, `{login}`, `{variant}`, `{template}`, `{lead_id}` filled in (user text neutralised).
+    /// What happened to the lead in Instantly, as send-instantly said on the record (`instantly`), in words:
+    /// the default note's first line. A lead is never said to be scheduled unless it was.
+    public static func what(_ instantly: JSONValue?) -> String {
+        guard let instantly, let status = instantly["status"]?.stringValue else { return "Lead from cmo (not sent to an email campaign)" }
+        let campaign = instantly["campaign_id"]?.stringValue ?? "unknown"
+        let reason = instantly["reason"]?.stringValue
+        switch WriterStatus(status) {
+        case .queued:
+            return "Cold email queued in campaign \(campaign)" + (instantly["queued_on"]?.stringValue.map { " on \($0)" } ?? "")
+        case .deferred where reason != "in_progress":
+            return "Cold email scheduled for \(instantly["eligible_on"]?.stringValue ?? "a later day") (daily cap) in campaign \(campaign)"
+        case .alreadyQueued where reason == "in_campaign":
+            return "Already in campaign \(campaign) before cmo wrote it: not scheduled again"
+        case .alreadyQueued:
+            return "Already in campaign \(campaign)" + (instantly["queued_on"]?.stringValue.map { " since \($0)" } ?? "") + ": not scheduled again"
+        case .dryRun:
+            return "Cold email not sent (a dry run) to campaign \(campaign)"
+        default:
+            return "Cold email not scheduled: Instantly said \(status)" + (reason.map { " (\($0))" } ?? "")
+        }
+    }
+
+    /// The note text: the template with `{what}` (what happened in Instantly, in words), `{status}`,
+    /// `{queued_on}`, `{eligible_on}`, `{campaign}`, `{campaign_id}`, `{subject}`, `{email}`, `{name}`,
+    /// `{login}`, `{variant}`, `{template}`, `{lead_id}` filled in (user text neutralised).
     public static func render(_ template: String, _ record: Record) -> String {
         let instantly = record["instantly"]
         let campaign = instantly?["campaign_id"]?.stringValue ?? "unknown"
         let fields: [String: String] = [
+            "what": what(instantly), "status": instantly?["status"]?.stringValue ?? "",
+            "queued_on": instantly?["queued_on"]?.stringValue ?? "", "eligible_on": instantly?["eligible_on"]?.stringValue ?? "",
             "campaign": campaign, "campaign_id": campaign,
             "subject": record["copy"]?["subject"]?.stringValue ?? "", "email": LeadFields.bestEmail(record) ?? "",
             "name": record["name"]?.stringValue ?? "", "login": record["login"]?.stringValue ?? "",
@@ -333,7 +376,9 @@ public final class AttioWriter {
         var send: [Int] = []
         for i in live {
             switch plans[Self.personKey(leads[i].email)] {
-            case .done(let row)?: leads[i].recordID = row.remoteID
+            case .done(let row)?:
+                leads[i].recordID = row.remoteID
+                bump("people", "already")
             case .send?: send.append(i)
             case .busy(let row)?: leads[i].result = busy(leads[i], row)
             case nil: leads[i].result = result(.failed, leads[i], reason: "ledger", message: "the ledger did not answer for this lead")
@@ -350,6 +395,7 @@ public final class AttioWriter {
             case .done(let id, _):
                 leads[i].recordID = id
                 leads[i].wrote = true
+                bump("people", Self.wasConfirmed(plans[key]) ? "reasserted" : "created")
                 records.append(.init(key: key, state: .confirmed, remoteID: id))
             case .rejected(let status, let code, let message):
                 records.append(.init(key: key, state: .failed, reason: "HTTP \(status) \(code): \(message)"))
@@ -374,7 +420,9 @@ public final class AttioWriter {
         var send: [Int] = []
         for i in live {
             switch plans[key(i)] {
-            case .done(let row)?: leads[i].entryID = row.remoteID
+            case .done(let row)?:
+                leads[i].entryID = row.remoteID
+                bump("entries", "already")
             case .send?: send.append(i)
             case .busy(let row)?: leads[i].result = busy(leads[i], row)
             case nil: leads[i].result = result(.failed, leads[i], reason: "ledger", message: "the ledger did not answer for this lead")
@@ -400,6 +448,7 @@ public final class AttioWriter {
             case .done(let id, _):
                 leads[i].entryID = id
                 leads[i].wrote = true
+                bump("entries", Self.wasConfirmed(plans[key(i)]) ? "reasserted" : "added")
                 records.append(.init(key: key(i), state: .confirmed, remoteID: id))
             case .rejected(let status, let code, let message):
                 if status == 404, message.lowercased().contains("list") {
@@ -425,13 +474,34 @@ public final class AttioWriter {
     private func writeNotes(_ leads: inout [Lead], _ live: [Int]) throws {
         guard let api, !live.isEmpty else { return }
         func key(_ i: Int) -> String { Self.noteKey(job: settings.job, record: leads[i].recordID ?? "") }
+        // A lead in the campaign before this job, whose earlier job noted it: that note says what happened.
+        var live = live
+        let earlier = live.compactMap { i -> (Int, String)? in
+            guard leads[i].record["instantly"]?["status"]?.stringValue == WriterStatus.alreadyQueued.rawValue,
+                let by = leads[i].record["instantly"]?["queued_by"]?.stringValue, by != settings.job
+            else { return nil }
+            return (i, Self.noteKey(job: by, record: leads[i].recordID ?? ""))
+        }
+        if !earlier.isEmpty {
+            let rows = try ledger.rows(earlier.map(\.1))
+            for (i, k) in earlier {
+                guard let row = rows[k], row.state == .confirmed else { continue }
+                leads[i].noteID = row.remoteID
+                leads[i].noteSkipped = true
+                bump("notes", "skipped")
+                live.removeAll { $0 == i }
+            }
+        }
+        guard !live.isEmpty else { return }
         let intents = live.map { WriteLedger.Intent(key: key($0), service: Self.service, target: settings.job, subject: leads[$0].email) }
         let plans = try plan(intents, reassert: false)
         var pending: [Int] = []
         var check: [Int] = []
         for i in live {
             switch plans[key(i)] {
-            case .done(let row)?: leads[i].noteID = row.remoteID
+            case .done(let row)?:
+                leads[i].noteID = row.remoteID
+                bump("notes", "already")
             case .send(let previous)?:
                 // A crash (or an answer lost) left it unconfirmed: did the note land? Look before writing.
                 if let previous, previous.state == .intended || previous.state == .sent { check.append(i) } else { pending.append(i) }
@@ -448,6 +518,7 @@ public final class AttioWriter {
                 {
                     leads[i].noteID = note.id
                     leads[i].recovered = true
+                    bump("notes", "written")
                     found.append(.init(key: key(i), state: .confirmed, remoteID: note.id, reason: "found by listing the record's notes"))
                 } else {
                     pending.append(i)
@@ -487,6 +558,7 @@ public final class AttioWriter {
                 case .done(let id, _):
                     leads[i].noteID = id
                     leads[i].wrote = true
+                    bump("notes", "written")
                     records.append(.init(key: key(i), state: .confirmed, remoteID: id))
                 case .rejected(let status, let code, let message):
                     records.append(.init(key: key(i), state: .failed, reason: "HTTP \(status) \(code): \(message)"))
@@ -500,6 +572,14 @@ public final class AttioWriter {
             try ledger.record(records)
             CrashHook.point("after-record")
         }
+    }
+
+    private func bump(_ object: String, _ key: String) { objectCounts[object, default: [:]][key, default: 0] += 1 }
+
+    /// Whether a write about to be sent was confirmed before (by an earlier job): asserted again, not new.
+    private static func wasConfirmed(_ plan: Plan?) -> Bool {
+        if case .send(let previous)? = plan { return previous?.state == .confirmed }
+        return false
     }
 
     /// Transport failures and 5xx are the writer's to resolve; anything else (401, a rate limit

@@ -39,6 +39,8 @@ public final class InstantlyWriter {
         public var fields: [(String, JQProgram)]
         /// Longest body sent (characters); a longer one is not cut (that could drop the unsubscribe link) but skipped.
         public var maxBodyCharacters: Int
+        /// Leave out a person this ledger sent to in another campaign within so many days (nil: no such rule).
+        public var skipContactedDays: Int?
         public init(
             campaignID: String?, dryRun: Bool, batchSize: Int, minVerdict: EmailVerdict, dailyCap: Int?, now: Date,
             unsubscribeURL: String?, subjectVariable: String, bodyVariable: String, variables: [(String, JQProgram)],
@@ -76,11 +78,20 @@ public final class InstantlyWriter {
     /// Counts by status, for the summary.
     public private(set) var counts: [String: Int] = [:]
     public private(set) var requests: [String: Int] = [:]
+    /// What this run did with its leads, for the summary and the log: `queued` (written now, or found
+    /// after an interrupted run of this job), `queued_before` (by this job, in an earlier run or on an
+    /// earlier day), `already_in_campaign` (before this job), `deferred` (now), `deferred_kept` (deferred
+    /// before: its day kept).
+    public private(set) var leadCounts: [String: Int] = [:]
+    /// Leads of this run by the day they are deferred to.
+    public private(set) var deferredDays: [String: Int] = [:]
     /// How many new leads today's cap still allows, and how much of it is held for leads deferred on earlier days.
     private var capLeft: Int?
     private var reservedForDeferred = 0
-    private var deferredToday = 0
-    private var firstDeferredDay: String?
+    /// Leads deferred to each later day (this campaign, every job), and the first day that may still have
+    /// room: a deferral takes the first day after today whose leads are fewer than the cap.
+    private var scheduled: [String: Int] = [:]
+    private var openDay: String
 
     public init(settings: Settings, api: InstantlyAPI?, ledger: WriteLedger, suppression: SuppressionList, context: StageContext) throws {
         self.settings = settings
@@ -89,12 +100,13 @@ public final class InstantlyWriter {
         self.suppression = suppression
         self.context = context
         day = WriteLedger.day(settings.now)
+        openDay = WriteLedger.day(day, plus: 1)
         if let cap = settings.dailyCap, let campaign = settings.campaignID {
             let used = try ledger.countToday(service: Self.service, target: campaign, day: day)
             let since = WriteLedger.day(settings.now.addingTimeInterval(-14 * 86_400))
             reservedForDeferred = try ledger.eligibleDeferred(service: Self.service, target: campaign, day: day, since: since)
             capLeft = max(0, cap - used)
-            deferredToday = try ledger.deferredCount(service: Self.service, target: campaign) - reservedForDeferred
+            scheduled = try ledger.deferredByDay(service: Self.service, target: campaign, after: day)
             if used > 0 || reservedForDeferred > 0 {
                 context.logger.info(
                     "daily cap \(cap) for campaign \(campaign): \(used) already added today (\(day) UTC)"
@@ -102,6 +114,9 @@ public final class InstantlyWriter {
             }
         }
     }
+
+    /// The ledger's reason on a lead Instantly held before cmo wrote it (found by lookup, not created).
+    public static let foundInCampaign = "already in the campaign"
 
     /// The idempotency key of a lead: lower-cased email and campaign id.
     public static func key(campaign: String, email: String) -> String { "instantly:lead:\(campaign):\(email.lowercased())" }
@@ -157,7 +172,17 @@ public final class InstantlyWriter {
             var out = lead.record
             out.set("instantly", result)
             try context.emit(out)
-            if let status = result["status"]?.stringValue { counts[status, default: 0] += 1 }
+            guard let status = result["status"]?.stringValue else { continue }
+            counts[status, default: 0] += 1
+            let before = result["already"]?.boolValue == true
+            switch WriterStatus(status) {
+            case .queued: leadCounts[before ? "queued_before" : "queued", default: 0] += 1
+            case .alreadyQueued: leadCounts["already_in_campaign", default: 0] += 1
+            case .deferred:
+                leadCounts[before ? "deferred_kept" : "deferred", default: 0] += 1
+                if let on = result["eligible_on"]?.stringValue { deferredDays[on, default: 0] += 1 }
+            default: break
+            }
         }
     }
 
@@ -193,6 +218,20 @@ public final class InstantlyWriter {
         } catch {
             context.deadLetter(record, code: "suppression_error", message: "cannot check the suppression list: \(error)", retryable: true)
             return false
+        }
+        if let days = settings.skipContactedDays, let campaign = settings.campaignID {
+            let since = WriteLedger.day(WriteLedger.day(settings.now), plus: -days)
+            do {
+                if let last = try ledger.lastContact(service: Self.service, subject: email, since: since, except: Self.key(campaign: campaign, email: email)) {
+                    lead.result = result(
+                        .skipped, reason: "contacted_recently",
+                        message: "\(email) was sent to on \(last.day ?? "?") (campaign \(last.target)), within --skip-contacted-days \(days)")
+                    return false
+                }
+            } catch {
+                context.deadLetter(record, code: "ledger_error", message: "cannot read the ledger: \(error)", retryable: true)
+                return false
+            }
         }
         let verdict = LeadFields.verdict(record, address: email)
         guard let verdict, verdict <= settings.minVerdict else {
@@ -288,15 +327,22 @@ public final class InstantlyWriter {
         for i in live {
             let prev = leads[i].previous
             if let prev, prev.state == .confirmed {
-                leads[i].result = result(.queued, leadID: prev.remoteID, extra: [JSONMember("already", true), JSONMember("queued_by", prev.runID.map(JSONValue.string) ?? .null)])
+                leads[i].result = confirmedResult(prev)
                 continue
             }
             if let prev, prev.state == .intended || prev.state == .sent {
                 claimNow.append(i)  // a crash left it: no cap is spent again
                 continue
             }
-            // The daily cap: leads deferred on an earlier day use the slots held for them first.
-            let wasDeferred = prev?.state == .deferred && (prev?.eligibleOn ?? "9999") <= day
+            // Deferred to a later day already: a re-run neither moves its day nor spends a slot on it.
+            if let prev, prev.state == .deferred, let on = prev.eligibleOn, on > day {
+                leads[i].result = result(
+                    .deferred, reason: "daily_cap", message: "deferred by the daily cap of \(settings.dailyCap ?? 0) new leads to \(on)",
+                    extra: [JSONMember("eligible_on", .string(on)), JSONMember("already", true)])
+                continue
+            }
+            // The daily cap: leads deferred on an earlier day (now due) use the slots held for them first.
+            let wasDeferred = prev?.state == .deferred
             if var left = capLeft {
                 let available = wasDeferred ? left : left - reservedForDeferred
                 guard available > 0 else {
@@ -320,7 +366,7 @@ public final class InstantlyWriter {
             switch claims[leads[i].key] {
             case .held(let row)?:
                 if row.state == .confirmed {
-                    leads[i].result = result(.queued, leadID: row.remoteID, extra: [JSONMember("already", true)])
+                    leads[i].result = confirmedResult(row)
                 } else {
                     leads[i].result = result(
                         .deferred, reason: "in_progress", message: "another send-instantly (\(row.owner ?? "?")) is writing this lead",
@@ -347,8 +393,18 @@ public final class InstantlyWriter {
         var outcomes: [WriteLedger.Outcome] = []
         for i in indices {
             if let id = found[leads[i].email] {
+                let prev = leads[i].previous
+                if let prev, let other = prev.runID, other != ledger.runID {
+                    // An earlier job's interrupted run wrote it: it stays that job's.
+                    outcomes.append(
+                        .init(key: leads[i].key, state: .confirmed, remoteID: id, reason: "found by leads/list after an interrupted run", runID: other))
+                    var row = prev
+                    (row.state, row.remoteID, row.reason) = (.confirmed, id, nil)
+                    leads[i].result = confirmedResult(row)
+                    continue
+                }
                 outcomes.append(.init(key: leads[i].key, state: .confirmed, remoteID: id, reason: "found by leads/list after an interrupted run"))
-                leads[i].result = result(.queued, leadID: id, extra: [JSONMember("recovered", true)])
+                leads[i].result = result(.queued, leadID: id, extra: [JSONMember("recovered", true), JSONMember("queued_on", .string(day))])
             } else {
                 send.append(i)
             }
@@ -399,7 +455,7 @@ public final class InstantlyWriter {
         for (position, i) in batch.enumerated() {
             if let id = added.created[position] {
                 outcomes.append(.init(key: leads[i].key, state: .confirmed, remoteID: id))
-                leads[i].result = result(.queued, leadID: id)
+                leads[i].result = result(.queued, leadID: id, extra: [JSONMember("queued_on", .string(day))])
             } else {
                 notCreated.append(i)
             }
@@ -425,10 +481,14 @@ public final class InstantlyWriter {
         }
         for i in notCreated {
             if let id = found[leads[i].email] {
-                outcomes.append(.init(key: leads[i].key, state: .confirmed, remoteID: id, reason: "already in the campaign"))
                 // Sent more than once (a retry, or a crash left it): the earlier attempt was ours.
                 let ours = added.attempts > 1 || leads[i].previous.map { $0.state == .intended || $0.state == .sent } == true
-                leads[i].result = ours ? result(.queued, leadID: id) : result(.duplicate, leadID: id, reason: "already_in_campaign", message: "the lead was already in the campaign")
+                outcomes.append(
+                    .init(key: leads[i].key, state: .confirmed, remoteID: id, reason: ours ? "found by leads/list: an earlier attempt landed" : Self.foundInCampaign))
+                leads[i].result =
+                    ours
+                    ? result(.queued, leadID: id, extra: [JSONMember("queued_on", .string(day))])
+                    : result(.alreadyQueued, leadID: id, reason: "in_campaign", message: "the lead was in the campaign before cmo wrote it")
             } else {
                 outcomes.append(.init(key: leads[i].key, state: .failed, reason: cause.message))
                 leads[i].result = result(.failed, reason: cause.reason, message: cause.message)
@@ -446,11 +506,29 @@ public final class InstantlyWriter {
 
     // MARK: - Results
 
-    private func deferResult(_ lead: inout Lead, campaign: String) -> JSONValue {
+    /// A lead the ledger holds as in the campaign: queued by this job (an earlier run or day of it), or in
+    /// the campaign before this job (an earlier job queued it, or Instantly held it): nothing is written.
+    private func confirmedResult(_ row: WriteLedger.Row) -> JSONValue {
+        if row.reason == Self.foundInCampaign {
+            return result(.alreadyQueued, leadID: row.remoteID, reason: "in_campaign", message: "the lead was in the campaign before cmo wrote it")
+        }
+        let since = [JSONMember("queued_by", row.runID.map(JSONValue.string) ?? .null), JSONMember("queued_on", row.day.map(JSONValue.string) ?? .null)]
+        if row.runID == ledger.runID { return result(.queued, leadID: row.remoteID, extra: [JSONMember("already", true)] + since) }
+        return result(
+            .alreadyQueued, leadID: row.remoteID, reason: "queued_earlier",
+            message: "queued by \(row.runID ?? "an earlier run") on \(row.day ?? "an earlier day"): nothing written", extra: since)
+    }
+
+    /// The first day after today with room under the cap (every job's deferrals to this campaign count).
+    private func nextOpenDay() -> String {
         let cap = max(1, settings.dailyCap ?? 1)
-        let eligible = WriteLedger.day(day, plus: 1 + deferredToday / cap)
-        deferredToday += 1
-        if firstDeferredDay == nil { firstDeferredDay = eligible }
+        while scheduled[openDay, default: 0] >= cap { openDay = WriteLedger.day(openDay, plus: 1) }
+        scheduled[openDay, default: 0] += 1
+        return openDay
+    }
+
+    private func deferResult(_ lead: inout Lead, campaign: String) -> JSONValue {
+        let eligible = nextOpenDay()
         let intent = WriteLedger.Intent(key: lead.key, service: Self.service, target: campaign, subject: lead.email)
         try? ledger.record([.init(key: lead.key, state: .deferred, reason: "daily cap", eligibleOn: eligible)], intents: [lead.key: intent], now: settings.now)
         return result(
@@ -459,9 +537,7 @@ public final class InstantlyWriter {
     }
 
     private func dryRunResult(_ lead: Lead, campaign: String) -> JSONValue {
-        if let prev = lead.previous, prev.state == .confirmed {
-            return result(.queued, leadID: prev.remoteID, extra: [JSONMember("already", true)])
-        }
+        if let prev = lead.previous, prev.state == .confirmed { return confirmedResult(prev) }
         var extra = [JSONMember("would_send", lead.item)]
         if let prev = lead.previous, prev.state == .intended || prev.state == .sent {
             extra.append(JSONMember("note", "an interrupted run left this lead unconfirmed: a real run asks leads/list first"))
@@ -482,6 +558,9 @@ public final class InstantlyWriter {
         return .object(m)
     }
 
-    /// The first day a lead deferred by this run becomes eligible, if any was.
-    public var firstEligibleDay: String? { firstDeferredDay }
+    /// The first and last day the leads of this run are deferred to, if any is.
+    public var deferredSpan: (first: String, last: String)? {
+        guard let first = deferredDays.keys.min(), let last = deferredDays.keys.max() else { return nil }
+        return (first, last)
+    }
 }

@@ -58,7 +58,7 @@ public final class LinearWriter {
         do {
             state = try StateDatabase.open(dir + "/linear-sync.sqlite", migrator: Self.migrator)
         } catch {
-            throw StageFailure(.config, "cannot open \(dir)/linear-sync.sqlite: \(error)")
+            throw StateDatabase.openFailure(error, "\(dir)/linear-sync.sqlite")
         }
     }
 

@@ -4,7 +4,8 @@ public struct RunEvent: Codable, Sendable, Equatable {
     public enum Name: String, Codable, Sendable, CaseIterable {
         case planned, plannerDone = "planner_done", plannerRefused = "planner_refused", plannerFallback = "planner_fallback"
         case stepStarted = "step_started", stepDone = "step_done", stepSkipped = "step_skipped", stepRestarted = "step_restarted"
-        case widening, awaitingApproval = "awaiting_approval", approved, waiting, resumed, requeued, paused, cancelled, amended
+        case widening, widenDeclined = "widen_declined", shortfall, awaitingApproval = "awaiting_approval", approved, waiting, resumed, requeued, paused, cancelled, amended
+        case preflight
         case triage, warning, failed, summary, done, report
     }
 

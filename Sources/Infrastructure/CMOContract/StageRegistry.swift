@@ -58,7 +58,7 @@ public enum StageRegistry {
         "render-copy", .read, service: "OpenAI-compatible model", funnelKey: "rendered", funnelLabel: "rendered")
     public static let sendInstantly = StageDescriptor(
         "send-instantly", .writer, resultField: "instantly", service: "Instantly", targetFlag: "--campaign", doneStatus: .queued,
-        statuses: [.queued, .duplicate, .suppressed, .deferred, .skipped, .dryRun, .failed], funnelKey: "queued",
+        statuses: [.queued, .alreadyQueued, .duplicate, .suppressed, .deferred, .skipped, .dryRun, .failed], funnelKey: "queued",
         funnelLabel: "queued in Instantly", triaged: true)
     public static let syncAttio = StageDescriptor(
         "sync-attio", .writer, resultField: "attio", service: "Attio", targetFlag: "--list", doneStatus: .synced,

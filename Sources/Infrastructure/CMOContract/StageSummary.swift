@@ -12,6 +12,12 @@ public struct StageSummary: Codable, Sendable, Equatable {
     public var seconds = 0.0
     public var filteredBy: [String: Int] = [:]
     public var quota: [String: Int] = [:]
+    /// A writer's records by what this run did for them: something written now (`written`), found already
+    /// there so nothing was written (`already`), left for a later day (`deferred`, send-instantly's daily
+    /// cap). Nil when the stage does not say (a reader, or a writer from before these were counted).
+    public var written: Int?
+    public var already: Int?
+    public var deferred: Int?
     /// The stage's own figures (`verdicts`, `variants`, `http_retries`, …): numbers, or JSON objects of numbers.
     public var extra: [String: JSONNumbers] = [:]
 
@@ -19,7 +25,7 @@ public struct StageSummary: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case input = "in", output = "out", filtered, deadLettered = "dead_lettered", requests = "http_requests", notModified = "http_not_modified"
-        case seconds, filteredBy = "filtered_by", quota = "quota_spent", extra
+        case seconds, filteredBy = "filtered_by", quota = "quota_spent", written, already, deferred, extra
     }
 
     /// A number, an object of numbers or of texts (other values are kept as text).
@@ -53,15 +59,20 @@ public struct StageSummary: Codable, Sendable, Equatable {
         public var texts: [String: String]? { if case .texts(let t) = self { return t } else { return nil } }
     }
 
-    /// The figures the runner keeps in state.json for a step (`in`, `filtered`, `dead`, `http`, `http_304`).
+    /// The figures the runner keeps in state.json for a step (`in`, `filtered`, `dead`, `http`, `http_304`; a
+    /// writer's `written`, `already` and `deferred` when it says them).
     public var counts: [String: Int] {
-        ["in": input, "filtered": filtered, "dead": deadLettered, "http": requests, "http_304": notModified]
+        var c = ["in": input, "filtered": filtered, "dead": deadLettered, "http": requests, "http_304": notModified]
+        if let written { c["written"] = written }
+        if let already { c["already"] = already }
+        if let deferred { c["deferred"] = deferred }
+        return c
     }
 
     /// Fields of the summary event that are not the stage's own extras.
     static let common: Set<String> = [
         "ts", "level", "stage", "event", "msg", "in", "out", "filtered", "filtered_by", "dead_lettered", "http_requests",
-        "http_not_modified", "seconds", "output_closed", "quota_spent",
+        "http_not_modified", "seconds", "output_closed", "quota_spent", "written", "already", "deferred",
     ]
     /// HTTP figures every summary carries; kept as extras only when not zero, as the text summary shows them.
     static let zeroOmitted: Set<String> = ["http_retries", "http_rate_limited", "http_wait_seconds"]
@@ -83,6 +94,9 @@ public struct StageSummary: Codable, Sendable, Equatable {
         s.seconds = (object["seconds"] as? NSNumber)?.doubleValue ?? 0
         s.filteredBy = ints("filtered_by")
         s.quota = ints("quota_spent")
+        s.written = (object["written"] as? NSNumber)?.intValue
+        s.already = (object["already"] as? NSNumber)?.intValue
+        s.deferred = (object["deferred"] as? NSNumber)?.intValue
         for (k, v) in object where !common.contains(k) {
             if zeroOmitted.contains(k), (v as? NSNumber)?.doubleValue == 0 { continue }
             guard let data = try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed]),

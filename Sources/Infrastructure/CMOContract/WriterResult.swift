@@ -16,6 +16,8 @@ public struct WriterStatus: RawRepresentable, Hashable, Sendable, Codable, Compa
 
     // Instantly (send-instantly) and Attio (sync-attio).
     public static let queued = WriterStatus("queued")
+    /// Instantly: in the campaign before this job (an earlier job queued it, or Instantly already held it): nothing was written.
+    public static let alreadyQueued = WriterStatus("already_queued")
     public static let synced = WriterStatus("synced")
     public static let duplicate = WriterStatus("duplicate")
     public static let suppressed = WriterStatus("suppressed")

@@ -31,7 +31,7 @@ public final class DNSCache {
         do {
             pool = try Self.open(file)
         } catch {
-            throw StageFailure(.config, "cannot open DNS cache '\(file)': \(error)")
+            throw StateDatabase.openFailure(error, "DNS cache '\(file)'")
         }
     }
 

@@ -104,7 +104,7 @@ public final class SQLiteJobQueue: JobQueue {
     public static func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SQLiteJobQueue {
         let dir = try StateDirectory.ensure(environment: environment)
         do { return try SQLiteJobQueue(path: dir + "/jobs.sqlite") } catch {
-            throw StageFailure(.config, "cannot open the job queue in \(dir): \(error)")
+            throw StateDatabase.openFailure(error, "the job queue in \(dir)")
         }
     }
 

@@ -1,3 +1,4 @@
+import CMOBasics
 import Foundation
 import GRDB
 
@@ -8,10 +9,12 @@ public enum StateDatabase {
     /// Opens (or creates) `file` and runs `schema` in a write transaction. Runs started together
     /// race to switch a new file to WAL, which takes no busy timeout; that SQLITE_BUSY is retried.
     package static func open(_ file: String, schema: String) throws -> DatabasePool {
-        try retryingRaces {
-            let pool = try makePool(file)
-            try pool.write { db in try db.execute(sql: schema) }
-            return pool
+        try diskErrors(file) {
+            try retryingRaces {
+                let pool = try makePool(file)
+                try pool.write { db in try db.execute(sql: schema) }
+                return pool
+            }
         }
     }
 
@@ -20,10 +23,75 @@ public enum StateDatabase {
     /// constraint failure is retried, and it then finds the migrations applied. Write each migration
     /// so that running it after another process did is harmless (`IF NOT EXISTS`).
     public static func open(_ file: String, migrator: DatabaseMigrator) throws -> DatabasePool {
-        try retryingRaces(alsoConstraint: true) {
-            let pool = try makePool(file)
-            try migrator.migrate(pool)
+        try diskErrors(file) {
+            try retryingRaces(alsoConstraint: true) {
+                let pool = try makePool(file)
+                try migrator.migrate(pool)
+                return pool
+            }
+        }
+    }
+
+    /// The error a stage stops with when `what` (`the write ledger '…/ledger.sqlite'`) cannot be opened:
+    /// a full disk or an I/O error as it is (74), anything else a configuration problem (78).
+    public static func openFailure(_ error: Error, _ what: String) -> any CMOError {
+        if let e = ((error as? any CMOErrorConvertible)?.cmoError ?? error) as? any CMOError, e.exitStatus == .ioError { return e }
+        return StageFailure(.config, "cannot open \(what): \(error)")
+    }
+
+    /// Whether SQLite's error means the disk refused the write (SQLITE_FULL, SQLITE_IOERR).
+    static func isDiskError(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR
+    }
+
+    /// `cannot write 'FILE': disk full (SQLite: database or disk is full)`, exit 74.
+    static func diskFailure(_ error: DatabaseError, file: String) -> StageFailure {
+        let sqlite = "SQLite: " + (error.message ?? "\(error.resultCode)")
+        let reason = error.resultCode == .SQLITE_FULL ? "disk full (\(sqlite))" : "I/O error (\(sqlite))"
+        return StageFailure(.ioError, "cannot write \(file): \(reason)")
+    }
+
+    /// Runs an open of `file`, turning a full disk into exit 74 naming the file, and remembers the file
+    /// for later errors (`DatabaseError.cmoError`).
+    private static func diskErrors(_ file: String, _ body: () throws -> DatabasePool) throws -> DatabasePool {
+        do {
+            let pool = try body()
+            openFiles.add(file)
             return pool
+        } catch let error as DatabaseError where isDiskError(error) {
+            throw diskFailure(error, file: "'\(file)'")
+        } catch let error as CocoaError {
+            if let code = posixCode(error), IOFailure.isDiskError(code) { throw IOFailure.write(file, errno: code, doing: "create") }
+            throw error
+        }
+    }
+
+    /// The state files this process opened, for naming the file an SQLite error (which does not say
+    /// which database it came from) was about.
+    static let openFiles = OpenFiles()
+
+    final class OpenFiles: @unchecked Sendable {
+        private let lock = NSLock()
+        private var files: [String] = []
+        func add(_ file: String) {
+            lock.lock()
+            defer { lock.unlock() }
+            if !files.contains(file) { files.append(file) }
+        }
+        /// `'…/ledger.sqlite'`, or `a state database in '…' (ledger.sqlite or http-cache.sqlite)`.
+        var described: String {
+            lock.lock()
+            defer { lock.unlock() }
+            switch files.count {
+            case 0: return "a state database"
+            case 1: return "'\(files[0])'"
+            default:
+                let dirs = Set(files.map { ($0 as NSString).deletingLastPathComponent })
+                if dirs.count == 1, let dir = dirs.first {
+                    return "a state database in '\(dir)' (\(files.map { ($0 as NSString).lastPathComponent }.joined(separator: " or ")))"
+                }
+                return "a state database (\(files.map { "'\($0)'" }.joined(separator: " or ")))"
+            }
         }
     }
 
@@ -50,5 +118,14 @@ public enum StateDatabase {
                 usleep(useconds_t.random(in: 5_000...40_000))
             }
         }
+    }
+}
+
+/// SQLite's errors as a stage reports them: a full disk or an I/O error is 74 naming the state file;
+/// anything else stays an internal error (1), as before.
+extension DatabaseError: CMOErrorConvertible {
+    public var cmoError: any CMOError {
+        if StateDatabase.isDiskError(self) { return StateDatabase.diskFailure(self, file: StateDatabase.openFiles.described) }
+        return StageFailure(.failure, "internal error: \(self)")
     }
 }

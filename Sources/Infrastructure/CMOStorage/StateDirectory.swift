@@ -20,8 +20,20 @@ public enum StateDirectory {
             try FileManager.default.createDirectory(
                 atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
+            // A full disk is the disk's fault (74); a path that cannot be made is the configuration's (78).
+            if let code = posixCode(error), IOFailure.isDiskError(code) { throw IOFailure.write(dir, errno: code, doing: "create state directory") }
             throw StageFailure(.config, "cannot create state directory '\(dir)': \(error.localizedDescription)")
         }
         return dir
     }
+}
+
+/// The errno under a Foundation file error, when there is one.
+func posixCode(_ error: Error) -> Int32? {
+    var e: NSError? = error as NSError
+    while let n = e {
+        if n.domain == NSPOSIXErrorDomain { return Int32(n.code) }
+        e = n.userInfo[NSUnderlyingErrorKey] as? NSError
+    }
+    return nil
 }

@@ -35,7 +35,15 @@ extension Stage {
             context = try StageContext(stage: stageName, common: common)
         } catch {
             let env = ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"].flatMap(LogFormat.init(rawValue:))
-            return report(error, logger: Logger(stage: stageName, format: common.logFormat ?? env ?? .text))
+            let status = report(error, logger: Logger(stage: stageName, format: common.logFormat ?? env ?? .text))
+            if let checkable = stage as? any CheckableStage, checkable.checkOptions.enabled {
+                StageCheck.write(StageCheck.failed(stageName, status: status, error: error), to: CMOBasics.OutputStream(fd: 1))
+            }
+            return status
+        }
+        // `--check` (the writers): the stage's check in place of the run; no input read (StageCheck.swift).
+        if !common.printConfig, let checkable = stage as? any CheckableStage, checkable.checkOptions.enabled {
+            return StageCheck.run(checkable, context: context)
         }
         let plan: Plan
         do {
@@ -72,7 +80,7 @@ extension Stage {
 /// print it once, in Unix wording, and map it to its exit status.
 public enum CommandBase {
     public static func report(_ error: Error, logger: Logger) -> ExitStatus {
-        switch error {
+        switch (error as? any CMOErrorConvertible)?.cmoError ?? error {
         case let e as CMOError:
             // The fields go to the JSON log only (the line a person reads stays the message).
             logger.error(e.description, logger.format == .json ? e.logFields : [:])

@@ -145,6 +145,7 @@ public final class StageContext {
 
     /// Stops the stage (status 1) once dead letters exceed `--max-errors`.
     public func checkErrorBudget() throws {
+        if let failure = deadLetters.failure { throw failure }  // a dead-letter file on a full disk: 74
         if let maxErrors, deadLetters.count > maxErrors {
             throw StageFailure(.failure, "\(deadLetters.count) records dead-lettered, more than --max-errors \(maxErrors) allows; stopping")
         }
@@ -153,6 +154,10 @@ public final class StageContext {
     /// Writes the summary and decides the final status.
     func finish() -> ExitStatus {
         writeSummary()
+        if let failure = deadLetters.failure {
+            logger.error(failure.message)
+            return failure.exitStatus
+        }
         if downstreamClosed { return .ok }
         if validRecords > 0, missingRequired == validRecords {
             logger.error("no input record has the fields this stage needs (all \(validRecords) dead-lettered)")

@@ -38,6 +38,8 @@ struct CMOSandboxCommand: ParsableCommand {
     @Option(name: .customLong("latency"), help: "Added latency per service: SERVICE=MS[±JITTER] (SERVICE may be '*').")
     var latency: [String] = []
     @Option(name: .customLong("fail-rate"), help: "Share of requests answered 5xx: SERVICE=RATE.") var failRate: [String] = []
+    @Flag(name: .customLong("faults-on-writes-only"), help: "Inject 5xx, 429, resets and cut bodies into writes only (POST, PUT, PATCH, DELETE); reads answer.")
+    var faultsOnWritesOnly = false
     @Option(name: .customLong("429-rate"), help: "Share of requests answered 429: SERVICE=RATE.") var tooManyRate: [String] = []
     @Option(name: .customLong("reset-rate"), help: "Share of connections reset: SERVICE=RATE.") var resetRate: [String] = []
     @Option(name: .customLong("truncate-rate"), help: "Share of bodies cut short of Content-Length: SERVICE=RATE.")
@@ -85,8 +87,10 @@ struct CMOSandboxCommand: ParsableCommand {
 
     func faults() throws -> [String: ServiceFaults] {
         do {
-            return try ServiceFaults.parse(
+            var f = try ServiceFaults.parse(
                 latency: latency, failRate: failRate, tooManyRate: tooManyRate, resetRate: resetRate, truncateRate: truncateRate)
+            if faultsOnWritesOnly { for k in f.keys { f[k]!.writesOnly = true } }
+            return f
         } catch let e as FaultFlagError {
             throw ValidationError(e.message)
         }

@@ -27,8 +27,8 @@ struct AddCommand: SuppressCommand {
 
             EXIT STATUS
               0 added, 64 bad flags (an unknown --kind), 65 a value that is not an email, domain or \
-            login (each one named), 78 the state directory or the list cannot be opened or written, \
-            1 internal error.
+            login (each one named), 74 the list cannot be written (disk full), 78 the state directory \
+            or the list cannot be opened or written, 1 internal error.
 
             EXAMPLES
               An opt-out, a whole company, and a GitHub user:
@@ -92,7 +92,8 @@ struct RemoveCommand: SuppressCommand {
 
             EXIT STATUS
               0 done (also when a value was not on the list), 64 bad flags, 65 a value that is not an \
-            email, domain or login, 78 the list cannot be opened or written, 1 internal error.
+            email, domain or login, 74 the list cannot be written (disk full), 78 the list cannot be \
+            opened or written, 1 internal error.
 
             EXAMPLES
               Two entries off the list:

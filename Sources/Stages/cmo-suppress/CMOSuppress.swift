@@ -28,7 +28,7 @@ struct CMOSuppress: ParsableCommand {
 
             EXIT STATUS
               0 done, 1 internal error or too many bad rows, 64 bad flags, 65 a value that is not an email, \
-            domain or login (or no usable row), 78 the state directory or the list cannot be opened or written.
+            domain or login (or no usable row), 74 the list cannot be written (disk full), 78 the state directory or the list cannot be opened or written.
 
             EXAMPLES
                 cmo-suppress add jane@acme.com @octocat --reason "asked by email"

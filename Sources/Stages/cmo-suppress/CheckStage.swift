@@ -37,7 +37,8 @@ struct CheckStage: Stage {
 
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
-            too many dead letters, 64 bad flags or jq expression, 65 input is not NDJSON, 78 bad config \
+            too many dead letters, 64 bad flags or jq expression, 65 input is not NDJSON, 74 stdout cannot be written \
+            (disk full), 78 bad config \
             or the list cannot be opened.
 
             EXAMPLES

@@ -44,8 +44,8 @@ struct ImportCommand: SuppressCommand {
 
             EXIT STATUS
               0 done, 1 internal error or more bad rows than --max-errors, 64 bad flags or FILE cannot \
-            be opened, 65 no row of a non-empty file could be used (or no column holds a value), 78 the \
-            list cannot be opened or written.
+            be opened, 65 no row of a non-empty file could be used (or no column holds a value), 74 the \
+            list cannot be written (disk full), 78 the list cannot be opened or written.
 
             EXAMPLES
               Instantly's blocklist, and an unsubscribe export with its own columns:

@@ -26,7 +26,8 @@ struct ListCommand: SuppressCommand {
               CMO_STATE_DIR, CMO_LOG_FORMAT, NO_COLOR.
 
             EXIT STATUS
-              0 done (or the reader downstream closed the pipe), 64 bad flags, 78 the list cannot be \
+              0 done (or the reader downstream closed the pipe), 64 bad flags, 74 stdout cannot be written \
+            (disk full), 78 the list cannot be \
             opened, 1 internal error.
 
             EXAMPLES

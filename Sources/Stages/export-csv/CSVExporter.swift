@@ -91,6 +91,7 @@ struct CSVExporter {
     mutating func exportWithLookahead() throws {
         let spill = try SpillFile()
         let spillOut = CMOBasics.OutputStream(fd: spill.fd, flushThreshold: 1 << 20)
+        spillOut.name = "\(ProcessInfoEnv.tmpdir)/cmo-export-csv.* (the look-ahead file, TMPDIR)"
         var seen = Set<String>()
         var keys: [String] = []
         var line: [UInt8] = []
@@ -131,7 +132,7 @@ final class SpillFile {
         let dir = ProcessInfoEnv.tmpdir
         var template = Array("\(dir)/cmo-export-csv.XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw StageFailure(.failure, "cannot create a temporary file in \(dir): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw IOFailure.file("\(dir)/cmo-export-csv.*", errno: errno, doing: "create", otherwise: .failure) }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         self.fd = fd
     }

@@ -16,7 +16,7 @@ struct ExportCSV: Stage {
 
             OUTPUT
               CSV on stdout, or in FILE with -o (written to a temporary file beside it, then renamed, so \
-            FILE is never half-written). Columns: --columns picks fields by dotted path (signals.commits_90d); \
+            FILE is never half-written; a device or a pipe such as /dev/stdout is written as it is). Columns: --columns picks fields by dotted path (signals.commits_in_window); \
             --column 'Name=JQ' adds a computed column; without either, the columns are every top-level key, \
             in first-seen order (the input is spilled to a temporary file to look ahead; memory stays flat). \
             Arrays of scalars are joined with '; ', other nested values are written as compact JSON. Cells \
@@ -32,7 +32,8 @@ struct ExportCSV: Stage {
 
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
-            too many dead letters, 64 bad flags or jq expression, 65 input is not NDJSON, 78 bad config.
+            too many dead letters, 64 bad flags or jq expression, 65 input is not NDJSON, 74 the CSV (or the \
+            dead-letter file) cannot be written: disk full or an I/O error, 78 bad config.
 
             EXAMPLES
               Chosen columns, written atomically:

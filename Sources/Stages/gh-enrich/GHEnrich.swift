@@ -40,8 +40,9 @@ struct GHEnrich: Stage {
 
             EXIT STATUS
               0 done (or the reader downstream closed the pipe), 1 internal error or too many dead letters, \
-            64 bad flags, 65 input is not NDJSON, 69 GitHub failing after retries, 75 a rate limit needs a \
-            longer wait than --max-wait (re-run later: profiles already fetched are reused), 77 token \
+            64 bad flags, 65 input is not NDJSON, 69 GitHub failing after retries, 74 stdout or a state file \
+            cannot be written (disk full), 75 a rate limit needs a longer wait than --max-wait (re-run later: \
+            profiles already fetched are reused), 77 token \
             rejected, 78 GITHUB_TOKEN missing or bad config.
 
             EXAMPLES

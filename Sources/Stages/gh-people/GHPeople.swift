@@ -21,15 +21,26 @@ struct GHPeople: Stage {
               Once the input is read (with --max-people: once that many people are found, reading input in \
             chunks of 4 x --batch-size and stopping there, so gh-search upstream stops too), one person \
             record per GitHub account, most commits first: kind \
-            "person", id (GitHub's numeric user id), login, from_repos, signals {commits_90d (commits in the \
-            --since-days window), last_commit_at, maintainer_of (repositories the person owns or commits to \
-            most), recent_commit_titles, repo_stars (the most stars among from_repos, when the repo records \
-            carry 'stars' or 'stargazers_count'), repo (the repository copy should talk about: one the person \
+            "person", id (GitHub's numeric user id), login, from_repos, signals {window_days (the --since-days \
+            the counts cover), window_start (when that window began), commits_in_window (the person's commits \
+            in the window, all their repositories together), commits_90d (their commits in the last 90 days; \
+            written only when the window covers 90 days or more), last_commit_at (their newest commit in the \
+            window), maintainer_of (repositories the person owns or commits to most), recent_commit_titles \
+            (up to 5 of their titles in the window, newest first), repos [{repo, commits_in_window, \
+            last_commit_at, stars, language, commit_titles}] (each repository's own facts: the person's \
+            commits to it in the window, the newest one's date, the repo record's stars and language, and up \
+            to 3 of their titles there), repo (the repository copy should talk about: one the person \
             maintains or commits to most among those whose language matched the search in the repo record's \
-            'query'), repo_language (its language), matched {languages, topics} (the languages of the \
-            person's matching repositories, and the topics the search named that they carry)}, and emails [{address, source "commit", evidence "owner/repo@sha", \
+            'query'), repo_language, repo_stars (that repository's own language and stars, from the repo \
+            record's 'language' and 'stars' or 'stargazers_count'), repo_commits_in_window, \
+            repo_last_commit_at, repo_commit_title (the person's commits to that repository in the window, \
+            the newest one's date, and their newest quotable title there), matched {languages, topics} (the \
+            languages of the person's matching repositories, and the topics the search named that they \
+            carry)}, and emails [{address, source "commit", evidence "owner/repo@sha", \
             last_seen}]. Only authors GitHub linked to an account count; bots are dropped; \
-            users.noreply.github.com and other undeliverable addresses are never written. Each repository \
+            users.noreply.github.com and other undeliverable addresses are never written. Titles are the \
+            person's own work, fit to quote: merges, reverts, version and dependency bumps, README, docs and \
+            typo fixes, and titles that say nothing ("wip", "Update main.py") are left out. Each repository \
             contributes its --top-authors-per-repo most active authors; a person found in several \
             repositories comes out once, merged. A person with fewer than --min-commits commits in the window \
             (default 3: one typo fix is not a maintainer) is left out and counted as below_min_commits in \
@@ -50,8 +61,9 @@ struct GHPeople: Stage {
 
             EXIT STATUS
               0 done (or the reader downstream closed the pipe), 1 internal error or too many dead letters, \
-            64 bad flags, 65 input is not NDJSON, 69 GitHub failing after retries, 75 a rate limit needs a \
-            longer wait than --max-wait (re-run later: histories already read are kept), 77 token rejected, \
+            64 bad flags, 65 input is not NDJSON, 69 GitHub failing after retries, 74 stdout or a state file \
+            cannot be written (disk full), 75 a rate limit needs a longer wait than --max-wait (re-run later: \
+            histories already read are kept), 77 token rejected, \
             78 GITHUB_TOKEN missing or bad config.
 
             EXAMPLES
@@ -101,6 +113,7 @@ struct GHPeople: Stage {
     struct Plan {
         var endpoint: GitHubEndpoint
         var since: Date
+        var days: Int
         var top: Int?
         var maxPeople: Int?
         var api: GitHubAPIMode
@@ -123,7 +136,7 @@ struct GHPeople: Stage {
         let top = try settings.resolve("top-authors-per-repo", flag: topAuthorsPerRepo, default: 5)
         return Plan(
             endpoint: try GitHubEndpoint.resolve(settings), since: now.addingTimeInterval(-Double(days) * 86400),
-            top: top == 0 ? nil : top, maxPeople: try settings.resolve("max-people", flag: maxPeople),
+            days: days, top: top == 0 ? nil : top, maxPeople: try settings.resolve("max-people", flag: maxPeople),
             api: try settings.resolve("api", flag: api, env: "CMO_GITHUB_API", default: .graphql),
             batchSize: try settings.resolve("batch-size", flag: batchSize, default: 100),
             minCommits: try settings.resolve("min-commits", flag: minCommits, default: 3))
@@ -132,7 +145,7 @@ struct GHPeople: Stage {
     func process(_ context: StageContext, plan: Plan) throws {
         var seen = Set<String>()
         var facts: [String: GitHubPeople.RepoFacts] = [:]
-        let people = GitHubPeople(since: plan.since, topPerRepo: plan.top, minCommits: plan.minCommits)
+        let people = GitHubPeople(since: plan.since, windowDays: plan.days, topPerRepo: plan.top, minCommits: plan.minCommits)
         var fetcher: GitHubHistoryFetcher?
         var api: GitHubAPI?
         defer {

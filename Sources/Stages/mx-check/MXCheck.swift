@@ -49,7 +49,8 @@ struct MXCheck: Stage {
 
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
-            too many dead letters, 64 bad flags, 65 input is not NDJSON or no record has an email, 78 bad \
+            too many dead letters, 64 bad flags, 65 input is not NDJSON or no record has an email, 74 stdout or the DNS cache \
+            cannot be written (disk full), 78 bad \
             config or a state directory (DNS cache) that cannot be used.
 
             EXAMPLES

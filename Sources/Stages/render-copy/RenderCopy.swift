@@ -14,7 +14,8 @@ struct RenderCopy: Stage {
         discussion: """
             INPUT
               Lead records (person records from score-icp or any earlier stage). Template variables are the \
-            record's fields (login, name, best_email, signals.commits_90d, snippets.why_now, ...), plus \
+            record's fields (login, name, best_email, signals.commits_in_window, signals.window_days, \
+            signals.repo_commit_title, snippets.why_now, ...), plus \
             campaign.* from the config's 'campaign:' mapping. 'id' is required when there are several templates.
 
             OUTPUT
@@ -26,9 +27,21 @@ struct RenderCopy: Stage {
 
             TEMPLATES
               YAML files with 'subject' and 'body' (and optional 'name', 'description'), in Stencil syntax: \
-            {{ name|first_name|default:login }}, {% if signals.topics %}...{% endif %}. Several --template files \
+            {{ name|first_name:login|default:"there" }} (the first name when the name looks like a person's and \
+            is not the login, else "there": never greet by login), {% if signals.topics %}...{% endif %}. A count \
+            is quoted with the window it covers ("{{ signals.commits_in_window }} commits in the last \
+            {{ signals.window_days }} days"), a repository's facts from that repository (signals.repo with \
+            repo_commits_in_window, repo_stars, repo_commit_title). Several --template files \
             (or a directory of *.yaml) are A/B variants; a lead's variant is SHA-256 of its id modulo the count. \
             Record data is inserted as text, never run as template code. See docs/render-copy.md.
+
+            VARIABLES CHECKED AT START
+              Before any input is read, every variable the templates use (printed or in {% if %}/{% for %}) \
+            must be a key of the config's 'campaign:' mapping, a field a lead can have (the stages' fields: \
+            docs/contracts.md §14), a --record-field, or a loop variable; anything else exits 78 naming the \
+            template and the nearest known name ("did you mean campaign.sender_name?"). An unknown name with a \
+            default filter and no near known name is a warning. After the run, a default used for more than half \
+            the leads of its template is a warning.
 
             SIDE EFFECTS
               None without --llm. With --llm, one chat completion per record (a second one when the first \
@@ -41,9 +54,10 @@ struct RenderCopy: Stage {
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or too many \
             dead letters, 64 bad flags, 65 input is not NDJSON or no record has an id, 69 the model unreachable or \
-            failing after retries, or its account without quota (insufficient_quota), 75 a model rate limit still \
+            failing after retries, or its account without quota (insufficient_quota), 74 stdout cannot be written (disk full), 75 a model rate limit still \
             in force after retries or needing a longer wait than --max-wait, 77 API key rejected, 78 bad config, \
-            a model the endpoint does not know (--llm-model, CMO_LLM_MODEL), a bad template, a template without \
+            a model the endpoint does not know (--llm-model, CMO_LLM_MODEL), a bad template or an unknown template \
+            variable, a template without \
             the unsubscribe link under --require-unsubscribe, or copy for sending with a campaign marked \
             'example: true' (examples/campaign.yaml).
 
@@ -89,8 +103,15 @@ struct RenderCopy: Stage {
     @Option(help: ArgumentHelp("Longest snippets.why_now accepted from the model, in characters (default 200).", valueName: "n"))
     var whyNowMaxChars: Int?
 
+    @Option(
+        name: .customLong("record-field"),
+        help: ArgumentHelp("A top-level field the input carries beyond the stages' own, that templates may use (repeatable).", valueName: "name"))
+    var recordFields: [String] = []
+
     struct Plan {
         var renderer: CopyRenderer
+        /// What the template check found worth saying (TemplateCheck).
+        var templateWarnings: [String] = []
         var writer: (endpoint: OpenAIEndpoint, model: String, maxChars: Int)?
     }
 
@@ -123,6 +144,10 @@ struct RenderCopy: Stage {
         if require {
             try TemplateSet.checkUnsubscribe(loaded, variable: variable, campaign: campaign)
         }
+        // Every template variable known before any input is read: a typo stops here (78), not after the search.
+        let templateWarnings = try TemplateCheck.check(
+            loaded, campaign: settings.configValue("campaign"),
+            recordFields: try settings.resolve("record-field", flag: recordFields.isEmpty ? nil : recordFields) ?? [])
         let renderer = CopyRenderer(
             templates: loaded, campaign: campaign, environment: environment,
             subjectLimit: try settings.resolve("subject-max-chars", flag: subjectMaxChars, default: 78),
@@ -135,11 +160,12 @@ struct RenderCopy: Stage {
                 try settings.resolve("why-now-max-chars", flag: whyNowMaxChars, default: 200)
             )
         }
-        return Plan(renderer: renderer, writer: writer)
+        return Plan(renderer: renderer, templateWarnings: templateWarnings, writer: writer)
     }
 
     func process(_ context: StageContext, plan: Plan) throws {
         let renderer = plan.renderer
+        for w in plan.templateWarnings { context.logger.warning(w) }
         var variants: [String: Int] = [:]
         var httpOptions = http
         if httpOptions.httpCache == nil { httpOptions.httpCache = false }  // completions are POSTs: nothing to cache
@@ -150,6 +176,7 @@ struct RenderCopy: Stage {
             let labels = renderer.templates.indices.map(CopyRenderer.variantLabel)
             context.extraSummary.append(("variants", .object(labels.map { JSONMember($0, .int(variants[$0] ?? 0)) })))
             if let writer { context.extraSummary += [("llm_requests", .int(writer.requests)), ("llm_retried", .int(writer.retried))] }
+            for w in renderer.defaultUsage.warnings(renderer.templates) { context.logger.warning(w) }
         }
         func render(_ record: Record, whyNow: WhyNow?) throws {
             do {

@@ -45,7 +45,7 @@ struct ScoreICP: Stage {
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or \
             too many dead letters, 64 bad flags or a feature's jq expression does not compile, 65 input is \
-            not NDJSON, 78 bad config or ICP (unreadable, not YAML, unknown key or transform, wrong type).
+            not NDJSON, 74 stdout cannot be written (disk full), 78 bad config or ICP (unreadable, not YAML, unknown key or transform, wrong type).
 
             EXAMPLES
               The best 200 of a Python campaign, with the built-in profile scoring Python:

@@ -23,9 +23,12 @@ struct SendInstantly: Stage {
 
             OUTPUT
               Every lead, with `instantly` {status, campaign_id, lead_id, reason, message, …}. status: \
-            queued (in the campaign; `already: true` when an earlier run queued it, `recovered: true` when an \
-            interrupted run's write was found by lookup), duplicate (already in the campaign, not by cmo), \
-            suppressed (on the do-not-contact list: never sent), deferred (over today's cap; `eligible_on`), \
+            queued (in the campaign by this job, CMO_JOB_ID: `queued_on`; `already: true` when an earlier run of the \
+            job queued it, `recovered: true` when an interrupted run's write was found by lookup), already_queued \
+            (in the campaign before this job: reason queued_earlier with `queued_by` and `queued_on`, or in_campaign \
+            when Instantly held it before cmo wrote it; nothing written), duplicate (the same address twice in the \
+            input), suppressed (on the do-not-contact list: never sent), deferred (over today's cap; `eligible_on`, \
+            kept by a re-run: `already: true`), \
             skipped (no_email, verdict_below_min, no_unsubscribe_link, body_too_long), dry_run (`would_send` \
             holds the lead item), failed (reason; `retryable` when a re-run may succeed).
 
@@ -50,9 +53,20 @@ struct SendInstantly: Stage {
             PACING
               --daily-new-leads per campaign per UTC day, counted in the ledger across runs (default: the \
             campaign's active sending accounts × --per-inbox-cap, at most the campaign's daily_limit). Leads \
-            over the cap come out deferred with eligible_on; on that day they go before new leads. Requests \
+            over the cap come out deferred with eligible_on (the first day after today with room under the cap, \
+            every run's deferrals counted); a re-run keeps that day; on that day they go before new leads. Requests \
             are paced under Instantly's 100/s and 6,000/min; a 429 (no headers) backs off with jitter; 5xx \
             and dropped connections are retried because skip_if_in_campaign makes a retry safe.
+
+            CHECK
+              --check (with the run's own flags) reads no input and writes nothing (a read-only client: GETs \
+            only, the ledger only read): it checks the config, the key, that Instantly answers and accepts it, \
+            the campaign (GET /api/v2/campaigns/{id}; a value that is not an id, or not found, is looked for by \
+            name: one match is used, none or several → 78 with the candidates), its status and sequence as a \
+            run would, the default cap's sending accounts, and today's schedule in the ledger. stdout: one JSON \
+            object, {"stage","check":"ok","target":{given,id,name},"campaign_status","warnings":[…],"daily_cap", \
+            "sent_today","deferred"}, or {"stage","check":"failed","status","error"[,"target","candidates"]}; \
+            the exit status is the run's (see docs/contracts.md).
 
             ENVIRONMENT
               INSTANTLY_API_KEY (required unless --dry-run without --campaign), INSTANTLY_API_URL, \
@@ -62,7 +76,7 @@ struct SendInstantly: Stage {
 
             EXIT STATUS
               0 all input accounted for, 1 internal error or too many dead letters, 64 bad flags, 65 input is \
-            not NDJSON, 69 Instantly still failing after retries, 75 rate limit longer than --max-wait (re-run \
+            not NDJSON, 69 Instantly still failing after retries, 74 stdout or the ledger cannot be written (disk full), 75 rate limit longer than --max-wait (re-run \
             later: nothing is written twice), 77 key rejected, 78 missing key, unknown campaign, inactive \
             campaign, sequence without the copy variables, no paid plan (402).
 
@@ -77,6 +91,7 @@ struct SendInstantly: Stage {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var http: HTTPOptions
+    @OptionGroup var checkOptions: CheckOptions
 
     @Option(help: ArgumentHelp("The Instantly campaign id (a UUID); required unless --dry-run.", valueName: "id"))
     var campaign: String?
@@ -123,6 +138,9 @@ struct SendInstantly: Stage {
     @Option(help: ArgumentHelp("The time to count days from (ISO 8601; tests and back-fills; default now).", valueName: "time"))
     var now: String?
 
+    @Option(help: ArgumentHelp("Leave out (skipped, contacted_recently) a person this ledger sent to in another campaign within the last N days.", valueName: "n"))
+    var skipContactedDays: Int?
+
     struct Plan {
         var settings: InstantlyWriter.Settings
         var perInboxCap: Int
@@ -135,6 +153,7 @@ struct SendInstantly: Stage {
         if let dailyNewLeads, dailyNewLeads < 0 { throw ValidationError("'--daily-new-leads' must be 0 or more") }
         if let perInboxCap, perInboxCap < 1 { throw ValidationError("'--per-inbox-cap' must be 1 or more") }
         if let maxBodyChars, maxBodyChars < 100 { throw ValidationError("'--max-body-chars' must be 100 or more") }
+        if let skipContactedDays, !(1...3650).contains(skipContactedDays) { throw ValidationError("'--skip-contacted-days' must be 1 to 3650") }
     }
 
     func configure(_ settings: Settings) throws -> Plan {
@@ -159,7 +178,7 @@ struct SendInstantly: Stage {
         }
         let campaignSection = settings.configValue("campaign") as? [String: Any]
         let unsubscribe: String? = try settings.resolve("unsubscribe-url", flag: unsubscribeURL) ?? campaignSection?["unsubscribe_url"] as? String
-        let writer = InstantlyWriter.Settings(
+        var writer = InstantlyWriter.Settings(
             campaignID: campaign?.lowercased(), dryRun: dryRun,
             batchSize: try settings.resolve("batch-size", flag: batchSize, default: 1000),
             minVerdict: verdict, dailyCap: try settings.resolve("daily-new-leads", flag: dailyNewLeads), now: date,
@@ -169,6 +188,7 @@ struct SendInstantly: Stage {
             variables: try Self.mappings(settings.resolve("variable", flag: variables.isEmpty ? nil : variables) ?? [], flag: "--variable"),
             fields: try Self.mappings(settings.resolve("field", flag: fields.isEmpty ? nil : fields) ?? [], flag: "--field"),
             maxBodyCharacters: try settings.resolve("max-body-chars", flag: maxBodyChars, default: 20_000))
+        writer.skipContactedDays = try settings.resolve("skip-contacted-days", flag: skipContactedDays)
         for (name, _) in writer.fields where !InstantlyWriter.leadFields.contains(name) || name == "email" {
             throw StageFailure(
                 .usage, "--field \(name): not a lead field Instantly accepts (\(InstantlyWriter.leadFields.subtracting(["email"]).sorted().joined(separator: ", ")))")
@@ -219,37 +239,12 @@ struct SendInstantly: Stage {
         try context.forEachChunk(size: settings.batchSize) { chunk in try writer.process(chunk) }
     }
 
-    /// The campaign must exist, take leads, and print the copy variables.
+    /// The campaign must exist, take leads, and print the copy variables (judged as `--check` judges it).
     func check(_ campaign: InstantlyCampaign, plan: Plan, settings: InstantlyWriter.Settings, context: StageContext) throws {
-        let label = "Instantly campaign '\(campaign.name)' (\(campaign.id))"
-        if !campaign.acceptsNewLeads {
-            if plan.allowInactive {
-                context.logger.warning("\(label) is \(campaign.statusName); writing anyway (--allow-inactive)")
-            } else {
-                throw StageFailure(.config, "\(label) is \(campaign.statusName): it will not send; resume it in Instantly, or pass --allow-inactive")
-            }
-        } else if campaign.status == 0 {
-            context.logger.warning("\(label) is a draft: leads wait until it is activated")
-        }
-        var missing: [String] = []
-        if !campaign.subjects.contains(where: { InstantlyCampaign.uses($0, variable: settings.subjectVariable) }) {
-            missing.append("{{\(settings.subjectVariable)}} in a step's subject")
-        }
-        if !campaign.bodies.contains(where: { InstantlyCampaign.uses($0, variable: settings.bodyVariable) }) {
-            missing.append("{{\(settings.bodyVariable)}} in a step's body")
-        }
-        if !missing.isEmpty {
-            throw StageFailure(
-                .config,
-                "\(label): its sequence does not print " + missing.joined(separator: " or ")
-                    + ", so the rendered copy would be silently dropped; add the variables to the sequence in Instantly "
-                    + "(or name the variables it uses with --subject-variable/--body-variable)")
-        }
-        if campaign.insertUnsubscribeHeader != true {
-            let text = "\(label) has insert_unsubscribe_header off: Gmail and Yahoo require one-click unsubscribe for bulk senders"
-            if plan.requireUnsubscribeHeader { throw StageFailure(.config, text + " (--require-unsubscribe-header)") }
-            context.logger.warning(text + "; turn it on in the campaign's options")
-        }
+        let warnings = try InstantlyWriter.assess(
+            campaign, allowInactive: plan.allowInactive, requireUnsubscribeHeader: plan.requireUnsubscribeHeader,
+            subjectVariable: settings.subjectVariable, bodyVariable: settings.bodyVariable)
+        for w in warnings { context.logger.warning(w) }
     }
 
     /// Active sending accounts of the campaign × the per-inbox cap, at most the campaign's daily_limit.
@@ -272,10 +267,21 @@ struct SendInstantly: Stage {
         let c = writer.counts
         context.extraSummary.append(("instantly", .object(c.keys.sorted().map { JSONMember($0, .int(c[$0]!)) })))
         if let cap = writer.settings.dailyCap { context.extraSummary.append(("daily_cap", .int(cap))) }
+        if writer.settings.campaignID != nil, !writer.settings.dryRun {
+            // What this run did, new against already there: the runner, the report and the chat read these.
+            let l = writer.leadCounts
+            let n = { (key: String) in l[key] ?? 0 }
+            context.extraSummary.append(("leads", .object(Self.leadKeys.map { JSONMember($0, .int(n($0))) })))
+            context.extraSummary.append(("written", .int(n("queued"))))
+            context.extraSummary.append(("already", .int(n("queued_before") + n("already_in_campaign"))))
+            context.extraSummary.append(("deferred", .int(n("deferred") + n("deferred_kept"))))
+            context.logger.info(Self.said(l, span: writer.deferredSpan, cap: writer.settings.dailyCap))
+        }
         if let deferred = c[WriterStatus.deferred.rawValue], deferred > 0 {
             context.logger.warning(
-                "\(deferred) leads deferred over today's cap of \(writer.settings.dailyCap ?? 0)"
-                    + (writer.firstEligibleDay.map { "; the first become eligible on \($0)" } ?? "") + "; re-run then to send them first")
+                "\(deferred) leads deferred by today's cap of \(writer.settings.dailyCap ?? 0)"
+                    + (writer.deferredSpan.map { " to \($0.first == $0.last ? $0.first : "\($0.first)..\($0.last)")" } ?? "")
+                    + "; run again on those days to send them (a job under `cmo-plan worker` does it by itself)")
         }
         if let skipped = c[WriterStatus.skipped.rawValue], skipped > 0 {
             context.logger.warning("\(skipped) leads skipped (see instantly.reason)")
@@ -283,6 +289,27 @@ struct SendInstantly: Stage {
         if let failed = c[WriterStatus.failed.rawValue], failed > 0 {
             context.logger.warning("\(failed) leads failed (see instantly.reason)")
         }
+    }
+}
+
+extension SendInstantly {
+    /// The summary's `leads` keys, in order.
+    static let leadKeys = ["queued", "queued_before", "already_in_campaign", "deferred", "deferred_kept"]
+
+    /// One sentence of what a run did: "24 queued now, 51 already in the campaign, 25 deferred to 2026-12-08..2026-12-09".
+    static func said(_ l: [String: Int], span: (first: String, last: String)?, cap: Int?) -> String {
+        let n = { (key: String) in l[key] ?? 0 }
+        var parts = ["\(n("queued")) queued now"]
+        if n("queued_before") > 0 { parts.append("\(n("queued_before")) queued by this job before (nothing sent)") }
+        if n("already_in_campaign") > 0 { parts.append("\(n("already_in_campaign")) already in the campaign before this job (nothing sent)") }
+        let deferred = n("deferred") + n("deferred_kept")
+        if deferred > 0 {
+            var text = "\(deferred) deferred by the daily cap\(cap.map { " of \($0)" } ?? "")"
+            if let span { text += " to " + (span.first == span.last ? span.first : "\(span.first)..\(span.last)") }
+            if n("deferred_kept") > 0 { text += " (\(n("deferred_kept")) kept the day an earlier run gave them)" }
+            parts.append(text)
+        }
+        return parts.joined(separator: ", ")
     }
 }
 

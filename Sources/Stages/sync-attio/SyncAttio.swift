@@ -24,7 +24,8 @@ struct SyncAttio: Stage {
               Every lead, with `attio` {status, record_id, list_entry_id, note_id, list_id, reason, message, …}. \
             status: synced (the person asserted, in the list, noted; `already: true` when an earlier run of \
             this job did it all and nothing was written, `recovered: true` when an interrupted run's note was \
-            found by listing notes), suppressed (on the do-not-contact list: untouched in Attio), skipped \
+            found by listing notes; `note` when the lead was in the campaign before this job and that job's \
+            note stands), suppressed (on the do-not-contact list: untouched in Attio), skipped \
             (no_email), duplicate (duplicate_in_input), deferred (in_progress: another live run is writing it), \
             dry_run (`would_assert`, `would_add_entry`, `would_note`), failed (reason: rejected, \
             multiple_entries, unavailable; `retryable`).
@@ -35,7 +36,9 @@ struct SyncAttio: Stage {
             (email lower-cased; name; the GitHub login, profile URL and company only where the workspace has \
             text attributes github_login/github_url/company_name or their aliases; --attribute mappings), PUT \
             /v2/lists/{list}/entries (assert by parent, --entry-value mappings), POST /v2/notes (one per person \
-            per job, with a `cmo-key:` line). Every write is claimed in the write ledger \
+            per job, with a `cmo-key:` line; the default note says what send-instantly did: "Cold email queued in \
+            campaign C on DAY", "Cold email scheduled for DAY (daily cap)", "Already in campaign C since DAY: not \
+            scheduled again"; none for a lead an earlier job queued and noted). Every write is claimed in the write ledger \
             (CMO_STATE_DIR/ledger.sqlite: attio:person:<email>, attio:entry:<list>:<record>, \
             attio:note:<job>:<record>) before it is sent and recorded before the lead is written; a note a crash \
             left unconfirmed is looked for in the record's notes before it is created. The suppression list is \
@@ -45,6 +48,15 @@ struct SyncAttio: Stage {
               Paced under Attio's 25 writes/s and 100 reads/s; a 429's Retry-After (an HTTP date, or seconds) \
             is waited out and the request sent again (it was not processed). No query endpoints are used.
 
+            CHECK
+              --check (with the run's own flags) reads no input and writes nothing (a read-only client: GETs \
+            only): it checks the config, the token, that Attio answers and accepts it, the people object (a \
+            unique email_addresses; every --attribute writable) and the list (by id or api_slug, else by name \
+            among GET /v2/lists: none or several → 78 with the candidates; holding people; every --entry-value \
+            writable). stdout: one JSON object, {"stage","check":"ok","target":{given,id,name}|null, \
+            "warnings":[…]}, or {"stage","check":"failed","status","error"[,"target","candidates"]}; the exit \
+            status is the run's (see docs/contracts.md).
+
             ENVIRONMENT
               ATTIO_API_KEY (required), ATTIO_API_URL, CMO_STATE_DIR, CMO_JOB_ID (the job, as --job), CMO_CONFIG, \
             CMO_ATTIO_WRITES_PER_SECOND, CMO_ATTIO_READS_PER_SECOND, CMO_LOG_FORMAT, CMO_DEAD_LETTER, \
@@ -53,7 +65,8 @@ struct SyncAttio: Stage {
 
             EXIT STATUS
               0 all input accounted for, 1 internal error or too many dead letters, 64 bad flags or jq, 65 \
-            input is not NDJSON, 69 Attio still failing after retries, 75 rate limit longer than --max-wait \
+            input is not NDJSON, 69 Attio still failing after retries, 74 stdout or the ledger cannot be written \
+            (disk full), 75 rate limit longer than --max-wait \
             (re-run later: nothing is written twice), 77 token rejected (401/403), 78 missing token, unknown \
             list, or an attribute the workspace does not have (named).
 
@@ -70,6 +83,7 @@ struct SyncAttio: Stage {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var http: HTTPOptions
+    @OptionGroup var checkOptions: CheckOptions
 
     @Option(help: ArgumentHelp("The Attio list people are added to: its id or api_slug.", valueName: "id-or-slug"))
     var list: String?
@@ -85,7 +99,8 @@ struct SyncAttio: Stage {
 
     @Option(
         help: ArgumentHelp(
-            "The note's text: {campaign}, {subject}, {email}, {name}, {login}, {variant}, {template}, {lead_id}.", valueName: "template"))
+            "The note's text (default '{what}: subject \"{subject}\"'): {what} (what happened in Instantly, in words), {status}, {queued_on}, {eligible_on}, {campaign}, {subject}, {email}, {name}, {login}, {variant}, {template}, {lead_id}.",
+            valueName: "template"))
     var note: String?
 
     @Flag(help: "Write no note.")
@@ -156,16 +171,7 @@ struct SyncAttio: Stage {
     func process(_ context: StageContext, plan: Plan) throws {
         let endpoint = try ServiceEndpoint.resolve(.attio, settings: context.settings)
         let api = AttioAPI(endpoint: endpoint, http: try context.makeHTTPClient(http))
-        let people = try api.attributes(ofObject: "people")
-        guard let email = people["email_addresses"], email.unique else {
-            throw StageFailure(.config, "the Attio workspace's people object has no unique attribute 'email_addresses' to match people by")
-        }
-        for (slug, _) in plan.personValues where people[slug]?.writable != true {
-            throw StageFailure(
-                .config,
-                "--attribute \(slug): the Attio people object has no writable attribute '\(slug)' (\(people.keys.sorted().joined(separator: ", ")))"
-            )
-        }
+        let people = try Self.peopleAttributes(api, plan: plan)
         var listID: String?
         var listSlug: String?
         if let name = plan.list {
@@ -218,6 +224,22 @@ struct SyncAttio: Stage {
         context.extraSummary.append(("attio", .object(c.keys.sorted().map { JSONMember($0, .int(c[$0]!)) })))
         let r = api.requests
         context.extraSummary.append(("attio_requests", .object(r.keys.sorted().map { JSONMember($0, .int(r[$0]!)) })))
+        if !writer.settings.dryRun {
+            // New against already there, per kind of object: the runner, the report and the chat read these.
+            let o = writer.objectCounts
+            for kind in ["people", "entries", "notes"] {
+                let k = o[kind] ?? [:]
+                context.extraSummary.append((kind, .object(k.keys.sorted().map { JSONMember($0, .int(k[$0]!)) })))
+            }
+            let synced = c[WriterStatus.synced.rawValue] ?? 0
+            context.extraSummary.append(("written", .int(synced - writer.alreadySynced)))
+            context.extraSummary.append(("already", .int(writer.alreadySynced)))
+            let n = { (kind: String, key: String) in o[kind]?[key] ?? 0 }
+            context.logger.info(
+                "people: \(n("people", "created")) created, \(n("people", "reasserted")) asserted again, \(n("people", "already")) already synced by this job; "
+                    + "list entries: \(n("entries", "added")) added, \(n("entries", "reasserted")) asserted again, \(n("entries", "already")) already there; "
+                    + "notes: \(n("notes", "written")) written, \(n("notes", "already")) already written by this job, \(n("notes", "skipped")) skipped (an earlier job's note says it)")
+        }
         if let failed = c[WriterStatus.failed.rawValue], failed > 0 { context.logger.warning("\(failed) leads failed (see attio.reason)") }
     }
 }

@@ -38,6 +38,14 @@ struct SyncLinear: Stage {
             (aliased, 50 per request) whenever it changed. User text is neutralised (one line, no controls, no template \
             or markdown syntax, cut). --dry-run makes no write and changes no state.
 
+            CHECK
+              --check (with the run's own flags) reads no input and writes nothing (queries only; no state \
+            opened): it checks the config, the key, that Linear answers and accepts it, and the team (by id or \
+            key, else by name among the teams the key sees: none or several → 78 with the candidates). stdout: \
+            one JSON object, {"stage","check":"ok","target":{given,id,name},"team_key","warnings":[…]}, or \
+            {"stage","check":"failed","status","error"[,"target","candidates"]}; the exit status is the run's \
+            (see docs/contracts.md).
+
             ENVIRONMENT
               LINEAR_API_KEY (sent bare in Authorization, no "Bearer"; not needed with --dry-run), LINEAR_API_URL, \
             CMO_JOB_ID (the job, below --job), CMO_LINEAR_TEAM (below --team), CMO_STATE_DIR, CMO_CONFIG, CMO_LOG_FORMAT, \
@@ -45,7 +53,8 @@ struct SyncLinear: Stage {
 
             EXIT STATUS
               0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or too many dead \
-            letters, 64 bad flags or no job id, 65 input is not NDJSON, 69 Linear still failing after retries, 75 rate \
+            letters, 64 bad flags or no job id, 65 input is not NDJSON, 69 Linear still failing after retries, 74 stdout or \
+            its state cannot be written (disk full), 75 rate \
             limit longer than --max-wait (re-run later: nothing is counted or created twice), 77 key rejected, 78 missing \
             key, unknown team.
 
@@ -60,6 +69,7 @@ struct SyncLinear: Stage {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var http: HTTPOptions
+    @OptionGroup var checkOptions: CheckOptions
 
     @Option(help: ArgumentHelp("The Linear team: its key (ENG) or id.", valueName: "key-or-id"))
     var team: String?

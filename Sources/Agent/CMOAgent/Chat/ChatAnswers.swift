@@ -17,8 +17,10 @@ public enum ChatAnswers {
         if step.status != .done { url = URL(fileURLWithPath: url.path + ".partial") }
         let counts = RunArtifacts.tally(url, stage: writer).statuses
         let q = counts[.queued] ?? 0
-        let rest = counts.filter { $0.key != .queued }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-        return "\(q) queued in Instantly campaign \(campaign)" + (rest.isEmpty ? "" : " (\(rest.joined(separator: ", ")))")
+        let already = counts[.alreadyQueued] ?? 0
+        let rest = counts.filter { $0.key != .queued && $0.key != .alreadyQueued }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+        return "\(q) queued in Instantly campaign \(campaign)" + (already > 0 ? " by this job, \(already) already there before it (not sent again)" : "")
+            + (rest.isEmpty ? "" : " (\(rest.joined(separator: ", ")))")
             + (step.status == .done ? "" : "; send-instantly is \(step.status.rawValue)")
     }
 
@@ -42,5 +44,28 @@ public enum ChatAnswers {
         return "\(total) failed, by reason:\n" + groups.sorted { $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.key < $1.key }
             .map { "  \($0.value.count) × \($0.key) — e.g. \($0.value.example)" }.joined(separator: "\n")
             + "\n(the dead letters: \(dir.deadLettersURL.path))"
+    }
+
+    /// A question about what cmo cannot know yet: said plainly, not guessed.
+    public static func notTracked(_ what: String) -> String {
+        "\(what): not tracked yet. cmo knows what it queued, synced and exported; replies, opens, bounces and unsubscribes "
+            + "do not come back to it yet (Instantly's own analytics have them). Ask \"how many have we queued?\" for what it knows."
+    }
+
+    /// The first rendered email of the job's best pass, as a recipient would read it (cut), for the gate.
+    public static func preview(dir: RunDirectory) -> String {
+        guard let state = try? dir.load() else { return "" }
+        let passes = state.steps.filter { $0.stage == StageRegistry.renderCopy.name && $0.status == .done }
+        guard let step = passes.max(by: { ($0.counts["out"] ?? 0) < ($1.counts["out"] ?? 0) }) else { return "" }
+        var text = ""
+        RunArtifacts.forEachObject(dir.path(step.artifact), limit: 1) { r in
+            guard let copy = r["copy"] as? [String: Any] else { return }
+            let to = (r["best_email"] as? String).map { TextCleaning.oneLine($0) } ?? "?"
+            let subject = TextCleaning.truncate(TextCleaning.oneLine(copy["subject"] as? String ?? ""), to: 120)
+            let body = (copy["body"] as? String ?? "").split(separator: "\n", omittingEmptySubsequences: false).prefix(8)
+                .map { "      " + TextCleaning.truncate(TextCleaning.oneLine(String($0)), to: 120) }.joined(separator: "\n")
+            text = "    one of the \(step.counts["out"] ?? 0) emails (to \(to)):\n      Subject: \(subject)\n\(body)\n"
+        }
+        return text
     }
 }

@@ -9,6 +9,12 @@ public enum ChatIntent: Equatable, Sendable {
     case wait
     case target(Int)
     case skipWriters
+    /// Agree to the widening past the goal the job asks about.
+    case widen
+    /// Keep only some of the leads not written yet ("only people with more than 100 followers").
+    case filter(LeadFilter)
+    /// A question about what cmo does not track yet ("what's the reply rate?"): said honestly.
+    case notTracked(String)
     case goal(String)
     case unknown(String)
 
@@ -28,6 +34,11 @@ public enum ChatIntent: Equatable, Sendable {
         default: break
         }
         if has("why") && (says("fail") || says("dead") || says("error") || says("wrong")) { return .whyFailed }
+        if t.trimmingCharacters(in: CharacterSet(charactersIn: "?!. ")) == "widen" || says("widen it") || says("yes, widen") || says("go ahead and widen") { return .widen }
+        if let f = LeadFilter.read(t) { return .filter(f) }
+        for topic in ["reply rate", "replies", "replied", "open rate", "opens", "opened", "bounce", "unsubscribe", "click"] where says(topic) && (t.contains("?") || has("what") || has("how") || has("show")) {
+            return .notTracked(topic)
+        }
         if has("target") || ((has("raise") || has("increase") || has("make")) && (has("leads") || has("it"))) {
             if let n = words.reversed().lazy.compactMap({ GoalParser.count($0) }).first { return .target(n) }
         }
@@ -49,7 +60,8 @@ public enum ChatIntent: Equatable, Sendable {
     public static let helpText = """
         say a goal ("Find 200 Python maintainers active in the last 90 days, export a CSV"), then yes to run it;
         while it runs: status · how many have we queued? · why did they fail? · raise the target to 3k ·
-        skip sending, export only · pause · resume · cancel · jobs · wait (until it stops moving) · quit
+        skip sending, export only · only people with more than 100 followers · exclude anyone we contacted in the last
+        90 days · pause · resume · cancel · jobs · wait (until it stops moving) · quit; at the gate: yes · no · widen
         """
 }
 
@@ -57,7 +69,7 @@ extension ChatIntent {
     /// The intents' names as the `read_line` tool gives them (`queued_count`, `skip_writers`, …).
     public static let names = [
         "help", "quit", "status", "queued_count", "pause", "resume", "cancel", "jobs", "why_failed", "yes", "no", "wait", "target",
-        "skip_writers", "goal", "unknown",
+        "skip_writers", "widen", "goal", "unknown",
     ]
 
     /// The intent a name stands for, on the line it was read from.
@@ -77,6 +89,7 @@ extension ChatIntent {
         case "wait": return .wait
         case "target": return target.map { .target($0) }
         case "skip_writers": return .skipWriters
+        case "widen": return .widen
         case "goal": return .goal(line.trimmingCharacters(in: .whitespacesAndNewlines))
         case "unknown": return .unknown(line.trimmingCharacters(in: .whitespacesAndNewlines))
         default: return nil
@@ -108,7 +121,7 @@ public struct ModelChatInterpreter {
         to plan, e.g. "find 500 Rust maintainers"), yes / no (confirming or dropping the plan just shown), status, \
         queued_count (how many were queued or sent in Instantly), why_failed (what failed and why), target (change \
         the number of leads wanted; give target as a whole number, 3k → 3000), skip_writers (send nothing more, \
-        export only), pause, resume, cancel, jobs (list the jobs), wait (block until the job stops moving), help, \
+        export only), widen (agree to search past the goal when the job asks), pause, resume, cancel, jobs (list the jobs), wait (block until the job stops moving), help, \
         quit, or unknown when none fits.
         """
 
@@ -171,5 +184,44 @@ public struct ModelChatInterpreter {
             if i + 1 < words.count, let s = scales[words[i + 1]] { out.append(c * s) }
         }
         return out
+    }
+}
+
+/// A filter the chat adds to the leads not written yet: a jq condition every writer and the export then
+/// apply (`--where`), or the people contacted in the last days left out (send-instantly's ledger).
+public struct LeadFilter: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// The condition a lead must meet (jq), if any.
+    public var jq: String?
+    /// Leave out people written to by any campaign in the last so many days, if set.
+    public var contactedDays: Int?
+    /// What the person asked, in words.
+    public var said: String
+
+    public var description: String { said }
+
+    enum CodingKeys: String, CodingKey { case jq, contactedDays = "contacted_days", said }
+
+    /// "only people with more than 100 followers", "at least 50 followers", "exclude anyone we contacted in
+    /// the last 90 days"; nil when the line is not a filter it can read.
+    public static func read(_ line: String) -> LeadFilter? {
+        let t = line.lowercased()
+        let words = t.split { !$0.isLetter && !$0.isNumber && $0 != "." && $0 != "," }.map(String.init)
+        func number(after i: Int) -> Int? { words[(i + 1)...].lazy.compactMap { GoalParser.count($0) }.first }
+        if let f = words.firstIndex(where: { $0.hasPrefix("follower") }), words.contains(where: { ["only", "with", "keep", "just"].contains($0) }) {
+            guard let n = words[..<f].reversed().lazy.compactMap({ GoalParser.count($0) }).first else { return nil }
+            let before = words[..<f].joined(separator: " ")
+            let op = before.contains("at least") || before.contains("or more") ? ">=" : before.contains("fewer") || before.contains("less") || before.contains("under") ? "<" : ">"
+            let words = op == ">=" ? "at least" : op == "<" ? "fewer than" : "more than"
+            return LeadFilter(jq: "(.followers // 0) \(op) \(n)", contactedDays: nil, said: "only people with \(words) \(n) followers")
+        }
+        if (t.contains("exclude") || t.contains("skip") || t.contains("leave out") || t.contains("not anyone") || t.contains("no one")) && t.contains("contacted"),
+            let i = words.firstIndex(where: { $0 == "last" || $0 == "past" }), let n = number(after: i)
+        {
+            let unit = words.dropFirst(i + 1).first { $0.hasPrefix("day") || $0.hasPrefix("week") || $0.hasPrefix("month") } ?? "days"
+            let days = unit.hasPrefix("week") ? n * 7 : unit.hasPrefix("month") ? n * 30 : n
+            guard (1...Job.maxDays).contains(days) else { return nil }
+            return LeadFilter(jq: nil, contactedDays: days, said: "leaving out anyone contacted in the last \(days) days")
+        }
+        return nil
     }
 }

@@ -13,6 +13,9 @@ public struct Job: Codable, Equatable, Sendable {
     public var linearTeam: String?
     public var export: Bool?
     public var dryRun: Bool?
+    /// Consent to widen past the goal (the window, the star floor, the topics) when fewer leads pass than
+    /// the target. Without it a job is never widened past what the goal says unless a person agrees.
+    public var widen: Bool?
 
     public init() {}
 
@@ -53,6 +56,8 @@ public struct Job: Codable, Equatable, Sendable {
 
     public static let maxTarget = 1_000_000
     public static let maxDays = 3650
+    /// The highest star floor a goal, a job file or a model may set.
+    public static let maxStars = 10_000_000
 
     /// In the order `cmo-plan parse` prints them.
     public static let fields: [Field] = [
@@ -60,12 +65,13 @@ public struct Job: Codable, Equatable, Sendable {
         Field(.languages, .names, "Programming languages, lower-case."),
         Field(.topics, .names, "GitHub topics."),
         Field(.activeDays, .count, "Activity window in days.", 1...maxDays),
-        Field(.minStars, .count, "Least stars a repository needs.", 0...Int.max),
+        Field(.minStars, .count, "Least stars a repository needs.", 0...maxStars),
         Field(.instantlyCampaign, .id, "The Instantly campaign, as the goal writes it."),
         Field(.attioList, .id, "The Attio list, as the goal writes it."),
         Field(.linearTeam, .id, "The Linear team, as the goal writes it."),
         Field(.export, .flag, "Export a CSV."),
         Field(.dryRun, .flag, "Write nothing anywhere."),
+        Field(.widen, .flag, "Widen the window, star floor or topics past the goal when fewer leads pass (otherwise a person is asked, or the job finishes short)."),
     ]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -77,5 +83,6 @@ public struct Job: Codable, Equatable, Sendable {
         case linearTeam = "linear_team"
         case export
         case dryRun = "dry_run"
+        case widen
     }
 }

@@ -199,11 +199,8 @@ public enum RulePlanner {
     ) -> [StageInvocation] {
         let languages = job.languages ?? []
         var search = StageInvocation("gh-search")
-        if languages.count == 1 {
-            search.set("language", .text(languages[0]))
-        } else if languages.count > 1 {
-            search.set("query", .text(languages.map { "language:\(quoted($0))" }.joined(separator: " ")))
-        }
+        // One --language each: gh-search searches them one by one and merges (GitHub would AND them in one query).
+        search.set("language", texts: languages)
         search.set("topic", texts: topics)
         if let s = minStars { search.set("min-stars", .int(s)) }
         search.set("active-days", .int(activeDays))

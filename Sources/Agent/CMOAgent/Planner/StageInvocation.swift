@@ -68,6 +68,9 @@ public struct StageInvocation: Codable, Sendable, Equatable {
     public var arguments: [String] {
         options.flatMap { o -> [String] in
             let flag = o.name.hasPrefix("-") ? o.name : "--" + o.name
+            // A value that looks like a flag ("-5", "--allow-inactive") is joined to its option, so that it
+            // can never be read as one (a negative number is a value either way).
+            if let w = o.value.word, w.hasPrefix("-"), Int(w) == nil, flag.hasPrefix("--") { return [flag + "=" + w] }
             return [flag] + (o.value.word.map { [$0] } ?? [])
         }
     }
@@ -142,6 +145,11 @@ public struct StageInvocation: Codable, Sendable, Equatable {
         while i < argv.count {
             let a = argv[i]
             let name = a.hasPrefix("--") ? String(a.dropFirst(2)) : a  // a short option keeps its dash
+            if a.hasPrefix("--"), let eq = name.firstIndex(of: "=") {
+                options.append(Option(String(name[..<eq]), .text(String(name[name.index(after: eq)...]))))
+                i += 1
+                continue
+            }
             if i + 1 < argv.count, !argv[i + 1].hasPrefix("-") || Int(argv[i + 1]) != nil {
                 let v = argv[i + 1]
                 options.append(Option(name, Int(v).map { String($0) == v ? Value.int($0) : .text(v) } ?? .text(v)))

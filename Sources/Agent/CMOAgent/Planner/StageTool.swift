@@ -81,7 +81,8 @@ public struct StageTool: Sendable {
 
     /// What the runner does around a stage, told to the model with the stage's own abstract.
     static let wiring: [String: String] = [
-        "gh-search": "Starts a discovery pass; calling it again widens the search (older activity, fewer stars, other topics).",
+        "gh-search": "Starts a discovery pass; calling it again widens the search (older activity, fewer stars, other topics). "
+            + "Give several languages as the language list (each is searched on its own and merged), never as language: words in query.",
         "gh-people": "Reads the last gh-search's repositories.",
         "gh-enrich": "Reads the last gh-people's people.",
         "mx-check": "Reads the last gh-enrich's profiles.",

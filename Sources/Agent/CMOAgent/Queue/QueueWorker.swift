@@ -5,7 +5,7 @@ import Foundation
 
 /// The job queue's worker: claims queued jobs and runs each as `cmo-plan resume <id>` in its own
 /// process, at most `concurrency` at once; a job that stops with 75 sleeps in the queue until its
-/// reset; SIGTERM or SIGINT queues the running jobs again and stops. The queue itself (the storage
+/// reset, or until the next day its leads deferred by the daily cap may go (Runner+Schedule); SIGTERM or SIGINT queues the running jobs again and stops. The queue itself (the storage
 /// seam) is `JobQueue`; the job's own stops (pause, cancel, requeue, waits) are `JobControl` and the
 /// runner's.
 public struct QueueWorker {
@@ -36,7 +36,7 @@ public struct QueueWorker {
         case .failed: return (.failed, nil, state.errors.last)
         case .cancelled: return (.cancelled, nil, state.pauseReason)
         case .awaitingApproval: return (.awaitingApproval, nil, "waiting for `cmo-plan approve \(state.jobID)`")
-        case .waiting: return (.sleeping, parse(state.retryAt) ?? Date().timeIntervalSince1970 + 60, state.waitReason)
+        case .waiting: return (.sleeping, parse(state.retryAt) ?? JobClock.now().timeIntervalSince1970 + 60, state.waitReason)
         case .paused:
             if let at = parse(state.resumeAt) { return (.sleeping, at, state.pauseReason) }
             return (.paused, nil, state.pauseReason)
@@ -75,7 +75,7 @@ public struct QueueWorker {
                 var (next, at, message) = state.map(Self.status(for:)) ?? (.failed, nil, "no state.json")
                 if state?.status == .running || state?.status == .planned {
                     // Ended without saying why (a crash, exit 75 for a lock held elsewhere): look again soon.
-                    (next, at, message) = (.sleeping, Date().timeIntervalSince1970 + 5, "cmo-plan exited \(status) without a result; trying again")
+                    (next, at, message) = (.sleeping, JobClock.now().timeIntervalSince1970 + 5, "cmo-plan exited \(status) without a result; trying again")
                 }
                 try queue.update(entry.job.id, status: next, notBefore: at, message: message, exitStatus: status, from: [.running])
                 say("job \(entry.job.id): \(next.rawValue) (exit \(status))\(message.map { ": \($0)" } ?? "")")
@@ -94,6 +94,14 @@ public struct QueueWorker {
                         guard let status = reap(pid) else { continue }
                         running[pid] = nil
                         JobControl.clear(entry.dir)
+                        // A job that ended before it heard of the stop keeps what it said (waiting for tomorrow, done).
+                        if let state = try? entry.dir.load(), state.status != .running, state.status != .planned,
+                            state.status != .waiting || state.waitReason?.hasPrefix("its worker stopped") != true
+                        {
+                            let (next, at, message) = Self.status(for: state)
+                            try? queue.update(entry.job.id, status: next, notBefore: at, message: message, exitStatus: status, from: [.running])
+                            continue
+                        }
                         try? queue.update(entry.job.id, status: .queued, message: "its worker stopped; queued again", exitStatus: status, from: [.running])
                     }
                     usleep(50_000)
@@ -103,7 +111,8 @@ public struct QueueWorker {
                 return .ok
             }
             while running.count < concurrency,
-                let job = try queue.claim(worker: me, started: started, now: Date().timeIntervalSince1970, isAlive: ProcessLiveness.isRunning)
+                // Due on the jobs' clock (`CMO_CLOCK_OFFSET` moves it in tests and benches): a job waiting for tomorrow's cap runs tomorrow.
+                let job = try queue.claim(worker: me, started: started, now: JobClock.now().timeIntervalSince1970, isAlive: ProcessLiveness.isRunning)
             {
                 let dir = RunDirectory(runs: URL(fileURLWithPath: job.runsDir), jobID: job.id)
                 var env = ProcessInfo.processInfo.environment

@@ -12,12 +12,14 @@ public enum ReportPage {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
             <meta name="generator" content="cmo-plan report">
-            <title>cmo — \(esc(r.goal ?? r.jobID, 120))</title>
+            <title>cmo — \(esc(r.title ?? r.goal ?? r.jobID, 120))</title>
             <style>\(css)</style></head><body>
 
             """
         h += "<header><p class=\"kicker\">cmo run report · \(r.source == "folder" ? "pipeline folder" : "job") <code>\(esc(r.jobID, 80))</code></p>"
-        h += "<h1>\(esc(r.goal ?? "a pipelines/discover.sh run", 400))</h1><p class=\"meta\">"
+        h += "<h1>\(esc(r.title ?? r.goal ?? "a pipelines/discover.sh run", 400))</h1>"
+        if r.title != nil, let goal = r.goal { h += "<p class=\"goal\" id=\"goal\">\(esc(goal, 2000))</p>" }
+        h += "<p class=\"meta\">"
         var meta = ["<span class=\"status s-\(esc(r.status, 20))\" id=\"status\">\(esc(r.status, 40))</span>"]
         if let c = r.createdAt { meta.append("created \(esc(c, 40))") }
         if let w = r.wallSeconds { meta.append("ran for \(duration(w))") }
@@ -28,7 +30,7 @@ public enum ReportPage {
         // The seed's metrics.
         h += "<section class=\"cards\" id=\"metrics\">"
         h += card("leads", n(r.metrics.leads), "rendered, ready to send")
-        h += card("prospects-per-minute", r.metrics.prospectsPerMinute.map { String(format: "%.1f", $0) } ?? "–", "prospects per minute of the run")
+        h += card("prospects-per-minute", r.metrics.prospectsPerMinute.map { String(format: "%.1f", $0) } ?? "–", "prospects per minute of the run (the wait for approval left out)")
         h += card("mx-pass-rate", pct(r.metrics.mxPassRate), "MX pass rate (addresses whose domain takes mail)")
         h += card("instantly-acceptance", pct(r.metrics.instantlyAcceptance), "Instantly acceptance (accepted ÷ sent)")
         h += card("dead-letters", n(r.deadLetters), "records dead-lettered")
@@ -276,7 +278,7 @@ public enum ReportPage {
         --bar2:#3d5f9e;--wait:#e0a24a;--mark:#5c4f12}}
         *{box-sizing:border-box}body{margin:0 auto;max-width:1080px;padding:24px 28px 48px;background:var(--bg);color:var(--fg);
         font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-        h1{font-size:24px;margin:4px 0 6px;line-height:1.25}h2{font-size:18px;margin:0 0 10px}h3{font-size:15px;margin:16px 0 6px}
+        h1{font-size:24px;margin:4px 0 6px;line-height:1.25}.goal{margin:0 0 6px;font-size:14px;overflow-wrap:anywhere}h2{font-size:18px;margin:0 0 10px}h3{font-size:15px;margin:16px 0 6px}
         .kicker,.meta,.note,footer,.small{color:var(--muted);font-size:13px}.kicker{margin:0;text-transform:uppercase;letter-spacing:.04em}
         section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px 18px;margin:16px 0}
         .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:10px;background:none;border:0;padding:0}

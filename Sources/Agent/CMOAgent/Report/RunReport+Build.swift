@@ -32,6 +32,34 @@ extension RunReport {
     /// Leads shown with their rendered email.
     public static let sampleSize = 5
 
+    /// A short title from the job and its plan: `200 Python leads, last 90 days`,
+    /// `50 Go and Rust leads on cli, 100+ stars, last 30 days (dry run)`.
+    public static func title(job: Job, plan: Plan) -> String {
+        let languages = (job.languages ?? []).map(languageName)
+        var text = "\(ReportPage.n(plan.target)) " + (languages.isEmpty ? "" : listed(languages) + " ") + (plan.target == 1 ? "lead" : "leads")
+        if let topics = job.topics, !topics.isEmpty { text += " on " + listed(topics) }
+        var parts = [text]
+        if let stars = plan.minStars, stars > 0 { parts.append("\(ReportPage.n(stars))+ stars") }
+        parts.append(plan.activeDays == 1 ? "last day" : "last \(plan.activeDays) days")
+        return parts.joined(separator: ", ") + (job.dryRun == true ? " (dry run)" : "")
+    }
+
+    /// `a`, `a and b`, `a, b and c`, `a, b, c and 2 more`.
+    static func listed(_ names: [String]) -> String {
+        let shown = names.count > 4 ? Array(names.prefix(3)) + ["\(names.count - 3) more"] : names
+        guard shown.count > 1 else { return shown.first ?? "" }
+        return shown.dropLast().joined(separator: ", ") + " and " + shown.last!
+    }
+
+    /// A language as people write it: `python` → Python, `javascript` → JavaScript, `c++` → C++.
+    static func languageName(_ l: String) -> String {
+        let known = [
+            "javascript": "JavaScript", "typescript": "TypeScript", "php": "PHP", "c#": "C#", "f#": "F#", "html": "HTML", "css": "CSS",
+            "coffeescript": "CoffeeScript", "objective-c": "Objective-C", "powershell": "PowerShell", "ocaml": "OCaml", "sql": "SQL",
+        ]
+        return known[l.lowercased()] ?? (l.prefix(1).uppercased() + l.dropFirst())
+    }
+
     /// The report of a run directory (`runs/<job_id>`) or a `discover.sh --keep` folder.
     public static func build(_ url: URL) throws -> RunReport {
         let dir = RunDirectory(url: url)
@@ -42,7 +70,8 @@ extension RunReport {
         let times = steps.compactMap { $0.startedAt.flatMap(Timestamp.parse) } + (state.flatMap { Timestamp.parse($0.createdAt) }.map { [$0] } ?? [])
         let start = times.min()
         var report = RunReport(
-            jobID: state?.jobID ?? url.lastPathComponent, goal: state?.goal, status: state?.status.rawValue ?? "folder",
+            jobID: state?.jobID ?? url.lastPathComponent, goal: state?.goal, title: state.map { title(job: $0.job, plan: $0.plan) },
+            status: state?.status.rawValue ?? "folder",
             source: state == nil ? "folder" : "run", createdAt: state?.createdAt, finishedAt: nil, wallSeconds: nil, target: state?.plan.target,
             planner: state.map { $0.plan.planner + ($0.plan.model.map { " (\($0))" } ?? "") }, steps: [], funnel: [], waits: [], services: [],
             deliverability: nil, variants: [], writes: [], metrics: Metrics(leads: 0), samples: [], deadLetters: 0, notes: [])
@@ -135,6 +164,9 @@ extension RunReport {
         bar("verified", "mx-check", unique("mx-check", key: "login"))
         // No address at all is the bar before's drop; here, what the addresses' checks dropped.
         drops["verified"] = drops["verified"]?.filter { !(counts["with_email"] != nil && $0.kind == "filtered" && $0.reason == "no_email") }
+        // Every widening that happened (and who agreed to go past the goal), and a shortfall, in the run's words.
+        for w in state?.widenings ?? [] { report.notes.append("widened \(w.step): \(w.reason)\(w.by.map { " (agreed by \($0))" } ?? "")") }
+        for line in (state?.summary ?? "").split(separator: "\n") where line.hasPrefix("short: ") { report.notes.append(String(line)) }
         if passes > 1 { report.notes.append("\(passes) discovery passes (widenings): each repository and person counts once in the bars; the reasons count each pass's drops.") }
         if let s = lastDone("score-icp") {
             counts["scored"] = s.summary?.output ?? RunArtifacts.lineCount(artifacts[s.n])
@@ -154,9 +186,16 @@ extension RunReport {
             report.writes.append(Write(service: w.service ?? w.name, target: target, statuses: t.statusNames, parent: t.parentID, children: t.created))
             if w.name == StageRegistry.sendInstantly.name { (variantSent, variantQueued) = (t.variantSent, t.variantQueued) }
             if let key = w.funnelKey, let doneStatus = w.doneStatus {
-                counts[key] = t.count(doneStatus)
+                // A lead already in the campaign before this job is there, not a drop: the bar counts it, the
+                // notes say how many were new.
+                let already = w.name == StageRegistry.sendInstantly.name ? t.count(.alreadyQueued) : 0
+                counts[key] = t.count(doneStatus) + already
+                if already > 0 {
+                    report.notes.append("\(w.service ?? w.name): \(t.count(doneStatus)) queued by this job, \(already) already in the campaign before it (not sent again)")
+                }
                 // Not written as asked, by status and the writer's reason, with a count and the first example.
-                let d = t.notDone.map { Drop(stage: w.name, kind: $0.status.rawValue, reason: $0.reason, count: $0.count, example: $0.example) }
+                let d = t.notDone.filter { $0.status != .alreadyQueued }
+                    .map { Drop(stage: w.name, kind: $0.status.rawValue, reason: $0.reason, count: $0.count, example: $0.example) }
                 drops[key] = (d + stageDrops(w.name, steps: [step])).sorted { $0.count != $1.count ? $0.count > $1.count : $0.reason < $1.reason }
             }
         }
@@ -198,9 +237,15 @@ extension RunReport {
 
         let leads = counts["rendered"] ?? 0
         let sent = variantSent.values.reduce(0, +)
+        // The time a person took to approve is theirs, not the run's: left out of the rate.
+        var gate = 0.0
+        if let approved = state?.approval.flatMap({ Timestamp.parse($0.at) }) {
+            let discovered = steps.filter { StageRegistry.readNames.contains($0.stage) }.compactMap { $0.finishedAt.flatMap(Timestamp.parse) }.filter { $0 <= approved }.max()
+            gate = discovered.map { max(0, approved - $0) } ?? 0
+        }
         report.metrics = Metrics(
             leads: leads,
-            prospectsPerMinute: report.wallSeconds.flatMap { $0 > 0 ? Double(leads) / ($0 / 60) : nil },
+            prospectsPerMinute: report.wallSeconds.flatMap { $0 - gate > 0 ? Double(leads) / (($0 - gate) / 60) : nil },
             mxPassRate: report.deliverability?.mxPassRate,
             instantlyAcceptance: sent > 0 ? Double(counts["queued"] ?? 0) / Double(sent) : nil)
         return report
@@ -294,7 +339,10 @@ extension RunReport {
             if let r = signals["repo"] as? String { out.append(r) }
             for r in (signals["maintainer_of"] as? [String]) ?? [] { out.append(r) }
             for t in (signals["recent_commit_titles"] as? [String]) ?? [] { out.append(t) }
-            if let c = signals["commits_90d"] as? Int, c > 1 { out.append("\(c) commits") }
+            if let t = signals["repo_commit_title"] as? String { out.append(t) }
+            for c in [signals["repo_commits_in_window"], signals["commits_in_window"]] {
+                if let c = c as? Int, c > 1 { out.append("\(c) commits") }
+            }
         }
         if let c = o["company"] as? String { out.append(c.hasPrefix("@") ? String(c.dropFirst()) : c) }
         var seen = Set<String>()

@@ -8,6 +8,8 @@ import Foundation
 public struct RunReport: Codable, Sendable {
     public var jobID: String
     public var goal: String?
+    /// The page's title, short, from the job (`200 Python leads, last 90 days`); the goal is shown in full below it.
+    public var title: String? = nil
     public var status: String
     public var source: String
     public var createdAt: String?
@@ -133,7 +135,7 @@ public struct RunReport: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", goal, status, source, createdAt = "created_at", finishedAt = "finished_at", wallSeconds = "wall_seconds"
+        case jobID = "job_id", goal, title, status, source, createdAt = "created_at", finishedAt = "finished_at", wallSeconds = "wall_seconds"
         case target, planner, steps, funnel, waits, services, deliverability, variants, writes, metrics, samples
         case deadLetters = "dead_letters", notes
     }

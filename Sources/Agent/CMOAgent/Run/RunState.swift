@@ -46,6 +46,39 @@ public struct Widening: Codable, Sendable {
     public var topics: [String]
     public var maxRepos: Int
     public var maxPeople: Int
+    /// Who agreed to go past the goal (the window, the star floor or the topics): "the job (widen)", "the
+    /// terminal", "the chat", "cmo-plan widen (NAME)". Nil for a widening that only searches more
+    /// repositories and people within the goal, which needs no one's consent.
+    public var by: String?
+    /// How many more leads the person was told to expect, if an estimate could be made.
+    public var expected: Int?
+
+    /// Whether it goes past what the goal says (than the widening `from`, or the plan when none).
+    public func goesPastGoal(from days: Int, stars: Int?, topics: [String]) -> Bool {
+        activeDays > days || (minStars ?? 0) < (stars ?? 0) || topics.contains { !self.topics.contains($0) }
+    }
+}
+
+/// What a writer's `--check` found before any request of the job: its target resolved, warnings, and
+/// for send-instantly the facts the schedule is made of (the daily cap, leads already sent today, leads
+/// deferred and waiting).
+public struct PreflightCheck: Codable, Sendable {
+    public struct Target: Codable, Sendable {
+        public var given: String
+        public var id: String?
+        public var name: String?
+    }
+    public var stage: String?
+    public var check: String?
+    public var target: Target?
+    public var warnings: [String]?
+    public var dailyCap: Int?
+    public var sentToday: Int?
+    public var deferred: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case stage, check, target, warnings, dailyCap = "daily_cap", sentToday = "sent_today", deferred
+    }
 }
 
 /// The whole state of a job, `runs/<job_id>/state.json`, written atomically after every step.
@@ -79,6 +112,13 @@ public struct RunState: Codable, Sendable {
     public var steps: [StepRecord] = []
     public var widenings: [Widening] = []
     public var approval: Approval?
+    /// A widening past the goal put to a person and not yet answered (the job stops at the gate meanwhile).
+    public var proposal: Widening?
+    /// Who said no to widening past the goal ("--yes without --widen", "the terminal", "cmo-plan approve
+    /// (NAME)"): the job finishes short and says by how much.
+    public var widenDeclined: String?
+    /// What the writers' `--check` found at the last preflight.
+    public var checks: [PreflightCheck]?
     /// The model planner's conversation (empty for the rule planner).
     public var turns: [PlannerTurn] = []
     /// Answers of the model refused in a row; at `Runner.maxStrikes` the rule planner takes over.
@@ -128,7 +168,7 @@ public struct RunState: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobID = "job_id", goal, parser, parserFallback = "parser_fallback", output, maxDeadShare = "max_dead_share", config, job, plan, status, steps, widenings, approval, turns, strikes
+        case jobID = "job_id", goal, parser, parserFallback = "parser_fallback", output, maxDeadShare = "max_dead_share", config, job, plan, status, steps, widenings, approval, proposal, widenDeclined = "widen_declined", checks, turns, strikes
         case plannerFallback = "planner_fallback", errors, summary
         case retryAt = "retry_at", waitReason = "wait_reason", pauseReason = "pause_reason", resumeAt = "resume_at", triage, amendments
         case runnerPID = "runner_pid", runnerStarted = "runner_started"
@@ -137,6 +177,29 @@ public struct RunState: Codable, Sendable {
 
     /// The last finished step of a stage.
     public func lastDone(_ stage: String) -> StepRecord? { steps.last { $0.stage == stage && $0.status == .done } }
+
+    /// A writer's campaign, list or team from here on: the job's, the plan's, the steps not run yet and
+    /// the side effects. Returns the option it sets (nil for a stage that is not a writer).
+    @discardableResult
+    public mutating func retarget(_ stage: String, to value: String) -> String? {
+        let option: String
+        let old: String?
+        switch stage {
+        case StageRegistry.sendInstantly.name: (option, old) = ("campaign", job.instantlyCampaign); job.instantlyCampaign = value
+        case StageRegistry.syncAttio.name: (option, old) = ("list", job.attioList); job.attioList = value
+        case StageRegistry.syncLinear.name: (option, old) = ("team", job.linearTeam); job.linearTeam = value
+        default: return nil
+        }
+        for i in plan.stages.indices where plan.stages[i].stage == stage { plan.stages[i].invocation.set(option, .text(value)) }
+        for i in steps.indices where steps[i].stage == stage && steps[i].status != .done {
+            var call = steps[i].call
+            call.set(option, .text(value))
+            steps[i].invocation = call
+            steps[i].arguments = call.arguments
+        }
+        for i in plan.sideEffects.indices where plan.sideEffects[i].target == old { plan.sideEffects[i].target = value }
+        return option
+    }
 }
 
 /// A job's run directory: state.json, artifacts/, logs/, events.ndjson, dead-letters.ndjson, exports/.
@@ -179,7 +242,7 @@ public struct RunDirectory: Sendable {
     /// Writes `data` to `path` (created or truncated, mode 0644) with write(2) and no fsync.
     static func writeUnsynced(_ data: Data, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StageFailure(.failure, "cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw IOFailure.file(path, errno: errno, doing: "write", otherwise: .failure) }
         defer { close(fd) }
         try data.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
             var off = 0
@@ -187,7 +250,7 @@ public struct RunDirectory: Sendable {
                 let n = write(fd, b.baseAddress! + off, b.count - off)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw StageFailure(.failure, "cannot write \(path): \(String(cString: strerror(errno)))")
+                    throw IOFailure.write(path, errno: errno)  // a full disk: 74
                 }
                 off += n
             }

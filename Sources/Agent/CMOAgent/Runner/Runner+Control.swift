@@ -37,17 +37,20 @@ public struct Amendment: Codable, Sendable {
     public var target: Int?
     /// true: no Instantly, Attio or Linear writes any more; export the CSV instead.
     public var skipWriters: Bool?
+    /// Keep only the leads that pass this, in every writer and the export not run yet.
+    public var filter: LeadFilter?
     public var by: String
     public var at: String
 
-    public init(target: Int? = nil, skipWriters: Bool? = nil, by: String) {
+    public init(target: Int? = nil, skipWriters: Bool? = nil, filter: LeadFilter? = nil, by: String) {
         self.target = target
         self.skipWriters = skipWriters
+        self.filter = filter
         self.by = by
         at = Timestamp.string()
     }
 
-    enum CodingKeys: String, CodingKey { case target, skipWriters = "skip_writers", by, at }
+    enum CodingKeys: String, CodingKey { case target, skipWriters = "skip_writers", filter, by, at }
 
     public static func url(_ dir: RunDirectory) -> URL { dir.path("amendments.ndjson") }
 
@@ -192,9 +195,40 @@ extension Runner {
                 event(.amended, "no more writes (asked by \(a.by)): \(skipped.isEmpty ? "no writer step was pending" : "skipped \(skipped.joined(separator: ", "))")"
                       + (ran.isEmpty ? "" : "; already ran: \(ran.joined(separator: ", "))") + "; the CSV is exported")
             }
+            if let f = a.filter { applyFilter(f, by: a.by) }
         }
         state.amendments = all.count
         try save()
+    }
+
+    /// A filter on the leads not written yet: `--where` on every writer and the export still to run (and
+    /// on the plan's, for the steps not appended yet); the people contacted lately left out by
+    /// send-instantly's `--skip-contacted-days`.
+    func applyFilter(_ f: LeadFilter, by who: String) {
+        func amend(_ call: inout StageInvocation) {
+            if let jq = f.jq {
+                let old = call.text("where")
+                call.set("where", .text(old.map { "(\($0)) and (\(jq))" } ?? jq))
+            }
+            if let d = f.contactedDays, call.stage == StageRegistry.sendInstantly.name {
+                call.set("skip-contacted-days", .int(min(d, call.int("skip-contacted-days") ?? Int.max)))
+            }
+        }
+        let writes = Set(StageRegistry.writerNames).union([StageRegistry.exportCSV.name])
+        var touched: [String] = []
+        for i in state.plan.stages.indices where writes.contains(state.plan.stages[i].stage) && state.lastDone(state.plan.stages[i].stage) == nil {
+            amend(&state.plan.stages[i].invocation)
+            touched.append(state.plan.stages[i].stage)
+        }
+        for i in state.steps.indices where writes.contains(state.steps[i].stage) && state.steps[i].status != .done {
+            var call = state.steps[i].call
+            amend(&call)
+            state.steps[i].invocation = call
+            state.steps[i].arguments = call.arguments
+        }
+        let done = state.steps.filter { writes.contains($0.stage) && $0.status == .done }.map(\.stage)
+        event(.amended, "\(f.said) (asked by \(who)): " + (touched.isEmpty ? "every writer has run; nothing left to filter" : "applies to \(touched.joined(separator: ", "))")
+              + (done.isEmpty ? "" : "; already written: \(done.joined(separator: ", "))"))
     }
 
     // MARK: waiting out a rate limit
@@ -212,7 +246,8 @@ extension Runner {
         } else if let text = lines.map(\.text).last(where: { $0.contains("rate") }) {
             said = TextCleaning.truncate(text, to: 200)
         }
-        let until = Date().addingTimeInterval(max(1, seconds + 1))
+        // On the job's clock (`JobClock`), which the worker reads when it looks for jobs that are due.
+        let until = JobClock.now().addingTimeInterval(max(1, seconds + 1))
         if step.stage.hasPrefix("gh-"), let token = Self.githubToken() {
             try? (try? SQLiteJobQueue.open())?.holdToken(token, until: until.timeIntervalSince1970, by: state.jobID, reason: said)
         }
@@ -256,7 +291,7 @@ extension Runner {
         var said = false
         while true {
             if Interruption.shared.isSignalled || JobControl.read(dir) != nil { return .stop(try stopRequested()) }
-            let now = Date().timeIntervalSince1970
+            let now = JobClock.now().timeIntervalSince1970
             if let hold = try? queue?.tokenHold(token, now: now) {
                 let why = "the GitHub quota is spent until \(Timestamp.string(Date(timeIntervalSince1970: hold.until))) (job \(hold.job): \(hold.reason))"
                 if options.worker { return .stop(try waitInWorker(until: Date(timeIntervalSince1970: hold.until), why)) }
@@ -276,7 +311,7 @@ extension Runner {
             case .busy: break
             }
             let holder = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "another job"
-            if options.worker { return .stop(try waitInWorker(until: Date().addingTimeInterval(3), "the GitHub token is in use by job \(holder); the jobs take turns")) }
+            if options.worker { return .stop(try waitInWorker(until: JobClock.now().addingTimeInterval(3), "the GitHub token is in use by job \(holder); the jobs take turns")) }
             if !said { event(.waiting, "waiting here: the GitHub token is in use by job \(holder); the jobs take turns") }
             said = true
             usleep(500_000)

@@ -14,27 +14,79 @@ extension Runner {
 
     // MARK: preflight
 
-    /// The stages that only read files (score-icp, render-copy) run once on empty input with the plan's
-    /// settings, before any request: a bad ICP, a missing template or an example campaign stops the job
-    /// now, not after the search. Nil when they accept them; else the stage's status (job failed).
+    /// Everything knowable, checked before any request of the job's (and again on every resume, with the
+    /// settings it was given): a campaign config given, the read-only stages (score-icp, render-copy) run
+    /// once on empty input with the plan's settings (a bad ICP, a missing template, a template variable
+    /// that names nothing), and each writer still to run asked to `--check` its key, its service and its
+    /// campaign, list or team (one given by name is resolved to its id here). Nil when all pass; else the
+    /// job is failed with the stage's own words and its status.
     public func preflight() throws -> ExitStatus? {
-        for stage in ["score-icp", "render-copy"] where options.stageOverrides[stage] == nil {
-            guard let planned = state.plan.stages.first(where: { $0.stage == stage }) else { continue }
-            let command = try stageCommand(stage, planned.arguments, deadLetter: "/dev/null", overrides: [:])
-            let log = dir.path("logs/preflight-\(stage).log")
-            let spec = StageSpec(executable: command.executable, arguments: command.arguments, environment: ProcessInfo.processInfo.environment,
-                                 stdin: nil, artifact: "/dev/null", log: log.path)
-            let status: Int32
-            do { status = try spawnAndWait(spec) } catch { throw StageFailure(.unavailable, "cannot start \(stage): \(error)") }
-            guard status != 0 else { continue }
-            let said = StageLogLine.lines(log: log).filter { $0.line?.event != "summary" }.suffix(20).map { "  " + $0.text }.joined(separator: "\n")
-            state.status = .failed
-            state.errors.append("\(stage) refuses these settings (exit \(status))")
-            try save()
-            event(.failed, "\(stage) refuses these settings (exit \(status): \(Self.why(status))), so nothing was searched:\n\(said)", stage: stage)
-            return ExitStatus(rawValue: status) ?? .failure
+        if runOptions.config == nil, options.stageOverrides[StageRegistry.renderCopy.name] == nil {
+            return try refuse(nil, .config, """
+                no campaign config: the copy needs a sender, an unsubscribe link and templates. Give one with                 --config FILE (or CMO_CONFIG); examples/campaign.yaml is one to copy and edit
+                """)
         }
+        var checks: [PreflightCheck] = []
+        for stage in [StageRegistry.scoreICP.name, StageRegistry.renderCopy.name] where options.stageOverrides[stage] == nil {
+            guard let planned = state.plan.planned(stage) else { continue }
+            let (status, log, _) = try preflightRun(stage, planned.arguments)
+            if status != 0 { return try refuse(stage, ExitStatus(rawValue: status) ?? .failure, Self.said(log)) }
+        }
+        for step in state.plan.stages where step.irreversible && state.lastDone(step.stage) == nil && options.stageOverrides[step.stage] == nil {
+            let (status, log, out) = try preflightRun(step.stage, ["--check"] + step.arguments)
+            if status != 0 { return try refuse(step.stage, ExitStatus(rawValue: status) ?? .failure, Self.said(log)) }
+            guard var check = try? JSONDecoder().decode(PreflightCheck.self, from: out) else {
+                return try refuse(step.stage, .failure, "\(step.stage) --check printed no result")
+            }
+            check.stage = step.stage
+            if let t = check.target, let id = t.id, id != t.given { resolve(step.stage, given: t.given, to: id, name: t.name) }
+            for w in check.warnings ?? [] { event(.warning, "\(step.stage): \(w)", stage: step.stage) }
+            checks.append(check)
+        }
+        state.checks = checks.isEmpty ? state.checks : checks
+        try save()
+        let said = checks.map { c -> String in
+            guard let t = c.target else { return "\(c.stage ?? "?") ok" }
+            let id = t.id ?? t.given
+            return "\(c.stage ?? "?") → " + (t.name.map { "\($0) (\(id))" } ?? id)
+        }
+        event(.preflight, "checked before any request: the config, score-icp and render-copy with the plan's settings" + (said.isEmpty ? "" : ", " + said.joined(separator: ", ")))
         return nil
+    }
+
+    /// Runs a stage once on empty input: its status, its log, its stdout.
+    func preflightRun(_ stage: String, _ arguments: [String]) throws -> (Int32, URL, Data) {
+        let command = try stageCommand(stage, arguments, deadLetter: "/dev/null", overrides: [:])
+        let log = dir.path("logs/preflight-\(stage).log")
+        let out = dir.path("logs/preflight-\(stage).out")
+        let spec = StageSpec(executable: command.executable, arguments: command.arguments, environment: ProcessInfo.processInfo.environment,
+                             stdin: nil, artifact: out.path, log: log.path)
+        let status: Int32
+        do { status = try spawnAndWait(spec) } catch { throw StageFailure(.unavailable, "cannot start \(stage): \(error)") }
+        return (status, log, (try? Data(contentsOf: out)) ?? Data())
+    }
+
+    /// What a stage said on stderr, but its summary, as text lines.
+    static func said(_ log: URL) -> String {
+        StageLogLine.lines(log: log).filter { $0.line?.event != "summary" }.suffix(20).map { "  " + $0.text }.joined(separator: "\n")
+    }
+
+    /// Fails the job before any request: nothing was searched, nothing written.
+    func refuse(_ stage: String?, _ status: ExitStatus, _ said: String) throws -> ExitStatus {
+        state.status = .failed
+        let who = stage.map { "\($0) refuses these settings" } ?? "cmo-plan refuses to start"
+        state.errors.append("\(who) (exit \(status.rawValue))")
+        try save()
+        event(.failed, "\(who) (exit \(status.rawValue): \(Self.why(status.rawValue))), so nothing was searched or written:\n\(said)"
+              + "\ncmo-plan: fix it and `cmo-plan resume \(state.jobID)` (it takes --config, --campaign, --list, --team)", stage: stage)
+        return status
+    }
+
+    /// A writer's target given by name, resolved to its id: the job, the plan and the steps not run yet
+    /// write to the id from here on.
+    func resolve(_ stage: String, given: String, to id: String, name: String?) {
+        guard state.retarget(stage, to: id) != nil else { return }
+        event(.preflight, "\(stage): '\(given)' is \(name.map { "\"\($0)\" " } ?? "")\(id); the job writes there")
     }
 
     // MARK: health

@@ -147,6 +147,7 @@ extension Runner {
         // at most the caps.
         call.clamp("max-repos", floor: state.plan.maxRepos, cap: caps.maxRepos)
         call.clamp("max-people", floor: state.plan.maxPeople, cap: caps.maxPeople)
+        try checkConstraints(call)
         // The same call on the same input: a search anywhere in the run, any other stage since the last search.
         let since = stage == "gh-search" ? 0 : (state.steps.lastIndex { $0.stage == "gh-search" } ?? 0)
         if let earlier = state.steps[since...].last(where: { $0.stage == stage && $0.call == call }) {
@@ -154,14 +155,43 @@ extension Runner {
         }
         if stage == "gh-search", pass > 0 {
             let said = StageInvocation(stage, given).arguments.joined(separator: " ")
-            let w = Widening(step: pass, reason: "the model planner: " + (given.isEmpty ? "the same search again" : said),
+            var w = Widening(step: pass, reason: "the model planner: " + (given.isEmpty ? "the same search again" : said),
                              activeDays: call.int("active-days") ?? state.plan.activeDays, minStars: call.int("min-stars"), topics: call.texts("topic"),
                              maxRepos: call.int("max-repos") ?? caps.maxRepos, maxPeople: state.widenings.last?.maxPeople ?? initialPeople())
+            if w.goesPastGoal(from: state.plan.activeDays, stars: state.plan.minStars, topics: state.job.topics ?? []) { w.by = "the job (widen)" }
             state.widenings.append(w)
             event(.widening, "widening \(w.step): \(w.reason)", widenStep: w.step)
         }
         append(call, input: nil, pass: pass)
         return state.steps.count
+    }
+
+    /// A planner decides how, never what: a search or a people step keeps the goal's window, star floor,
+    /// languages and topics (and its query), unless the job agreed to widen (`widen`), and then only wider.
+    func checkConstraints(_ call: StageInvocation) throws {
+        let planned = state.plan.planned(call.stage)
+        let consent = state.job.widen == true
+        let tool = call.stage.replacingOccurrences(of: "-", with: "_")
+        func refuse(_ what: String) throws -> Never {
+            throw StageFailure(.usage, "\(tool) \(what): the goal says otherwise, and a planner decides how to search, never what (the person has not agreed to widen)")
+        }
+        switch call.stage {
+        case StageRegistry.ghSearch.name:
+            let days = call.int("active-days") ?? state.plan.activeDays
+            if days != state.plan.activeDays && !(consent && days > state.plan.activeDays) { try refuse("active_days \(days) instead of \(state.plan.activeDays)") }
+            let stars = call.int("min-stars") ?? 0, goal = state.plan.minStars ?? 0
+            if stars != goal && !(consent && stars < goal) { try refuse("min_stars \(stars) instead of \(goal == 0 ? "none" : String(goal))") }
+            let languages = Set(call.texts("language")), asked = Set(state.job.languages ?? [])
+            if languages != asked && !(asked.isEmpty && languages.isEmpty) { try refuse("languages \(languages.sorted()) instead of \(asked.sorted())") }
+            let topics = Set(call.texts("topic")), goalTopics = Set(state.job.topics ?? [])
+            if topics != goalTopics && !(consent && topics.isSubset(of: goalTopics)) { try refuse("topics \(topics.sorted()) instead of \(goalTopics.sorted())") }
+            if call.text("query") != planned?.text("query") { try refuse("query '\(call.text("query") ?? "")' instead of the plan's") }
+        case StageRegistry.ghPeople.name:
+            let search = state.steps.last { $0.stage == StageRegistry.ghSearch.name }?.call.int("active-days") ?? state.plan.activeDays
+            let days = call.int("since-days") ?? state.plan.activeDays
+            if days != search { try refuse("since_days \(days) instead of the search's \(search)") }
+        default: break
+        }
     }
 
     /// A writer's target is the job's: a call naming another campaign, list or team is refused.

@@ -30,6 +30,8 @@ public final class Runner {
     /// When state.json was last written.
     var lastSave = Date.distantPast
     let events: EventLog
+    /// Set when the planner stops the job to ask a person (a widening past the goal): the run's status.
+    var stop: ExitStatus?
 
     public init(dir: RunDirectory, state: RunState, options: Options) {
         self.dir = dir
@@ -50,7 +52,8 @@ public final class Runner {
     ) {
         let line = events.append(RunEvent(time: Timestamp.string(), jobID: state.jobID, event: name, message: message, step: step, stage: stage,
                                           counts: counts, widenStep: widenStep, retryAt: retryAt, errors: errors))
-        guard !options.quiet || name == .warning || name == .failed || name == .triage else { return }
+        // A shortfall is in the done line too; under -q (no done line) it is said on its own.
+        guard options.quiet ? [.warning, .failed, .triage, .shortfall, .waiting].contains(name) : name != .shortfall else { return }
         if options.jsonLog {
             FileHandle.standardError.write(Data(line))
         } else {
@@ -101,6 +104,8 @@ public final class Runner {
         state.runnerPID = getpid()
         state.runnerStarted = ProcessLiveness.startTime(getpid())
         try save()
+        // On every path (run, a worker's job, the chat's, resume with corrected settings): before any request.
+        if let status = try preflight() { return status }
         while true {
             if let status = try checkControl() { return status }
             if let i = state.steps.firstIndex(where: { $0.status != .done }) {
@@ -111,6 +116,7 @@ public final class Runner {
                 continue
             }
             if try nextSteps() { continue }
+            if let status = stop { return status }
             return try finish()
         }
     }
@@ -123,30 +129,20 @@ public final class Runner {
 
     func gate() throws -> ExitStatus? {
         if let why = unhealthy() { return try failUnhealthy(why, before: "nothing was written") }
-        let rendered = lastRendered()
-        let effects = state.plan.sideEffects.filter { !$0.dryRun && $0.service != "file" }.map { e -> SideEffect in
-            var e = e
-            e.count = e.service == "Linear" ? lines(dir.deadLettersURL) : rendered
-            return e
-        }
-        var text = "before anything is written (nothing irreversible has happened yet):\n"
-        for e in effects { text += "  \(e.service): \(e.action) \(e.target): \(e.count) \(e.service == "Linear" ? "dead letters" : "leads")\n" }
-        if let copy = bestRendered() {
-            text += "  the rendered leads and their copy: \(dir.path(copy.artifact).path)\n"
-            if let page = try? RunReport.write(dir.url) { text += "  the copy as recipients will see it: \(page.path)#samples\n" }
-        }
+        let effects = gateEffects()
+        let text = "before anything is written (nothing irreversible has happened yet):\n" + gateText()
         if options.yes {
             state.approval = .init(at: Timestamp.string(), by: "--yes", sideEffects: effects)
             event(.approved, "approved by --yes: " + effects.map { "\($0.service) \($0.count)" }.joined(separator: ", "))
             try save()
             return nil
         }
-        if isatty(0) == 1 && isatty(2) == 1 {
+        if isatty(0) == 1 && isatty(2) == 1 && !options.worker {
             FileHandle.standardError.write(Data("cmo-plan: \(text)Go ahead? [y/N] ".utf8))
             let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             if answer == "y" || answer == "yes" {
-                state.approval = .init(at: Timestamp.string(), by: "terminal", sideEffects: effects)
-                event(.approved, "approved on the terminal")
+                state.approval = .init(at: Timestamp.string(), by: "the terminal (\(NSUserName()))", sideEffects: effects)
+                event(.approved, "approved on the terminal by \(NSUserName())")
                 try save()
                 return nil
             }
@@ -155,6 +151,69 @@ public final class Runner {
         try save()
         event(.awaitingApproval, text + "  nothing was written; to go ahead: cmo-plan approve \(state.jobID)")
         return .ok
+    }
+
+    /// The side effects a person approves, with the real counts: the leads rendered, the dead letters.
+    func gateEffects() -> [SideEffect] {
+        let rendered = lastRendered()
+        return state.plan.sideEffects.filter { !$0.dryRun && $0.service != "file" }.map { e -> SideEffect in
+            var e = e
+            e.count = e.service == "Linear" ? lines(dir.deadLettersURL) : rendered
+            return e
+        }
+    }
+
+    /// What the gate shows: each write with its real count, the schedule the daily cap makes, every
+    /// widening that happened (and who agreed to it), a shortfall, and where the copy can be read.
+    func gateText() -> String {
+        var text = ""
+        for e in gateEffects() {
+            text += "  \(e.service): \(e.action) \(e.target): \(e.count) \(e.service == "Linear" ? "dead letters" : "leads")\n"
+            if e.service == "Instantly", let s = capSchedule(leads: e.count) { text += "    \(s)\n" }
+        }
+        for w in state.widenings { text += "  widened \(w.step): \(w.reason)\(w.by.map { " (agreed by \($0))" } ?? "")\n" }
+        if let short = shortfall(rendered: lastRendered()) { text += "  short: \(short)\n" }
+        if let copy = bestRendered() {
+            text += "  the rendered leads and their copy: \(dir.path(copy.artifact).path)\n"
+            if let page = try? RunReport.write(dir.url) { text += "  the copy as recipients will see it: \(page.path)#samples\n" }
+        }
+        return text
+    }
+
+    /// When the leads go out under the campaign's daily cap, from send-instantly's check: "50 today, then
+    /// 50 a day until Dec 16 (daily cap 50; 12 deferred from earlier runs go first)". Nil when unknown.
+    func capSchedule(leads: Int) -> String? {
+        guard leads > 0, let c = state.checks?.first(where: { $0.stage == StageRegistry.sendInstantly.name }) else { return nil }
+        guard let cap = c.dailyCap, cap > 0 else { return "all \(leads) today (no daily cap is set)" }
+        let ahead = c.deferred ?? 0
+        var left = leads
+        var day = 0
+        var free = max(0, cap - (c.sentToday ?? 0))
+        var today = 0
+        var queue = ahead
+        while true {
+            let mine = max(0, free - queue)
+            queue = max(0, queue - free)
+            let n = min(left, mine)
+            if day == 0 { today = n }
+            left -= n
+            if left == 0 { break }
+            day += 1
+            free = cap
+        }
+        let start = state.plan.now.flatMap(Timestamp.parse).map { Date(timeIntervalSince1970: $0) } ?? Date()
+        let fmt = DateFormatter()
+        fmt.locale = Locale(identifier: "en_US_POSIX")
+        fmt.timeZone = TimeZone(identifier: "UTC")
+        fmt.dateFormat = "MMM d"
+        let last = fmt.string(from: start.addingTimeInterval(Double(day) * 86_400))
+        var text = day == 0 ? "all \(leads) today" : "\(today) today, then up to \(cap) a day until \(last) (the daily cap)"
+        var notes: [String] = []
+        if let s = c.sentToday, s > 0 { notes.append("\(s) already sent today") }
+        if ahead > 0 { notes.append("\(ahead) deferred by earlier runs go first") }
+        if !notes.isEmpty { text += "; " + notes.joined(separator: ", ") }
+        if day > 0 { text += "; the rest wait in the job, and `cmo-plan worker` sends them on their days" }
+        return text
     }
 
     /// `report.html` and `report.json` in the run directory; a report that cannot be written is a warning.
@@ -169,7 +228,9 @@ public final class Runner {
 
     /// Records approval for a job waiting at the gate (`cmo-plan approve`).
     public func approve(by who: String) {
-        state.approval = .init(at: Timestamp.string(), by: who, sideEffects: state.plan.sideEffects)
+        let effects = state.steps.isEmpty ? state.plan.sideEffects : gateEffects()
+        state.approval = .init(at: Timestamp.string(), by: who, sideEffects: effects)
+        event(.approved, "approved by \(who): " + effects.map { "\($0.service) \($0.count)" }.joined(separator: ", "))
     }
 
     // MARK: steps
@@ -194,6 +255,7 @@ public final class Runner {
     /// Appends the next steps once every step so far is done, from the model planner while it plans, else
     /// from the rules. False when finished.
     func nextSteps() throws -> Bool {
+        if try appendDueDay() { return true }  // a later day: the deferred leads whose day has come (Runner+Schedule)
         if let planner = options.planner, state.plannerFallback == nil { return try modelStep(planner) }
         return try ruleStep()
     }
@@ -215,11 +277,18 @@ public final class Runner {
             return true
         }
         let rendered = lastRendered()
-        if !wroteAlready, rendered < state.plan.target, let w = nextWidening(pass: pass, rendered: rendered) {
-            state.widenings.append(w)
-            event(.widening, "widening \(w.step): \(w.reason)", widenStep: w.step)
-            for s in discoveryPass(widening: w) { append(s, input: nil, pass: w.step) }
-            return true
+        if !wroteAlready, rendered < state.plan.target {
+            switch try decideWidening(pass: pass, rendered: rendered) {
+            case .widen(let w):
+                state.widenings.append(w)
+                event(.widening, "widening \(w.step): \(w.reason)\(w.by.map { " (agreed by \($0))" } ?? "")", widenStep: w.step)
+                for s in discoveryPass(widening: w) { append(s, input: nil, pass: w.step) }
+                return true
+            case .ask(let status):
+                stop = status
+                return false
+            case .goOn: break
+            }
         }
         let writers = state.plan.stages.map(\.invocation).filter { s in
             !StageRegistry.readNames.contains(s.stage) && !state.steps.contains { $0.stage == s.stage }
@@ -233,35 +302,6 @@ public final class Runner {
     func discoveryPass(widening: Widening?) -> [StageInvocation] {
         let first = StageRegistry.readNames.compactMap { state.plan.planned($0) }
         return widening.map { RulePlanner.widened(first, by: $0) } ?? first
-    }
-
-    func nextWidening(pass: Int, rendered: Int) -> Widening? {
-        let caps = state.plan.caps
-        guard state.widenings.count < caps.maxWidenings, state.steps.count + 6 <= caps.maxSteps else { return nil }
-        let last = state.widenings.last
-        let days = last?.activeDays ?? state.plan.activeDays
-        let stars = last.map(\.minStars) ?? state.plan.minStars
-        let topics = last?.topics ?? (state.job.topics ?? [])
-        let repos = last?.maxRepos ?? initialRepos()
-        let people = last?.maxPeople ?? initialPeople()
-        var w = Widening(step: pass + 1, reason: "", activeDays: days, minStars: stars, topics: topics,
-                         maxRepos: min(caps.maxRepos, repos * 2), maxPeople: min(caps.maxPeople, people * 2))
-        let short = "\(rendered) of \(state.plan.target) leads"
-        if days < 365 {
-            // Twice as old, or the whole year when that is most of it (no 360 → 365 pass).
-            w.activeDays = days * 2 > 365 * 3 / 4 ? 365 : days * 2
-            w.reason = "\(short): activity from the last \(w.activeDays) days instead of \(days)"
-        } else if let s = stars, s > 1 {
-            w.minStars = max(1, s / 2)
-            w.reason = "\(short): \(w.minStars!)+ stars instead of \(s)+"
-        } else if !topics.isEmpty {
-            w.topics = []
-            w.reason = "\(short): any topic (the job's topics still score) instead of \(topics.joined(separator: ", "))"
-        } else {
-            w.reason = "\(short): up to \(w.maxRepos) repositories and \(w.maxPeople) people"
-        }
-        if w.activeDays == days && w.minStars == stars && w.topics == topics && w.maxRepos == repos && w.maxPeople == people { return nil }
-        return w
     }
 
     func initialRepos() -> Int { state.plan.maxRepos }
@@ -396,7 +436,8 @@ public final class Runner {
                 continue
             }
             _ = rename(partial, dir.path(step.artifact).path)
-            step.counts["out"] = lines(dir.path(step.artifact))
+            // What the stage said it wrote (export-csv's rows go to its -o file), else its artifact's lines.
+            if summary == nil || step.counts["out"] == nil { step.counts["out"] = lines(dir.path(step.artifact)) }
             // A stage that printed no summary (a fake: `--stage NAME=CMD`): what it read is what the step
             // before it wrote; what it filtered, dead-lettered or asked of a service is not known.
             if summary == nil, let input = index == 0 ? input : dir.path(state.steps[k - 1].artifact) as URL? {
@@ -477,6 +518,7 @@ public final class Runner {
         case .noPermission: return "credentials rejected"
         case .config: return "bad configuration"
         case .unavailable: return "a service could not be reached"
+        case .ioError: return "a file could not be written (disk full or an I/O error): free space, then resume"
         case .usage: return "bad flags"
         case .dataError: return "bad input"
         default: return "failed"
@@ -503,8 +545,10 @@ public final class Runner {
         }
         if let e = state.lastDone("export-csv") { lines.append("CSV: \(dir.path("exports/leads.csv").path) (\(e.counts["in"] ?? rendered) leads)") }
         lines.append("dead letters: \(self.lines(dir.deadLettersURL)) in \(dir.deadLettersURL.path)")
-        if rendered < state.plan.target {
-            lines.append("\(rendered) of \(state.plan.target) asked for, after \(state.widenings.count) widening(s)")
+        for w in state.widenings { lines.append("widened \(w.step): \(w.reason)\(w.by.map { " (agreed by \($0))" } ?? "")") }
+        if let short = shortfall(rendered: rendered) {
+            lines.append("short: " + short)
+            event(.shortfall, "short: " + short)
         }
         state.summary = lines.joined(separator: "\n")
         if let why = unhealthy() {
@@ -515,6 +559,7 @@ public final class Runner {
             lines.insert("CSV copied to \(out)", at: lines.firstIndex { $0.hasPrefix("dead letters:") } ?? lines.count)
             state.summary = lines.joined(separator: "\n")
         }
+        if let waiting = try waitForDeferredLeads(&lines) { return waiting }  // leads deferred to later days (Runner+Schedule)
         state.status = .done
         try save()
         updateYields()

@@ -20,14 +20,14 @@ extension Settings {
     /// the config file's values relative to the config file.
     public func resolvePaths(_ key: String, flag: [String]?, env: String? = nil, default def: [String] = []) throws -> [String] {
         let value: [String] = try resolve(key, flag: flag, env: env, default: def)
-        guard flag == nil, configValue(key) != nil else { return value }
+        guard flag == nil, optionValue(key) != nil else { return value }
         return value.map(pathFromConfig)
     }
 
     /// One file path setting, resolved like `resolvePaths`.
     public func resolvePath(_ key: String, flag: String?, env: String? = nil) throws -> String? {
         let value: String? = try resolve(key, flag: flag, env: env)
-        guard flag == nil, configValue(key) != nil, let value else { return value }
+        guard flag == nil, optionValue(key) != nil, let value else { return value }
         return pathFromConfig(value)
     }
 }

@@ -12,6 +12,16 @@ public protocol SettingValue {
     init?(environment: String)
     /// How `--print-config` shows it.
     var settingDescription: String { get }
+    /// What a config value must be, for the error when it is not (`a whole number`).
+    static var settingKind: String { get }
+}
+
+extension SettingValue {
+    public static var settingKind: String { "a single value" }
+}
+
+extension SettingValue where Self: CaseIterable & RawRepresentable, RawValue == String {
+    public static var settingKind: String { "one of " + allCases.map(\.rawValue).joined(separator: ", ") }
 }
 
 extension String: SettingValue {
@@ -26,6 +36,7 @@ extension String: SettingValue {
     }
     public init?(environment: String) { self = environment }
     public var settingDescription: String { self }
+    public static var settingKind: String { "a string" }
 }
 
 extension Int: SettingValue {
@@ -37,6 +48,7 @@ extension Int: SettingValue {
         self = i
     }
     public var settingDescription: String { String(self) }
+    public static var settingKind: String { "a whole number" }
 }
 
 extension Double: SettingValue {
@@ -56,6 +68,7 @@ extension Double: SettingValue {
         self = d
     }
     public var settingDescription: String { String(self) }
+    public static var settingKind: String { "a number" }
 }
 
 extension Bool: SettingValue {
@@ -70,6 +83,7 @@ extension Bool: SettingValue {
         }
     }
     public var settingDescription: String { String(self) }
+    public static var settingKind: String { "true or false" }
 }
 
 extension Array: SettingValue where Element == String {
@@ -89,6 +103,7 @@ extension Array: SettingValue where Element == String {
     }
     public init?(environment: String) { self = environment.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     public var settingDescription: String { joined(separator: ",") }
+    public static var settingKind: String { "a list of strings (a YAML sequence or one comma-separated string)" }
 }
 
 /// Resolves every setting of a stage once, in one place: command-line flag → `--config` YAML →
@@ -96,7 +111,9 @@ extension Array: SettingValue where Element == String {
 ///
 /// A config file is a YAML mapping. Keys are the long option names (`max-errors`, or `max_errors`);
 /// a mapping under the stage's own name (`export-csv: {columns: …}`) overrides the top level, so one
-/// file can serve a whole pipeline. Secrets are never read from it.
+/// file can serve a whole pipeline. A mapping at the top level is a section (another stage's, or data
+/// such as `campaign:` or `triage:`), never an option's value: an option of the same name ignores it.
+/// Secrets are never read from it.
 public final class Settings {
     /// One resolved setting, as `--print-config` shows it.
     public struct Entry: Sendable {
@@ -145,8 +162,29 @@ public final class Settings {
         return out
     }
 
-    /// The raw YAML value for `key` (stage section first, then top level).
+    /// The raw YAML value for `key` (stage section first, then top level), sections included.
     public func configValue(_ key: String) -> Any? { section[key] ?? top[key] }
+
+    /// The config value an option reads: the stage's own section first, then the top level, where a
+    /// mapping is a section of its own (`campaign:`, `triage:`, another stage's) and not this option's.
+    func optionValue(_ key: String) -> Any? {
+        if let v = section[key] { return v }
+        guard let v = top[key], !Self.isMapping(v) else { return nil }
+        return v
+    }
+
+    static func isMapping(_ v: Any) -> Bool { v is [AnyHashable: Any] || v is [String: Any] }
+
+    /// A config value as an error names it: `a mapping (sender_name, sending, …)`, `a list`, or the scalar.
+    static func describe(_ v: Any) -> String {
+        if let m = v as? [AnyHashable: Any] {
+            let keys = m.keys.map { "\($0.base)" }.sorted()
+            return "a mapping (" + keys.prefix(4).joined(separator: ", ") + (keys.count > 4 ? ", …" : "") + ")"
+        }
+        if let a = v as? [Any] { return "a list of \(a.count)" }
+        if let s = v as? String { return "'\(s)'" }
+        return "\(v)"
+    }
 
     /// Resolves a setting with a default.
     public func resolve<T: SettingValue>(_ key: String, flag: T?, env: String? = nil, default def: T) throws -> T {
@@ -156,9 +194,11 @@ public final class Settings {
     /// Resolves a setting that may stay unset.
     public func resolve<T: SettingValue>(_ key: String, flag: T?, env: String? = nil) throws -> T? {
         if let flag { return record(key, flag, .flag) }
-        if let raw = configValue(key) {
+        if let raw = optionValue(key) {
             guard let v = T(yaml: raw) else {
-                throw StageFailure(.config, "config '\(configPath ?? "")': '\(key)' has a value of the wrong type (\(raw))")
+                let place = section[key] != nil ? "'\(stage)' section, " : ""
+                throw StageFailure(
+                    .config, "config '\(configPath ?? "")': \(place)'\(key)' must be \(T.settingKind), not \(Self.describe(raw))")
             }
             return record(key, v, .config)
         }

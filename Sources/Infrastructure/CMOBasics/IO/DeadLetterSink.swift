@@ -13,6 +13,10 @@ public final class DeadLetterSink {
     public private(set) var count = 0
     /// Dead letters by error code.
     public private(set) var byCode: [String: Int] = [:]
+    /// The first failed write to a dead-letter file (a full disk: exit 74); the stage stops on it rather
+    /// than lose records. Nil for stderr, where there is nowhere else to say it.
+    public private(set) var failure: StageFailure?
+    private let path: String?
 
     /// Opens `path` for appending, or uses stderr when nil or `-`.
     public init(stage: String, path: String?) throws {
@@ -24,9 +28,11 @@ public final class DeadLetterSink {
             }
             self.fd = fd
             ownsFD = true
+            self.path = path
         } else {
             fd = 2
             ownsFD = false
+            self.path = nil
         }
     }
 
@@ -80,7 +86,8 @@ public final class DeadLetterSink {
             while off < raw.count {
                 let n = sysWrite(fd, raw.baseAddress! + off, raw.count - off)
                 if n <= 0 {
-                    if errno == EINTR { continue }
+                    if n < 0, errno == EINTR { continue }
+                    if let path, failure == nil { failure = IOFailure.write(path, errno: n < 0 ? errno : EIO) }
                     return
                 }
                 off += n

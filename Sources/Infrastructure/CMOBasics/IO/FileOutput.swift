@@ -28,17 +28,48 @@ public final class FileOutput {
             stream = checkpointEvery == nil ? stdout : OutputStream(fd: 1, flushThreshold: unbounded)
             return
         }
-        self.path = path
-        let slash = path.lastIndex(of: "/")
-        let dir = slash.map { String(path[..<$0]) } ?? "."
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        // Written as it is, with no temporary file: the stage's own stdout or stderr (`-o /dev/stdout`, through
+        // its descriptor, offset and O_APPEND kept), a device or a pipe (`-o /dev/full`, a FIFO). A temporary
+        // file renamed over any of them would replace the device, or the /dev/stdout link, with a plain file.
+        var st = stat()
+        if stat(path, &st) == 0 {
+            for fd: Int32 in [1, 2] {
+                var own = stat()
+                if fstat(fd, &own) == 0, own.st_dev == st.st_dev, own.st_ino == st.st_ino {
+                    let copy = dup(fd)
+                    guard copy >= 0 else { throw IOFailure.file(path, errno: errno, doing: "open", otherwise: .failure) }
+                    (self.path, tempPath) = (path, nil)
+                    stream = OutputStream(fd: copy, flushThreshold: checkpointEvery == nil ? 1 << 20 : unbounded)
+                    stream.name = path
+                    return
+                }
+            }
+            if (st.st_mode & S_IFMT) != S_IFREG {
+                let fd = open(path, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw IOFailure.file(path, errno: errno, doing: "open", otherwise: .failure) }
+                (self.path, tempPath) = (path, nil)
+                stream = OutputStream(fd: fd, flushThreshold: checkpointEvery == nil ? 1 << 20 : unbounded)
+                stream.name = path
+                return
+            }
+        }
+        // A symbolic link to a file: the file is replaced, the link stays.
+        var target = path
+        var link = stat()
+        if lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(path, nil) {
+            target = String(cString: resolved)
+            free(resolved)
+        }
+        self.path = target
+        let slash = target.lastIndex(of: "/")
+        let dir = slash.map { String(target[..<$0]) } ?? "."
+        let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
         let temp = "\(dir.isEmpty ? "/" : dir)/.\(base).tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw StageFailure(.failure, "cannot create '\(temp)': \(String(cString: strerror(errno)))")
-        }
+        guard fd >= 0 else { throw IOFailure.file(temp, errno: errno, doing: "create", otherwise: .failure) }
         tempPath = temp
         stream = OutputStream(fd: fd, flushThreshold: checkpointEvery == nil ? 1 << 20 : unbounded)
+        stream.name = target
     }
 
     deinit {
@@ -57,10 +88,13 @@ public final class FileOutput {
         rowsSinceCheckpoint = 0
         try stream.flush()
         guard let path, let tempPath else { return }
-        guard fsync(stream.fd) == 0 else { throw StageFailure(.failure, "cannot fsync '\(path)': \(String(cString: strerror(errno)))") }
+        guard fsync(stream.fd) == 0 else { throw IOFailure.file(path, errno: errno, doing: "fsync", otherwise: .failure) }
         if !renamed {
             guard rename(tempPath, path) == 0 else {
-                throw StageFailure(.failure, "cannot rename '\(tempPath)' to '\(path)': \(String(cString: strerror(errno)))")
+                let code = errno
+                throw StageFailure(
+                    IOFailure.isDiskError(code) ? .ioError : .failure,
+                    "cannot rename '\(tempPath)' to '\(path)': \(IOFailure.reason(code))")
             }
             renamed = true
         }

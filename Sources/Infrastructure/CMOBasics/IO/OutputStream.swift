@@ -25,9 +25,11 @@ public struct OutputClosed: Error, Sendable {
 }
 
 /// A buffered byte stream to a file descriptor that checks every `write(2)`: EPIPE becomes
-/// `OutputClosed`, any other failure a `StageFailure`.
+/// `OutputClosed`, any other failure a `StageFailure` with exit 74 naming the file (`IOFailure`).
 public final class OutputStream {
     public let fd: Int32
+    /// The file as messages name it (nil: what `fd` is open on, `standard output (/dev/full)`).
+    public var name: String?
     private var buffer: [UInt8] = []
     private let flushThreshold: Int
     /// Bytes written to the descriptor so far.
@@ -71,7 +73,8 @@ public final class OutputStream {
                         isClosed = true
                         throw OutputClosed()
                     }
-                    throw StageFailure(.failure, "cannot write output: \(String(cString: strerror(errno)))")
+                    let code = errno
+                    throw name.map { IOFailure.write($0, errno: code) } ?? IOFailure.write(fd: fd, errno: code)
                 }
                 off += n
             }

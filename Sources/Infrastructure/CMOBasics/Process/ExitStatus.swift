@@ -10,6 +10,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case dataError = 65
     /// A remote service still failing after retries.
     case unavailable = 69
+    /// An output, ledger or state file could not be written (disk full, quota, I/O error, read-only file system).
+    case ioError = 74
     /// Temporary: a rate limit would need a longer wait than `--max-wait`; safe to re-run later.
     case tempFail = 75
     /// Credentials rejected (401/403 that is not a rate limit).
@@ -28,6 +30,12 @@ public protocol CMOError: Error, CustomStringConvertible {
 
 extension CMOError {
     public var logFields: [String: JSONValue] { [:] }
+}
+
+/// An error from a library below cmo (an SQLite error from GRDB) that can say what it means to a stage:
+/// `CommandBase.report` prints and exits with `cmoError` instead of calling it an internal error.
+public protocol CMOErrorConvertible: Error {
+    var cmoError: any CMOError { get }
 }
 
 /// A plain error carrying its message and exit status.

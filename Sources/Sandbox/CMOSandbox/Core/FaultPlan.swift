@@ -15,6 +15,9 @@ public struct ServiceFaults: Sendable, Equatable {
     public var resetRate: Double = 0
     /// Share of answers whose body is cut short of its `Content-Length`.
     public var truncateRate: Double = 0
+    /// Faults (but the latency) meet only writes (POST, PUT, PATCH, DELETE): a service whose reads
+    /// answer and whose writes fail, as when an outage starts after a run's checks passed.
+    public var writesOnly = false
 
     public init() {}
 }
@@ -47,8 +50,9 @@ public final class FaultPlan: @unchecked Sendable {
     public func faults(for service: String) -> ServiceFaults { faults[service] ?? faults["*"] ?? ServiceFaults() }
 
     /// The fate and the added latency (milliseconds) of the next request to `service`.
-    public func next(for service: String) -> (FaultDecision, latencyMS: Int) {
-        let f = faults(for: service)
+    public func next(for service: String, method: String = "POST") -> (FaultDecision, latencyMS: Int) {
+        var f = faults(for: service)
+        if f.writesOnly && (method == "GET" || method == "HEAD") { (f.resetRate, f.failRate, f.tooManyRate, f.truncateRate) = (0, 0, 0, 0) }
         let n: Int = lock.withLock {
             counters[service, default: 0] += 1
             return counters[service]!

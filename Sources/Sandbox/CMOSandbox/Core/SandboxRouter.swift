@@ -35,7 +35,7 @@ public final class SandboxRouter: @unchecked Sendable {
             return inFlight[name]!
         }
         defer { lock.withLock { inFlight[name, default: 1] -= 1 } }
-        let (decision, latency) = faults.next(for: name)
+        let (decision, latency) = faults.next(for: name, method: request.method)
         if latency > 0 { usleep(useconds_t(latency) * 1000) }
         switch decision {
         case .reset:

@@ -16,8 +16,9 @@ public struct OpenAIOptions: Sendable {
     public var defaultTarget = 100
     /// Activity window when the goal names none.
     public var defaultDays = 90
-    /// Minimum stars of the first search when the goal names none.
-    public var defaultMinStars = 50
+    /// Minimum stars of the first search when the goal names none (0: no floor; a planner adds none the
+    /// goal does not state, and cmo-plan refuses one that does).
+    public var defaultMinStars = 0
     /// Longest plain-text completion, in characters (also bounded by `max_completion_tokens`).
     public var maxTextCharacters = 240
     /// `finish_reason` of an answer with `tool_calls`: OpenAI sends `tool_calls`; some compatible servers

@@ -88,26 +88,29 @@ enum SandboxModel: String, CaseIterable {
 
 /// Plain completions when no tools are offered: a short "why now" line from the lead in the prompt.
 enum SandboxWriter {
-    /// A one-line reason to write now, from a lead record (JSON) or free text in the prompt.
+    /// A one-line reason to write now, from a lead record (JSON) or free text in the prompt. Like a
+    /// careful model, it states only what the lead's JSON says: the count of commits to the repository
+    /// it names, with the window that count covers ("in the last 60 days"), and a title from that
+    /// repository; without a window it gives no count and no time.
     static func whyNow(_ prompt: String) -> String {
         let record = jsonObject(in: prompt)
         let signals = record?["signals"] as? [String: Any]
-        let repo =
-            (signals?["repo"] as? String) ?? ((record?["from_repos"] as? [Any])?.first as? String)
-            ?? ((signals?["maintainer_of"] as? [Any])?.first as? String)
-            ?? SandboxPlannerGoal.capture(prompt, #"\b([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)\b"#)
-        let commits = ServiceKit.int(signals?["commits_90d"])
-        let title = (signals?["recent_commit_titles"] as? [Any])?.first as? String
+        let repo = signals?["repo"] as? String
+        let days = ServiceKit.int(signals?["window_days"])
+        let commits = days == nil ? nil : ServiceKit.int(signals?["repo_commits_in_window"])
+        let title = (signals?["repo_commit_titles"] as? [Any])?.first as? String
         // No greeting and no name: the template has those; the line follows "Hi NAME,".
         var line: String
-        switch (repo, commits) {
-        case (let r?, 1): line = "I saw your commit to \(r) this quarter"
-        case (let r?, let n?) where n > 0: line = "I saw your \(n) commits to \(r) over the last 90 days"
-        case (let r?, _): line = "I saw your recent work on \(r)"
-        default: line = "I saw your recent open-source work"
+        switch (repo, commits, days) {
+        case (let r?, 1, let d?): line = "I saw your commit to \(r) in the last \(d) days"
+        case (let r?, let n?, let d?) where n > 1: line = "I saw your \(n) commits to \(r) in the last \(d) days"
+        case (let r?, _, _): line = "I came across your work on \(r)"
+        default: line = "I came across your open-source work"
         }
-        if let t = title, !t.isEmpty { line += " (\"\(t.prefix(60))\")" }
-        line += ", and it looks like a good moment to compare notes."
+        let tail = ", and it looks like a good moment to compare notes."
+        // A title is quoted whole or not at all, within the 200 characters render-copy allows by default.
+        if repo != nil, let t = title, !t.isEmpty, line.count + t.count + 4 + tail.count <= 200 { line += " (\"\(t)\")" }
+        line += tail
         return line.prefix(1).uppercased() + line.dropFirst()
     }
 

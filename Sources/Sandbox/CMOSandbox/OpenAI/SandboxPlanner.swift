@@ -67,15 +67,15 @@ struct SandboxPlanner {
 
     /// The canonical arguments of a stage for a goal at a widening step (see docs/sandbox-services.md).
     static func arguments(_ stage: String, _ goal: SandboxPlannerGoal, widen: Int) -> [String: Any] {
-        let stars = max(1, goal.minStars >> min(widen, 16))
-        var topics = goal.topics
-        if widen >= 2 { topics += relatedTopics(goal.language).filter { !topics.contains($0) } }
+        // A star floor only when the goal states one (halved by each widening); no topic the goal does not name.
+        let stars = goal.minStars > 0 ? max(1, goal.minStars >> min(widen, 16)) : nil
+        let topics = goal.topics
         let days = widen >= 3 ? goal.days * 2 : goal.days
         var a: [String: Any] = [:]
         switch stage {
         case "gh-search":
             if let l = goal.language { a["language"] = l }
-            a["min_stars"] = stars
+            if let stars { a["min_stars"] = stars }
             if !topics.isEmpty { a["topics"] = topics }
             a["pushed_within_days"] = days
             a["max_repos"] = min(1000, max(20, goal.target))
@@ -91,17 +91,6 @@ struct SandboxPlanner {
         }
         if goal.dryRun, ["send-instantly", "sync-attio", "sync-linear"].contains(stage) { a["dry_run"] = true }
         return a
-    }
-
-    static func relatedTopics(_ language: String?) -> [String] {
-        switch language {
-        case "python": return ["machine-learning", "data-science", "django", "fastapi"]
-        case "go": return ["kubernetes", "cli", "microservices"]
-        case "rust": return ["cli", "webassembly", "async"]
-        case "javascript", "typescript": return ["react", "nodejs", "frontend"]
-        case "swift": return ["ios", "swiftui", "server-side-swift"]
-        default: return ["developer-tools", "open-source", "cli"]
-        }
     }
 
     /// Synonyms a tool's schema may use for a canonical argument.

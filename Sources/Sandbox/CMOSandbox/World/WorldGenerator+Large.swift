@@ -28,6 +28,7 @@ extension WorldGenerator {
         for k in 0..<min(anonymous.count, 6) { authors.append((nil, (ordinal + k * 7) % anonymous.count, 0.3)) }
         for b in bots { authors.append((b, nil, 0.8)) }
         let total = authors.reduce(0) { $0 + $1.weight }
+        var everyday = SeededRandom(seed: config.seed, stream: "large-titles/\(repo.id)")  // its own stream: nothing else moves
         let recent = config.now - 85 * 86400
         var commits: [WorldCommit] = []
         commits.reserveCapacity(count)
@@ -66,6 +67,8 @@ extension WorldGenerator {
                 } else if rng.chance(0.12) {
                     message = "Merge pull request #\(rng.int(2000...9000)) from \(user.login)/patch-\(rng.int(1...99))\n\n\(message)"
                     webFlow = true
+                } else if let title = Self.everydayTitle(&everyday, head: message, branchOwner: user.login) {
+                    message = title
                 }
             } else {
                 (name, email) = anonymous[chosen.anonymous ?? 0]

@@ -80,6 +80,9 @@ extension WorldGenerator {
         for repo: WorldRepo, ordinal: Int, ownerIndex: Int, humans: [Int], bots: [Int], rng outer: inout SeededRandom
     ) -> [WorldCommit] {
         var rng = SeededRandom(seed: config.seed, stream: "commits/\(repo.id)")
+        // Everyday titles (merges, reverts, bumps, README fixes, "wip") come from a stream of their own,
+        // so the authors, dates and counts drawn from `rng` are what they were without them.
+        var everyday = SeededRandom(seed: config.seed, stream: "titles/\(repo.id)")
         _ = outer.next()
         let count = min(250, 3 + rng.int(0...15) + Int(6 * log2(Double(repo.stars) + 1)))
         var authors: [(Author, weight: Double, start: Int64, end: Int64)] = []
@@ -138,12 +141,12 @@ extension WorldGenerator {
                         "Merge pull request #\(rng.int(1...2000)) from \(user.login)/\(rng.pick(["fix", "feature", "patch"]))-\(rng.int(1...99))\n\n\(rng.pick(WorldVocabulary.commitVerbs)) \(rng.pick(WorldVocabulary.commitObjects))"
                     webFlow = true
                 } else {
-                    message = humanMessage(&rng)
+                    message = humanMessage(&rng, &everyday, branchOwner: user.login)
                 }
             case .anonymous(let idx):
                 (name, email) = anonymous[idx]
                 authorID = nil
-                message = humanMessage(&rng)
+                message = humanMessage(&rng, &everyday, branchOwner: repo.fullName.split(separator: "/").first.map(String.init) ?? "main")
             }
             commits.append(
                 WorldCommit(
@@ -155,9 +158,33 @@ extension WorldGenerator {
         return commits
     }
 
-    private func humanMessage(_ rng: inout SeededRandom) -> String {
+    private func humanMessage(_ rng: inout SeededRandom, _ everyday: inout SeededRandom, branchOwner: String) -> String {
         let head = "\(rng.pick(WorldVocabulary.commitVerbs)) \(rng.pick(WorldVocabulary.commitObjects))"
-        return rng.chance(0.2) ? "\(head)\n\nCloses #\(rng.int(1...900)). Signed-off-by is not required here." : head
+        let message = rng.chance(0.2) ? "\(head)\n\nCloses #\(rng.int(1...900)). Signed-off-by is not required here." : head
+        return Self.everydayTitle(&everyday, head: head, branchOwner: branchOwner) ?? message
+    }
+
+    /// About one human commit in eight is one nobody would quote as the person's work, as on GitHub:
+    /// a local merge, a revert, a version bump or release, a dependency bump by hand, a README or typo
+    /// fix, a file saved from the web editor, "wip" or ".". Nil for the others.
+    static func everydayTitle(_ r: inout SeededRandom, head: String, branchOwner: String) -> String? {
+        guard r.chance(0.12) else { return nil }
+        let version = "\(r.int(0...3)).\(r.int(0...20)).\(r.int(0...9))"
+        switch r.int(0...11) {
+        case 0: return "Merge branch 'main' into \(r.pick(["fix", "feature", "dev"]))-\(r.int(1...99))"
+        case 1: return "Merge branch 'main' of github.com:\(branchOwner)/\(r.pick(WorldVocabulary.repoNouns))"
+        case 2: return "Revert \"\(head)\"\n\nThis reverts commit \(sha(&r))."
+        case 3: return r.pick(["Bump version to \(version)", "v\(version)", "Release \(version)", "chore(release): \(version)"])
+        case 4:
+            return "Bump \(r.pick(WorldVocabulary.dependencies)) from 1.\(r.int(0...9)).0 to 1.\(r.int(10...19)).0"
+        case 5: return r.pick(["Update README.md", "Update README", "README: fix install command"])
+        case 6: return r.pick(["fix typo", "Fix typos", "Fix typo in docstring"])
+        case 7: return "docs: \(r.pick(WorldVocabulary.commitObjects).lowercased())"
+        case 8: return "Update \(r.pick(["setup.py", "main.py", "pyproject.toml", "config.yml", "Makefile"]))"
+        case 9: return r.pick(["wip", "WIP", "."])
+        case 10: return r.pick(["Fix", "Update", "minor fixes", "cleanup"])
+        default: return "Merge pull request #\(r.int(1...2000)) from \(branchOwner)/\(r.pick(["fix", "feature", "patch"]))-\(r.int(1...99))"
+        }
     }
 
     static func sha(_ rng: inout SeededRandom) -> String {

@@ -128,7 +128,8 @@ struct WorldGenerator {
         let disposable = WorldVocabulary.disposable.contains(domain)
         emailFacts[lower] = EmailFacts(
             address: lower, domain: domain, dns: dns, deliverable: reachable && !noreply,
-            role: WorldVocabulary.roleLocalParts.contains(local),
+            // "support547" is support's address too (a number added to make it unique).
+            role: WorldVocabulary.roleLocalParts.contains(String(local.reversed().drop(while: \.isNumber).reversed())),
             disposable: disposable, free: WorldVocabulary.freeMail.contains(domain), noreply: noreply, linkedLogin: linkedLogin)
         usedEmails.insert(lower)
     }
