@@ -436,8 +436,8 @@ public final class Runner {
                 continue
             }
             _ = rename(partial, dir.path(step.artifact).path)
-            // What the stage said it wrote (export-csv's rows go to its -o file), else its artifact's lines.
-            if summary == nil || step.counts["out"] == nil { step.counts["out"] = lines(dir.path(step.artifact)) }
+            // The artifact's lines, but export-csv's: its rows go to its -o file, and its summary counts them.
+            step.counts["out"] = (step.stage == StageRegistry.exportCSV.name ? summary?.output : nil) ?? lines(dir.path(step.artifact))
             // A stage that printed no summary (a fake: `--stage NAME=CMD`): what it read is what the step
             // before it wrote; what it filtered, dead-lettered or asked of a service is not known.
             if summary == nil, let input = index == 0 ? input : dir.path(state.steps[k - 1].artifact) as URL? {
