@@ -25,6 +25,20 @@ extension SyncAttio: CheckableStage {
         return people
     }
 
+    /// The list, as a run and its check need it: it holds people, and every `--entry-value` is writable.
+    static func checkList(_ info: AttioListInfo, label: String, api: AttioAPI, plan: Plan) throws {
+        guard info.parentObjects.isEmpty || info.parentObjects.contains("people") else {
+            throw StageFailure(.config, "Attio list \(label) holds \(info.parentObjects.joined(separator: ", ")), not people")
+        }
+        let listAttributes = try api.attributes(ofList: info.id)
+        for (slug, _) in plan.entryValues where listAttributes[slug]?.writable != true {
+            throw StageFailure(
+                .config,
+                "--entry-value \(slug): Attio list '\(info.slug)' has no writable attribute '\(slug)' (\(listAttributes.keys.sorted().joined(separator: ", ")))"
+            )
+        }
+    }
+
     func check(_ context: StageContext) throws -> CheckReport {
         let plan = try configure(context.settings)
         let endpoint = try ServiceEndpoint.resolve(.attio, settings: context.settings)
@@ -36,16 +50,7 @@ extension SyncAttio: CheckableStage {
         var target: CheckTarget?
         if let given = plan.list {
             let info = try AttioWriter.resolveList(given, api: api)
-            guard info.parentObjects.isEmpty || info.parentObjects.contains("people") else {
-                throw StageFailure(.config, "Attio list '\(info.name)' (\(info.slug)) holds \(info.parentObjects.joined(separator: ", ")), not people")
-            }
-            let listAttributes = try api.attributes(ofList: info.id)
-            for (slug, _) in plan.entryValues where listAttributes[slug]?.writable != true {
-                throw StageFailure(
-                    .config,
-                    "--entry-value \(slug): Attio list '\(info.slug)' has no writable attribute '\(slug)' (\(listAttributes.keys.sorted().joined(separator: ", ")))"
-                )
-            }
+            try Self.checkList(info, label: "'\(info.name)' (\(info.slug))", api: api, plan: plan)
             target = CheckTarget(given: given, id: info.id, name: info.name)
         } else if !plan.entryValues.isEmpty {
             throw StageFailure(.usage, "--entry-value needs --list")

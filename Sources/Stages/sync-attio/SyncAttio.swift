@@ -176,16 +176,7 @@ struct SyncAttio: Stage {
         var listSlug: String?
         if let name = plan.list {
             let info = try api.list(name)
-            guard info.parentObjects.isEmpty || info.parentObjects.contains("people") else {
-                throw StageFailure(.config, "Attio list '\(name)' holds \(info.parentObjects.joined(separator: ", ")), not people")
-            }
-            let listAttributes = try api.attributes(ofList: info.id)
-            for (slug, _) in plan.entryValues where listAttributes[slug]?.writable != true {
-                throw StageFailure(
-                    .config,
-                    "--entry-value \(slug): Attio list '\(info.slug)' has no writable attribute '\(slug)' (\(listAttributes.keys.sorted().joined(separator: ", ")))"
-                )
-            }
+            try Self.checkList(info, label: "'\(name)'", api: api, plan: plan)
             (listID, listSlug) = (info.id, info.slug)
         } else if !plan.entryValues.isEmpty {
             throw StageFailure(.usage, "--entry-value needs --list")
