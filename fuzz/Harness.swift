@@ -383,6 +383,36 @@ func checkDeadLetter(_ line: InputLine, _ ctx: String) {
 
 // MARK: - NDJSON reader against a reference splitter
 
+/// The reader's one rewrite of a line (docs/contracts.md §1): an escaped lone surrogate (`\ud800`
+/// without its low half, a `\udc00` without a high half before it) becomes `\ufffd`, six bytes for
+/// six; a proper pair and every other escape (an escaped backslash too) stay. Written here apart from
+/// `JSONScanner.replaceLoneSurrogateEscapes`, so the reference does not take the reader's word for it.
+func loneSurrogatesReplaced(_ line: [UInt8]) -> [UInt8] {
+    var b = line
+    func escape(at k: Int) -> UInt32? {
+        guard k + 6 <= b.count, b[k] == UInt8(ascii: "\\"), b[k + 1] == UInt8(ascii: "u") else { return nil }
+        var v: UInt32 = 0
+        for c in b[(k + 2)..<(k + 6)] {
+            switch c {
+            case 0x30...0x39: v = v * 16 + UInt32(c - 0x30)  // 0-9
+            case 0x41...0x46: v = v * 16 + UInt32(c - 0x41 + 10)  // A-F
+            case 0x61...0x66: v = v * 16 + UInt32(c - 0x61 + 10)  // a-f
+            default: return nil
+            }
+        }
+        return v
+    }
+    var i = 0
+    while i < b.count {
+        guard b[i] == UInt8(ascii: "\\") else { i += 1; continue }
+        guard let v = escape(at: i) else { i += 2; continue }  // another escape: `\\`, `\"`, `\n`, …
+        if v >= 0xD800 && v <= 0xDBFF, let low = escape(at: i + 6), low >= 0xDC00 && low <= 0xDFFF { i += 12; continue }
+        if v >= 0xD800 && v <= 0xDFFF { b.replaceSubrange((i + 2)..<(i + 6), with: Array("fffd".utf8)) }
+        i += 6
+    }
+    return b
+}
+
 nonisolated(unsafe) var streamFD: Int32 = -1
 
 func checkReader(_ data: [UInt8], maxLine: Int, chunk: Int) {
@@ -406,6 +436,7 @@ func checkReader(_ data: [UInt8], maxLine: Int, chunk: Int) {
         var s = seg
         if s.last == 0x0D { s.removeLast() }
         if s.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+        s = loneSurrogatesReplaced(s)
         switch indexObject(s) {
         case .success: expected.append((n + 1, s, s.count, nil))
         case .failure(let e):

@@ -13,7 +13,7 @@ basics="$root/Sources/Infrastructure/CMOBasics"
 
 # The self-contained basics files (no GRDB, Yams, CJQ or CCurl imports), compiled as one module with
 # the harness. ExitStatus.swift gives NDJSONReader its StageFailure; OutputStream.swift gives
-# DeadLetterSink its sysWrite.
+# DeadLetterSink its sysWrite; IOFailure.swift the errors OutputStream throws.
 sources=(
   "$basics/JSON/JSONScanner.swift"
   "$basics/JSON/JSONValue.swift"
@@ -23,6 +23,7 @@ sources=(
   "$basics/Process/ExitStatus.swift"
   "$basics/IO/DeadLetterSink.swift"
   "$basics/IO/OutputStream.swift"
+  "$basics/IO/IOFailure.swift"
   "$here/Harness.swift"
 )
 mkdir -p "$out/corpus" "$here/crashes"

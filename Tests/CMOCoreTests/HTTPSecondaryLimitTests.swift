@@ -20,12 +20,12 @@ final class HTTPSecondaryLimitTests: XCTestCase {
     }
 
     private func client(
-        clock: HTTPTestClock, maxConcurrency: Int = 4, maxWait: Double = 120, penaltyPath: String? = nil
+        clock: HTTPTestClock, maxConcurrency: Int = 4, maxWait: Double = 120, limitsPath: String? = nil
     ) throws -> HTTPClient {
         try HTTPClient(
             HTTPClientConfig(
                 maxConcurrency: maxConcurrency, connectTimeout: 2, totalTimeout: 5, maxRetries: 5, backoffBase: 0.001, backoffCap: 0.005,
-                maxWait: maxWait, cachePath: nil, penaltyPath: penaltyPath, clock: clock.httpClock))
+                maxWait: maxWait, cachePath: nil, limitsPath: limitsPath, clock: clock.httpClock))
     }
 
     private func tempDir() throws -> String {
@@ -145,22 +145,22 @@ final class HTTPSecondaryLimitTests: XCTestCase {
         let path = try tempDir() + "/http-limits.sqlite"
 
         // The first run meets the limit and stops: the wait is longer than it may wait (exit 75).
-        let first = try client(clock: clock, maxWait: 5, penaltyPath: path)
+        let first = try client(clock: clock, maxWait: 5, limitsPath: path)
         XCTAssertThrowsError(try first.perform(HTTPRequest(url: s.url + "/a"))) { error in
             XCTAssertEqual((error as? HTTPError)?.exitStatus, .tempFail, "\(error)")
         }
         // Another run that may not wait that long sends nothing at all.
-        let impatient = try client(clock: clock, maxWait: 5, penaltyPath: path)
+        let impatient = try client(clock: clock, maxWait: 5, limitsPath: path)
         XCTAssertThrowsError(try impatient.perform(HTTPRequest(url: s.url + "/b")))
         XCTAssertEqual(s.requests.count, 1)
         // A run that may wait waits the penalty out, then sends.
-        let patient = try client(clock: clock, maxWait: 120, penaltyPath: path)
+        let patient = try client(clock: clock, maxWait: 120, limitsPath: path)
         XCTAssertEqual(try patient.perform(HTTPRequest(url: s.url + "/c")).text, "ok")
         XCTAssertEqual(s.requests.count, 2)
         XCTAssertGreaterThanOrEqual(s.requests[1].receivedAt - s.requests[0].receivedAt, 40)
         XCTAssertEqual(github.violationCount, 0)
         // Once a request got through, the penalty is forgotten: the next run sends at once.
-        let later = try client(clock: clock, penaltyPath: path)
+        let later = try client(clock: clock, limitsPath: path)
         let before = clock.now()
         XCTAssertEqual(try later.perform(HTTPRequest(url: s.url + "/d")).text, "ok")
         XCTAssertLessThan(clock.now() - before, 1)

@@ -67,7 +67,15 @@ final class RateLimitPolicyTests: XCTestCase {
         XCTAssertEqual(p.classify(response(429)), .throttled(wait: nil, reason: "HTTP 429 rate limited"))
         XCTAssertEqual(p.classify(response(403, [("retry-after", "5")])), .notLimited, "a 403 is the key's, not a limit")
         XCTAssertEqual(p.classify(response(200)), .notLimited)
-        XCTAssertNil(p.bucketHeaders)
+        XCTAssertEqual(p.bucketHeaders, .openAIRequests, "the request budget is a bucket")
+        XCTAssertTrue(p.sharesBuckets, "per organisation: the workspace's")
+        // Its reset is a duration from the answer.
+        var limits = RateLimits()
+        let headers = ["x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2.5s"]
+        let seen = limits.observe(host: "api.openai.com:443", hint: "openai", status: 200, names: .openAIRequests, now: 1000) { headers[$0] }
+        XCTAssertEqual(seen.name, "openai")
+        XCTAssertTrue(seen.emptied)
+        XCTAssertEqual(limits.buckets[RateLimits.bucketKey("api.openai.com:443", "openai")]?.reset, 1002.5)
         XCTAssertEqual(RateLimitDialect.duration("1h2m3.5s"), 3723.5)
         XCTAssertEqual(RateLimitDialect.duration("250ms"), 0.25)
         XCTAssertEqual(RateLimitDialect.duration("20"), 20)

@@ -33,8 +33,25 @@ struct CMOPlan: ParsableCommand {
             """,
         version: CMOVersion.string,
         subcommands: [Parse.self, PlanCommand.self, Run.self, Submit.self, Worker.self, List.self, Status.self, Logs.self, Pause.self,
-                      Resume.self, Cancel.self, Approve.self, Widen.self, Chat.self, Report.self]
+                      Resume.self, Cancel.self, Approve.self, Widen.self, Chat.self, Report.self, RebuildLedger.self, AcceptState.self]
     )
+
+    /// A goal of more words than cmo reads is refused (exit 64) before ArgumentParser sees it: its parse of
+    /// a repeated positional argument is quadratic in the number of values (20,000 words took 15 s), so
+    /// argv over `GoalParser.maxWords` words (plus room for flags) never reaches it. `resolve` counts
+    /// a goal's words exactly; this is the bound on argv.
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.count > GoalParser.maxWords + 64 {
+            let words = arguments.dropFirst().filter { !$0.hasPrefix("-") }.reduce(0) { $0 + GoalParser.wordCount($1) }
+            do {
+                try CommandBase.run("cmo-plan") {
+                    throw StageFailure(.usage, GoalParser.lengthProblem(words: max(words, GoalParser.maxWords + 1)) ?? "")
+                }
+            } catch { Self.exit(withError: error) }
+        }
+        Self.main(nil)
+    }
 }
 
 struct GoalOptions: ParsableArguments {
@@ -82,6 +99,7 @@ struct GoalOptions: ParsableArguments {
         }
         let text = goal.joined(separator: " ").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw StageFailure(.usage, "no goal: give one in plain words, or --job FILE") }
+        if let why = GoalParser.lengthProblem(words: GoalParser.wordCount(text)) { throw StageFailure(.usage, why) }
         var r: Resolved
         let parsed: GoalParse
         if let model = try model() {
@@ -236,7 +254,7 @@ func makePlan(_ job: Job, flags: RunFlags, jobID: String, dryRun: Bool) throws -
 }
 
 /// The plan on stdout, written at once (not buffered), so that it comes before the run's events.
-func printPlan(_ plan: Plan, job: Job, end: String = "") {
+func printPlan(_ plan: Plan, job: Job, end: String = "") throws {
     var out = "plan (\(plan.planner) planner\(plan.model.map { ": \($0)" } ?? "")): \(plan.target) leads, activity in the last \(plan.activeDays) days"
     if let s = plan.minStars { out += ", \(s)+ stars" }
     if plan.model != nil {
@@ -254,7 +272,7 @@ func printPlan(_ plan: Plan, job: Job, end: String = "") {
     out += "\nside effects\n"
     if plan.sideEffects.isEmpty { out += "  none\n" }
     for e in plan.sideEffects { out += "  \(e.text)\n" }
-    FileHandle.standardOutput.write(Data((out + end).utf8))
+    try StandardOutput.write(out + end)
 }
 
 /// A new job's run directory and first state (planned), from a goal or a job file: what `run`, `submit` and
@@ -292,6 +310,7 @@ func createJob(_ r: GoalOptions.Resolved, dryRun: Bool, flags: RunFlags, exec: E
     state.status = .planned
     state.config = flags.configPath
     try dir.save(state)
+    RunRecovery.recordJob(dir, state)  // what a lost state.json is rebuilt from (StateRecovery.swift)
     return (dir, state, r)
 }
 
@@ -338,7 +357,7 @@ extension CMOPlan {
             try CommandBase.run("cmo-plan") {
                 let r = try goal.resolve(config: flags.configPath, now: flags.clock)
                 let plan = try makePlan(r.job, flags: flags, jobID: "<job_id>", dryRun: goal.dryRun)
-                if json { print(try encode(plan)) } else { printPlan(plan, job: r.job) }
+                if json { print(try encode(plan)) } else { try printPlan(plan, job: r.job) }
                 r.say()
                 return .ok
             }
@@ -370,7 +389,7 @@ extension CMOPlan {
                 r.say()
                 let runner = Runner(dir: dir, state: state, options: try exec.runnerOptions(config: flags.configPath, state: state))
                 if !exec.quiet {
-                    printPlan(state.plan, job: state.job, end: "\n")
+                    try printPlan(state.plan, job: state.job, end: "\n")
                 }
                 runner.event(.planned, "planned \(state.plan.stages.count) stages\(state.plan.model.map { " (the model \($0) chooses them)" } ?? ""); run directory \(dir.url.path)")
                 return try runner.run()
@@ -397,6 +416,7 @@ extension CMOPlan {
             let inWorker = environment("CMO_WORKER_PID").flatMap { Int32($0) }
             if let parent = inWorker, !dieWithParent(parent) { throw StageFailure(.tempFail, "the worker that started this job is gone") }
             let (dir, queued) = inWorker != nil ? (RunDirectory(runs: flags.runs, jobID: id), nil) : try locate(id, flags: flags)
+            try RunRecovery.restoreIfMissing(dir, id: id, flags: flags)  // state.json gone: rebuilt from the run directory
             guard dir.exists else { throw StageFailure(.usage, "no job \(id) in \(flags.runs.path)") }
             var state = try dir.load()
             // Settings corrected by the person (a worker resumes with the ones it queued: the state's win).
@@ -517,7 +537,7 @@ extension CMOPlan {
                 }
                 let page = try RunReport.write(url)
                 if json {
-                    FileHandle.standardOutput.write(try Data(contentsOf: url.appendingPathComponent("report.json")))
+                    try StandardOutput.write(try Data(contentsOf: url.appendingPathComponent("report.json")))
                 } else {
                     print(page.path)
                 }

@@ -201,7 +201,8 @@ struct ChatSession {
         guard let queue = try? SQLiteJobQueue.open(), !QueueWorker.alive(queue) else { return false }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let log = StateDirectory.path() + "/worker.log"
-        guard (try? spawnInBackground(StageSpec(executable: exe, arguments: ["worker", "--until-idle"], stdin: nil, artifact: log, log: log))) != nil else {
+        guard (try? spawnInBackground(StageSpec(executable: exe, arguments: ["worker", "--until-idle"], stdin: nil, artifact: log, log: log,
+                                                 diesWithParent: false))) != nil else {
             out("cannot start a worker; run `cmo-plan worker` in another terminal")
             return false
         }
@@ -236,13 +237,13 @@ final class EventFollower: @unchecked Sendable {
 
     func print(_ text: String) {
         lock.lock()
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        StandardOutput.writeOrRemember(text + "\n")
         lock.unlock()
     }
 
     func prompt(_ text: String) {
         lock.lock()
-        FileHandle.standardOutput.write(Data(text.utf8))
+        StandardOutput.writeOrRemember(text)
         lock.unlock()
     }
 
@@ -254,10 +255,10 @@ final class EventFollower: @unchecked Sendable {
         for e in reader!.poll() where Self.shown.contains(e.event) {
             let gate = e.event == .awaitingApproval
             let message = e.message.replacingOccurrences(of: "\ncmo-plan: ", with: "\n").split(separator: "\n").prefix(gate ? 24 : 6).joined(separator: "\n    ")
-            FileHandle.standardOutput.write(Data("  · \(message)\n".utf8))
+            StandardOutput.writeOrRemember("  · \(message)\n")
             if gate, let dir = directory {
                 let asks = ((try? dir.load())?.proposal != nil)
-                FileHandle.standardOutput.write(Data((ChatAnswers.preview(dir: dir) + (asks ? "widen? (widen / yes: go on with these / no)\n" : "approve? (yes / no)\n")).utf8))
+                StandardOutput.writeOrRemember(ChatAnswers.preview(dir: dir) + (asks ? "widen? (widen / yes: go on with these / no)\n" : "approve? (yes / no)\n"))
             }
         }
     }

@@ -14,6 +14,7 @@ func locate(_ id: String, flags: RunFlags) throws -> (RunDirectory, QueuedJob?) 
     let queued = try? SQLiteJobQueue.open().job(id)
     if let q = queued { return (RunDirectory(runs: URL(fileURLWithPath: q.runsDir), jobID: id), q) }
     let dir = RunDirectory(runs: flags.runs, jobID: id)
+    if !dir.exists, FileManager.default.fileExists(atPath: dir.eventsURL.path) { return (dir, nil) }  // state.json gone: resume rebuilds it
     guard dir.exists else { throw StageFailure(.usage, "no job \(id) in the queue nor in \(flags.runs.path)") }
     return (dir, nil)
 }
@@ -158,9 +159,9 @@ extension CMOPlan {
                 let decoder = JSONDecoder()
                 while true {
                     for line in reader.pollLines() {
-                        if json { FileHandle.standardOutput.write(line + Data([10])); continue }
+                        if json { try StandardOutput.write(line + Data([10])); continue }
                         if let e = try? decoder.decode(RunEvent.self, from: line) {
-                            FileHandle.standardOutput.write(Data("\(e.time) \(e.event.rawValue): \(e.message)\n".utf8))
+                            try StandardOutput.write("\(e.time) \(e.event.rawValue): \(e.message)\n")
                         }
                     }
                     guard follow else { return .ok }

@@ -160,7 +160,8 @@ public final class GitHubAPI {
             var body = response.body
             guard let json = try? JSONScanner.parse(bytes: &body) else {
                 if response.status >= 500 { return .failure(GraphQLShrink(reason: "HTTP \(response.status)", shrink: false)) }
-                throw StageFailure(.unavailable, "GitHub GraphQL answered HTTP \(response.status) with a body that is not JSON")
+                throw ServiceAnswer.unreadable(
+                    service: "GitHub", request: "POST \(endpoint.graphQLURL)", status: response.status, notFound: "check GITHUB_API_URL")
             }
             let errors = json["errors"]?.arrayValue ?? []
             var data = json["data"]
@@ -192,12 +193,15 @@ public final class GitHubAPI {
                 return .failure(GraphQLShrink(reason: messages.first ?? "resource limit", shrink: true))
             }
             if data == nil {
-                let message = messages.first ?? "no data"
+                let message = errors.compactMap { $0["message"]?.stringValue }.first.map { TextCleaning.oneLine($0) } ?? "no data"
                 if response.status == 401 || response.status == 403 {
                     throw HTTPError.unauthorized(request: "POST \(endpoint.graphQLURL)", status: response.status, message: message)
                 }
                 if response.status >= 500 { return .failure(GraphQLShrink(reason: "HTTP \(response.status)", shrink: false)) }
-                throw StageFailure(.unavailable, "GitHub GraphQL refused the query: \(message)")
+                // A query GitHub will not run (parse or validation errors, something it does not have): not "GitHub is down".
+                let codes = errors.compactMap { $0["type"]?.stringValue ?? $0["extensions"]?["code"]?.stringValue }
+                throw ServiceAnswer.graphQL(
+                    service: "GitHub GraphQL", what: "run the query", codes: codes, message: message, httpStatus: response.status)
             }
             return .success(reply)
         }

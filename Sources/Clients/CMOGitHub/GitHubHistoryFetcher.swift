@@ -1,5 +1,6 @@
 import CMOBasics
 import CMOEmail
+import CMOHTTP
 import Foundation
 
 /// Which GitHub API a stage reads through.
@@ -162,7 +163,10 @@ public final class GitHubHistoryFetcher {
                         case 404, 451: _ = try finish(job, commits: [], pushedAt: nil, exists: false)
                         default:
                             failure =
-                                failure ?? StageFailure(.unavailable, "GitHub answered HTTP \(reply.status) for \(job.fullName)'s commits")
+                                failure
+                                ?? ServiceAnswer.failure(
+                                    service: "GitHub", request: "\(job.fullName)'s commits", status: reply.status,
+                                    said: reply.json?["message"]?.stringValue ?? "", notFound: "check GITHUB_API_URL")
                         }
                     }
                 }

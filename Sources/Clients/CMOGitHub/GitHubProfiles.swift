@@ -1,5 +1,6 @@
 import CMOBasics
 import CMOEmail
+import CMOHTTP
 import Foundation
 
 /// Public profiles of many users at once: up to 100 `user(login:)` aliases per GraphQL query (cost read
@@ -57,7 +58,12 @@ public final class GitHubProfiles {
                         notFound += 1
                         continue
                     }
-                    throw StageFailure(.unavailable, "GitHub answered HTTP \(reply.status) for user \(login)")
+                    if reply.status == 200 {
+                        throw ServiceAnswer.unreadable(service: "GitHub", request: "user \(login)", status: 200)
+                    }
+                    throw ServiceAnswer.failure(
+                        service: "GitHub", request: "user \(login)", status: reply.status,
+                        said: reply.json?["message"]?.stringValue ?? "", notFound: "check GITHUB_API_URL")
                 }
                 let p = Self.stamped(Self.normalised(rest: u))
                 out[login.lowercased()] = p

@@ -1,4 +1,5 @@
 import CMOBasics
+import CMOHTTP
 import Foundation
 
 /// GitHub refused a search query (422): a bad qualifier, too long, too many operators.
@@ -154,11 +155,15 @@ public final class GitHubRepoSearch {
             if again.status == 200 { reply = again }
         }
         switch reply.status {
-        case 200: return reply
+        case 200:
+            guard reply.json != nil else { throw ServiceAnswer.unreadable(service: "GitHub", request: "search '\(query)'", status: 200) }
+            return reply
         case 422:
             throw GitHubQueryRejected(query: query, message: reply.json?["message"]?.stringValue ?? "Validation Failed")
         default:
-            throw StageFailure(.unavailable, "GitHub search answered HTTP \(reply.status) for '\(query)'")
+            throw ServiceAnswer.failure(
+                service: "GitHub", request: "search '\(query)'", status: reply.status,
+                said: reply.json?["message"]?.stringValue ?? "", notFound: "check GITHUB_API_URL")
         }
     }
 

@@ -1,5 +1,6 @@
 import CMOBasics
 import CMOStorage
+import Crypto
 import Foundation
 
 // The one HTTP client every stage uses (policy in docs/http.md). Public API:
@@ -29,10 +30,16 @@ public final class HTTPClient {
 
     private let curl: CurlMulti
     private let cache: HTTPCache?
-    private let penaltyStore: HTTPPenaltyStore?
-    private var penaltiesReadAt = -Double.infinity
+    /// The workspace's limits, shared with every process (nil: this client's memory only).
+    private let shared: (any WorkspaceLimits)?
+    private var holdsReadAt = -Double.infinity
     private var limits = RateLimits()
+    /// Pacing when nothing is shared, or the shared store failed.
     private var pacer: RequestPacer
+    private var sharedPacingFailed = false
+    /// Jobs waiting with a reservation of the shared pacing: with those running, never more than
+    /// `maxConcurrency`, so a client holds no more of the workspace's future than it can send.
+    private var reserved = 0
 
     /// Makes a client; fails with exit 78 when the cache or penalty file cannot be opened.
     public init(_ config: HTTPClientConfig) throws {
@@ -43,9 +50,9 @@ public final class HTTPClient {
                 userAgent: config.userAgent, connectTimeout: config.connectTimeout, totalTimeout: config.totalTimeout,
                 maxRedirects: config.maxRedirects, maxConnections: max(1, config.maxConcurrency) * 2))
         do {
-            penaltyStore = try config.penaltyPath.map(HTTPPenaltyStore.init(path:))
+            shared = try config.limitsPath.map(SQLiteWorkspaceLimits.init(path:))
         } catch {
-            throw StateDatabase.openFailure(error, "the rate-limit state '\(config.penaltyPath ?? "")'")
+            throw StateDatabase.openFailure(error, "the workspace's rate limits '\(config.limitsPath ?? "")'")
         }
         guard let path = config.cachePath else {
             cache = nil
@@ -88,13 +95,14 @@ public final class HTTPClient {
 
         while !waiting.isEmpty || !running.isEmpty {
             var now = config.clock.now()
-            readPenalties(now: now)
+            readHolds(now: now)
             var wake: (at: Double, reason: String)?
             var i = 0
             while i < waiting.count, running.count < maxConcurrency {
-                switch gate(waiting[i], now: now) {
+                switch gate(&waiting[i], now: now, mayReserve: running.count + reserved < maxConcurrency) {
                 case .go:
                     var job = waiting.remove(at: i)
+                    if job.reservedAt != nil { reserved -= 1 }
                     if let failure = start(&job) {
                         results[job.index] = .failure(failure)
                     } else {
@@ -106,7 +114,9 @@ public final class HTTPClient {
                 case .blocked:
                     i += 1
                 case .fail(let error):
-                    results[waiting.remove(at: i).index] = .failure(error)
+                    let job = waiting.remove(at: i)
+                    if job.reservedAt != nil { reserved -= 1 }
+                    results[job.index] = .failure(error)
                 }
             }
             if running.isEmpty {
@@ -123,6 +133,7 @@ public final class HTTPClient {
                 if !waited {  // nobody will read what the wait was for
                     for job in waiting { results[job.index] = .failure(.outputClosed(request: job.label)) }
                     waiting.removeAll()
+                    reserved = 0
                 }
                 continue
             }
@@ -135,6 +146,7 @@ public final class HTTPClient {
                 for job in running.values + waiting {
                     results[job.index] = .failure(.transport(request: job.label, message: error.message, attempts: job.attempts))
                 }
+                reserved = 0
                 break
             }
             now = config.clock.now()
@@ -182,6 +194,10 @@ public final class HTTPClient {
         var cacheKey: String?
         var cached: HTTPCache.Entry?
         var inFlightKey: String?
+        /// When the workspace's shared pacing lets this attempt go (reserved, not yet sent).
+        var reservedAt: Double?
+        /// This attempt took its request from the workspace's bucket (not yet sent).
+        var tookShared = false
         /// The vendor's dialect, and the client-side limits this request counts against.
         let policy: any RateLimitPolicy
         let paces: [PaceLimit]
@@ -204,8 +220,30 @@ public final class HTTPClient {
         case fail(HTTPError)
     }
 
-    /// Whether a job may be sent now; never while a known limit is exhausted.
-    private func gate(_ job: Job, now: Double) -> Gate {
+    /// Whether a job may be sent now; never while a known limit is exhausted, by this process or (for a
+    /// vendor whose budget is the workspace's) by any. A paced job reserves its send in the workspace's
+    /// limits when `mayReserve`, and then goes at the reserved time.
+    private func gate(_ job: inout Job, now: Double, mayReserve: Bool) -> Gate {
+        let local = localGate(&job, now: now, mayReserve: mayReserve)
+        guard case .go = local, !job.tookShared, let shared, job.policy.sharesBuckets,
+            let name = limits.bucketName(host: job.host, hint: job.request.bucket)
+        else { return local }
+        do {
+            if let reset = try shared.take(sharedBucketKey(job, name), now: now) {
+                if reset - now > config.maxWait {
+                    return .fail(.rateLimitWaitTooLong(request: job.label, seconds: reset - now, bucket: name))
+                }
+                return .later(reset, "rate limit '\(name)' to reset (the workspace's)")
+            }
+            job.tookShared = true
+        } catch {
+            onEvent?(.cacheError("cannot take from the workspace's rate limit '\(name)' (this process's count only): \(error)"))
+        }
+        return .go
+    }
+
+    /// The gate as this process alone knows the limits.
+    private func localGate(_ job: inout Job, now: Double, mayReserve: Bool) -> Gate {
         if job.notBefore > now { return .later(job.notBefore, "back-off") }
         if let penalty = limits.penalties[job.host] {
             if penalty.until > now {
@@ -220,9 +258,24 @@ public final class HTTPClient {
         if limits.hostInFlight[job.host, default: 0] > 0, job.request.serial || limits.serialInFlight[job.host, default: 0] > 0 {
             return .blocked
         }
-        // The vendor's documented limits that no header reports: never send over them.
-        if !job.paces.isEmpty, let held = pacer.wait(host: job.host, limits: job.paces, now: now) {
-            return .later(held.at, "pacing \(job.policy.name) to \(held.limit)")
+        // The vendor's documented limits that no header reports: never send over them, whoever else sends.
+        if !job.paces.isEmpty {
+            if let at = job.reservedAt {
+                if at > now { return .later(at, "pacing \(job.policy.name) (the workspace's limits)") }
+            } else if let shared, !sharedPacingFailed {
+                guard mayReserve else { return .blocked }
+                switch reserve(job, in: shared, now: now) {
+                case .some(let at):
+                    job.reservedAt = at
+                    reserved += 1
+                    if at > now { return .later(at, "pacing \(job.policy.name) (the workspace's limits)") }
+                case nil:
+                    break  // the store failed: paced in this process from now on
+                }
+            }
+            if job.reservedAt == nil, let held = pacer.wait(host: job.host, limits: job.paces, now: now) {
+                return .later(held.at, "pacing \(job.policy.name) to \(held.limit)")
+            }
         }
         guard let name = limits.bucketName(host: job.host, hint: job.request.bucket) else { return .go }
         let key = RateLimits.bucketKey(job.host, name)
@@ -268,7 +321,9 @@ public final class HTTPClient {
         stats.requestsSent += 1
         if job.attempts > 1 { stats.retries += 1 }
         job.startedAt = config.clock.now()
-        if !job.paces.isEmpty { pacer.record(host: job.host, limits: job.paces, at: job.startedAt) }
+        if !job.paces.isEmpty, job.reservedAt == nil { pacer.record(host: job.host, limits: job.paces, at: job.startedAt) }
+        job.reservedAt = nil  // spent: a retry reserves again
+        job.tookShared = false
         limits.hostInFlight[job.host, default: 0] += 1
         if job.request.serial { limits.serialInFlight[job.host, default: 0] += 1 }
         if let name = limits.bucketName(host: job.host, hint: job.request.bucket) {
@@ -313,9 +368,10 @@ public final class HTTPClient {
         let header = { (name: String) in reply.headers.last(where: { $0.name == name })?.value }
         let policy = job.policy
         let seen = limits.observe(
-            host: job.host, hint: job.request.bucket, status: status, names: policy.bucketHeaders, header: header)
+            host: job.host, hint: job.request.bucket, status: status, names: policy.bucketHeaders, now: now, header: header)
         let bucket = seen.name ?? job.host
         if seen.spent > 0 { stats.quotaSpent[bucket, default: 0] += seen.spent }
+        if let name = seen.name { shareBucket(job, name) }
         let response = RateLimitResponse(status: status, headers: reply.headers, body: reply.body, now: now)
         let retryAfter = policy.retryAfter(response)
         let rateLimitedError = HTTPError.rateLimited(request: job.label, status: status, attempts: job.attempts)
@@ -408,13 +464,51 @@ public final class HTTPClient {
         return .done(.success(HTTPResponse(status: status, headers: reply.headers, body: reply.body, attempts: job.attempts)))
     }
 
-    // MARK: - Host penalties
+    // MARK: - The workspace's limits
 
-    /// Holds a host's penalty here and in the penalty file, for other processes and later runs.
+    /// Reserves one send of `job` on each of its budgets in the shared limits; the time the last of them
+    /// allows. nil when the store fails: the client says so once and paces in memory.
+    private func reserve(_ job: Job, in shared: any WorkspaceLimits, now: Double) -> Double? {
+        var budgets: [String: [PaceWindow]] = [:]
+        for p in job.paces where p.requests > 0 { budgets[job.host + " " + p.name, default: []].append(PaceWindow(requests: p.requests, seconds: p.seconds)) }
+        do {
+            var at = now
+            for (budget, windows) in budgets.sorted(by: { $0.key < $1.key }) {
+                at = max(at, try shared.reserve(budget, windows: windows, margin: config.pacingMargin, now: now))
+            }
+            return at
+        } catch {
+            sharedPacingFailed = true
+            onEvent?(.cacheError("cannot reserve in the workspace's rate limits (pacing this process alone from now on): \(error)"))
+            return nil
+        }
+    }
+
+    /// A budget the workspace shares, by credential: `host name #hash` (a hash of the `Authorization`
+    /// header, never the credential itself), so that two keys' budgets stay apart.
+    private func sharedBucketKey(_ job: Job, _ name: String) -> String {
+        let credential = job.request.headers.last { $0.0.lowercased() == "authorization" }?.1 ?? ""
+        let digest = SHA256.hash(data: Array(credential.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+        return RateLimits.bucketKey(job.host, name) + " #" + digest
+    }
+
+    /// Records what a response said of a budget the workspace shares, for the other processes.
+    private func shareBucket(_ job: Job, _ name: String) {
+        guard let shared, job.policy.sharesBuckets, let b = limits.buckets[RateLimits.bucketKey(job.host, name)],
+            let remaining = b.remaining, let reset = b.reset
+        else { return }
+        do {
+            try shared.observe(sharedBucketKey(job, name), remaining: remaining, reset: reset)
+        } catch {
+            onEvent?(.cacheError("cannot record the rate limit '\(name)' for the workspace: \(error)"))
+        }
+    }
+
+    /// Holds a host's penalty here and in the workspace's limits, for other processes and later runs.
     private func setPenalty(_ penalty: RateLimits.HostPenalty, host: String) {
         limits.penalties[host] = penalty
         do {
-            try penaltyStore?.record(host: host, .init(until: penalty.until, hits: penalty.hits))
+            try shared?.hold(host, LimitHold(until: penalty.until, hits: penalty.hits))
         } catch {
             onEvent?(.cacheError("cannot record the penalty of \(host): \(error)"))
         }
@@ -425,29 +519,30 @@ public final class HTTPClient {
     private func endPenalty(_ job: Job, now: Double) {
         guard let penalty = limits.penalties[job.host], penalty.until <= now, job.startedAt >= penalty.until else { return }
         limits.penalties[job.host] = nil
-        try? penaltyStore?.clear(host: job.host, before: now)
+        try? shared?.release(job.host, before: now)
     }
 
-    /// Adopts penalties other processes (or a run that was killed) recorded, at most once a second,
+    /// Adopts the penalties other processes (or a run that was killed) recorded, at most once a second,
     /// so nothing is sent into a penalty this process did not see begin.
-    private func readPenalties(now: Double) {
-        guard let penaltyStore, now - penaltiesReadAt >= 1 else { return }
-        penaltiesReadAt = now
-        let stored: [String: HTTPPenaltyStore.Penalty]
+    private func readHolds(now: Double) {
+        guard let shared, now - holdsReadAt >= 1 else { return }
+        holdsReadAt = now
+        let stored: [String: LimitHold]
         do {
-            stored = try penaltyStore.active(now: now)
+            stored = try shared.holds(now: now)
         } catch {
-            onEvent?(.cacheError("cannot read recorded penalties: \(error)"))
+            onEvent?(.cacheError("cannot read the workspace's rate limits: \(error)"))
             return
         }
-        for (host, p) in stored where p.until > (limits.penalties[host]?.until ?? 0) + 0.5 {
-            var penalty = limits.penalties[host] ?? RateLimits.HostPenalty()
+        for (key, p) in stored {
+            guard p.until > (limits.penalties[key]?.until ?? 0) + 0.5 else { continue }
+            var penalty = limits.penalties[key] ?? RateLimits.HostPenalty()
             penalty.until = p.until
             penalty.hits = max(penalty.hits, p.hits)
             penalty.learnedAt = now
             penalty.probing = true
-            limits.penalties[host] = penalty
-            onEvent?(.rateLimited(bucket: host, seconds: p.until - now, reason: "a penalty recorded in the state directory"))
+            limits.penalties[key] = penalty
+            onEvent?(.rateLimited(bucket: key, seconds: p.until - now, reason: "a penalty recorded in the state directory"))
         }
     }
 

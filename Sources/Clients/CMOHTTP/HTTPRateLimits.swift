@@ -47,7 +47,7 @@ struct RateLimits {
     /// Returns the bucket's name (nil when neither headers nor hint name one), the quota this
     /// response spent, and whether this response newly emptied the bucket.
     mutating func observe(
-        host: String, hint: String?, status: Int, names: RateLimitHeaders? = .github, header: (String) -> String?
+        host: String, hint: String?, status: Int, names: RateLimitHeaders? = .github, now: Double = 0, header: (String) -> String?
     ) -> (name: String?, spent: Int, emptied: Bool) {
         func value(_ name: String?) -> String? { name.flatMap { header($0) } }
         let resource = value(names?.resource)
@@ -55,7 +55,10 @@ struct RateLimits {
         guard let name = resource ?? bucketName(host: host, hint: hint) else { return (nil, status == 304 ? 0 : 1, false) }
         let key = Self.bucketKey(host, name)
         var b = buckets[key] ?? Bucket()
-        let reset = value(names?.reset).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }.map(Self.epochSeconds)
+        let reset =
+            names?.resetIsDuration == true
+            ? value(names?.reset).flatMap(RateLimitDialect.duration).map { now + $0 }
+            : value(names?.reset).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }.map(Self.epochSeconds)
         let wasEmpty = b.remaining == 0
         if let remaining = value(names?.remaining).flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
             // Concurrent responses arrive out of order: within one window keep the lowest count,

@@ -235,9 +235,10 @@ public struct HTTPClientConfig: Sendable {
     public var cachePath: String?
     /// Cache size past which least-recently-used entries are dropped.
     public var cacheMaxBytes: Int
-    /// SQLite file where host penalties are kept for later runs (`defaultPenaltyPath()`, which
-    /// stages use); nil keeps them in memory only.
-    public var penaltyPath: String?
+    /// The workspace's shared limits (`defaultLimitsPath()`, which stages use): request pacing reserved
+    /// with every other process, and host penalties kept for them and for later runs. nil keeps both in
+    /// this client's memory only.
+    public var limitsPath: String?
     /// Seconds added to each client-side pacing window (Instantly, Attio), for the jitter between
     /// sending a request and its arrival; 0 paces exactly to the documented windows.
     public var pacingMargin: Double
@@ -248,7 +249,7 @@ public struct HTTPClientConfig: Sendable {
         totalTimeout: Double = 60, maxRetries: Int = 5, backoffBase: Double = 0.5, backoffCap: Double = 30,
         maxWait: Double = 300, secondaryLimitWait: Double = 60, maxRedirects: Int = 5,
         cachePath: String? = HTTPClientConfig.defaultCachePath(), cacheMaxBytes: Int = 256 << 20,
-        penaltyPath: String? = nil, pacingMargin: Double = 0.05, clock: HTTPClock = .system
+        limitsPath: String? = nil, pacingMargin: Double = 0.05, clock: HTTPClock = .system
     ) {
         self.userAgent = userAgent
         self.maxConcurrency = maxConcurrency
@@ -262,7 +263,7 @@ public struct HTTPClientConfig: Sendable {
         self.maxRedirects = maxRedirects
         self.cachePath = cachePath
         self.cacheMaxBytes = cacheMaxBytes
-        self.penaltyPath = penaltyPath
+        self.limitsPath = limitsPath
         self.pacingMargin = pacingMargin
         self.clock = clock
     }
@@ -273,7 +274,7 @@ public struct HTTPClientConfig: Sendable {
     }
 
     /// `$CMO_STATE_DIR/http-limits.sqlite` (see `StateDirectory`).
-    public static func defaultPenaltyPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultLimitsPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         StateDirectory.path(environment: environment) + "/http-limits.sqlite"
     }
 }

@@ -46,6 +46,9 @@ public struct GitHubRateLimits: RateLimitPolicy {
 public struct OpenAIRateLimits: RateLimitPolicy {
     public init() {}
     public var name: String { "openai" }
+    /// The request budget (per organisation, so the workspace's): nothing is sent while it is spent.
+    public var bucketHeaders: RateLimitHeaders? { .openAIRequests }
+    public var sharesBuckets: Bool { true }
     public func retryAfter(_ r: RateLimitResponse) -> Double? { RateLimitDialect.retryAfterMilliseconds(r) }
 
     public func classify(_ r: RateLimitResponse) -> RateLimitVerdict {
@@ -122,6 +125,7 @@ public struct LinearRateLimits: RateLimitPolicy {
     public init() {}
     public var name: String { "linear" }
     public var bucketHeaders: RateLimitHeaders? { .linearRequests }
+    public var sharesBuckets: Bool { true }
 
     public func classify(_ r: RateLimitResponse) -> RateLimitVerdict {
         let limited =

@@ -57,12 +57,15 @@ public struct RateLimitHeaders: Sendable, Equatable {
     public var used: String?
     /// Names the bucket (`core`, `search`, `graphql`); without it the request's `bucket` does.
     public var resource: String?
+    /// The reset is a duration from the answer (OpenAI's `6m0s`), not an epoch time.
+    public var resetIsDuration: Bool
 
-    public init(remaining: String, reset: String, used: String? = nil, resource: String? = nil) {
+    public init(remaining: String, reset: String, used: String? = nil, resource: String? = nil, resetIsDuration: Bool = false) {
         self.remaining = remaining
         self.reset = reset
         self.used = used
         self.resource = resource
+        self.resetIsDuration = resetIsDuration
     }
 
     /// GitHub's `x-ratelimit-remaining`, `-reset`, `-used`, `-resource`.
@@ -70,6 +73,9 @@ public struct RateLimitHeaders: Sendable, Equatable {
         remaining: "x-ratelimit-remaining", reset: "x-ratelimit-reset", used: "x-ratelimit-used", resource: "x-ratelimit-resource")
     /// Linear's request budget: `x-ratelimit-requests-remaining`, `-reset`.
     public static let linearRequests = RateLimitHeaders(remaining: "x-ratelimit-requests-remaining", reset: "x-ratelimit-requests-reset")
+    /// OpenAI's request budget: `x-ratelimit-remaining-requests`, and `x-ratelimit-reset-requests` as a duration.
+    public static let openAIRequests = RateLimitHeaders(
+        remaining: "x-ratelimit-remaining-requests", reset: "x-ratelimit-reset-requests", resetIsDuration: true)
 }
 
 /// A client-side limit for a vendor that documents one and sends no headers for it: at most
@@ -101,12 +107,17 @@ public protocol RateLimitPolicy: Sendable {
     func classify(_ response: RateLimitResponse) -> RateLimitVerdict
     /// The client-side limits a request counts against (none where the vendor sends headers).
     func pacing(for request: HTTPRequest) -> [PaceLimit]
+    /// Whether the budget the headers report is the workspace's, so that every process takes its
+    /// requests from it in the workspace's limits (Linear's); false where each process holds its own
+    /// credential's budget apart (GitHub's tokens take turns).
+    var sharesBuckets: Bool { get }
 }
 
 extension RateLimitPolicy {
     public var bucketHeaders: RateLimitHeaders? { nil }
     public func retryAfter(_ response: RateLimitResponse) -> Double? { RateLimitDialect.retryAfter(response) }
     public func pacing(for request: HTTPRequest) -> [PaceLimit] { [] }
+    public var sharesBuckets: Bool { false }
 }
 
 /// The pieces vendors' dialects are made of, shared by the policies.

@@ -190,12 +190,16 @@ public final class AttioAPI {
     // MARK: - Responses
 
     static func decode(_ response: HTTPResponse, what: String) throws -> JSONValue {
+        // Every other answer through the shared table (ServiceAnswer): 404 → 78, 400/409/422 → 1, a 2xx that
+        // is not JSON → 69.
         guard (200..<300).contains(response.status) else {
-            throw StageFailure(.unavailable, "\(what): Attio answered HTTP \(response.status): \(message(response))")
+            throw ServiceAnswer.failure(
+                service: "Attio", request: what, status: response.status, said: message(response),
+                notFound: "check --list, the object and ATTIO_API_URL")
         }
         var bytes = response.body
         guard let json = try? JSONScanner.parse(bytes: &bytes), case .object = json else {
-            throw StageFailure(.unavailable, "\(what): Attio's answer is not a JSON object")
+            throw ServiceAnswer.unreadable(service: "Attio", request: what, status: response.status)
         }
         return json
     }

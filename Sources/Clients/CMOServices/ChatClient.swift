@@ -42,12 +42,17 @@ public final class ChatClient {
         requests += 1
         let response = try http.perform(endpoint.request("POST", "/chat/completions", body: Array(data), retryable: true))
         let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        let request = "POST \(endpoint.baseURL)/chat/completions (model \(model))"
         guard response.status == 200 else {
-            let said = ((json?["error"] as? [String: Any])?["message"] as? String).map { ": " + TextCleaning.truncate(TextCleaning.oneLine($0), to: 200) } ?? ""
-            throw StageFailure(.unavailable, "\(endpoint.baseURL)/chat/completions answered HTTP \(response.status)\(said)")
+            let said = ((json?["error"] as? [String: Any])?["message"] as? String).map { TextCleaning.truncate(TextCleaning.oneLine($0), to: 200) } ?? ""
+            // The shared table (ServiceAnswer): an unknown model or URL (404) → 78, a request the endpoint refuses
+            // (400/422) → 1, 5xx after retries → 69.
+            throw ServiceAnswer.failure(
+                service: "the model endpoint", request: request, status: response.status, said: said,
+                notFound: "check the model \(model) (--planner-model or CMO_PLANNER_MODEL, --parser-model or CMO_PARSER_MODEL) and OPENAI_BASE_URL (it ends in /v1 for most servers)")
         }
         guard let choice = (json?["choices"] as? [[String: Any]])?.first, let message = choice["message"] as? [String: Any] else {
-            throw StageFailure(.unavailable, "\(endpoint.baseURL)/chat/completions answered without a choice")
+            throw ServiceAnswer.unreadable(service: "the model endpoint", request: request, status: response.status)
         }
         if let call = (message["tool_calls"] as? [[String: Any]])?.first, let f = call["function"] as? [String: Any] {
             let name = f["name"] as? String ?? ""

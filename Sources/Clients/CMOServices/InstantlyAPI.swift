@@ -66,7 +66,8 @@ public struct InstantlyAddResult: Sendable {
 }
 
 /// Instantly API v2, the calls a writer makes. Errors: 401/403 → 77 (from the HTTP client), 402 →
-/// 78 with Instantly's message, 404 of the campaign → 78 naming it, 5xx/transport after retries → 69.
+/// 78 with Instantly's message, 404 of the campaign → 78 naming it, 5xx/transport after retries → 69,
+/// a request refused as a whole (400/409/422 where no lead is to blame) → 1 (`ServiceAnswer`'s table).
 public final class InstantlyAPI {
     public let endpoint: ServiceEndpoint
     public let http: HTTPClient
@@ -153,7 +154,9 @@ public final class InstantlyAPI {
             "leads": .array(items),
         ]
         let response = try send(endpoint.request("POST", "/api/v2/leads/add", body: body.encoded(), retryable: true))
-        if response.status == 400 || response.status == 422 {
+        // A refusal of the request's content (a lead Instantly will not take, or too big a batch): the
+        // writer finds the lead(s) to blame; never "Instantly is down".
+        if response.status == 400 || response.status == 413 || response.status == 422 {
             return .rejected(status: response.status, message: Self.message(response))
         }
         if response.status == 404 {
@@ -176,30 +179,85 @@ public final class InstantlyAPI {
     /// The campaign's leads for `emails` (`POST /api/v2/leads/list` with `contacts`, 100 a page):
     /// email (lower-cased) → lead id. A read, though it is a POST.
     public func findLeads(campaign: String, emails: [String]) throws -> [String: String] {
-        var found: [String: String] = [:]
+        try lookUpLeads(campaign: campaign, emails: emails).found
+    }
+
+    /// What a lookup by contacts found: email → lead id, and the contacts Instantly refused to look up
+    /// (a 400 such as `body/contacts/1 must match format "email"`), with its message: such an address
+    /// cannot be a lead of the campaign.
+    public struct LeadLookup {
+        public var found: [String: String] = [:]
+        public var refused: [String: String] = [:]
+        public init() {}
+    }
+
+    /// `findLeads`, where one address Instantly will not take as a contact costs only itself: a 400 that
+    /// names a contact drops it and asks again; one that names none is halved until it does (a read,
+    /// so the halving costs reads only).
+    public func lookUpLeads(campaign: String, emails: [String]) throws -> LeadLookup {
+        var lookup = LeadLookup()
         for start in stride(from: 0, to: emails.count, by: 100) {
-            let slice = Array(emails[start..<min(start + 100, emails.count)])
-            var cursor: String?
-            for _ in 0..<100 {
-                var body: [JSONMember] = [
-                    JSONMember("campaign", .string(campaign)), JSONMember("contacts", .array(slice.map { .string($0) })),
-                    JSONMember("limit", 100),
-                ]
-                if let cursor { body.append(JSONMember("starting_after", .string(cursor))) }
-                let response = try send(
-                    endpoint.request("POST", "/api/v2/leads/list", body: JSONValue.object(body).encoded(), retryable: true))
-                let json = try Self.decode(response, what: "POST /api/v2/leads/list")
-                let items = json["items"]?.arrayValue ?? []
-                for item in items {
-                    guard let email = item["email"]?.stringValue?.lowercased(), let id = item["id"]?.stringValue else { continue }
-                    if let c = item["campaign"]?.stringValue, c != campaign { continue }
-                    found[email] = id
-                }
-                guard items.count == 100, let next = json["next_starting_after"]?.stringValue, next != cursor else { break }
-                cursor = next
+            try lookUp(campaign: campaign, Array(emails[start..<min(start + 100, emails.count)]), into: &lookup)
+        }
+        return lookup
+    }
+
+    private func lookUp(campaign: String, _ emails: [String], into lookup: inout LeadLookup) throws {
+        guard !emails.isEmpty else { return }
+        switch try findPage(campaign: campaign, emails) {
+        case .found(let found): lookup.found.merge(found) { a, _ in a }
+        case .refused(let message):
+            if let i = Self.blamedContact(message), i < emails.count {
+                lookup.refused[emails[i]] = message
+                var rest = emails
+                rest.remove(at: i)
+                try lookUp(campaign: campaign, rest, into: &lookup)
+            } else if emails.count == 1 {
+                lookup.refused[emails[0]] = message
+            } else {
+                try lookUp(campaign: campaign, Array(emails[..<(emails.count / 2)]), into: &lookup)
+                try lookUp(campaign: campaign, Array(emails[(emails.count / 2)...]), into: &lookup)
             }
         }
-        return found
+    }
+
+    /// The index an ajv-style message blames in `contacts` (`body/contacts/3 must match …`).
+    static func blamedContact(_ message: String) -> Int? {
+        guard let range = message.range(of: "/contacts/") else { return nil }
+        let digits = message[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
+        return digits.isEmpty || digits.count > 6 ? nil : Int(digits)
+    }
+
+    private enum Page {
+        case found([String: String])
+        case refused(String)
+    }
+
+    /// Every page of one lookup of at most 100 contacts; a 400 to the first page refuses the contacts
+    /// (a later page's 400 is about the cursor: an error).
+    private func findPage(campaign: String, _ slice: [String]) throws -> Page {
+        var found: [String: String] = [:]
+        var cursor: String?
+        for _ in 0..<100 {
+            var body: [JSONMember] = [
+                JSONMember("campaign", .string(campaign)), JSONMember("contacts", .array(slice.map { .string($0) })),
+                JSONMember("limit", 100),
+            ]
+            if let cursor { body.append(JSONMember("starting_after", .string(cursor))) }
+            let response = try send(
+                endpoint.request("POST", "/api/v2/leads/list", body: JSONValue.object(body).encoded(), retryable: true))
+            if cursor == nil, response.status == 400 || response.status == 422 { return .refused(Self.message(response)) }
+            let json = try Self.decode(response, what: "POST /api/v2/leads/list")
+            let items = json["items"]?.arrayValue ?? []
+            for item in items {
+                guard let email = item["email"]?.stringValue?.lowercased(), let id = item["id"]?.stringValue else { continue }
+                if let c = item["campaign"]?.stringValue, c != campaign { continue }
+                found[email] = id
+            }
+            guard items.count == 100, let next = json["next_starting_after"]?.stringValue, next != cursor else { break }
+            cursor = next
+        }
+        return .found(found)
     }
 
     // MARK: - Responses
@@ -209,12 +267,16 @@ public final class InstantlyAPI {
             throw StageFailure(
                 .config, "Instantly: the workspace has no active paid plan (402): \(message(response)); the API needs one")
         }
+        // Every other answer through the shared table (ServiceAnswer): 404 → 78, 400/409/422 → 1, a 2xx that
+        // is not JSON → 69.
         guard (200..<300).contains(response.status) else {
-            throw StageFailure(.unavailable, "\(what): Instantly answered HTTP \(response.status): \(message(response))")
+            throw ServiceAnswer.failure(
+                service: "Instantly", request: what, status: response.status, said: message(response),
+                notFound: "check --campaign and INSTANTLY_API_URL")
         }
         var bytes = response.body
         guard let json = try? JSONScanner.parse(bytes: &bytes), case .object = json else {
-            throw StageFailure(.unavailable, "\(what): Instantly's answer is not a JSON object")
+            throw ServiceAnswer.unreadable(service: "Instantly", request: what, status: response.status)
         }
         return json
     }

@@ -37,7 +37,8 @@ public struct LinearGraphQLResult: Sendable {
 /// Linear's GraphQL API, the calls sync-linear makes. Every document is one of `documents` (a test
 /// validates each against Linear's published schema); none asks for a connection it does not need.
 /// Errors: 401/403 → 77 (from the HTTP client), RATELIMITED (HTTP 400 or 429) waited out by the
-/// client's Linear policy, a document Linear refuses (400) → 1, 5xx/transport after retries → 69.
+/// client's Linear policy, a document Linear refuses (400) → 1, 404 → 78, 5xx/transport after retries → 69
+/// (`ServiceAnswer`'s table).
 public final class LinearAPI {
     public let endpoint: ServiceEndpoint
     public let http: HTTPClient
@@ -195,19 +196,31 @@ public final class LinearAPI {
         guard (200..<300).contains(response.status) else {
             let what =
                 errors.first.map { "\($0.message)" + ($0.code.map { " (\($0))" } ?? "") } ?? Self.oneLine(String(response.text.prefix(200)))
-            if response.status == 400 {
-                throw StageFailure(.failure, "Linear refused the \(name) document (HTTP 400): \(what)")
+            // Through the shared table (ServiceAnswer): a document Linear refuses (400, 422) → 1 (cmo's fault),
+            // 404 → 78 (the URL), GraphQL errors that say more (authentication, not found) by their code.
+            if let first = errors.first, response.status == 400 || response.status == 422 {
+                throw ServiceAnswer.graphQL(
+                    service: "Linear", what: "run \(name)", codes: errors.compactMap(\.code), message: first.message,
+                    httpStatus: response.status)
             }
-            throw StageFailure(.unavailable, "Linear answered HTTP \(response.status) to \(name): \(what)")
+            throw ServiceAnswer.failure(
+                service: "Linear", request: name, status: response.status, said: what, notFound: "check LINEAR_API_URL")
         }
-        guard let json, case .object = json else { throw StageFailure(.unavailable, "Linear's answer to \(name) is not a JSON object") }
-        let data = json["data"].flatMap { $0 == .null ? nil : $0 }
+        guard let json, case .object = json else {
+            throw ServiceAnswer.unreadable(service: "Linear", request: name, status: response.status, notFound: "check LINEAR_API_URL")
+        }
+        // Not `flatMap { $0 == .null ? nil : $0 }`: JSONValue takes `nil` as its own `.null`, so that kept `data: null`.
+        var data = json["data"]
+        if data == .null { data = nil }
         return LinearGraphQLResult(data: data, errors: errors, attempts: response.attempts)
     }
 
+    /// Throws when GraphQL errors left no data, with the status of the shared table (`ServiceAnswer`):
+    /// forbidden 77, not found 78, a query Linear refuses 1, a failure inside Linear 69.
     static func throwIfFailed(_ r: LinearGraphQLResult, what: String) throws {
         if r.data == nil, let e = r.errors.first {
-            throw StageFailure(.unavailable, "Linear could not read \(what): \(e.message)")
+            throw ServiceAnswer.graphQL(
+                service: "Linear", what: "read \(what)", codes: r.errors.compactMap(\.code), message: e.message, httpStatus: 200)
         }
     }
 

@@ -19,6 +19,12 @@ public struct EmailAddress: Sendable, Equatable {
         case badDomain = "syntax_bad_domain"
         case idnNotConvertible = "syntax_idn_not_convertible"
         case ipLiteral = "syntax_ip_literal"
+        /// `Mailbox.check` only: a quoted local part (`"john doe"@…`), which the services refuse.
+        case quotedLocal = "syntax_quoted_local_part"
+        /// `Mailbox.check` only: UTF-8 in the local part (SMTPUTF8), which the services refuse.
+        case nonASCIILocal = "syntax_non_ascii_local_part"
+        /// `Mailbox.check` only: a control character (CR, LF, NUL, …) anywhere in the address.
+        case controlCharacter = "syntax_control_character"
     }
 
     /// Parses `text`, trimming surrounding spaces and angle brackets.

@@ -94,6 +94,7 @@ public final class SuppressionList: @unchecked Sendable {
             _ = try store.version()  // a file that opens but is not a database fails here, not on first use
             return list
         } catch {
+            if error is LostStateHistory { throw error }
             if let e = ((error as? any CMOErrorConvertible)?.cmoError ?? error) as? any CMOError, e.exitStatus == .ioError {
                 throw e  // a full disk: 74
             }

@@ -47,6 +47,7 @@ public final class SuppressionSQLiteStore: SuppressionStore {
     public init(path: String) throws {
         self.path = path
         pool = try StateDatabase.open(path, migrator: Self.migrator())
+        try StateAnchor.attach(pool, path: path, table: "suppression", what: "the suppression list")  // lost history: 78
     }
 
     /// The schema's history. Never edit a migration that shipped: add one.

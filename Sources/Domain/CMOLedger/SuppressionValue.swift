@@ -138,7 +138,9 @@ public enum SuppressionValue {
     }
 
     /// The domain of a looked-up address and each parent with at least two labels, most specific
-    /// first: `eu.acme.com` → `eu.acme.com`, `acme.com`.
+    /// first: `eu.acme.com` → `eu.acme.com`, `acme.com`. Only those of at most 253 bytes, the
+    /// longest domain an entry can hold: an address with 100,000 labels would otherwise give 100,000
+    /// suffixes, quadratic bytes (issue 27).
     static func domainAndParents(ofEmail email: String) -> [String] {
         // `email` is already in lookup form (lower case, punycode, no trailing dot).
         let utf8 = Array(email.utf8)
@@ -147,7 +149,9 @@ public enum SuppressionValue {
         var start = at + 1
         while start < utf8.count {
             guard let dot = utf8[start...].firstIndex(of: UInt8(ascii: ".")) else { break }
-            if dot > start, dot + 1 < utf8.count { out.append(String(decoding: utf8[start...], as: UTF8.self)) }
+            if dot > start, dot + 1 < utf8.count, utf8.count - start <= 253 {
+                out.append(String(decoding: utf8[start...], as: UTF8.self))
+            }
             start = dot + 1
         }
         return out

@@ -143,6 +143,7 @@ public final class WriteLedger: Sendable {
         } catch {
             throw StateDatabase.openFailure(error, "the write ledger '\(path)'")
         }
+        try StateAnchor.attach(pool, path: path, table: "writes", what: "the write ledger")  // lost history: 78 (LedgerHistory.swift)
     }
 
     /// A fresh run id: `run-YYYYMMDD-HHMMSS-xxxxxx`.
@@ -229,25 +230,6 @@ public final class WriteLedger: Sendable {
         }
     }
 
-    /// Deferred writes of `service` to `target` by the day they become eligible, for the days after `day`:
-    /// the schedule a new deferral joins (a day holds at most the daily cap).
-    public func deferredByDay(service: String, target: String, after day: String) throws -> [String: Int] {
-        try pool.read { db in
-            var out: [String: Int] = [:]
-            for r in try GRDB.Row.fetchAll(
-                db,
-                sql: """
-                    SELECT eligible_on, COUNT(*) AS n FROM writes
-                    WHERE service = ? AND target = ? AND state = 'deferred' AND eligible_on > ? GROUP BY eligible_on
-                    """,
-                arguments: [service, target, day])
-            {
-                if let d: String = r["eligible_on"] { out[d] = r["n"] }
-            }
-            return out
-        }
-    }
-
     /// Deferred writes of `service` to `target`, all days.
     public func deferredCount(service: String, target: String) throws -> Int {
         try pool.read { db in
@@ -265,19 +247,59 @@ public final class WriteLedger: Sendable {
         case claimed(previous: Row?)
         /// Not claimed: the row says the write is done, suppressed, or another live process owns it.
         case held(Row)
+        /// Not claimed: the day's cap is spent (by this process or any other). `previous` is what was there.
+        case overCap(previous: Row?)
+    }
+
+    /// A daily cap on new writes of a service to a target (Instantly's new leads a day for a campaign),
+    /// held by `claim` for every process at once: the count of the day's writes is read and raised in
+    /// the claim's own transaction.
+    public struct DailyCap: Sendable, Equatable {
+        public var limit: Int
+        /// Deferred writes count as held for from `since` on (older ones are not waited for).
+        public var deferredSince: String
+
+        public init(limit: Int, deferredSince: String) {
+            self.limit = limit
+            self.deferredSince = deferredSince
+        }
     }
 
     /// Claims rows for writes about to be sent, in one immediate transaction: a new key, or a row
     /// that is `failed`, `deferred`, `suppressed` (the writer checked the list again: the entry is
     /// gone), or left `intended`/`sent` by a process that is gone, becomes `intended` (attempts + 1,
     /// this run, `day`). A `confirmed` row, or one owned by another live process, is returned as held.
-    public func claim(_ intents: [Intent], day: String, now: Date = Date()) throws -> [String: Claim] {
+    ///
+    /// Under a `cap`, an intent that is not a crash's leftover (`intended`/`sent`: its slot was spent)
+    /// takes one of the day's slots: the intents of every process together never pass `cap.limit` writes
+    /// (claimed, sent or confirmed) on `day`. Deferred writes now due are served first: a new write may
+    /// not take a slot held for one. An intent past the cap comes back `overCap`, its row untouched.
+    public func claim(_ intents: [Intent], day: String, cap: DailyCap? = nil, now: Date = Date()) throws -> [String: Claim] {
         guard !intents.isEmpty else { return [:] }
         return try immediate { db in
             var result: [String: Claim] = [:]
             let t = now.timeIntervalSince1970
+            // The day's count and the slots held for due deferrals, read inside this transaction.
+            var used = 0
+            var heldForDeferred = 0
+            if let cap, let first = intents.first {
+                used =
+                    try Int.fetchOne(
+                        db,
+                        sql: "SELECT COUNT(*) FROM writes WHERE service = ? AND target = ? AND day = ? AND state IN ('intended','sent','confirmed')",
+                        arguments: [first.service, first.target, day]) ?? 0
+                heldForDeferred =
+                    try Int.fetchOne(
+                        db,
+                        sql: """
+                            SELECT COUNT(*) FROM writes WHERE service = ? AND target = ? AND state = 'deferred'
+                            AND eligible_on <= ? AND eligible_on >= ?
+                            """,
+                        arguments: [first.service, first.target, day, cap.deferredSince]) ?? 0
+            }
             for intent in intents {
                 let existing = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM writes WHERE key = ?", arguments: [intent.key]).map(Self.row)
+                var leftover = false
                 if let existing {
                     switch existing.state {
                     case .confirmed:
@@ -288,9 +310,22 @@ public final class WriteLedger: Sendable {
                             result[intent.key] = .held(existing)
                             continue
                         }
+                        leftover = true
                     case .failed, .deferred, .suppressed:
                         break
                     }
+                }
+                if let cap, !leftover {
+                    let due = existing.map { $0.state == .deferred && ($0.eligibleOn ?? "") <= day && ($0.eligibleOn ?? "") >= cap.deferredSince } ?? false
+                    let room = cap.limit - used - (due ? 0 : heldForDeferred)
+                    guard room > 0 else {
+                        result[intent.key] = .overCap(previous: existing)
+                        continue
+                    }
+                    used += 1
+                    if due { heldForDeferred -= 1 }
+                }
+                if let existing {
                     try db.execute(
                         sql: """
                             UPDATE writes SET state = 'intended', run_id = ?, owner = ?, day = ?, attempts = attempts + 1,
@@ -309,6 +344,47 @@ public final class WriteLedger: Sendable {
                 }
             }
             return result
+        }
+    }
+
+    /// Defers writes to the first days after `day` whose deferrals to the target are fewer than `cap`, in
+    /// one transaction, so writers deferring at once never book a day past the cap (the day's count is
+    /// read and raised inside it). Intents of one service and target; returns each key's day.
+    public func deferToOpenDays(_ intents: [Intent], after day: String, cap: Int, reason: String, now: Date = Date()) throws -> [String: String] {
+        guard let first = intents.first else { return [:] }
+        let t = now.timeIntervalSince1970
+        let cap = max(1, cap)
+        return try immediate { db in
+            var booked: [String: Int] = [:]
+            for r in try GRDB.Row.fetchAll(
+                db,
+                sql: """
+                    SELECT eligible_on, COUNT(*) AS n FROM writes
+                    WHERE service = ? AND target = ? AND state = 'deferred' AND eligible_on > ? GROUP BY eligible_on
+                    """,
+                arguments: [first.service, first.target, day])
+            {
+                if let d: String = r["eligible_on"] { booked[d] = r["n"] }
+            }
+            var open = Self.day(day, plus: 1)
+            var out: [String: String] = [:]
+            for intent in intents {
+                while booked[open, default: 0] >= cap { open = Self.day(open, plus: 1) }
+                booked[open, default: 0] += 1
+                out[intent.key] = open
+                try db.execute(
+                    sql: "UPDATE writes SET state = 'deferred', reason = ?, eligible_on = ?, run_id = ?, updated_at = ? WHERE key = ?",
+                    arguments: [reason, open, runID, t, intent.key])
+                if db.changesCount == 0 {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO writes (key, service, target, subject, state, reason, run_id, eligible_on, attempts, owner, created_at, updated_at)
+                            VALUES (?, ?, ?, ?, 'deferred', ?, ?, ?, 0, ?, ?, ?)
+                            """,
+                        arguments: [intent.key, intent.service, intent.target, intent.subject, reason, runID, open, owner, t, t])
+                }
+            }
+            return out
         }
     }
 

@@ -4,6 +4,7 @@ import CMOStageKit
 import CMOHTTP
 import CMOServices
 import CMOLedger
+import CMOEmail
 import CMOContract
 import Foundation
 
@@ -185,8 +186,19 @@ public final class AttioWriter {
     /// suppressed, a bad mapping).
     private func prepare(_ lead: inout Lead) -> Bool {
         let record = lead.record
-        guard let email = LeadFields.bestEmail(record) else {
+        guard let raw = LeadFields.bestEmail(record) else {
             lead.result = result(.skipped, lead, reason: "no_email", message: "best_email is missing or null")
+            return false
+        }
+        // Not a mailbox (Mailbox.check, the check mx-check makes): no request; Attio would refuse the person.
+        let email: String
+        switch Mailbox.check(raw) {
+        case .success(let mailbox): email = mailbox.normalized.lowercased()
+        case .failure(let problem):
+            lead.email = raw
+            lead.result = result(
+                .failed, lead, reason: "invalid_email", message: "\(raw.debugDescription) is not a mailbox (\(problem.rawValue)): never sent")
+            context.countRefused()
             return false
         }
         lead.email = email
@@ -362,6 +374,7 @@ public final class AttioWriter {
             switch c {
             case .claimed(let previous): out[key] = .send(previous: previous)
             case .held(let row): out[key] = row.state == .confirmed ? .done(row) : .busy(row)
+            case .overCap: break  // Attio has no daily cap: never asked for one
             }
         }
         return out
@@ -369,6 +382,9 @@ public final class AttioWriter {
 
     private func assertPeople(_ leads: inout [Lead], _ live: [Int]) throws {
         guard let api, !live.isEmpty else { return }
+        let people = live.map { (key: Self.personKey(leads[$0].email), payload: leads[$0].personBody) }
+        let live = try skipRefused(&leads, live, people, what: "person")
+        guard !live.isEmpty else { return }
         let intents = live.map {
             WriteLedger.Intent(key: Self.personKey(leads[$0].email), service: Self.service, target: "people", subject: leads[$0].email)
         }
@@ -398,9 +414,10 @@ public final class AttioWriter {
                 bump("people", Self.wasConfirmed(plans[key]) ? "reasserted" : "created")
                 records.append(.init(key: key, state: .confirmed, remoteID: id))
             case .rejected(let status, let code, let message):
-                records.append(.init(key: key, state: .failed, reason: "HTTP \(status) \(code): \(message)"))
+                records.append(.init(key: key, state: .failed, reason: refusal(status, code, message, payload: leads[i].personBody)))
                 leads[i].result = result(
                     .failed, leads[i], reason: "rejected", message: "Attio refused the person (HTTP \(status) \(code)): \(message)")
+                countIfContent(status, code)
             case .unknown(let error):
                 try rethrowUnlessUnavailable(error)
                 // It may have landed; the row stays intended and the re-run asserts again.
@@ -415,6 +432,9 @@ public final class AttioWriter {
     private func assertEntries(_ leads: inout [Lead], _ live: [Int], list: String) throws {
         guard let api, !live.isEmpty else { return }
         func key(_ i: Int) -> String { Self.entryKey(list: list, record: leads[i].recordID ?? "") }
+        let entries = live.map { (key: key($0), payload: entryBody(leads[$0])) }
+        let live = try skipRefused(&leads, live, entries, what: "list entry")
+        guard !live.isEmpty else { return }
         let intents = live.map { WriteLedger.Intent(key: key($0), service: Self.service, target: list, subject: leads[$0].email) }
         let plans = try plan(intents, reassert: true)
         var send: [Int] = []
@@ -429,21 +449,12 @@ public final class AttioWriter {
             }
         }
         guard !send.isEmpty else { return }
-        let bodies: [JSONValue] = send.map { i in
-            .object([
-                JSONMember(
-                    "data",
-                    .object([
-                        JSONMember("parent_record_id", .string(leads[i].recordID ?? "")), JSONMember("parent_object", "people"),
-                        JSONMember("entry_values", leads[i].entryValues),
-                    ]))
-            ])
-        }
+        let bodies: [JSONValue] = send.map { entryBody(leads[$0]) }
         CrashHook.point("before-entry")
         let outcomes = api.assertEntries(list: list, bodies: bodies)
         CrashHook.point("after-entry")
         var records: [WriteLedger.Outcome] = []
-        for (i, outcome) in zip(send, outcomes) {
+        for (n, (i, outcome)) in zip(send, outcomes).enumerated() {
             switch outcome {
             case .done(let id, _):
                 leads[i].entryID = id
@@ -454,7 +465,8 @@ public final class AttioWriter {
                 if status == 404, message.lowercased().contains("list") {
                     throw StageFailure(.config, "Attio list '\(settings.listSlug ?? list)' does not exist (404 on entries): \(message)")
                 }
-                records.append(.init(key: key(i), state: .failed, reason: "HTTP \(status) \(code): \(message)"))
+                records.append(.init(key: key(i), state: .failed, reason: refusal(status, code, message, payload: bodies[n])))
+                countIfContent(status, code)
                 leads[i].result = result(
                     .failed, leads[i], reason: code == "multiple_match_results" ? "multiple_entries" : "rejected",
                     message: "Attio refused the list entry (HTTP \(status) \(code)): \(message)")
@@ -492,6 +504,9 @@ public final class AttioWriter {
                 live.removeAll { $0 == i }
             }
         }
+        guard !live.isEmpty else { return }
+        let notes = live.map { (key: key($0), payload: noteBody(leads[$0], key: key($0))) }
+        live = try skipRefused(&leads, live, notes, what: "note")
         guard !live.isEmpty else { return }
         let intents = live.map { WriteLedger.Intent(key: key($0), service: Self.service, target: settings.job, subject: leads[$0].email) }
         let plans = try plan(intents, reassert: false)
@@ -536,24 +551,14 @@ public final class AttioWriter {
                 }
                 return
             }
-            let bodies: [JSONValue] = pending.map { i in
-                .object([
-                    JSONMember(
-                        "data",
-                        .object([
-                            JSONMember("parent_object", "people"), JSONMember("parent_record_id", .string(leads[i].recordID ?? "")),
-                            JSONMember("title", .string(leads[i].noteTitle)), JSONMember("format", "plaintext"),
-                            JSONMember("content", .string(leads[i].noteText + "\n\n" + Self.keyLine(key(i)))),
-                        ]))
-                ])
-            }
+            let bodies: [JSONValue] = pending.map { noteBody(leads[$0], key: key($0)) }
             CrashHook.point("before-note")
             let outcomes = api.createNotes(bodies: bodies)
             CrashHook.point("after-note")
             var records: [WriteLedger.Outcome] = []
             let sent = pending
             pending = []
-            for (i, outcome) in zip(sent, outcomes) {
+            for (n, (i, outcome)) in zip(sent, outcomes).enumerated() {
                 switch outcome {
                 case .done(let id, _):
                     leads[i].noteID = id
@@ -561,7 +566,8 @@ public final class AttioWriter {
                     bump("notes", "written")
                     records.append(.init(key: key(i), state: .confirmed, remoteID: id))
                 case .rejected(let status, let code, let message):
-                    records.append(.init(key: key(i), state: .failed, reason: "HTTP \(status) \(code): \(message)"))
+                    records.append(.init(key: key(i), state: .failed, reason: refusal(status, code, message, payload: bodies[n])))
+                    countIfContent(status, code)
                     leads[i].result = result(
                         .failed, leads[i], reason: "rejected", message: "Attio refused the note (HTTP \(status) \(code)): \(message)")
                 case .unknown(let error):
@@ -572,6 +578,70 @@ public final class AttioWriter {
             try ledger.record(records)
             CrashHook.point("after-record")
         }
+    }
+
+    // MARK: - Refusals
+
+    private func entryBody(_ lead: Lead) -> JSONValue {
+        .object([
+            JSONMember(
+                "data",
+                .object([
+                    JSONMember("parent_record_id", .string(lead.recordID ?? "")), JSONMember("parent_object", "people"),
+                    JSONMember("entry_values", lead.entryValues),
+                ]))
+        ])
+    }
+
+    private func noteBody(_ lead: Lead, key: String) -> JSONValue {
+        .object([
+            JSONMember(
+                "data",
+                .object([
+                    JSONMember("parent_object", "people"), JSONMember("parent_record_id", .string(lead.recordID ?? "")),
+                    JSONMember("title", .string(lead.noteTitle)), JSONMember("format", "plaintext"),
+                    JSONMember("content", .string(lead.noteText + "\n\n" + Self.keyLine(key))),
+                ]))
+        ])
+    }
+
+    /// Whether Attio refused a write for its content (400/413/422 `validation_type` and the like), not
+    /// for the state of the workspace (`multiple_match_results`: duplicates someone must merge).
+    static func isContentRefusal(_ status: Int, _ code: String) -> Bool {
+        ContentRefusal.isContentStatus(status) && code != "multiple_match_results"
+    }
+
+    /// The ledger reason of a refused write: a content refusal with the payload's fingerprint (not sent
+    /// again unchanged), anything else as it was said (tried again by the next run).
+    private func refusal(_ status: Int, _ code: String, _ message: String, payload: JSONValue) -> String {
+        let said = "HTTP \(status) \(code): \(message)"
+        guard Self.isContentRefusal(status, code) else { return said }
+        return ContentRefusal.ledgerReason(code: "rejected", fingerprint: ContentRefusal.fingerprint(payload), message: said)
+    }
+
+    private func countIfContent(_ status: Int, _ code: String) {
+        if Self.isContentRefusal(status, code) { context.countRefused() }
+    }
+
+    /// The leads of `live` whose write (key, payload) Attio refused for its content on an earlier run,
+    /// unchanged since: `failed` again without a request. Returns the others.
+    private func skipRefused(_ leads: inout [Lead], _ live: [Int], _ writes: [(key: String, payload: JSONValue)], what: String) throws
+        -> [Int]
+    {
+        let rows = try ledger.rows(writes.map(\.key))
+        var rest: [Int] = []
+        for (i, w) in zip(live, writes) {
+            guard let earlier = ContentRefusal.earlier(rows[w.key], payload: w.payload) else {
+                rest.append(i)
+                continue
+            }
+            leads[i].result = result(
+                .failed, leads[i], reason: earlier.code,
+                message: "Attio refused the \(what) on an earlier run (\(earlier.message)): not sent again until it changes",
+                extra: [JSONMember("already", true)])
+            context.countRefused()
+        }
+        return rest
     }
 
     private func bump(_ object: String, _ key: String) { objectCounts[object, default: [:]][key, default: 0] += 1 }

@@ -85,13 +85,6 @@ public final class InstantlyWriter {
     public private(set) var leadCounts: [String: Int] = [:]
     /// Leads of this run by the day they are deferred to.
     public private(set) var deferredDays: [String: Int] = [:]
-    /// How many new leads today's cap still allows, and how much of it is held for leads deferred on earlier days.
-    private var capLeft: Int?
-    private var reservedForDeferred = 0
-    /// Leads deferred to each later day (this campaign, every job), and the first day that may still have
-    /// room: a deferral takes the first day after today whose leads are fewer than the cap.
-    private var scheduled: [String: Int] = [:]
-    private var openDay: String
 
     public init(settings: Settings, api: InstantlyAPI?, ledger: WriteLedger, suppression: SuppressionList, context: StageContext) throws {
         self.settings = settings
@@ -100,17 +93,14 @@ public final class InstantlyWriter {
         self.suppression = suppression
         self.context = context
         day = WriteLedger.day(settings.now)
-        openDay = WriteLedger.day(day, plus: 1)
         if let cap = settings.dailyCap, let campaign = settings.campaignID {
             let used = try ledger.countToday(service: Self.service, target: campaign, day: day)
             let since = WriteLedger.day(settings.now.addingTimeInterval(-14 * 86_400))
-            reservedForDeferred = try ledger.eligibleDeferred(service: Self.service, target: campaign, day: day, since: since)
-            capLeft = max(0, cap - used)
-            scheduled = try ledger.deferredByDay(service: Self.service, target: campaign, after: day)
-            if used > 0 || reservedForDeferred > 0 {
+            let due = try ledger.eligibleDeferred(service: Self.service, target: campaign, day: day, since: since)
+            if used > 0 || due > 0 {
                 context.logger.info(
                     "daily cap \(cap) for campaign \(campaign): \(used) already added today (\(day) UTC)"
-                        + (reservedForDeferred > 0 ? ", \(reservedForDeferred) held for leads deferred on earlier days" : ""))
+                        + (due > 0 ? ", \(due) held for leads deferred on earlier days" : ""))
             }
         }
     }
@@ -154,12 +144,25 @@ public final class InstantlyWriter {
         if let campaign = settings.campaignID, !live.isEmpty {
             let rows = try ledger.rows(live.map { leads[$0].key })
             for i in live { leads[i].previous = rows[leads[i].key] }
+            // Refused by Instantly for its content on an earlier run, and unchanged since: not sent again
+            // (it would be refused again); a changed lead (new copy, a fixed name) is sent.
+            for i in live {
+                guard let earlier = ContentRefusal.earlier(leads[i].previous, payload: leads[i].item) else { continue }
+                leads[i].result = result(
+                    .failed, reason: earlier.code,
+                    message: "Instantly refused this lead on an earlier run (\(earlier.message)): not sent again until it changes",
+                    extra: [JSONMember("already", true)])
+                context.countRefused()
+            }
+            live = live.filter { leads[$0].result == nil }
+        }
+        if let campaign = settings.campaignID, !live.isEmpty {
             if settings.dryRun {
                 for i in live { leads[i].result = dryRunResult(leads[i], campaign: campaign) }
             } else {
                 try write(&leads, live: live, campaign: campaign)
             }
-        } else {
+        } else if settings.campaignID == nil {
             for i in live { leads[i].result = result(.dryRun, extra: [JSONMember("would_send", leads[i].item)]) }
         }
         try emit(leads)
@@ -198,8 +201,17 @@ public final class InstantlyWriter {
             context.deadLetterMissing(record, field: "copy.subject/copy.body")
             return false
         }
-        guard let email = LeadFields.bestEmail(record) else {
+        guard let raw = LeadFields.bestEmail(record) else {
             lead.result = result(.skipped, reason: "no_email", message: "best_email is missing or null")
+            return false
+        }
+        // Not a mailbox (Mailbox.check, the check mx-check makes): never sent, whatever its verdict says.
+        let email: String
+        switch Mailbox.check(raw) {
+        case .success(let mailbox): email = mailbox.normalized.lowercased()
+        case .failure(let problem):
+            lead.email = raw
+            lead.result = invalidEmail(raw, problem)
             return false
         }
         lead.email = email
@@ -266,6 +278,21 @@ public final class InstantlyWriter {
     }
 
     struct MappingError: Error { var message: String }
+
+    /// A lead whose address is not a mailbox: `failed` (invalid_email) before any request, and so
+    /// recorded in the ledger (unless the ledger holds it as in the campaign: an older cmo sent it).
+    private func invalidEmail(_ email: String, _ problem: EmailAddress.Problem) -> JSONValue {
+        let message = "\(email.debugDescription) is not a mailbox cmo sends to (\(problem.rawValue)): never sent"
+        if let campaign = settings.campaignID, !settings.dryRun {
+            let key = Self.key(campaign: campaign, email: email)
+            if let row = try? ledger.rows([key])[key], row.state == .confirmed { return confirmedResult(row) }
+            let intent = WriteLedger.Intent(key: key, service: Self.service, target: campaign, subject: email)
+            let reason = ContentRefusal.ledgerReason(code: "invalid_email", fingerprint: ContentRefusal.fingerprint(.string(email)), message: problem.rawValue)
+            try? ledger.record([.init(key: key, state: .failed, reason: reason)], intents: [key: intent], now: settings.now)
+        }
+        context.countRefused()
+        return result(.failed, reason: "invalid_email", message: message)
+    }
 
     /// The `leads/add` item: the lead fields, and the custom variables (copy, provenance, identity).
     private func item(_ record: Record, email: String, subject: String, body: String) throws -> JSONValue {
@@ -341,27 +368,20 @@ public final class InstantlyWriter {
                     extra: [JSONMember("eligible_on", .string(on)), JSONMember("already", true)])
                 continue
             }
-            // The daily cap: leads deferred on an earlier day (now due) use the slots held for them first.
-            let wasDeferred = prev?.state == .deferred
-            if var left = capLeft {
-                let available = wasDeferred ? left : left - reservedForDeferred
-                guard available > 0 else {
-                    leads[i].result = deferResult(&leads[i], campaign: campaign)
-                    continue
-                }
-                left -= 1
-                capLeft = left
-                if wasDeferred, reservedForDeferred > 0 { reservedForDeferred -= 1 }
-            }
             claimNow.append(i)
         }
-        // Claim before anything leaves the machine.
+        // Claim before anything leaves the machine. The daily cap is held in the claim itself, for every
+        // writer at once: leads deferred on an earlier day (now due) take the slots held for them first.
         let intents = claimNow.map { i in
             WriteLedger.Intent(key: leads[i].key, service: Self.service, target: campaign, subject: leads[i].email)
         }
-        let claims = try ledger.claim(intents, day: day, now: settings.now)
+        let cap = settings.dailyCap.map {
+            WriteLedger.DailyCap(limit: $0, deferredSince: WriteLedger.day(settings.now.addingTimeInterval(-14 * 86_400)))
+        }
+        let claims = try ledger.claim(intents, day: day, cap: cap, now: settings.now)
         var recover: [Int] = []
         var send: [Int] = []
+        var overCap: [Int] = []
         for i in claimNow {
             switch claims[leads[i].key] {
             case .held(let row)?:
@@ -374,10 +394,13 @@ public final class InstantlyWriter {
                 }
             case .claimed(let previous)?:
                 if let previous, previous.state == .intended || previous.state == .sent { recover.append(i) } else { send.append(i) }
+            case .overCap?:
+                overCap.append(i)
             case nil:
                 leads[i].result = result(.failed, reason: "ledger", message: "the ledger did not answer for this lead")
             }
         }
+        if !overCap.isEmpty { try deferToOpenDays(&leads, overCap, campaign: campaign) }
         if !recover.isEmpty { try recoverLeftovers(&leads, recover, campaign: campaign, send: &send) }
         send.sort()
         for start in stride(from: 0, to: send.count, by: settings.batchSize) {
@@ -389,7 +412,8 @@ public final class InstantlyWriter {
     private func recoverLeftovers(_ leads: inout [Lead], _ indices: [Int], campaign: String, send: inout [Int]) throws {
         guard let api else { return }
         requests["leads/list", default: 0] += (indices.count + 99) / 100
-        let found = try api.findLeads(campaign: campaign, emails: indices.map { leads[$0].email })
+        // An address Instantly refuses to look up cannot be in the campaign: it is sent, and refused there.
+        let found = try api.lookUpLeads(campaign: campaign, emails: indices.map { leads[$0].email }).found
         var outcomes: [WriteLedger.Outcome] = []
         for i in indices {
             if let id = found[leads[i].email] {
@@ -413,7 +437,33 @@ public final class InstantlyWriter {
         counts["recovered", default: 0] += outcomes.count
     }
 
+    /// Refusals of one lead that named no lead (the leaves of a halving), and whether any part of the
+    /// batch was taken or any refusal named its lead: settled when the whole batch is.
+    private var unnamed: [(lead: Int, status: Int, message: String)] = []
+    private var batchTaken = false
+
+    /// Sends a batch (halving it on refusals, `sendPart`). Leads refused without being named are
+    /// recorded as refused only when something else in the batch was taken or named: when Instantly
+    /// refuses every lead of a batch of several without naming one, the request is at fault, not the
+    /// leads, and the stage stops (1) with the rows left for the next run, rather than marking every
+    /// lead as refused for good.
     private func sendBatch(_ leads: inout [Lead], _ batch: [Int], campaign: String) throws {
+        (unnamed, batchTaken) = ([], false)
+        try sendPart(&leads, batch, campaign: campaign)
+        guard !unnamed.isEmpty else { return }
+        if batchTaken || batch.count == 1 {
+            for r in unnamed { try refuse(&leads, r.lead, status: r.status, message: r.message) }
+            return
+        }
+        let first = unnamed[0]
+        let message = "Instantly refused each of the \(batch.count) leads of a leads/add request without naming one (HTTP \(first.status): \(first.message)): the request is at fault, not a lead"
+        for r in unnamed {
+            leads[r.lead].result = result(.failed, reason: "request_refused", message: message, extra: [JSONMember("retryable", true)])
+        }
+        try emitFailedAndRethrow(leads, batch, StageFailure(.failure, message))
+    }
+
+    private func sendPart(_ leads: inout [Lead], _ batch: [Int], campaign: String) throws {
         guard let api, !batch.isEmpty else { return }
         CrashHook.point("before-send")
         requests["leads/add", default: 0] += 1
@@ -431,20 +481,46 @@ public final class InstantlyWriter {
         CrashHook.point("after-send")
         switch outcome {
         case .rejected(let status, let message):
-            if batch.count == 1 {
-                let i = batch[0]
-                try ledger.record([.init(key: leads[i].key, state: .failed, reason: "HTTP \(status): \(message)")], now: settings.now)
-                leads[i].result = result(.failed, reason: "rejected", message: "Instantly refused the lead (HTTP \(status)): \(message)")
-                CrashHook.point("after-record")
+            // Instantly refused the request for its content; nothing of it landed. One lead costs only itself:
+            // a message that names a lead (`body/leads/3/…`, or its address) fails it, and the rest go again;
+            if let blamed = Self.blamed(message, leads, batch) {
+                batchTaken = true
+                try refuse(&leads, blamed, status: status, message: message)
+                try sendPart(&leads, batch.filter { $0 != blamed }, campaign: campaign)
                 return
             }
-            // One bad lead refuses the whole request: halve until it is found (the rest go through).
+            if batch.count == 1 {
+                unnamed.append((batch[0], status, message))
+                return
+            }
+            // one that names none is halved until the bad lead is alone (about 2·log2(n) more requests a bad lead).
             let half = batch.count / 2
-            try sendBatch(&leads, Array(batch[..<half]), campaign: campaign)
-            try sendBatch(&leads, Array(batch[half...]), campaign: campaign)
+            try sendPart(&leads, Array(batch[..<half]), campaign: campaign)
+            try sendPart(&leads, Array(batch[half...]), campaign: campaign)
         case .added(let added):
+            batchTaken = true
             try settle(&leads, batch, added, campaign: campaign)
         }
+    }
+
+    /// The lead of `batch` a refusal names: by its position in `leads` (ajv's `body/leads/N/…`), or by its
+    /// address when exactly one lead's address is in the message.
+    static func blamed(_ message: String, _ leads: [Lead], _ batch: [Int]) -> Int? {
+        if let n = ContentRefusal.blamedIndex(message, array: "leads") { return n < batch.count ? batch[n] : nil }
+        let text = message.lowercased()
+        let named = batch.filter { !leads[$0].email.isEmpty && text.contains(leads[$0].email) }
+        return named.count == 1 ? named[0] : nil
+    }
+
+    /// A lead Instantly refused for its content: `failed` with Instantly's words, recorded with the
+    /// fingerprint of what was sent (a re-run sends it again only once it changed).
+    private func refuse(_ leads: inout [Lead], _ i: Int, status: Int, message: String) throws {
+        let reason = ContentRefusal.ledgerReason(
+            code: "rejected", fingerprint: ContentRefusal.fingerprint(leads[i].item), message: "HTTP \(status): \(message)")
+        try ledger.record([.init(key: leads[i].key, state: .failed, reason: reason)], now: settings.now)
+        leads[i].result = result(.failed, reason: "rejected", message: "Instantly refused the lead (HTTP \(status)): \(message)")
+        context.countRefused()
+        CrashHook.point("after-record")
     }
 
     /// Ties `leads/add`'s answer back to each lead: `created_leads[].index` are queued; the others
@@ -460,18 +536,23 @@ public final class InstantlyWriter {
                 notCreated.append(i)
             }
         }
-        var found: [String: String] = [:]
+        var lookup = InstantlyAPI.LeadLookup()
         if !notCreated.isEmpty, let api {
             // Which of them are in the campaign (a duplicate, or our own earlier attempt)?
             try ledger.record(notCreated.map { .init(key: leads[$0].key, state: .sent, reason: "answered, not created; looking it up") }, now: settings.now)
             requests["leads/list", default: 0] += (notCreated.count + 99) / 100
-            found = try api.findLeads(campaign: campaign, emails: notCreated.map { leads[$0].email })
+            lookup = try api.lookUpLeads(campaign: campaign, emails: notCreated.map { leads[$0].email })
         }
+        let found = lookup.found
         let missing = notCreated.filter { found[leads[$0].email] == nil }
+        // An address Instantly will not even look up is one it counted in invalid_email_count.
+        let notAddresses = missing.filter { lookup.refused[leads[$0].email] != nil }
+        let unexplained = missing.count - notAddresses.count
+        let invalidLeft = max(0, added.invalidEmail - notAddresses.count)
         let cause: (reason: String, message: String)
-        if added.inBlocklist >= missing.count, added.inBlocklist > 0 {
+        if added.inBlocklist >= unexplained, added.inBlocklist > 0 {
             cause = ("in_blocklist", "Instantly's blocklist holds it")
-        } else if added.invalidEmail >= missing.count, added.invalidEmail > 0 {
+        } else if invalidLeft >= unexplained, invalidLeft > 0 {
             cause = ("invalid_email", "Instantly says the email is invalid")
         } else {
             cause = (
@@ -489,6 +570,15 @@ public final class InstantlyWriter {
                     ours
                     ? result(.queued, leadID: id, extra: [JSONMember("queued_on", .string(day))])
                     : result(.alreadyQueued, leadID: id, reason: "in_campaign", message: "the lead was in the campaign before cmo wrote it")
+            } else if let refusal = lookup.refused[leads[i].email] ?? (cause.reason == "invalid_email" ? cause.message : nil) {
+                // Refused for its content (the address): recorded so that a re-run does not send it again unchanged.
+                let message = lookup.refused[leads[i].email] == nil ? refusal : "Instantly says the email is invalid (\(refusal))"
+                outcomes.append(
+                    .init(
+                        key: leads[i].key, state: .failed,
+                        reason: ContentRefusal.ledgerReason(code: "invalid_email", fingerprint: ContentRefusal.fingerprint(leads[i].item), message: message)))
+                leads[i].result = result(.failed, reason: "invalid_email", message: message)
+                context.countRefused()
             } else {
                 outcomes.append(.init(key: leads[i].key, state: .failed, reason: cause.message))
                 leads[i].result = result(.failed, reason: cause.reason, message: cause.message)
@@ -519,21 +609,17 @@ public final class InstantlyWriter {
             message: "queued by \(row.runID ?? "an earlier run") on \(row.day ?? "an earlier day"): nothing written", extra: since)
     }
 
-    /// The first day after today with room under the cap (every job's deferrals to this campaign count).
-    private func nextOpenDay() -> String {
-        let cap = max(1, settings.dailyCap ?? 1)
-        while scheduled[openDay, default: 0] >= cap { openDay = WriteLedger.day(openDay, plus: 1) }
-        scheduled[openDay, default: 0] += 1
-        return openDay
-    }
-
-    private func deferResult(_ lead: inout Lead, campaign: String) -> JSONValue {
-        let eligible = nextOpenDay()
-        let intent = WriteLedger.Intent(key: lead.key, service: Self.service, target: campaign, subject: lead.email)
-        try? ledger.record([.init(key: lead.key, state: .deferred, reason: "daily cap", eligibleOn: eligible)], intents: [lead.key: intent], now: settings.now)
-        return result(
-            .deferred, reason: "daily_cap", message: "today's cap of \(settings.dailyCap ?? 0) new leads is reached",
-            extra: [JSONMember("eligible_on", .string(eligible))])
+    /// Leads past today's cap go to the first days after today with room under it; every writer's
+    /// deferrals to the campaign count, booked in one ledger transaction.
+    private func deferToOpenDays(_ leads: inout [Lead], _ indices: [Int], campaign: String) throws {
+        let intents = indices.map { WriteLedger.Intent(key: leads[$0].key, service: Self.service, target: campaign, subject: leads[$0].email) }
+        let days = try ledger.deferToOpenDays(intents, after: day, cap: settings.dailyCap ?? 1, reason: "daily cap", now: settings.now)
+        for i in indices {
+            let eligible = days[leads[i].key] ?? WriteLedger.day(day, plus: 1)
+            leads[i].result = result(
+                .deferred, reason: "daily_cap", message: "today's cap of \(settings.dailyCap ?? 0) new leads is reached",
+                extra: [JSONMember("eligible_on", .string(eligible))])
+        }
     }
 
     private func dryRunResult(_ lead: Lead, campaign: String) -> JSONValue {

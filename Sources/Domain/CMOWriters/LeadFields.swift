@@ -53,11 +53,36 @@ public enum LeadFields {
     }
 
     /// `{{`, `}}`, `{%` and `%}` split by a zero-width space, so `{{unsubscribe}}` in a person's bio
-    /// stays text.
+    /// stays text. One pass over the UTF-8 bytes puts a zero-width space between every adjacent pair
+    /// of those delimiters, overlapping or not, so the output holds none of them whatever the run
+    /// (`{{{{` becomes `{ZWSP{ZWSP{ZWSP{`, `{%}` becomes `{ZWSP%ZWSP}`). Text without a pair comes
+    /// back as it is.
     public static func breakTemplateSyntax(_ text: String) -> String {
-        guard text.contains("{") || text.contains("}") else { return text }
-        return text.replacingOccurrences(of: "{{", with: "{\u{200B}{").replacingOccurrences(of: "}}", with: "}\u{200B}}")
-            .replacingOccurrences(of: "{%", with: "{\u{200B}%").replacingOccurrences(of: "%}", with: "%\u{200B}}")
+        let open = UInt8(ascii: "{"), close = UInt8(ascii: "}"), percent = UInt8(ascii: "%")
+        /// `a` then `b` is `{{`, `}}`, `{%` or `%}`.
+        func pair(_ a: UInt8, _ b: UInt8) -> Bool {
+            (a == open && (b == open || b == percent)) || (b == close && (a == close || a == percent))
+        }
+        var pairs = 0
+        var previous: UInt8 = 0
+        for b in text.utf8 {
+            if pair(previous, b) { pairs += 1 }
+            previous = b
+        }
+        guard pairs > 0 else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 3 * pairs)
+        previous = 0
+        for b in text.utf8 {
+            if pair(previous, b) {  // U+200B ZERO WIDTH SPACE
+                out.append(0xE2)
+                out.append(0x80)
+                out.append(0x8B)
+            }
+            out.append(b)
+            previous = b
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Whether a body carries an unsubscribe link: the configured URL when there is one, else a line

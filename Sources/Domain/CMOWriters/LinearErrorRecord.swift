@@ -70,25 +70,12 @@ public struct LinearErrorRecord: Sendable {
 
     // MARK: - Normalising a message
 
-    private static let rules: [(NSRegularExpression, String)] = [
-        (#"[a-z][a-z0-9+.-]*://[^\s'"<>]+"#, "<url>"),
-        (#"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#, "<email>"),
-        (#"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"#, "<uuid>"),
-        (#"\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{7,}\b"#, "<hex>"),
-        (#"'[^'\n]*[0-9][^'\n]*'|'[^'\n]{41,}'"#, "'…'"),
-        (#""[^"\n]*[0-9][^"\n]*"|"[^"\n]{41,}""#, "\"…\""),
-        (#"(?<!HTTP )(?<![0-9])[0-9]+(?:\.[0-9]+)?"#, "#"),
-        (#"\s+"#, " "),
-    ].map { (try! NSRegularExpression(pattern: $0.0), $0.1) }
-
     /// The message without what differs between occurrences of one error: URLs, emails, UUIDs, hex
     /// ids, quoted values holding digits (or over 40 characters), and numbers (an HTTP status after
     /// "HTTP " is kept: it is part of the error); lower-cased, spaces collapsed, at most 300 characters.
+    /// Linear in the message's length: `LinearMessageNormaliser` gives what the regular expressions
+    /// used before gave, in single passes.
     public static func normalise(_ message: String) -> String {
-        var s = message
-        for (re, replacement) in rules {
-            s = re.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: replacement)
-        }
-        return String(s.trimmingCharacters(in: .whitespaces).lowercased().prefix(300))
+        LinearMessageNormaliser.normalise(message)
     }
 }

@@ -123,8 +123,12 @@ public final class LinearWriter {
                 let key = items[i].childKey
                 let id = DeterministicID.uuidV4(key)
                 guard let identifier = identifiers[key] else {
+                    // Refused for its content (a GraphQL error on its input): this record fails, the rest are written.
+                    let refused = refusedKeys.contains(key)
                     items[i].result = result(
-                        .failed, issueID: id, reason: "not_created", message: failures[key] ?? "the issue could not be created")
+                        .failed, issueID: id, reason: refused ? "rejected" : "not_created",
+                        message: failures[key] ?? "the issue could not be created")
+                    if refused { context.countRefused() }
                     continue
                 }
                 let status: WriterStatus =
@@ -215,6 +219,17 @@ public final class LinearWriter {
     // MARK: - Creating
 
     private var failures: [String: String] = [:]
+    /// Issues Linear refused for their input (now or, unchanged, on an earlier run): not sent again.
+    private var refusedKeys = Set<String>()
+    /// Issues another sync-linear process had claimed (its ledger row): not created by this run.
+    private var heldKeys = Set<String>()
+
+    /// What a refusal is checked against on a re-run: the input without its description's count
+    /// (which grows with every run), i.e. id, team, parent and title.
+    static func refusalPayload(_ input: JSONValue) -> JSONValue {
+        guard case .object(let members) = input else { return input }
+        return .object(members.filter { $0.key != "description" })
+    }
 
     /// The parent issue of the job: claimed, looked up when an earlier run left it unconfirmed, created.
     private func ensureParent() throws {
@@ -230,7 +245,20 @@ public final class LinearWriter {
         let settled = try create(
             [(key: parentKey, id: parentID, input: parentInput(total: 0, distinct: 0), subject: settings.job)], api: api)
         guard let issue = settled[parentKey] else {
-            throw StageFailure(.unavailable, "Linear did not create the job's parent issue: \(failures[parentKey] ?? "no answer")")
+            // Refused for its input (the team, the campaign name): no sub-issue can be written; not "Linear is down".
+            if refusedKeys.contains(parentKey) {
+                throw StageFailure(
+                    .config, "Linear refused the job's parent issue: \(failures[parentKey] ?? "?") (check --team and --campaign-name)")
+            }
+            // Another sync-linear of this job holds it: temporary (75). Otherwise Linear never confirmed it: each
+            // answer was lost or said nothing of it, after the rounds `create` makes; the service is failing (69).
+            if heldKeys.contains(parentKey) {
+                throw StageFailure(
+                    .tempFail, "the job's parent issue: \(failures[parentKey] ?? "another sync-linear is creating it"); re-run once it has finished")
+            }
+            throw StageFailure(
+                .unavailable,
+                "Linear did not confirm the job's parent issue (\(failures[parentKey] ?? "no answer")): Linear is failing; re-run later (it is looked up by its id, never created twice)")
         }
         if issue.teamID.map({ $0 != settings.team.id }) == true {
             throw StageFailure(
@@ -261,11 +289,14 @@ public final class LinearWriter {
         var wanted: [(key: String, id: String, input: JSONValue, subject: String)] = []
         for key in missing {
             guard let info = try errorInfo(key) else { continue }
-            wanted.append(
-                (
-                    key: key, id: DeterministicID.uuidV4(key), input: childInput(info, total: totals[key] ?? 0),
-                    subject: String(key.suffix(64))
-                ))
+            let input = childInput(info, total: totals[key] ?? 0)
+            // Refused for this input on an earlier run: not sent again until it changes.
+            if let earlier = ContentRefusal.earlier(rows[key], payload: Self.refusalPayload(input)) {
+                failures[key] = "Linear refused this issue on an earlier run (\(earlier.message)): not sent again until it changes"
+                refusedKeys.insert(key)
+                continue
+            }
+            wanted.append((key: key, id: DeterministicID.uuidV4(key), input: input, subject: String(key.suffix(64))))
         }
         let settled = try create(wanted, api: api)
         try state.write { db in
@@ -300,9 +331,10 @@ public final class LinearWriter {
             case .held(let row)? where row.state == .confirmed: recover.append(i)  // confirmed, the identifier was lost: ask
             case .held(let row)?:
                 failures[w.key] = "another sync-linear (\(row.owner ?? "?")) is creating it"
+                heldKeys.insert(w.key)
             case .claimed(let previous)?:
                 if let p = previous, p.state == .intended || p.state == .sent { recover.append(i) } else { pending.append(i) }
-            case nil: failures[w.key] = "the ledger did not answer"
+            case .overCap?, nil: failures[w.key] = "the ledger did not answer"  // no daily cap is asked for
             }
         }
         var outcomes: [WriteLedger.Outcome] = []
@@ -321,9 +353,12 @@ public final class LinearWriter {
             outcomes = []
         }
         pending.sort()
+        // Rounds for answers that were lost (at most 4); a round in which Linear refused an input does not
+        // count: the refused one is out, and the ones its error left unanswered go again (GraphQL runs
+        // aliased mutations in order and stops at the first error that nulls `data`).
         var rounds = 0
         while !pending.isEmpty, rounds < 4 {
-            rounds += 1
+            var refusedNow = false
             CrashHook.point("before-send")
             let answers = try api.create(pending.map { wanted[$0].input })
             CrashHook.point("after-send")
@@ -349,10 +384,19 @@ public final class LinearWriter {
                 for i in unknown {
                     if let issue = found[wanted[i].id] {
                         settled.issues[wanted[i].key] = issue
+                        // Not refused, yet its answer is missing (lost, or nulled by another alias's error): this
+                        // run's create landed. Refused and there ("already exists"): an earlier run made it.
+                        if failures[wanted[i].key] == nil { settled.created.insert(wanted[i].key) }
                         failures[wanted[i].key] = nil
                         outcomes.append(.init(key: wanted[i].key, state: .confirmed, remoteID: issue.id, reason: "already in Linear"))
                     } else if let message = failures[wanted[i].key] {
-                        outcomes.append(.init(key: wanted[i].key, state: .failed, reason: message))
+                        refusedKeys.insert(wanted[i].key)
+                        refusedNow = true
+                        outcomes.append(
+                            .init(
+                                key: wanted[i].key, state: .failed,
+                                reason: ContentRefusal.ledgerReason(
+                                    code: "rejected", fingerprint: ContentRefusal.fingerprint(Self.refusalPayload(wanted[i].input)), message: message)))
                     } else {
                         pending.append(i)
                     }
@@ -361,6 +405,7 @@ public final class LinearWriter {
             try ledger.record(outcomes, now: settings.now)
             outcomes = []
             CrashHook.point("after-record")
+            if !refusedNow { rounds += 1 }
         }
         return settled
     }

@@ -98,6 +98,7 @@ public final class SQLiteJobQueue: JobQueue {
     public init(path: String) throws {
         self.path = path
         pool = try StateDatabase.open(path, migrator: Self.migrator())
+        try StateAnchor.attach(pool, path: path, table: "jobs", what: "the job queue")  // lost history: 78
     }
 
     /// `CMO_STATE_DIR/jobs.sqlite`.

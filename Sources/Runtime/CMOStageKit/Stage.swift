@@ -28,7 +28,7 @@ extension Stage {
 
     /// Runs the stage and returns its exit status (printing any error once).
     static func execute(_ stage: Self) -> ExitStatus {
-        signal(SIGPIPE, SIG_IGN)
+        CommandBase.ignoreWriteSignals()
         let common = stage.common
         let context: StageContext
         do {
@@ -40,6 +40,10 @@ extension Stage {
                 StageCheck.write(StageCheck.failed(stageName, status: status, error: error), to: CMOBasics.OutputStream(fd: 1))
             }
             return status
+        }
+        // `--rebuild-ledger` (the writers): the ledger rebuilt from the service; no input read (StageRebuild.swift).
+        if !common.printConfig, let rebuilding = stage as? any LedgerRebuildingStage, rebuilding.rebuildOptions.enabled {
+            return StageRebuild.run(rebuilding, context: context)
         }
         // `--check` (the writers): the stage's check in place of the run; no input read (StageCheck.swift).
         if !common.printConfig, let checkable = stage as? any CheckableStage, checkable.checkOptions.enabled {
@@ -53,10 +57,18 @@ extension Stage {
             return report(error, logger: context.logger)
         }
         if common.printConfig {
-            FileHandle.standardOutput.write(Data(context.settings.describe().utf8))
+            // Checked (a full disk is 74, like every other write of the stage; Foundation's write would trap).
+            do {
+                try context.output.write(context.settings.describe())
+                try context.output.flush()
+            } catch where error is OutputClosed {
+            } catch {
+                return report(error, logger: context.logger)
+            }
             return .ok
         }
         do {
+            try StageRebuild.verify(stage, context: context)  // a state that lost its history: 78 before any request
             try stage.process(context, plan: plan)
             try context.output.flush()
             return context.finish()
@@ -89,16 +101,34 @@ public enum CommandBase {
             logger.error(e.description)
             return .failure
         default:
+            // A Foundation file error that is the disk's fault (ENOSPC, EDQUOT, EIO, EROFS, EFBIG): 74, as for every write.
+            if let disk = IOFailure.disk(error) {
+                logger.error(disk.description)
+                return disk.exitStatus
+            }
             logger.error("internal error: \(error)")
             return .failure
         }
     }
 
+    /// Once per process, before anything is written: SIGPIPE ignored (a closed reader is EPIPE, exit 0) and
+    /// SIGXFSZ ignored (a file over `ulimit -f` is EFBIG, reported as the disk refusing the write, exit 74,
+    /// rather than the process being killed).
+    public static func ignoreWriteSignals() {
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)
+    }
+
     /// Runs `body`, reporting a thrown error once; throws `ExitCode` for any status but 0.
     public static func run(_ name: String, format: LogFormat? = nil, _ body: () throws -> ExitStatus) throws {
         let env = ProcessInfo.processInfo.environment["CMO_LOG_FORMAT"].flatMap(LogFormat.init(rawValue:))
+        signal(SIGXFSZ, SIG_IGN)  // EFBIG, 74, instead of a kill (ignoreWriteSignals; SIGPIPE is left as the caller set it)
         let status: ExitStatus
-        do { status = try body() } catch let e as ExitCode { throw e } catch {
+        do {
+            let done = try body()
+            if done == .ok { try StandardOutput.check() }  // what `print` could not write (a full disk: 74)
+            status = done
+        } catch let e as ExitCode { throw e } catch {
             status = report(error, logger: Logger(stage: name, format: format ?? env ?? .text))
         }
         if status != .ok { throw ExitCode(status.rawValue) }

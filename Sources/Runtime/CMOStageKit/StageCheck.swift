@@ -116,6 +116,7 @@ enum StageCheck {
         var members = [JSONMember("stage", .string(name))]
         let status: ExitStatus
         do {
+            try StageRebuild.verify(stage, context: context)  // a state that lost its history: 78, as the run
             let report = try stage.check(context)
             for w in report.warnings { context.logger.warning(w) }
             members.append(JSONMember("check", "ok"))
@@ -127,8 +128,8 @@ enum StageCheck {
             status = CommandBase.report(error, logger: context.logger)
             members = failed(name, status: status, error: error)
         }
-        write(members, to: context.output)
-        return status
+        let written = write(members, to: context.output, logger: context.logger)
+        return status == .ok ? written : status
     }
 
     /// The object of a failed check.
@@ -145,8 +146,18 @@ enum StageCheck {
     }
 
     /// Writes the one object (a closed stdout is let be: the status still says what the check found).
-    static func write(_ members: [JSONMember], to output: CMOBasics.OutputStream) {
-        try? output.write(JSONValue.object(members).compactJSON + "\n")
-        try? output.flush()
+    /// Writes the check's object; a stdout that refuses it (a full disk) is reported and is the status (74),
+    /// a closed reader is not a failure.
+    @discardableResult
+    static func write(_ members: [JSONMember], to output: CMOBasics.OutputStream, logger: Logger? = nil) -> ExitStatus {
+        do {
+            try output.write(JSONValue.object(members).compactJSON + "\n")
+            try output.flush()
+            return .ok
+        } catch where error is OutputClosed {
+            return .ok
+        } catch {
+            return logger.map { CommandBase.report(error, logger: $0) } ?? ((error as? any CMOError)?.exitStatus ?? .failure)
+        }
     }
 }

@@ -34,6 +34,9 @@ public final class StageContext {
     private var firstLineBad: Bool?
     private var validRecords = 0
     private var missingRequired = 0
+    /// Records written `failed` because the service (or the writer's pre-send check) refused them for
+    /// their own content (`countRefused`).
+    public private(set) var refusedForContent = 0
     /// Where records are read from (stdin; a pipe in tests).
     let inputFD: Int32
 
@@ -143,6 +146,14 @@ public final class StageContext {
         deadLetter(record, code: "missing_field", message: "required field '\(field)' is missing or empty")
     }
 
+    /// Counts a record a writer wrote `failed` because it was refused for its own content (an address
+    /// that is not a mailbox, a 400 naming it). When every record was refused (or lacked a required
+    /// field), the run produced nothing useful and ends 65, like a run whose every record lacks a
+    /// required field; a run where some were written ends 0.
+    public func countRefused(_ n: Int = 1) {
+        refusedForContent += n
+    }
+
     /// Stops the stage (status 1) once dead letters exceed `--max-errors`.
     public func checkErrorBudget() throws {
         if let failure = deadLetters.failure { throw failure }  // a dead-letter file on a full disk: 74
@@ -161,6 +172,11 @@ public final class StageContext {
         if downstreamClosed { return .ok }
         if validRecords > 0, missingRequired == validRecords {
             logger.error("no input record has the fields this stage needs (all \(validRecords) dead-lettered)")
+            return .dataError
+        }
+        if validRecords > 0, refusedForContent > 0, missingRequired + refusedForContent >= validRecords {
+            logger.error(
+                "every input record was refused for its content (\(refusedForContent) failed: see each record's reason); nothing was written")
             return .dataError
         }
         if let maxErrors, deadLetters.count > maxErrors {

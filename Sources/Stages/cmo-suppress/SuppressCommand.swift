@@ -1,6 +1,7 @@
 import ArgumentParser
 import CMOBasics
 import CMOLedger
+import CMOStageKit
 import Foundation
 
 /// Options of the subcommands that are not stages (add, remove, list, import).
@@ -54,7 +55,7 @@ protocol SuppressCommand: ParsableCommand {
 
 extension SuppressCommand {
     mutating func run() throws {
-        signal(SIGPIPE, SIG_IGN)
+        CommandBase.ignoreWriteSignals()
         let status: ExitStatus
         do {
             let run = try SuppressRun(options)
@@ -79,14 +80,8 @@ extension SuppressCommand {
         }
     }
 
-    static func report(_ error: Error, _ logger: Logger) -> ExitStatus {
-        if let e = error as? CMOError {
-            logger.error(e.description)
-            return e.exitStatus
-        }
-        logger.error("internal error: \(error)")
-        return .failure
-    }
+    /// As every command reports (`CommandBase.report`): an SQLite full disk or a Foundation disk error is 74, not 1.
+    static func report(_ error: Error, _ logger: Logger) -> ExitStatus { CommandBase.report(error, logger: logger) }
 }
 
 extension SuppressionKind: ExpressibleByArgument {}

@@ -61,13 +61,20 @@ struct CSVExporter {
         try sink.stream.write(row)
     }
 
+    /// Fewer columns or members than this: each column scans the record's members (no table to build).
+    static let memberTableThreshold = 32
+
     mutating func writeRow(_ record: Record) throws {
         row.removeAll(keepingCapacity: true)
+        // Many columns (the union of keys) in a record of many members: index the members once, so
+        // the row costs columns + members, not columns × members.
+        let table = plan.columns.count >= Self.memberTableThreshold && record.members.count >= Self.memberTableThreshold
+            ? Record.MemberTable(record) : nil
         for (n, c) in plan.columns.enumerated() {
             if n > 0 { row.append(UInt8(ascii: ",")) }
             switch c {
             case .path(let p):
-                p.withRawValue(in: record) { raw in
+                p.withRawValue(in: record, table: table) { raw in
                     if let raw { formatter.appendCell(rawJSON: raw, to: &row) }
                 }
             case .computed(let name, let program):

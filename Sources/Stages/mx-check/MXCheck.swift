@@ -293,7 +293,7 @@ struct EmailInput {
         func add(_ address: String, _ source: String?, _ lastSeen: String?) {
             let key = address.lowercased()
             guard !address.isEmpty, seen.insert(key).inserted else { return }
-            out.append(EmailInput(address: address, source: source, lastSeen: lastSeen, parsed: EmailAddress.parse(address)))
+            out.append(EmailInput(address: address, source: source, lastSeen: lastSeen, parsed: Mailbox.check(address)))
         }
         for e in record["emails"]?.arrayValue ?? [] {
             if let s = e.stringValue {

@@ -30,7 +30,10 @@ struct SendInstantly: Stage {
             input), suppressed (on the do-not-contact list: never sent), deferred (over today's cap; `eligible_on`, \
             kept by a re-run: `already: true`), \
             skipped (no_email, verdict_below_min, no_unsubscribe_link, body_too_long), dry_run (`would_send` \
-            holds the lead item), failed (reason; `retryable` when a re-run may succeed).
+            holds the lead item), failed (reason; `retryable` when a re-run may succeed; invalid_email: best_email is not a \
+            mailbox (Mailbox.check, as mx-check) and is never sent, or Instantly said the address is invalid; rejected: \
+            Instantly refused the lead with a 400, its message in `message`; the batch-mates are written, and an \
+            unchanged refused lead is not sent again by a re-run: `already: true`).
 
             SIDE EFFECTS
               Before the first write: GET the campaign (404 → 78; paused, completed or in error → refuse \
@@ -76,7 +79,8 @@ struct SendInstantly: Stage {
 
             EXIT STATUS
               0 all input accounted for, 1 internal error or too many dead letters, 64 bad flags, 65 input is \
-            not NDJSON, 69 Instantly still failing after retries, 74 stdout or the ledger cannot be written (disk full), 75 rate limit longer than --max-wait (re-run \
+            not NDJSON or every lead was refused for its content, 69 Instantly still failing after retries (never for a \
+            refused lead), 74 stdout or the ledger cannot be written (disk full), 75 rate limit longer than --max-wait (re-run \
             later: nothing is written twice), 77 key rejected, 78 missing key, unknown campaign, inactive \
             campaign, sequence without the copy variables, no paid plan (402).
 
@@ -92,6 +96,7 @@ struct SendInstantly: Stage {
     @OptionGroup var common: CommonOptions
     @OptionGroup var http: HTTPOptions
     @OptionGroup var checkOptions: CheckOptions
+    @OptionGroup var rebuildOptions: RebuildOptions
 
     @Option(help: ArgumentHelp("The Instantly campaign id (a UUID); required unless --dry-run.", valueName: "id"))
     var campaign: String?

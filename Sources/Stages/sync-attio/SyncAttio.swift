@@ -84,6 +84,7 @@ struct SyncAttio: Stage {
     @OptionGroup var common: CommonOptions
     @OptionGroup var http: HTTPOptions
     @OptionGroup var checkOptions: CheckOptions
+    @OptionGroup var rebuildOptions: RebuildOptions
 
     @Option(help: ArgumentHelp("The Attio list people are added to: its id or api_slug.", valueName: "id-or-slug"))
     var list: String?

@@ -70,6 +70,7 @@ struct SyncLinear: Stage {
     @OptionGroup var common: CommonOptions
     @OptionGroup var http: HTTPOptions
     @OptionGroup var checkOptions: CheckOptions
+    @OptionGroup var rebuildOptions: RebuildOptions
 
     @Option(help: ArgumentHelp("The Linear team: its key (ENG) or id.", valueName: "key-or-id"))
     var team: String?

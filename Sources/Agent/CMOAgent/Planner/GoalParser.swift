@@ -127,6 +127,22 @@ public enum GoalParser {
     ]
     static let scales: [String: Double] = ["hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000]
 
+    /// The longest goal cmo-plan reads, in words (white-space separated): a goal is a sentence or a short
+    /// paragraph, so more is a mistake (a pasted file, a glob the shell expanded) that is refused at once,
+    /// exit 64, rather than read. The parser itself is linear in a goal's words whatever its length (the chat
+    /// and tests hand it text directly).
+    public static let maxWords = 1000
+
+    /// Why a goal of `words` words is not read (over `maxWords`), or nil.
+    public static func lengthProblem(words: Int) -> String? {
+        words > maxWords ? "a goal of \(words) words is longer than cmo reads (at most \(maxWords)); say it in fewer words or use --job FILE" : nil
+    }
+
+    /// The words of a goal as `lengthProblem` counts them: runs of non-white-space characters.
+    public static func wordCount(_ goal: String) -> Int {
+        goal.split(whereSeparator: { $0.isWhitespace }).count
+    }
+
     /// Reads a goal; `now` is what "this quarter" and "since March" count back from.
     public static func parse(_ goal: String, now: Date = Date()) -> GoalParse {
         var reader = Reader(goal, now: now)
@@ -154,7 +170,7 @@ public enum GoalParser {
         var scale = 1.0
         if let l = t.last, l == "k" || l == "m" { scale = l == "k" ? 1000 : 1_000_000; t.removeLast() }
         let text = String(t)
-        guard text.range(of: #"^(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$"#, options: .regularExpression) != nil,
+        guard GoalPattern.number.range(in: text) != nil,
             let v = Double(text.replacingOccurrences(of: ",", with: ""))
         else { return nil }
         return v * scale
@@ -258,7 +274,7 @@ extension GoalParser {
             if t.contains("=") || t.lowercased() == "and/or" { return [t] }
             return t.split(separator: "/").flatMap { part -> [String] in
                 let p = String(part)
-                if p.contains(","), p.range(of: #"^[~≈]?\d{1,3}(,\d{3})+(\.\d+)?[kKmM]?\+?$"#, options: .regularExpression) == nil {
+                if p.contains(","), GoalPattern.groupedNumber.range(in: p) == nil {
                     return p.split(separator: ",").map(String.init)
                 }
                 return [p]
@@ -343,7 +359,7 @@ extension GoalParser {
 
         mutating func addTopic(_ raw: String, _ i: Int) {
             let t = raw.lowercased()
-            guard t.range(of: #"^[a-z0-9][a-z0-9-]{0,49}$"#, options: .regularExpression) != nil else {
+            guard GoalPattern.topic.range(in: t) != nil else {
                 return problem([i], "\(quoted(raw)) is not a GitHub topic")
             }
             topics.append(t)
@@ -355,7 +371,7 @@ extension GoalParser {
         /// "stars>=500", "stars>500", "stars:500", "min_stars=50".
         mutating func starsForm(_ i: Int) -> Bool {
             let w = lower[i]
-            guard let m = w.range(of: #"^(min_)?stars?(>=|>|=|:)"#, options: .regularExpression) else { return false }
+            guard let m = GoalPattern.starsForm.range(in: w) else { return false }
             let op = w[m].drop { $0.isLetter || $0 == "_" }
             guard let v = digits(String(w[m.upperBound...])) else {
                 problem([i], "\(quoted(tokens[i])) is not a star floor I can read")
@@ -529,7 +545,7 @@ extension GoalParser {
         /// "90d", "12w", "6mo", "1y".
         mutating func compactWindow(_ i: Int) -> Bool {
             let w = lower[i]
-            guard let m = w.range(of: #"^\d+(d|w|wk|mo|y|yr)$"#, options: .regularExpression) else { return false }
+            guard let m = GoalPattern.compactWindow.range(in: w) else { return false }
             let digitsPart = w[m].prefix { $0.isNumber }
             let unit = units[String(w[m].dropFirst(digitsPart.count))] ?? 1
             setWindow((Double(digitsPart) ?? 0) * Double(unit), [i])
@@ -698,8 +714,13 @@ extension GoalParser {
         }
 
         mutating func finish() {
-            if !languages.isEmpty { job.languages = languages.reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
-            if !topics.isEmpty { job.topics = topics.reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
+            // Each name once, in the order first named (a Set, so 100,000 distinct topics stay linear).
+            func once(_ names: [String]) -> [String] {
+                var seen: Set<String> = []
+                return names.filter { seen.insert($0).inserted }
+            }
+            if !languages.isEmpty { job.languages = once(languages) }
+            if !topics.isEmpty { job.topics = once(topics) }
             for i in tokens.indices where !used[i] && !flagged[i] && !harmless(i) {
                 if let why = constraint(i) { problem([i], why) }
             }
@@ -713,6 +734,32 @@ extension GoalParser {
             if !saysWho(job, namesPeople: lower.contains(where: { people.contains($0) })) { problem([], vague) }
         }
     }
+}
+
+/// The parser's regular expressions, compiled once. `String.range(of:options: .regularExpression)` does
+/// the same match (ICU, no options) but looks its pattern up in a cache under a reflected description
+/// on every call, which was most of the parser's time per word.
+struct GoalPattern: @unchecked Sendable {  // NSRegularExpression is immutable and safe to share
+    let expression: NSRegularExpression
+
+    init(_ pattern: String) { expression = try! NSRegularExpression(pattern: pattern) }
+
+    /// The first match in `s`, as `s.range(of: pattern, options: .regularExpression)` gives it.
+    func range(in s: String) -> Range<String.Index>? {
+        let r = expression.rangeOfFirstMatch(in: s, range: NSRange(s.startIndex..., in: s))
+        return r.location == NSNotFound ? nil : Range(r, in: s)
+    }
+
+    /// "2000", "2,000", "1.5" (`GoalParser.digits`, after its prefix and suffix).
+    static let number = GoalPattern(#"^(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$"#)
+    /// "2,000", "~1,500.5k+": a number whose commas group digits (`Reader.pieces` keeps it whole).
+    static let groupedNumber = GoalPattern(#"^[~≈]?\d{1,3}(,\d{3})+(\.\d+)?[kKmM]?\+?$"#)
+    /// A GitHub topic.
+    static let topic = GoalPattern(#"^[a-z0-9][a-z0-9-]{0,49}$"#)
+    /// "stars>=", "min_stars=", "star:".
+    static let starsForm = GoalPattern(#"^(min_)?stars?(>=|>|=|:)"#)
+    /// "90d", "12w", "6mo", "1y".
+    static let compactWindow = GoalPattern(#"^\d+(d|w|wk|mo|y|yr)$"#)
 }
 
 extension Job {

@@ -55,7 +55,11 @@ public struct StageTool: Sendable {
     public static func parse(stage: String, dumpHelp: Data) throws -> StageTool {
         guard let root = try? JSONSerialization.jsonObject(with: dumpHelp) as? [String: Any],
             let command = root["command"] as? [String: Any]
-        else { throw StageFailure(.unavailable, "\(stage) --experimental-dump-help did not print its options as JSON") }
+        else {
+            // Not the cmo stage of this version (an old build, another program of that name): the installation, 78.
+            throw StageFailure(
+                .config, "\(stage) --experimental-dump-help did not print its options as JSON: it is not this version's stage (run bin/setup, or check --stage \(stage)=CMD)")
+        }
         let hide = hiddenEverywhere.union(hidden[stage] ?? [])
         var options: [Option] = []
         for a in (command["arguments"] as? [[String: Any]]) ?? [] {
@@ -103,7 +107,9 @@ public struct StageTool: Sendable {
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { throw StageFailure(.unavailable, "cannot run \(executable) --experimental-dump-help: \(error)") }
+        do { try p.run() } catch {
+            throw StageFailure(.config, "cannot run \(executable) --experimental-dump-help: \(error); check the installation (run bin/setup) or --stage")
+        }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return try parse(stage: stage, dumpHelp: data)

@@ -62,7 +62,7 @@ extension Runner {
         let spec = StageSpec(executable: command.executable, arguments: command.arguments, environment: ProcessInfo.processInfo.environment,
                              stdin: nil, artifact: out.path, log: log.path)
         let status: Int32
-        do { status = try spawnAndWait(spec) } catch { throw StageFailure(.unavailable, "cannot start \(stage): \(error)") }
+        do { status = try spawnAndWait(spec) } catch { throw Self.startFailure(stage, error) }
         return (status, log, (try? Data(contentsOf: out)) ?? Data())
     }
 

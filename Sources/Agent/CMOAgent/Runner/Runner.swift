@@ -393,7 +393,7 @@ public final class Runner {
         let pipeline = try PipelineRun(specs)
         let pids: [Int32]
         do { pids = try pipeline.start() } catch {
-            throw StageFailure(.unavailable, "cannot start \(steps.map { state.steps[$0].stage }.joined(separator: " | ")): \(error)")
+            throw Self.startFailure(steps.map { state.steps[$0].stage }.joined(separator: " | "), error)
         }
         Interruption.shared.running(pids)
         defer { Interruption.shared.running([]) }
@@ -610,6 +610,7 @@ public enum StageLocator {
             let p = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
-        throw StageFailure(.unavailable, "'\(name)' (the \(stage) stage) is not next to cmo-plan nor on PATH (run bin/setup, or --stage \(stage)=CMD)")
+        // An installation or configuration problem, not a service that is down: 78 (issue 27).
+        throw StageFailure(.config, "'\(name)' (the \(stage) stage) is not next to cmo-plan nor on PATH (run bin/setup, or --stage \(stage)=CMD)")
     }
 }

@@ -15,11 +15,15 @@ public struct StageSpec: Sendable {
     public var artifact: String
     /// File that receives the stage's stderr (created or truncated).
     public var log: String
+    /// The process gets SIGKILL when this one dies, even by `kill -9` (PR_SET_PDEATHSIG, set by the spawn
+    /// itself): a stage never goes on writing after the run that started it is gone, a worker's job never
+    /// outlives its worker. False only for what must outlive this process (the worker a chat starts).
+    public var diesWithParent: Bool
 
-    /// A stage that by default inherits this process's environment and reads /dev/null.
+    /// A stage that by default inherits this process's environment, reads /dev/null and dies with this process.
     public init(
         executable: String, arguments: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment,
-        stdin: String? = nil, artifact: String, log: String
+        stdin: String? = nil, artifact: String, log: String, diesWithParent: Bool = true
     ) {
         self.executable = executable
         self.arguments = arguments
@@ -27,6 +31,7 @@ public struct StageSpec: Sendable {
         self.stdin = stdin
         self.artifact = artifact
         self.log = log
+        self.diesWithParent = diesWithParent
     }
 }
 
@@ -161,6 +166,8 @@ public func reap(_ pid: pid_t) -> Int32? {
 
 /// This process gets SIGKILL when its parent dies (a worker's job dies with the worker; the next worker
 /// resumes it from its state). False when the parent is not `parent` any more (it died already).
+/// Every process spawned here is set up so already (`StageSpec.diesWithParent`); this is for a job started
+/// some other way.
 public func dieWithParent(_ parent: pid_t) -> Bool {
     _ = cmo_parent_death_signal(SIGKILL)
     return getppid() == parent
@@ -194,7 +201,9 @@ private func spawn(_ stage: StageSpec, stdin: Int32, stdout: Int32, stderr: Int3
     let envp = stage.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer { for string in argv + envp { free(string) } }
     var pid: pid_t = 0
-    let rc = cmo_spawn(&pid, stage.executable, argv, envp, stdin, stdout, stderr)
+    // Spawned from the calling thread, which Linux ties the parent-death signal to: callers spawn from the
+    // main thread (the runner, the worker), which lives as long as the process.
+    let rc = cmo_spawn(&pid, stage.executable, argv, envp, stdin, stdout, stderr, stage.diesWithParent ? 1 : 0)
     guard rc == 0 else { throw SpawnError("cannot spawn \(stage.executable)", rc) }
     return pid
 }

@@ -130,9 +130,10 @@ public struct FieldPath: Sendable {
     }
 
     /// The raw JSON bytes at this path in `record`, or nil when any step is missing or not an object.
-    /// Nested objects are indexed in place; nothing is decoded.
-    public func withRawValue<R>(in record: Record, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
-        guard case .found(let range) = record.lookup(path: keys) else { return body(nil) }
+    /// Nested objects are indexed in place; nothing is decoded. `table` (the record's, when given)
+    /// finds the first key without a scan of the record's members.
+    public func withRawValue<R>(in record: Record, table: Record.MemberTable? = nil, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard case .found(let range) = record.lookup(path: keys, table: table) else { return body(nil) }
         return record.bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[range])) }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -58,5 +60,24 @@ public enum IOFailure {
         case let (nil, path?): return "'\(path)'"
         default: return "file descriptor \(fd)"
         }
+    }
+
+    /// A Foundation file error (`Data.write`, `FileManager`, `FileHandle`) that is the disk's fault, as the
+    /// 74 every tool ends with for it, naming the file when the error does; nil for any other error.
+    public static func disk(_ error: Error) -> StageFailure? {
+        var code: Int32?
+        var file: String?
+        var e: NSError? = error as NSError
+        while let n = e {
+            file = file ?? (n.userInfo[NSFilePathErrorKey] as? String) ?? (n.userInfo[NSURLErrorKey] as? URL)?.path
+            if n.domain == NSPOSIXErrorDomain {
+                code = Int32(n.code)
+                break
+            }
+            if n.domain == NSCocoaErrorDomain && n.code == CocoaError.fileWriteOutOfSpace.rawValue { code = code ?? ENOSPC }
+            e = n.userInfo[NSUnderlyingErrorKey] as? NSError
+        }
+        guard let code, isDiskError(code) else { return nil }
+        return file.map { write($0, errno: code) } ?? StageFailure(.ioError, "cannot write: \(reason(code))")
     }
 }

@@ -2,13 +2,16 @@
 public enum ExitStatus: Int32, Sendable, CaseIterable {
     /// All input accounted for, or the reader downstream closed the pipe.
     case ok = 0
-    /// Internal error, or more dead letters than `--max-errors` allows.
+    /// Internal error (a service refusing cmo's request as a whole, 400/422, counts as one: re-running
+    /// will not help), or more dead letters than `--max-errors` allows.
     case failure = 1
     /// Bad flags or a bad jq expression.
     case usage = 64
     /// Input is not NDJSON at all, or a required field is missing on every record.
     case dataError = 65
-    /// A remote service still failing after retries.
+    /// A remote service down or broken, still failing after retries (unreachable, timeouts, 5xx, an
+    /// answer that is not its API, no quota); never a refusal of a request or a record (`ServiceAnswer`
+    /// in CMOHTTP maps every answer).
     case unavailable = 69
     /// An output, ledger or state file could not be written (disk full, quota, I/O error, read-only file system).
     case ioError = 74
@@ -16,7 +19,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case tempFail = 75
     /// Credentials rejected (401/403 that is not a rate limit).
     case noPermission = 77
-    /// Configuration missing or invalid (no token, bad YAML).
+    /// Configuration or installation missing or invalid (no token, bad YAML, a base URL, campaign, list,
+    /// team or model the service answers 404 for, a stage executable that cannot be started).
     case config = 78
 }
 

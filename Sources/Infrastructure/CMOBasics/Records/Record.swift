@@ -107,10 +107,34 @@ public struct Record: Sendable {
         case notAnObject
     }
 
-    /// Follows a path of keys (UTF-8) through nested objects in place.
-    public func lookup(path keys: [[UInt8]]) -> PathLookup {
+    /// The top-level members by key (UTF-8, escapes decoded; the last of a repeated key, as
+    /// `memberIndex`): built once in time linear in the record, it answers each key in constant time,
+    /// so looking up many keys in a record of many members (export-csv's union of keys) stays linear.
+    public struct MemberTable: Sendable {
+        let index: [[UInt8]: Int]
+
+        public init(_ record: Record) {
+            var index: [[UInt8]: Int] = [:]
+            index.reserveCapacity(record.members.count)
+            record.bytes.withUnsafeBufferPointer { buf in
+                for (n, m) in record.members.enumerated() {
+                    let body = UnsafeBufferPointer(rebasing: buf[m.keyStart..<m.keyEnd])
+                    index[m.keyEscaped ? Array(JSONScanner.decodeStringBody(body).utf8) : Array(body)] = n
+                }
+            }
+            self.index = index
+        }
+
+        /// Index of the last top-level member whose key is `key` (UTF-8).
+        public func memberIndex(_ key: [UInt8]) -> Int? { index[key] }
+    }
+
+    /// Follows a path of keys (UTF-8) through nested objects in place; the first key is looked up in
+    /// `table` when one is given (it must be this record's).
+    public func lookup(path keys: [[UInt8]], table: MemberTable? = nil) -> PathLookup {
         guard let first = keys.first else { return .notAnObject }
-        guard let idx = first.withUnsafeBufferPointer({ memberIndex(utf8: $0) }) else { return .missing }
+        let found = table.map { $0.memberIndex(first) } ?? first.withUnsafeBufferPointer({ memberIndex(utf8: $0) })
+        guard let idx = found else { return .missing }
         return bytes.withUnsafeBufferPointer { buf in
             var range = members[idx].valueStart..<members[idx].valueEnd
             for key in keys.dropFirst() {

@@ -19,10 +19,15 @@ int cmo_pipe_cloexec(int fds[2]);
 /// fcntl(F_SETPIPE_SZ); returns the new capacity or -1.
 int cmo_set_pipe_size(int fd, int size);
 
-/// posix_spawnp with the child's stdin/stdout/stderr dup2'd from the given fds, every other fd closed,
-/// an empty signal mask, and default dispositions for SIGPIPE, SIGINT and SIGTERM. Returns 0 or an errno.
+/// Starts `path` (a bare name is looked up in this process's PATH, as posix_spawnp does) with the child's
+/// stdin/stdout/stderr dup2'd from the given fds, every other fd closed, an empty signal mask, and default
+/// dispositions for every handled signal and for SIGPIPE, SIGINT and SIGTERM. With `die_with_parent`, the child
+/// gets SIGKILL when this process dies (PR_SET_PDEATHSIG, set between fork and exec; a parent already gone by
+/// then is noticed and the child kills itself). Linux ties that signal to the *thread* that spawned: spawn
+/// from a thread that outlives the child (the main thread). Returns 0 (and *pid) or an errno (the exec's too:
+/// ENOENT for a missing executable).
 int cmo_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-              int stdin_fd, int stdout_fd, int stderr_fd);
+              int stdin_fd, int stdout_fd, int stderr_fd, int die_with_parent);
 
 /// A waitpid status as a shell exit status: the exit code, or 128+n for signal n.
 int cmo_exit_status(int status);
