@@ -20,7 +20,9 @@
 # languages and topics; export-csv: CSVCellFormatter (neutralising, quoting, cutting cells) and
 # the union of keys; cmo-suppress check: SuppressionValue / EmailAddress / domain parents of
 # best_email; cmo-plan parse: the goal's words (GoalParser; argv caps one word at 128 KB, so its
-# long token stops at 100 KB). Not run here (they need the sandbox's services to feed them text),
+# long token stops at 100 KB; a goal over 1,000 words is refused, exit 64, before ArgumentParser or
+# GoalParser reads it, so "many short tokens" times the refusal: GoalParser itself is unit-tested on
+# 512 KB goals in Tests/AgentTests/GoalParserLinearityTests.swift). Not run here (they need the sandbox's services to feed them text),
 # but unit-tested at 1 MB in Tests/CMOCoreTests/TextLinearityTests.swift: gh-people's commit-title
 # filter (CommitTitle), sync-attio's and the Linear issue text (LinearText), WhyNowWriter.clean.
 set -euo pipefail

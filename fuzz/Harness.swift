@@ -102,10 +102,14 @@ func checkLine(_ b: [UInt8]) {
         if s.keyEscaped != b[s.keyStart..<s.keyEnd].contains(0x5C) { violation("keyEscaped wrong for member \(n)", hex(b)) }
     }
     if record.keys.count != members.count { violation("keys count", hex(b)) }
+    // The member table (export-csv's lookups in a wide record) agrees with memberIndex, key by key.
+    let table = Record.MemberTable(record)
     for m in members {
         if record[m.key] != whole[m.key] { violation("record[\"\(m.key)\"] differs from last-wins lookup", hex(b)) }
         if record.memberIndex(m.key) == nil { violation("memberIndex misses key \(m.key)", hex(b)) }
+        if table.memberIndex(Array(m.key.utf8)) != record.memberIndex(m.key) { violation("MemberTable and memberIndex differ on key \(m.key)", hex(b)) }
     }
+    for k in oddKeys where table.memberIndex(Array(k.utf8)) != record.memberIndex(k) { violation("MemberTable and memberIndex differ on \(k.debugDescription)", hex(b)) }
     if record.object != whole { violation("record.object differs from decode", hex(b)) }
 
     // (2) set: replace and append, then re-scan and compare with the expected members.

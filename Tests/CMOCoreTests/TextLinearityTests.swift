@@ -166,8 +166,8 @@ final class TextLinearityTests: XCTestCase {
         }
     }
 
-    /// export-csv's union of keys looks every column up in every record: one record of 87,000 keys
-    /// (1 MB) took 27 s when each lookup scanned the members (`Record.memberIndex`); with the record's
+    /// export-csv's union of keys looks every column up in every record: one record of 83,000 keys
+    /// (1 MB) took 25 s when each lookup scanned the members (`Record.memberIndex`); with the record's
     /// `MemberTable`, built once per row, it is linear. The table agrees with `memberIndex` on repeated
     /// and escaped keys.
     func testManyKeysOfOneRecordAreLookedUpInLinearTime() throws {
