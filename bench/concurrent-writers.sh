@@ -185,14 +185,15 @@ people "$PEOPLE" 600000 "$WORK/same-people.ndjson"
 chaos_writers() {
   local name=$1 cmd=$2 kills=0
   declare -A pid done
-  for i in $(seq 0 $((WRITERS - 1))); do I=$i bash -c "$cmd" & pid[$i]=$!; done
+  # `exec`: the pid killed is the writer's own, not a shell's that would leave the writer running.
+  for i in $(seq 0 $((WRITERS - 1))); do I=$i bash -c "exec $cmd" & pid[$i]=$!; done
   while :; do
     local left=0
     for i in $(seq 0 $((WRITERS - 1))); do
       [ -n "${done[$i]:-}" ] && continue
       if ! kill -0 "${pid[$i]}" 2>/dev/null; then
         if wait "${pid[$i]}"; then done[$i]=1; continue; fi
-        I=$i bash -c "$cmd" & pid[$i]=$!   # killed (or failed): again
+        I=$i bash -c "exec $cmd" & pid[$i]=$!   # killed (or failed): again
       fi
       left=$((left + 1))
     done
@@ -206,7 +207,7 @@ chaos_writers() {
   echo "$kills"
 }
 reset
-kills=$(chaos_writers instantly 'CMO_STATE_DIR=$WORK/chaos-i send-instantly --campaign "$CAMPAIGN" --daily-new-leads 1000000 --batch-size 10 -q --max-wait 30 <"$WORK/same-leads.ndjson" >/dev/null 2>>"$WORK/chaos-i.log"')
+kills=$(chaos_writers instantly 'env CMO_STATE_DIR=$WORK/chaos-i send-instantly --campaign "$CAMPAIGN" --daily-new-leads 1000000 --batch-size 1 -q --max-wait 30 <"$WORK/same-leads.ndjson" >/dev/null 2>>"$WORK/chaos-i.log"')
 # A writer that finds a lead held by another live writer says `deferred: in_progress` and goes on; one
 # run after the chaos settles what the killed ones held (as the runner's next pass would).
 after=$(stat '[.writes[] | select(.service == "instantly") | .key] | unique | length')
@@ -215,7 +216,7 @@ written=$(stat '[.writes[] | select(.service == "instantly")] | length')
 distinct=$(stat '[.writes[] | select(.service == "instantly") | .key] | unique | length')
 echo "   send-instantly: $kills kills; $LEADS leads wanted: $after in the campaign after the chaos, $distinct after one settling run ($written lead writes), duplicates $(stat .duplicates_total), violations $(violations instantly)"
 reset
-kills=$(chaos_writers attio 'CMO_STATE_DIR=$WORK/chaos-a sync-attio --list "$LIST" --job same -q --max-wait 30 <"$WORK/same-people.ndjson" >/dev/null 2>>"$WORK/chaos-a.log"')
+kills=$(chaos_writers attio 'env CMO_STATE_DIR=$WORK/chaos-a sync-attio --list "$LIST" --job same -q --max-wait 30 <"$WORK/same-people.ndjson" >/dev/null 2>>"$WORK/chaos-a.log"')
 after="people $(stat .services.attio.records), notes $(stat .services.attio.notes)"
 CMO_STATE_DIR=$WORK/chaos-a sync-attio --list "$LIST" --job same -q --max-wait 30 <"$WORK/same-people.ndjson" >/dev/null 2>>"$WORK/chaos-a.log"
 echo "   sync-attio: $kills kills; $PEOPLE people wanted: after the chaos $after; after one settling run people $(stat .services.attio.records), notes $(stat .services.attio.notes), duplicate people $(stat .services.attio.duplicate_people), entries $(stat .services.attio.duplicate_list_entries), notes $(stat .services.attio.duplicate_notes), violations $(violations attio)"

@@ -149,22 +149,21 @@ enum RunRecovery {
         state.steps = []
         var n = 1
         while let e = done[n], let stage = e.stage {
-            let name = String(format: "%02d-%@", n, stage)
-            let artifact = "artifacts/\(name).ndjson"
-            guard FileManager.default.fileExists(atPath: dir.path(artifact).path) else { break }
             let invocation = reportSteps[n].map { StageInvocation(stage: stage, argv: $0) } ?? state.plan.planned(stage)
                 ?? StageInvocation(stage: stage, argv: [])
-            let shape = StepShape(
-                n: n, stage: stage, invocation: invocation, arguments: invocation.arguments, artifact: artifact, log: "logs/\(name).log",
-                status: "done", exitStatus: 0, counts: e.counts ?? ["out": RunArtifacts.lineCount(dir.path(artifact))], widenStep: e.widenStep ?? 0,
-                finishedAt: e.time)
-            state.steps.append(try JSONDecoder().decode(StepRecord.self, from: JSONEncoder().encode(shape)))
+            var step = StepRecord(n: n, invocation: invocation, widenStep: e.widenStep ?? 0)
+            guard FileManager.default.fileExists(atPath: dir.path(step.artifact).path) else { break }
+            step.status = .done
+            step.exitStatus = 0
+            step.counts = e.counts ?? ["out": RunArtifacts.lineCount(dir.path(step.artifact))]
+            step.finishedAt = e.time
+            state.steps.append(step)
             n += 1
         }
         if !events.isEmpty { sources.append("events.ndjson") }
         if let approved = events.last(where: { $0.event == .approved }) {
-            let shape = ApprovalShape(at: approved.time, by: "reconstructed from events.ndjson (\(approved.message))", sideEffects: state.plan.sideEffects)
-            state.approval = try JSONDecoder().decode(RunState.Approval.self, from: JSONEncoder().encode(shape))
+            state.approval = RunState.Approval(
+                at: approved.time, by: "reconstructed from events.ndjson (\(approved.message))", sideEffects: state.plan.sideEffects)
         }
         state.status = .paused
         state.pauseReason = "state.json was rebuilt from \(sources.joined(separator: ", "))"
@@ -176,25 +175,4 @@ enum RunRecovery {
         say(text)
         Runner.appendEvent(dir: dir, jobID: id, .warning, text)
     }
-}
-
-/// StepRecord and Approval have no public initialiser: they are made through their Codable form.
-private struct StepShape: Encodable {
-    var n: Int
-    var stage: String
-    var invocation: StageInvocation
-    var arguments: [String]
-    var artifact: String
-    var log: String
-    var status: String
-    var exitStatus: Int32
-    var counts: [String: Int]
-    var widenStep: Int
-    var finishedAt: String
-}
-
-private struct ApprovalShape: Encodable {
-    var at: String
-    var by: String
-    var sideEffects: [SideEffect]
 }

@@ -61,33 +61,30 @@ public enum LedgerHistory {
         let now = Date().timeIntervalSince1970
         for start in stride(from: 0, to: found.count, by: 500) {
             let slice = found[start..<min(start + 500, found.count)]
-            try pool.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
-                    for f in slice {
-                        let state = try String.fetchOne(db, sql: "SELECT state FROM writes WHERE key = ?", arguments: [f.key])
-                        switch state {
-                        case nil:
-                            try db.execute(
-                                sql: """
-                                    INSERT INTO writes (key, service, target, subject, state, remote_id, reason, run_id, day, attempts, owner,
-                                        created_at, updated_at)
-                                    VALUES (?, ?, ?, ?, 'confirmed', ?, ?, ?, ?, 0, NULL, ?, ?)
-                                    """,
-                                arguments: [f.key, f.service, f.target, f.subject, f.remoteID, reason, f.runID ?? runID, f.day, now, now])
-                            counts.recorded += 1
-                        case "confirmed"?:
-                            counts.alreadyPresent += 1
-                        default:
-                            try db.execute(
-                                sql: """
-                                    UPDATE writes SET state = 'confirmed', remote_id = ?, reason = ?, eligible_on = NULL,
-                                        day = COALESCE(?, day), updated_at = ? WHERE key = ?
-                                    """,
-                                arguments: [f.remoteID, reason, f.day, now, f.key])
-                            counts.confirmed += 1
-                        }
+            try StateDatabase.immediate(pool) { db in
+                for f in slice {
+                    let state = try String.fetchOne(db, sql: "SELECT state FROM writes WHERE key = ?", arguments: [f.key])
+                    switch state {
+                    case nil:
+                        try db.execute(
+                            sql: """
+                                INSERT INTO writes (key, service, target, subject, state, remote_id, reason, run_id, day, attempts, owner,
+                                    created_at, updated_at)
+                                VALUES (?, ?, ?, ?, 'confirmed', ?, ?, ?, ?, 0, NULL, ?, ?)
+                                """,
+                            arguments: [f.key, f.service, f.target, f.subject, f.remoteID, reason, f.runID ?? runID, f.day, now, now])
+                        counts.recorded += 1
+                    case "confirmed"?:
+                        counts.alreadyPresent += 1
+                    default:
+                        try db.execute(
+                            sql: """
+                                UPDATE writes SET state = 'confirmed', remote_id = ?, reason = ?, eligible_on = NULL,
+                                    day = COALESCE(?, day), updated_at = ? WHERE key = ?
+                                """,
+                            arguments: [f.remoteID, reason, f.day, now, f.key])
+                        counts.confirmed += 1
                     }
-                    return .commit
                 }
             }
         }

@@ -456,17 +456,9 @@ public final class WriteLedger: Sendable {
 
     // MARK: - Helpers
 
-    /// A write transaction that takes the write lock at its start (BEGIN IMMEDIATE), so a
-    /// read-then-write never fails with SQLITE_BUSY_SNAPSHOT against another process.
+    /// A write transaction that takes the write lock at its start (`StateDatabase.immediate`).
     private func immediate<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            var value: T?
-            try db.inTransaction(.immediate) {
-                value = try body(db)
-                return .commit
-            }
-            return value!
-        }
+        try StateDatabase.immediate(pool, body)
     }
 
     private static func row(_ r: GRDB.Row) -> Row {

@@ -176,31 +176,28 @@ public enum StateAnchor {
     }
 
     static func ensureIdentity(_ pool: DatabasePool, table: String, tableMayBeMissing: Bool = false) throws -> Identity {
-        try pool.writeWithoutTransaction { db in
+        try StateDatabase.immediate(pool) { db in
             var out: Identity?
-            try db.inTransaction(.immediate) {
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS cmo_identity (
+                        one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL, created_at REAL NOT NULL, generation INTEGER NOT NULL)
+                    """)
+            let hasTable = try db.tableExists(table)
+            if hasTable {
                 try db.execute(
-                    sql: """
-                        CREATE TABLE IF NOT EXISTS cmo_identity (
-                            one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL, created_at REAL NOT NULL, generation INTEGER NOT NULL)
-                        """)
-                let hasTable = try db.tableExists(table)
-                if hasTable {
-                    try db.execute(
-                        sql: "CREATE TRIGGER IF NOT EXISTS cmo_identity_\(table)_inserted AFTER INSERT ON \(table) "
-                            + "BEGIN UPDATE cmo_identity SET generation = generation + 1 WHERE one = 1; END")
-                }
-                if let r = try Row.fetchOne(db, sql: "SELECT id, created_at, generation FROM cmo_identity WHERE one = 1") {
-                    out = Identity(id: r["id"], createdAt: r["created_at"], generation: r["generation"])
-                } else {
-                    let rows = hasTable ? try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 : 0
-                    let identity = Identity(id: UUID().uuidString.lowercased(), createdAt: Date().timeIntervalSince1970, generation: rows)
-                    try db.execute(
-                        sql: "INSERT INTO cmo_identity (one, id, created_at, generation) VALUES (1, ?, ?, ?)",
-                        arguments: [identity.id, identity.createdAt, identity.generation])
-                    out = identity
-                }
-                return .commit
+                    sql: "CREATE TRIGGER IF NOT EXISTS cmo_identity_\(table)_inserted AFTER INSERT ON \(table) "
+                        + "BEGIN UPDATE cmo_identity SET generation = generation + 1 WHERE one = 1; END")
+            }
+            if let r = try Row.fetchOne(db, sql: "SELECT id, created_at, generation FROM cmo_identity WHERE one = 1") {
+                out = Identity(id: r["id"], createdAt: r["created_at"], generation: r["generation"])
+            } else {
+                let rows = hasTable ? try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 : 0
+                let identity = Identity(id: UUID().uuidString.lowercased(), createdAt: Date().timeIntervalSince1970, generation: rows)
+                try db.execute(
+                    sql: "INSERT INTO cmo_identity (one, id, created_at, generation) VALUES (1, ?, ?, ?)",
+                    arguments: [identity.id, identity.createdAt, identity.generation])
+                out = identity
             }
             return out!
         }

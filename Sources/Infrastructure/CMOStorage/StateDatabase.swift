@@ -46,6 +46,20 @@ public enum StateDatabase {
         return StageFailure(.config, "cannot open \(what): \(error)")
     }
 
+    /// Runs `body` in a write transaction that takes the write lock at its start (BEGIN IMMEDIATE), so a
+    /// read-then-write never fails with SQLITE_BUSY_SNAPSHOT against another process: the one way every
+    /// store of the state directory (ledger, limits, identity) claims something atomically.
+    public static func immediate<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            var value: T?
+            try db.inTransaction(.immediate) {
+                value = try body(db)
+                return .commit
+            }
+            return value!
+        }
+    }
+
     /// Whether SQLite's error means the disk refused the write (SQLITE_FULL, SQLITE_IOERR).
     static func isDiskError(_ error: DatabaseError) -> Bool {
         error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR

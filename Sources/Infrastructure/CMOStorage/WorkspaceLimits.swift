@@ -91,49 +91,39 @@ public final class SQLiteWorkspaceLimits: WorkspaceLimits {
         guard !live.isEmpty else { return now }
         reservations += 1
         let prune = reservations % 64 == 1
-        return try pool.writeWithoutTransaction { db in
+        return try StateDatabase.immediate(pool) { db in
             var at = now
-            try db.inTransaction(.immediate) {
-                // First come, first served: never before a reservation already made.
-                if let last = try Double.fetchOne(db, sql: "SELECT MAX(at) FROM pace_send WHERE budget = ?", arguments: [budget]) {
-                    at = max(at, last)
+            // First come, first served: never before a reservation already made.
+            if let last = try Double.fetchOne(db, sql: "SELECT MAX(at) FROM pace_send WHERE budget = ?", arguments: [budget]) {
+                at = max(at, last)
+            }
+            for w in live {
+                // The window ending at `at` may hold w.requests - 1 earlier sends: the one w.requests back must
+                // have left it.
+                if let nth = try Double.fetchOne(
+                    db, sql: "SELECT at FROM pace_send WHERE budget = ? ORDER BY at DESC LIMIT 1 OFFSET ?",
+                    arguments: [budget, w.requests - 1])
+                {
+                    at = max(at, nth + w.seconds + max(0, margin) + 1e-4)
                 }
-                for w in live {
-                    // The window ending at `at` may hold w.requests - 1 earlier sends: the one w.requests back must
-                    // have left it.
-                    if let nth = try Double.fetchOne(
-                        db, sql: "SELECT at FROM pace_send WHERE budget = ? ORDER BY at DESC LIMIT 1 OFFSET ?",
-                        arguments: [budget, w.requests - 1])
-                    {
-                        at = max(at, nth + w.seconds + max(0, margin) + 1e-4)
-                    }
-                }
-                try db.execute(sql: "INSERT INTO pace_send (budget, at) VALUES (?, ?)", arguments: [budget, at])
-                if prune {
-                    let longest = live.map(\.seconds).max()! + max(0, margin) + 1
-                    try db.execute(sql: "DELETE FROM pace_send WHERE budget = ? AND at < ?", arguments: [budget, now - longest])
-                }
-                return .commit
+            }
+            try db.execute(sql: "INSERT INTO pace_send (budget, at) VALUES (?, ?)", arguments: [budget, at])
+            if prune {
+                let longest = live.map(\.seconds).max()! + max(0, margin) + 1
+                try db.execute(sql: "DELETE FROM pace_send WHERE budget = ? AND at < ?", arguments: [budget, now - longest])
             }
             return at
         }
     }
 
     public func take(_ bucket: String, now: Double) throws -> Double? {
-        try pool.writeWithoutTransaction { db in
-            var wait: Double?
-            try db.inTransaction(.immediate) {
-                guard let row = try Row.fetchOne(db, sql: "SELECT remaining, reset FROM bucket WHERE bucket = ?", arguments: [bucket]),
-                    (row["reset"] as Double) > now
-                else { return .commit }  // nothing known of this window: the response will tell
-                if (row["remaining"] as Int) > 0 {
-                    try db.execute(sql: "UPDATE bucket SET remaining = remaining - 1 WHERE bucket = ?", arguments: [bucket])
-                } else {
-                    wait = row["reset"]
-                }
-                return .commit
-            }
-            return wait
+        try StateDatabase.immediate(pool) { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT remaining, reset FROM bucket WHERE bucket = ?", arguments: [bucket]),
+                (row["reset"] as Double) > now
+            else { return nil }  // nothing known of this window: the response will tell
+            guard (row["remaining"] as Int) > 0 else { return row["reset"] as Double }
+            try db.execute(sql: "UPDATE bucket SET remaining = remaining - 1 WHERE bucket = ?", arguments: [bucket])
+            return nil
         }
     }
 

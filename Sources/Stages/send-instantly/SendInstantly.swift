@@ -78,11 +78,11 @@ struct SendInstantly: Stage {
             after-record), NO_COLOR.
 
             EXIT STATUS
-              0 all input accounted for, 1 internal error or too many dead letters, 64 bad flags, 65 input is \
-            not NDJSON or every lead was refused for its content, 69 Instantly still failing after retries (never for a \
-            refused lead), 74 stdout or the ledger cannot be written (disk full), 75 rate limit longer than --max-wait (re-run \
+              0 all input accounted for, 1 internal error, too many dead letters, or a whole request Instantly \
+            refused (400/409/413/422), 64 bad flags, 65 input is not NDJSON or every lead was refused for its content, 69 \
+            Instantly down or still failing after retries (never for a refused lead), 74 stdout or the ledger cannot be written (disk full), 75 rate limit longer than --max-wait (re-run \
             later: nothing is written twice), 77 key rejected, 78 missing key, unknown campaign, inactive \
-            campaign, sequence without the copy variables, no paid plan (402).
+            campaign, a campaign that is gone (404/410), sequence without the copy variables, no paid plan (402).
 
             EXAMPLES
               See what would be sent, without writing:

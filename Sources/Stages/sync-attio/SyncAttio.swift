@@ -64,11 +64,12 @@ struct SyncAttio: Stage {
             after-entry, before-note, after-note, after-record), NO_COLOR.
 
             EXIT STATUS
-              0 all input accounted for, 1 internal error or too many dead letters, 64 bad flags or jq, 65 \
-            input is not NDJSON, 69 Attio still failing after retries, 74 stdout or the ledger cannot be written \
+              0 all input accounted for, 1 internal error, too many dead letters, or a whole request Attio \
+            refused (400/409/413/422), 64 bad flags or jq, 65 input is not NDJSON or every person was refused for its \
+            content, 69 Attio down or still failing after retries, 74 stdout or the ledger cannot be written \
             (disk full), 75 rate limit longer than --max-wait \
             (re-run later: nothing is written twice), 77 token rejected (401/403), 78 missing token, unknown \
-            list, or an attribute the workspace does not have (named).
+            list (404/410), or an attribute the workspace does not have (named).
 
             EXAMPLES
               Sync what Instantly queued into a list, one job:

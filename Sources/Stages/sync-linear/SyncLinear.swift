@@ -52,11 +52,12 @@ struct SyncLinear: Stage {
             CMO_DEAD_LETTER, CMO_MAX_ERRORS, CMO_MAX_WAIT, CMO_CRASH_AT (tests: before-send, after-send, after-record).
 
             EXIT STATUS
-              0 all input accounted for (or the reader downstream closed the pipe), 1 internal error or too many dead \
-            letters, 64 bad flags or no job id, 65 input is not NDJSON, 69 Linear still failing after retries, 74 stdout or \
+              0 all input accounted for (or the reader downstream closed the pipe), 1 internal error, too many dead \
+            letters, or a whole request Linear refused, 64 bad flags or no job id, 65 input is not NDJSON or every record \
+            was refused for its content, 69 Linear down or still failing after retries, 74 stdout or \
             its state cannot be written (disk full), 75 rate \
-            limit longer than --max-wait (re-run later: nothing is counted or created twice), 77 key rejected, 78 missing \
-            key, unknown team.
+            limit longer than --max-wait (re-run later: nothing is counted or created twice), 77 key rejected or FORBIDDEN, 78 \
+            missing key, unknown team.
 
             EXAMPLES
               Open tickets for a run's failures:

@@ -37,6 +37,21 @@ public struct StepRecord: Codable, Sendable {
     public var call: StageInvocation { invocation ?? StageInvocation(stage: stage, argv: arguments) }
 }
 
+extension StepRecord {
+    /// Step `n` running `invocation`, its artifact and log named after it (`artifacts/NN-<stage>.ndjson`).
+    public init(n: Int, invocation: StageInvocation, input: String? = nil, widenStep: Int = 0) {
+        let name = String(format: "%02d-%@", n, invocation.stage)
+        self.n = n
+        self.stage = invocation.stage
+        self.invocation = invocation
+        self.arguments = invocation.arguments
+        self.input = input
+        self.artifact = "artifacts/\(name).ndjson"
+        self.log = "logs/\(name).log"
+        self.widenStep = widenStep
+    }
+}
+
 /// One widening of the search after too few leads passed.
 public struct Widening: Codable, Sendable {
     public var step: Int
@@ -165,6 +180,12 @@ public struct RunState: Codable, Sendable {
         public var at: String
         public var by: String
         public var sideEffects: [SideEffect]
+
+        public init(at: String, by: String, sideEffects: [SideEffect]) {
+            self.at = at
+            self.by = by
+            self.sideEffects = sideEffects
+        }
     }
 
     enum CodingKeys: String, CodingKey {

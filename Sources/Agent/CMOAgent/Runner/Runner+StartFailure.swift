@@ -12,10 +12,9 @@ extension Runner {
     /// executable is missing, not executable, or not a program.
     public static func startFailure(_ what: String, _ error: Error) -> StageFailure {
         let text = "\(error)"
-        // `SpawnError` ends with strerror's words.
-        func endsWith(_ codes: [Int32]) -> Bool { codes.contains { text.hasSuffix(String(cString: strerror($0))) } }
-        if endsWith([ENOSPC, EDQUOT, EIO, EROFS, EFBIG]) { return StageFailure(.ioError, "cannot start \(what): \(text)") }
-        if endsWith([EAGAIN, ENOMEM, EMFILE, ENFILE]) {
+        let code = (error as? SpawnError)?.code ?? 0
+        if [ENOSPC, EDQUOT, EIO, EROFS, EFBIG].contains(code) { return StageFailure(.ioError, "cannot start \(what): \(text)") }
+        if [EAGAIN, ENOMEM, EMFILE, ENFILE].contains(code) {
             return StageFailure(.tempFail, "cannot start \(what): \(text); the machine is out of processes, files or memory: re-run later")
         }
         return StageFailure(.config, "cannot start \(what): \(text); check the installation (run bin/setup) or the --stage override")

@@ -308,10 +308,7 @@ public final class Runner {
     func initialPeople() -> Int { state.plan.maxPeople }
 
     func append(_ invocation: StageInvocation, input: String?, pass: Int) {
-        let n = state.steps.count + 1
-        let name = String(format: "%02d-%@", n, invocation.stage)
-        state.steps.append(StepRecord(n: n, stage: invocation.stage, invocation: invocation, arguments: invocation.arguments, input: input,
-                                      artifact: "artifacts/\(name).ndjson", log: "logs/\(name).log", widenStep: pass))
+        state.steps.append(StepRecord(n: state.steps.count + 1, invocation: invocation, input: input, widenStep: pass))
     }
 
     /// What a step reads: the step before it in its pass, the rendered leads for the first writer, the

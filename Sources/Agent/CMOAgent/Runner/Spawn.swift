@@ -39,8 +39,13 @@ public struct StageSpec: Sendable {
 public struct SpawnError: Error, CustomStringConvertible {
     /// For example "cannot spawn gh-search: No such file or directory".
     public let description: String
+    /// The errno that stopped it.
+    public let code: Int32
 
-    init(_ what: String, _ code: Int32) { description = "\(what): \(String(cString: strerror(code)))" }
+    init(_ what: String, _ code: Int32) {
+        description = "\(what): \(String(cString: strerror(code)))"
+        self.code = code
+    }
 }
 
 /// Stages connected stdout to stdin, each stage's stdout also kept in its artifact; call wait() after start().
