@@ -232,6 +232,17 @@ final class SyncAttioTests: XCTestCase {
         XCTAssertEqual(try requests(s).writes, 0)
     }
 
+    func testAListThatCannotBeAnIdOrSlugIsAUsageError() throws {
+        let s = try sandbox()
+        defer { s.stop() }
+        for bad in ["", "a/b", "list?x=1"] {
+            let r = try sync(s, ["--list", bad, "--job", "j"], input: Self.leads(1), state: Spawn.tempDirectory())
+            XCTAssertEqual(r.status, 64, "--list '\(bad)': \(r.err)")
+            XCTAssertTrue(r.err.contains("api_slug"), r.err)
+        }
+        XCTAssertEqual(try requests(s).all.values.reduce(0, +), 0, "refused before any request")
+    }
+
     func testMissingAttributes() throws {
         // A fresh workspace: no github_login. The default mapping leaves it out; asking for it is 78.
         let s = try sandbox(["--attio-no-custom-attributes"])

@@ -140,10 +140,15 @@ struct SyncAttio: Stage {
         let noteText: String? = try settings.resolve("note", flag: note)
         let noNote = try settings.resolve("no-note", flag: noNote ? true : nil, default: false)
         let job: String? = try settings.resolve("job", flag: job, env: "CMO_JOB_ID")
+        let list: String? = try settings.resolve("list", flag: list, env: "CMO_ATTIO_LIST")
+        // An id or an api_slug goes into the URL's path: an empty one (or one with a '/') would name another endpoint.
+        if let list, list.isEmpty || !list.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
+            throw StageFailure(.usage, "--list '\(list)': expected the list's id (a UUID) or its api_slug (letters, digits, _ and -)")
+        }
         return Plan(
             dryRun: try settings.resolve("dry-run", flag: dryRun ? true : nil, default: false),
             job: job.flatMap { $0.isEmpty ? nil : $0 },
-            list: try settings.resolve("list", flag: list, env: "CMO_ATTIO_LIST"),
+            list: list,
             entryValues: try Self.mappings(
                 settings.resolve("entry-value", flag: entryValues.isEmpty ? nil : entryValues) ?? [], flag: "--entry-value"),
             personValues: try Self.mappings(
