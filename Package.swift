@@ -9,6 +9,7 @@ let contract: Target.Dependency = "CMOContract"  // what the stages and the agen
 let basics: Target.Dependency = "CMOBasics"  // JSON, records, NDJSON I/O, settings, logging, jq, text, CSV, exit statuses
 let storage: Target.Dependency = "CMOStorage"  // the storage seam: SQLite state, the job queue, file locks
 let dns: Target.Dependency = "CMODNS"  // the DNS client and its cache
+let httpServer: Target.Dependency = "CMOHTTPServer"  // the HTTP/1.1 server over POSIX sockets (sandbox, cmo-hooks)
 // The stage runtime: one command base and lifecycle for every stage.
 let stageKit: Target.Dependency = "CMOStageKit"
 // Service clients.
@@ -21,6 +22,7 @@ let scoring: Target.Dependency = "CMOScoring"
 let ledger: Target.Dependency = "CMOLedger"
 let writers: Target.Dependency = "CMOWriters"
 let copy: Target.Dependency = "CMOCopy"
+let hooks: Target.Dependency = "CMOHooks"  // what Instantly's events do, once each (cmo-hooks apply)
 
 /// Every library below the agent, for the tests.
 let libraries: [Target.Dependency] = [contract, basics, storage, dns, stageKit, http, github, services, email, scoring, ledger, writers]
@@ -51,6 +53,7 @@ let package = Package(
         .executable(name: "sync-linear", targets: ["sync-linear"]),
         .executable(name: "export-csv", targets: ["export-csv"]),
         .executable(name: "cmo-suppress", targets: ["cmo-suppress"]),
+        .executable(name: "cmo-hooks", targets: ["cmo-hooks"]),
         .executable(name: "cmo-plan", targets: ["cmo-plan"]),
         .executable(name: "cmo-sandbox", targets: ["cmo-sandbox"]),
     ],
@@ -69,8 +72,9 @@ let package = Package(
         .target(name: "CSpawn", path: "Sources/Infrastructure/CSpawn"),
         .target(name: "CMOContract", path: "Sources/Infrastructure/CMOContract"),
         .target(name: "CMOBasics", dependencies: [contract, "CJQ", yams], path: "Sources/Infrastructure/CMOBasics"),
-        .target(name: "CMOStorage", dependencies: [basics, grdb], path: "Sources/Infrastructure/CMOStorage"),
+        .target(name: "CMOStorage", dependencies: [contract, basics, grdb], path: "Sources/Infrastructure/CMOStorage"),
         .target(name: "CMODNS", dependencies: [basics, storage, grdb], path: "Sources/Infrastructure/CMODNS"),
+        .target(name: "CMOHTTPServer", path: "Sources/Infrastructure/CMOHTTPServer"),
 
         // The stage runtime.
         .target(name: "CMOStageKit", dependencies: [basics, argumentParser], path: "Sources/Runtime/CMOStageKit"),
@@ -78,7 +82,7 @@ let package = Package(
         // Service clients.
         .target(name: "CMOHTTP", dependencies: [basics, storage, stageKit, "CCurl", grdb, crypto, argumentParser], path: "Sources/Clients/CMOHTTP"),
         .target(name: "CMOGitHub", dependencies: [contract, basics, storage, http, email, grdb], path: "Sources/Clients/CMOGitHub"),
-        .target(name: "CMOServices", dependencies: [basics, http], path: "Sources/Clients/CMOServices"),
+        .target(name: "CMOServices", dependencies: [contract, basics, http], path: "Sources/Clients/CMOServices"),
 
         // Domain logic. Email's disposable domains and the built-in ICP are compiled in by Plugins/EmbedText.
         .target(name: "CMOEmail", dependencies: [basics, dns], path: "Sources/Domain/CMOEmail",
@@ -90,6 +94,8 @@ let package = Package(
                 path: "Sources/Domain/CMOWriters"),
         .target(name: "CMOCopy", dependencies: [basics, http, .product(name: "Stencil", package: "Stencil"), yams, crypto],
                 path: "Sources/Domain/CMOCopy"),
+        .target(name: "CMOHooks", dependencies: [contract, basics, storage, stageKit, http, services, ledger, writers],
+                path: "Sources/Domain/CMOHooks"),
 
         // The stages, in pipeline order.
         stage("gh-search", [http, github]),
@@ -103,6 +109,7 @@ let package = Package(
         stage("sync-linear", [contract, writers, ledger, services, http]),
         stage("export-csv", []),
         stage("cmo-suppress", [ledger]),
+        stage("cmo-hooks", [contract, storage, services, http, httpServer, hooks]),
 
         // The agent: planner, runner, queue, chat and report (CMOAgent), and its command.
         .target(name: "CMOAgent", dependencies: [contract, basics, storage, http, services, scoring, "CSpawn", yams],
@@ -112,7 +119,7 @@ let package = Package(
 
         // The sandbox: GitHub, DNS, Instantly, Attio, Linear and an OpenAI-compatible model on loopback.
         // Its vendors' GraphQL schemas and the public suffix list are compiled in by Plugins/EmbedText.
-        .target(name: "CMOSandbox", dependencies: [basics, .product(name: "GraphQL", package: "GraphQL")], path: "Sources/Sandbox/CMOSandbox",
+        .target(name: "CMOSandbox", dependencies: [basics, httpServer, .product(name: "GraphQL", package: "GraphQL")], path: "Sources/Sandbox/CMOSandbox",
                 exclude: ["Resources/github-schema.graphql", "Resources/linear-schema.graphql", "Attio/public-suffix-icann.txt"],
                 plugins: ["EmbedText"]),
         .executableTarget(name: "cmo-sandbox", dependencies: ["CMOSandbox", basics, argumentParser], path: "Sources/Sandbox/cmo-sandbox"),

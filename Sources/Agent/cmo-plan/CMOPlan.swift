@@ -407,12 +407,17 @@ extension CMOPlan {
         @OptionGroup var flags: RunFlags
         @OptionGroup var exec: ExecFlags
         @OptionGroup var corrections: Corrections
+        @Flag(help: "Go on past the bounce guard knowingly: the bounces stored now are acknowledged (recorded in the job), and the guard trips again only on newer ones.")
+        var acceptBounces = false
         func run() throws {
-            try CommandBase.run("cmo-plan") { try Self.continueJob(jobID, flags: flags, exec: exec, approveBy: nil, corrections: corrections) }
+            try CommandBase.run("cmo-plan") {
+                try Self.continueJob(jobID, flags: flags, exec: exec, approveBy: nil, corrections: corrections,
+                                     acceptBouncesBy: acceptBounces ? "cmo-plan resume --accept-bounces (\(NSUserName()))" : nil)
+            }
         }
 
         static func continueJob(_ id: String, flags: RunFlags, exec: ExecFlags, approveBy: String?, widenBy: String? = nil,
-                                corrections: Corrections? = nil) throws -> ExitStatus {
+                                corrections: Corrections? = nil, acceptBouncesBy: String? = nil) throws -> ExitStatus {
             let inWorker = environment("CMO_WORKER_PID").flatMap { Int32($0) }
             if let parent = inWorker, !dieWithParent(parent) { throw StageFailure(.tempFail, "the worker that started this job is gone") }
             let (dir, queued) = inWorker != nil ? (RunDirectory(runs: flags.runs, jobID: id), nil) : try locate(id, flags: flags)
@@ -425,6 +430,14 @@ extension CMOPlan {
                 defer { lock.release() }
                 state = try dir.load()
                 if try Corrections.apply(corrections, to: &state, config: flags.configPath, widen: exec.widen) { try dir.save(state) }
+            }
+            // A person going on past the bounce guard: recorded in the job before it runs again.
+            if inWorker == nil, let who = acceptBouncesBy {
+                let lock = try CMOPlan.settledLock(dir, id)
+                defer { lock.release() }
+                state = try dir.load()
+                try Runner.acknowledgeBounces(dir: dir, state: &state, by: who)
+                try dir.save(state)
             }
             if state.status == .done && approveBy == nil {
                 FileHandle.standardError.write(Data("cmo-plan: job \(id) is done\n\(state.summary ?? "")\n".utf8))
@@ -552,6 +565,7 @@ func statusText(dir: RunDirectory, state: RunState, queued: QueuedJob?) -> Strin
     var out = "job \(state.jobID): \(state.status.rawValue)\(queued.map { " (queue: \($0.status.rawValue))" } ?? "")\n"
     if let w = state.waitReason, state.status == .waiting { out += "waiting until \(state.retryAt ?? "?"): \(w)\n" }
     if let p = state.pauseReason, state.status == .paused || state.status == .cancelled { out += "\(p)\(state.resumeAt.map { "; goes on by itself at \($0)" } ?? "")\n" }
+    if Runner.pausedByBounceGuard(state) { out += "the sends wait for a person: `cmo-plan resume --accept-bounces \(state.jobID)` goes on knowingly\n" }
     let pending = Amendment.all(dir).count - (state.amendments ?? 0)
     if pending > 0 { out += "\(pending) change(s) asked for, applied at the next step\n" }
     if let g = state.goal { out += "goal: \(g)\n" }
@@ -568,6 +582,9 @@ func statusText(dir: RunDirectory, state: RunState, queued: QueuedJob?) -> Strin
     for w in state.widenings { out += "  widening \(w.step): \(w.reason)\n" }
     for e in state.errors { out += "  error: \(e)\n" }
     for t in state.triage ?? [] { out += "  triage \(t.at): \(t.stage): \(t.reason)\(t.linear.map { "; Linear: \($0)" } ?? "")\n" }
+    if let a = state.bounceAck { out += "  bounce guard passed by \(a.by) at \(a.at) (bounces through \(a.through ?? "none") acknowledged)\n" }
+    // What came back from Instantly, when anything has (the report's numbers).
+    if let o = Outcomes.of(dir: dir, state: state), o.hasEvents { out += o.text + "\n" }
     if let s = state.summary { out += s + "\n" }
     return out
 }

@@ -77,6 +77,12 @@ struct ChatSession {
     /// What a line asks for: the model's reading, else the rules'. A model that cannot be asked is not asked again.
     mutating func read(_ line: String) -> ChatIntent {
         guard let model = interpreter else { return ChatIntent.read(line) }
+        // Questions about outcomes and a go-ahead past the bounce guard are the rules' (the model's tool has no such intents).
+        switch ChatIntent.read(line) {
+        case .outcomes(let topic): return .outcomes(topic)
+        case .resumeAnyway: return .resumeAnyway
+        default: break
+        }
         let r = model.read(line)
         if let why = r.fallback {
             let gone = why.contains("could not be asked")
@@ -170,8 +176,17 @@ struct ChatSession {
         case .pause: _ = try control(.pause, job, flags: flags)
         case .cancel: _ = try control(.cancel, job, flags: flags)
         case .resume:
+            if Runner.pausedByBounceGuard(state) {
+                out("job \(job) is paused: \(state.pauseReason ?? "by the bounce guard")\nsay 'resume anyway' to go on knowing these bounces (the guard then trips only on new ones)")
+                return
+            }
             _ = try CMOPlan.Resume.continueJob(job, flags: flags, exec: exec, approveBy: nil)
             _ = ensureWorker()
+        case .resumeAnyway:
+            _ = try CMOPlan.Resume.continueJob(job, flags: flags, exec: exec, approveBy: nil, acceptBouncesBy: "the chat (\(NSUserName()))")
+            _ = ensureWorker()
+            out("going on knowingly: the bounces so far are acknowledged in the job; the bounce guard pauses it again only on new ones")
+        case .outcomes(let topic): out(ChatAnswers.outcomes(topic, dir: dir, state: state))
         case .target(let n):
             if state.status.isFinal { out("job \(job) is \(state.status.rawValue); submit a new goal for \(n) leads"); return }
             try Amendment(target: n, by: "chat").append(to: dir)

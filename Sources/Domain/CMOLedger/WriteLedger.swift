@@ -197,6 +197,18 @@ public final class WriteLedger: Sendable {
         }
     }
 
+    /// The rows of `service` about `subject` (an email) in `state` whose key starts with `keyPrefix`, oldest
+    /// first: every target (campaign) a person was written to.
+    public func rows(service: String, subject: String, state: State, keyPrefix: String) throws -> [Row] {
+        try pool.read { db in
+            try GRDB.Row.fetchAll(
+                db,
+                sql: "SELECT * FROM writes WHERE service = ? AND subject = ? AND state = ? AND substr(key, 1, ?) = ? ORDER BY created_at, target",
+                arguments: [service, subject, state.rawValue, keyPrefix.utf8.count, keyPrefix]
+            ).map(Self.row)
+        }
+    }
+
     /// The latest write of `service` to `subject` (an email) sent or confirmed on `since` or later, in any
     /// target but the row `except` (the write about to be made): when the person was last contacted.
     public func lastContact(service: String, subject: String, since: String, except key: String) throws -> Row? {

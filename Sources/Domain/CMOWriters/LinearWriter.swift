@@ -42,10 +42,12 @@ public final class LinearWriter {
     let context: StageContext
     public let parentKey: String
     public let parentID: String
-    private var parentIdentifier: String?
+    var parentIdentifier: String?
     private var parentReady = false
     /// Counts by status, for the summary.
     public private(set) var counts: [String: Int] = [:]
+    /// Files the hot replies of event records (made on the first one).
+    var hotFiler: LinearHotReplies?
 
     public init(settings: Settings, api: LinearAPI?, ledger: WriteLedger, context: StageContext) throws {
         self.settings = settings
@@ -98,7 +100,19 @@ public final class LinearWriter {
     /// Processes a chunk and writes every record (or dead-letters it), in input order.
     public func process(_ chunk: [CMOBasics.Record]) throws {
         var items: [Item] = []
+        var hot: [(item: Int, event: HookEvent)] = []
         for record in chunk {
+            // cmo-hooks' event records: an interested reply becomes a hot-reply sub-issue (LinearWriter+HotReply.swift).
+            if let read = Self.readEvent(record) {
+                switch read {
+                case .hot(let event):
+                    hot.append((items.count, event))
+                    items.append(Item(record: record))
+                case .ignored(let why): items.append(Item(record: record, result: result(.ignored, reason: why)))
+                case .unreadable(let why): context.deadLetter(record, code: "not_an_event", message: why)
+                }
+                continue
+            }
             switch LinearErrorRecord.read(record) {
             case .error(let e):
                 items.append(Item(record: record, error: e, childKey: Self.childKey(job: settings.job, error: e.key)))
@@ -139,6 +153,10 @@ public final class LinearWriter {
                         JSONMember("error_key", .string(items[i].error!.key)), JSONMember("count", .int(totals[key] ?? 0)),
                     ])
             }
+        }
+        if !hot.isEmpty {
+            let filed = try hotReplies().file(hot.map(\.event), fallbackJob: settings.job)
+            for h in hot { items[h.item].result = filed[h.event.key]?.json ?? result(.failed, reason: "not_filed") }
         }
         for item in items {
             guard let r = item.result else { continue }
@@ -218,11 +236,11 @@ public final class LinearWriter {
 
     // MARK: - Creating
 
-    private var failures: [String: String] = [:]
+    var failures: [String: String] = [:]
     /// Issues Linear refused for their input (now or, unchanged, on an earlier run): not sent again.
-    private var refusedKeys = Set<String>()
+    var refusedKeys = Set<String>()
     /// Issues another sync-linear process had claimed (its ledger row): not created by this run.
-    private var heldKeys = Set<String>()
+    var heldKeys = Set<String>()
 
     /// What a refusal is checked against on a re-run: the input without its description's count
     /// (which grows with every run), i.e. id, team, parent and title.
@@ -232,7 +250,7 @@ public final class LinearWriter {
     }
 
     /// The parent issue of the job: claimed, looked up when an earlier run left it unconfirmed, created.
-    private func ensureParent() throws {
+    func ensureParent() throws {
         guard !parentReady, let api else { return }
         let known = try state.read { db in
             try String.fetchOne(db, sql: "SELECT identifier FROM parents WHERE parent_key = ?", arguments: [parentKey])
@@ -317,7 +335,7 @@ public final class LinearWriter {
     }
 
     /// Claims, recovers (by id) and creates issues; records every outcome in the ledger.
-    private func create(_ wanted: [(key: String, id: String, input: JSONValue, subject: String)], api: LinearAPI) throws -> Settled {
+    func create(_ wanted: [(key: String, id: String, input: JSONValue, subject: String)], api: LinearAPI) throws -> Settled {
         var settled = Settled()
         guard !wanted.isEmpty else { return settled }
         let day = String(Timestamp.string(settings.now).prefix(10))

@@ -134,7 +134,9 @@ struct CMOSandboxCommand: ParsableCommand {
             config: WorldConfig(seed: seed, repoCount: repos, userCount: users, now: WorldTime.parse(now)!, largeRepoCount: largeRepos))
         let stats = SandboxStats()
         let tokens = SandboxTokens(seed: seed)
-        let instantly = InstantlyService(stats: stats, seed: seed, token: tokens.instantly, options: vendors.instantly())
+        var instantlyOptions = vendors.instantly()
+        instantlyOptions.mailbox = { world.mailboxVerdict($0) }
+        let instantly = InstantlyService(stats: stats, seed: seed, token: tokens.instantly, options: instantlyOptions)
         let attio = AttioService(stats: stats, seed: seed, token: tokens.attio, options: vendors.attio())
         let linear = LinearService(stats: stats, seed: seed, token: tokens.linear, options: vendors.linear())
         let services: [any SandboxService] = [
@@ -158,7 +160,15 @@ struct CMOSandboxCommand: ParsableCommand {
         let router = SandboxRouter(services: services, stats: stats, faults: FaultPlan(seed: seed, faults: try faults())) {
             world.truth()
         }
-        let server = try SandboxServer(port: port) { router.handle($0) }
+        // The router renders the world's truth once; the Instantly events grow with the clock, so they are added
+        // to `/_sandbox/truth` here, on each request, as `instantly_events`.
+        let worldTruth = LazyTruth { world.truth() }
+        let server = try SandboxServer(port: port) { request in
+            guard request.method == "GET" || request.method == "HEAD", request.path == "/_sandbox/truth" else { return router.handle(request) }
+            var truth = worldTruth.value
+            truth["instantly_events"] = instantly.truthEvents()
+            return .respond(.json(200, truth))
+        }
         shutdown.add { server.stop() }
         if let envFile {
             let text = SandboxEnvFile.render(port: server.port, dnsPort: dnsPortBound, tokens: tokens, seeded: seeded)
@@ -203,6 +213,27 @@ struct VendorOptions: ParsableArguments {
     var instantlyRequireUserAgent = false
     @Flag(help: "Instantly takes POST bodies without 'Content-Type: application/json' (default: 415, as its framework does).")
     var instantlyLenientContentType = false
+    @Option(help: "Steps in each seeded Instantly campaign's sequence (default 1; later steps are follow-ups).")
+    var instantlySequenceSteps: Int?
+    @Option(help: "Days between one Instantly step and the next (default 2).") var instantlyFollowUpDelay: Int?
+    @Option(help: "A daily_limit for every seeded Instantly campaign (default: the seeded 50, 100, …).") var instantlyDailyLimit: Int?
+    @Option(help: "Share of Instantly leads whose first email bounces (default 0.03; mailboxes the world knows to be undeliverable always bounce).")
+    var instantlyBounceRate: Double?
+    @Option(help: "Share of those bounces that are hard, 5.x.x (default 0.7).") var instantlyHardBounceShare: Double?
+    @Option(help: "Share of Instantly leads that unsubscribe (default 0.02).") var instantlyUnsubscribeRate: Double?
+    @Option(help: "Share of Instantly leads that reply (default 0.08).") var instantlyReplyRate: Double?
+    @Option(help: "Share of Instantly leads that answer out of office, with a return date (default 0.04).") var instantlyOooRate: Double?
+    @Option(help: "Share of Instantly leads that send another automatic reply (default 0.02).") var instantlyAutoReplyRate: Double?
+    @Option(help: "Share of replies labelled interested (default 0.35).") var instantlyInterestedShare: Double?
+    @Option(help: "Share of replies labelled not interested (default 0.4).") var instantlyNotInterestedShare: Double?
+    @Option(help: "Share of replies labelled wrong person (default 0.1; the rest are neutral).") var instantlyWrongPersonShare: Double?
+    @Option(help: "Instantly webhook delivery threads (default 8).") var instantlyWebhookThreads: Int?
+    @Option(help: "Attempts per Instantly webhook delivery, the first included (default 4).") var instantlyWebhookAttempts: Int?
+    @Option(help: "Waits between Instantly webhook attempts, seconds, comma-separated; the last repeats (default 0.2,0.5,1).")
+    var instantlyWebhookBackoff: String?
+    @Option(help: "Instantly webhook deliveries in a row that fail every attempt before the webhook is disabled (default 3).")
+    var instantlyWebhookDisableAfter: Int?
+    @Option(help: "Timeout of one Instantly webhook attempt, seconds (default 10).") var instantlyWebhookTimeout: Double?
     @Option(help: "Attio write requests per second.") var attioWritesPerSecond: Int?
     @Option(help: "Attio read requests per second.") var attioReadsPerSecond: Int?
     @Flag(help: "Attio query POSTs count as writes (default: reads).") var attioQueriesCountAsWrites = false
@@ -235,6 +266,17 @@ struct VendorOptions: ParsableArguments {
         }
         if let status = instantlyValidationStatus, !(400...499).contains(status) {
             throw ValidationError("'--instantly-validation-status' must be a 4xx status")
+        }
+        if let problem = instantly().engagement.problem { throw ValidationError(problem) }
+        if let n = instantlySequenceSteps, !(1...10).contains(n) { throw ValidationError("'--instantly-sequence-steps' must be in 1...10") }
+        if let n = instantlyFollowUpDelay, !(1...60).contains(n) { throw ValidationError("'--instantly-follow-up-delay' must be in 1...60") }
+        if let n = instantlyDailyLimit, n < 1 { throw ValidationError("'--instantly-daily-limit' must be ≥ 1") }
+        if let n = instantlyWebhookThreads, !(1...64).contains(n) { throw ValidationError("'--instantly-webhook-threads' must be in 1...64") }
+        if let n = instantlyWebhookAttempts, !(1...20).contains(n) { throw ValidationError("'--instantly-webhook-attempts' must be in 1...20") }
+        if let n = instantlyWebhookDisableAfter, n < 1 { throw ValidationError("'--instantly-webhook-disable-after' must be ≥ 1") }
+        if let t = instantlyWebhookTimeout, !(t > 0 && t <= 120) { throw ValidationError("'--instantly-webhook-timeout' must be in (0, 120]") }
+        if let text = instantlyWebhookBackoff, Self.backoff(text) == nil {
+            throw ValidationError("'--instantly-webhook-backoff' expects seconds separated by commas (each 0...60), got '\(text)'")
         }
         if let status = linearRateLimitStatus, ![400, 429].contains(status) {
             throw ValidationError("'--linear-rate-limit-status' must be 400 or 429")
@@ -270,7 +312,31 @@ struct VendorOptions: ParsableArguments {
         if let v = instantlyValidationStatus { o.validationStatus = v }
         if instantlyRequireUserAgent { o.requireUserAgent = true }
         if instantlyLenientContentType { o.requireJSONContentType = false }
+        if let v = instantlySequenceSteps { o.sequenceSteps = v }
+        if let v = instantlyFollowUpDelay { o.followUpDelayDays = v }
+        if let v = instantlyDailyLimit { o.dailyLimit = v }
+        if let v = instantlyBounceRate { o.engagement.bounceRate = v }
+        if let v = instantlyHardBounceShare { o.engagement.hardBounceShare = v }
+        if let v = instantlyUnsubscribeRate { o.engagement.unsubscribeRate = v }
+        if let v = instantlyReplyRate { o.engagement.replyRate = v }
+        if let v = instantlyOooRate { o.engagement.outOfOfficeRate = v }
+        if let v = instantlyAutoReplyRate { o.engagement.autoReplyRate = v }
+        if let v = instantlyInterestedShare { o.engagement.interestedShare = v }
+        if let v = instantlyNotInterestedShare { o.engagement.notInterestedShare = v }
+        if let v = instantlyWrongPersonShare { o.engagement.wrongPersonShare = v }
+        if let v = instantlyWebhookThreads { o.webhookDelivery.threads = v }
+        if let v = instantlyWebhookAttempts { o.webhookDelivery.attempts = v }
+        if let v = instantlyWebhookBackoff.flatMap(Self.backoff) { o.webhookDelivery.backoff = v }
+        if let v = instantlyWebhookDisableAfter { o.webhookDelivery.disableAfter = v }
+        if let v = instantlyWebhookTimeout { o.webhookDelivery.timeout = v }
         return o
+    }
+
+    /// `0.2,0.5,1` as seconds, or nil when a part is not a number in 0...60.
+    static func backoff(_ text: String) -> [Double]? {
+        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0.map { (0...60).contains($0) } ?? false }) else { return nil }
+        return parts.map { $0! }
     }
 
     func attio() -> AttioOptions {
@@ -301,6 +367,24 @@ struct VendorOptions: ParsableArguments {
         var o = OpenAIOptions()
         if let v = openaiRequestsPerMinute { o.requestsPerMinute = v }
         return o
+    }
+}
+
+/// The world's truth, built on first use and kept (the world never changes).
+final class LazyTruth: @unchecked Sendable {
+    private let lock = NSLock()
+    private let build: () -> [String: Any]
+    private var built: [String: Any]?
+
+    init(_ build: @escaping () -> [String: Any]) { self.build = build }
+
+    var value: [String: Any] {
+        lock.withLock {
+            if let built { return built }
+            let made = build()
+            built = made
+            return made
+        }
     }
 }
 

@@ -46,10 +46,29 @@ public enum ChatAnswers {
             + "\n(the dead letters: \(dir.deadLettersURL.path))"
     }
 
-    /// A question about what cmo cannot know yet: said plainly, not guessed.
+    /// A question about what cmo does not track: said plainly, not guessed.
     public static func notTracked(_ what: String) -> String {
-        "\(what): not tracked yet. cmo knows what it queued, synced and exported; replies, opens, bounces and unsubscribes "
-            + "do not come back to it yet (Instantly's own analytics have them). Ask \"how many have we queued?\" for what it knows."
+        "\(what): not tracked. cmo counts what Instantly sends back about replies, bounces and unsubscribes (ask \"what's the reply rate?\"); "
+            + "opens and clicks are kept but not counted (open tracking is unreliable). Instantly's own analytics have them."
+    }
+
+    /// "what's the reply rate?", "bounces?", "how is variant B doing?": the report's numbers, by variant, with
+    /// the same note; for bounces, the bounce guard's window too. Nothing back yet: said so, and how to get it.
+    public static func outcomes(_ topic: String, dir: RunDirectory, state: RunState, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        guard let o = Outcomes.of(dir: dir, state: state, environment: environment) else {
+            return "\(topic): this job sends nothing to Instantly, so nothing comes back to count"
+        }
+        guard o.hasEvents else { return "\(topic): not tracked yet for job \(state.jobID): \(o.note)" }
+        var text = "\(topic) for job \(state.jobID): " + o.text
+        if topic == "bounces", let policy = try? BounceGuardPolicy.load(config: state.config), let store = HookEventStores.existing(environment: environment) {
+            let campaigns = Runner.sendCampaigns(state)
+            let events = (try? store.events(campaigns: campaigns, since: nil)) ?? []
+            let c = policy.check(events, campaigns: campaigns, now: JobClock.now(), acknowledgedThrough: state.bounceAck?.through)
+            text += "\n  bounce guard: \(c.bounced.count) of \(c.sent) emails of the campaign in the last \(BounceCheck.hours(policy.windowHours)) bounced"
+                + " (\(String(format: "%.1f", c.share))%; it pauses the sends over \(BounceCheck.number(policy.maxShare))% once \(policy.minSent) are sent"
+                + (policy.enabled ? ")" : "; off in the config)")
+        }
+        return text
     }
 
     /// The first rendered email of the job's best pass, as a recipient would read it (cut), for the gate.

@@ -13,8 +13,12 @@ public enum ChatIntent: Equatable, Sendable {
     case widen
     /// Keep only some of the leads not written yet ("only people with more than 100 followers").
     case filter(LeadFilter)
-    /// A question about what cmo does not track yet ("what's the reply rate?"): said honestly.
+    /// A question about what cmo does not track (opens, clicks): said honestly.
     case notTracked(String)
+    /// A question about what came back from Instantly ("what's the reply rate?", "how is variant B doing?").
+    case outcomes(String)
+    /// Go on past the bounce guard knowingly ("resume anyway").
+    case resumeAnyway
     case goal(String)
     case unknown(String)
 
@@ -36,7 +40,16 @@ public enum ChatIntent: Equatable, Sendable {
         if has("why") && (says("fail") || says("dead") || says("error") || says("wrong")) { return .whyFailed }
         if t.trimmingCharacters(in: CharacterSet(charactersIn: "?!. ")) == "widen" || says("widen it") || says("yes, widen") || says("go ahead and widen") { return .widen }
         if let f = LeadFilter.read(t) { return .filter(f) }
-        for topic in ["reply rate", "replies", "replied", "open rate", "opens", "opened", "bounce", "unsubscribe", "click"] where says(topic) && (t.contains("?") || has("what") || has("how") || has("show")) {
+        if (has("resume") || has("continue") || says("go on")) && (has("anyway") || says("despite") || says("bounce"))
+            || says("accept the bounces") || says("accept bounces")
+        {
+            return .resumeAnyway
+        }
+        let asks = t.contains("?") || has("what") || has("how") || has("show")
+        for topic in ["reply rate", "replies", "replied", "bounce", "unsubscribe", "variant"] where says(topic) && asks {
+            return .outcomes(topic == "replies" || topic == "replied" ? "replies" : topic == "bounce" ? "bounces" : topic == "unsubscribe" ? "unsubscribes" : topic)
+        }
+        for topic in ["open rate", "opens", "opened", "click"] where says(topic) && asks {
             return .notTracked(topic)
         }
         if has("target") || ((has("raise") || has("increase") || has("make")) && (has("leads") || has("it"))) {
@@ -59,9 +72,9 @@ public enum ChatIntent: Equatable, Sendable {
 
     public static let helpText = """
         say a goal ("Find 200 Python maintainers active in the last 90 days, export a CSV"), then yes to run it;
-        while it runs: status · how many have we queued? · why did they fail? · raise the target to 3k ·
+        while it runs: status · how many have we queued? · why did they fail? · what's the reply rate? · raise the target to 3k ·
         skip sending, export only · only people with more than 100 followers · exclude anyone we contacted in the last
-        90 days · pause · resume · cancel · jobs · wait (until it stops moving) · quit; at the gate: yes · no · widen
+        90 days · pause · resume · resume anyway (past the bounce guard) · cancel · jobs · wait (until it stops moving) · quit; at the gate: yes · no · widen
         """
 }
 

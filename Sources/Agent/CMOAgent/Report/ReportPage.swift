@@ -42,9 +42,11 @@ public enum ReportPage {
         h += services(r)
         h += deliverability(r)
         h += variants(r)
+        h += outcomes(r)
         h += writes(r)
         h += plan(r)
-        h += "<footer>Every figure on this page is read from the run's own files (state.json, artifacts/, logs/, dead-letters.ndjson, events.ndjson); the same figures are in report.json.</footer>\n"
+        h += "<footer>Every figure on this page is read from the run's own files (state.json, artifacts/, logs/, dead-letters.ndjson, events.ndjson)"
+            + (r.outcomes == nil ? "" : ", but the outcomes, read from the events Instantly sent back (cmo-hooks' store)") + "; the same figures are in report.json.</footer>\n"
         h += "</body></html>\n"
         return h
     }
@@ -169,6 +171,34 @@ public enum ReportPage {
             rows += "<tr data-variant=\"\(esc(v.name, 20))\"><td>\(esc(v.name, 20))</td><td class=\"num\">\(n(v.rendered))</td><td class=\"num\">\(n(v.sent))</td><td class=\"num\">\(n(v.queued))</td><td class=\"num\">\(acceptance)</td></tr>"
         }
         return "<section id=\"variants\"><h2>A/B variants</h2><table><thead><tr><th>variant</th><th class=\"num\">leads</th><th class=\"num\">sent to Instantly</th><th class=\"num\">accepted</th><th class=\"num\">acceptance</th></tr></thead><tbody>\(rows)</tbody></table></section>\n"
+    }
+
+    /// What came back from Instantly, by variant: the leads sent, the replies by kind, bounces, unsubscribes,
+    /// and the note on whether a difference means anything; or that nothing has come back yet.
+    static func outcomes(_ r: RunReport) -> String {
+        guard let o = r.outcomes else { return "" }
+        guard o.hasEvents else {
+            return "<section id=\"outcomes\"><h2>Outcomes</h2><p class=\"note\" id=\"outcomes-none\">\(esc(o.note, 600))</p></section>\n"
+        }
+        func rate(_ c: Outcomes.Counts) -> String {
+            guard let v = c.replyRate else { return "–" }
+            return pct(v) + (c.replyRateLow.map { lo in c.replyRateHigh.map { " <span class=\"small\">(\(pct(lo))–\(pct($0)))</span>" } ?? "" } ?? "")
+        }
+        func row(_ name: String, _ c: Outcomes.Counts, total: Bool = false) -> String {
+            let cells = [c.sent, c.replied, c.interested, c.notInterested, c.outOfOffice, c.wrongPerson, c.unsubscribed, c.bounced].map { "<td class=\"num\">\(n($0))</td>" }
+            return "<tr\(total ? " class=\"total\"" : " data-variant=\"\(esc(name, 20))\"")><td>\(esc(name, 20))</td>" + cells.joined()
+                + "<td class=\"num\">\(rate(c))</td><td class=\"num\">\(pct(c.bounceRate))</td></tr>"
+        }
+        var rows = o.byVariant.sorted { $0.key < $1.key }.map { row($0.key == "-" ? "none" : $0.key, $0.value) }.joined()
+        if o.byVariant.count > 1 { rows += row("all", o.total, total: true) }
+        var notes = "<p class=\"note\" id=\"outcomes-note\">\(esc(o.note, 600))</p>"
+        notes += "<p class=\"note\">Leads, each counted once; replied counts answers (not auto-replies or out-of-office); the reply rate's range is its 95% Wilson interval. Bounces are hard and soft alike, as Instantly counts them"
+            + (o.total.hardBounced + o.total.softBounced > 0 ? " (\(n(o.total.hardBounced)) hard, \(n(o.total.softBounced)) soft where the event says)" : "") + ". "
+            + "Variants are \(esc(o.variantsFrom, 300)). Latest event: \(esc(o.latest ?? "?", 40)).</p>"
+        if o.otherLeadsEvents > 0 { notes += "<p class=\"note\">\(n(o.otherLeadsEvents)) events of the campaign for leads this job did not queue are not counted.</p>" }
+        return "<section id=\"outcomes\"><h2>Outcomes</h2><table><thead><tr><th>variant</th><th class=\"num\">sent</th><th class=\"num\">replied</th><th class=\"num\">interested</th>"
+            + "<th class=\"num\">not interested</th><th class=\"num\">out of office</th><th class=\"num\">wrong person</th><th class=\"num\">unsubscribed</th><th class=\"num\">bounced</th>"
+            + "<th class=\"num\">reply rate</th><th class=\"num\">bounce rate</th></tr></thead><tbody>\(rows)</tbody></table>\(notes)</section>\n"
     }
 
     static func writes(_ r: RunReport) -> String {

@@ -248,6 +248,8 @@ extension RunReport {
             prospectsPerMinute: report.wallSeconds.flatMap { $0 - gate > 0 ? Double(leads) / (($0 - gate) / 60) : nil },
             mxPassRate: report.deliverability?.mxPassRate,
             instantlyAcceptance: sent > 0 ? Double(counts["queued"] ?? 0) / Double(sent) : nil)
+        // What came back from Instantly: read from the event store (cmo-hooks), not from the run's files.
+        report.outcomes = state.flatMap { Outcomes.of(dir: dir, state: $0) }
         return report
     }
 

@@ -30,6 +30,8 @@ public struct RunReport: Codable, Sendable {
     public var deadLetters: Int
     /// What a reader needs to know to read the figures right (several passes, a folder's times).
     public var notes: [String]
+    /// What came back from Instantly for the job's leads, by variant (Outcomes); nil for a job that sends nothing.
+    public var outcomes: Outcomes? = nil
 
     public struct Step: Codable, Sendable {
         public var n: Int
@@ -137,7 +139,7 @@ public struct RunReport: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", goal, title, status, source, createdAt = "created_at", finishedAt = "finished_at", wallSeconds = "wall_seconds"
         case target, planner, steps, funnel, waits, services, deliverability, variants, writes, metrics, samples
-        case deadLetters = "dead_letters", notes
+        case deadLetters = "dead_letters", notes, outcomes
     }
 }
 

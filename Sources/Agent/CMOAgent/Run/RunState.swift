@@ -150,6 +150,8 @@ public struct RunState: Codable, Sendable {
     public var resumeAt: String?
     /// What triage filed, each time it paused the writers.
     public var triage: [Triage]?
+    /// A person's go-ahead past the bounce guard (Runner+BounceGuard): it trips again only on newer bounces.
+    public var bounceAck: BounceAcknowledgement?
     /// How many lines of amendments.ndjson (chat follow-ups: a new target, no sends) have been applied.
     public var amendments: Int?
     /// The cmo-plan process running the job now (and when it started), so `pause` and `cancel` can reach it.
@@ -191,7 +193,7 @@ public struct RunState: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", goal, parser, parserFallback = "parser_fallback", output, maxDeadShare = "max_dead_share", config, job, plan, status, steps, widenings, approval, proposal, widenDeclined = "widen_declined", checks, turns, strikes
         case plannerFallback = "planner_fallback", errors, summary
-        case retryAt = "retry_at", waitReason = "wait_reason", pauseReason = "pause_reason", resumeAt = "resume_at", triage, amendments
+        case retryAt = "retry_at", waitReason = "wait_reason", pauseReason = "pause_reason", resumeAt = "resume_at", triage, amendments, bounceAck = "bounce_ack"
         case runnerPID = "runner_pid", runnerStarted = "runner_started"
         case createdAt = "created_at", updatedAt = "updated_at"
     }

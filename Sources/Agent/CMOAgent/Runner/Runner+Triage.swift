@@ -84,7 +84,10 @@ extension Runner {
         return try triage(i, why: why, errors: errors)
     }
 
-    func triage(_ i: Int, why: String, errors: [JSONValue]) throws -> ExitStatus {
+    /// Pauses the writers at step `i` for `why`: the errors kept (and filed in Linear when `toLinear`), the job
+    /// paused, going on by itself after `triage.resume_after_minutes` only when `autoResume`; `howToGoOn`
+    /// replaces the usual "resume retries now" (the bounce guard's needs a person's go-ahead).
+    func triage(_ i: Int, why: String, errors: [JSONValue], toLinear: Bool = true, autoResume: Bool = true, howToGoOn: String? = nil) throws -> ExitStatus {
         var step = state.steps[i]
         // The writer runs again on resume: the ledger skips what landed and retries what failed.
         step.status = .pending
@@ -98,15 +101,15 @@ extension Runner {
         }
         try Data(bytes).write(to: dir.path(file))
         var filed: String?
-        if let team = state.job.linearTeam, !errors.isEmpty {
+        if toLinear, let team = state.job.linearTeam, !errors.isEmpty {
             filed = fileInLinear(team: team, errors: file)
         }
         let policy = try TriagePolicy.load(config: runOptions.config)
         var record = RunState.Triage(at: Timestamp.string(), stage: step.stage, reason: why, errors: file, linear: filed)
-        if filed == nil { record.linear = state.job.linearTeam == nil ? nil : "not filed (see the log)" }
+        if filed == nil { record.linear = state.job.linearTeam == nil ? nil : toLinear ? "not filed (see the log)" : "filed before" }
         state.triage = (state.triage ?? []) + [record]
         state.status = .paused
-        let after = policy.resumeAfterMinutes.map { Date().addingTimeInterval($0 * 60) }
+        let after = (autoResume ? policy.resumeAfterMinutes : nil).map { Date().addingTimeInterval($0 * 60) }
         state.resumeAt = after.map { Timestamp.string($0) }
         state.pauseReason = "triage: step \(step.n) \(step.stage): \(why)"
         state.runnerPID = nil
@@ -114,7 +117,7 @@ extension Runner {
         var text = "triage: step \(step.n) \(step.stage): \(why); the writers are paused. The errors (\(errors.count)) are in \(dir.path(file).path)"
         if let filed { text += "; filed in Linear: \(filed)" } else if state.job.linearTeam == nil { text += "; no Linear team in this job, nothing filed" }
         text += after.map { "; the writers go on by themselves at \(Timestamp.string($0)) (triage.resume_after_minutes)" } ?? ""
-        text += "; `cmo-plan resume \(state.jobID)` (or 'resume' in the chat) retries now"
+        text += "; " + (howToGoOn ?? "`cmo-plan resume \(state.jobID)` (or 'resume' in the chat) retries now")
         event(.triage, text, step: step.n, stage: step.stage, errors: errors.count)
         return .tempFail
     }

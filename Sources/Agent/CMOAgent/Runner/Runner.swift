@@ -112,6 +112,8 @@ public final class Runner {
                 if needsApproval(state.steps[i]) && state.approval == nil {
                     if let status = try gate() { return status }
                 }
+                // Every send step, whichever day's and however the job came back to it (Runner+BounceGuard).
+                if let status = try bounceGuard(i) { return status }
                 if let status = try execute(i) { return status }
                 continue
             }

@@ -65,8 +65,10 @@ extension InstantlyService {
     /// The entries of the blocklist a request names (nil or absent: the workspace default), or nil
     /// when no blocklist has that id.
     func blocklist(_ id: Any?) -> (id: String, entries: [String])? {
-        guard let id = id as? String else { return (world.defaultBlocklistID, options.blocklist) }
-        if id == world.defaultBlocklistID { return (id, options.blocklist) }
+        // The default blocklist is the workspace's block list: seeded from `options.blocklist`, grown by
+        // `POST /api/v2/block-lists-entries`.
+        guard let id = id as? String else { return (world.defaultBlocklistID, engagement.blockValues) }
+        if id == world.defaultBlocklistID { return (id, engagement.blockValues) }
         if id == world.customBlocklistID { return (id, options.customBlocklist) }
         return nil
     }
@@ -107,8 +109,9 @@ extension InstantlyService {
         let lead = InstantlyLead(
             id: ServiceKit.orderedUUID(seed: seed, sequence: sequence, epochMS: UInt64(options.epoch.timeIntervalSince1970 * 1000)),
             sequence: sequence, email: email, campaign: campaign, listID: list, fields: fields,
-            created: options.epoch.addingTimeInterval(TimeInterval(sequence)), via: via)
+            created: options.epoch.addingTimeInterval(TimeInterval(sequence)), via: via, addedDay: engagement.day)
         if let email { leadsByEmail[email, default: []].append(leads.count) }
+        if let campaign, email != nil { engagement.openLeads[campaign, default: []].append(leads.count) }
         leads.append(lead)
         return lead
     }
@@ -284,13 +287,13 @@ extension InstantlyService {
             if skipped || deduped, let found = inTarget ?? stored(e).first {
                 outcome = skipped ? "skipped" : "duplicated"
                 switch options.singleSkipReply {
-                case .existingLead: return .json(200, found.json(organization: world.organization))
+                case .existingLead: return .json(200, leadJSON(found))
                 case .emptyObject: return .json(200, [String: Any]())
                 }
             }
         }
         let lead = makeLead(body, email: email, campaign: campaign, list: list, via: "leads")
-        return .json(200, lead.json(organization: world.organization))
+        return .json(200, leadJSON(lead))
     }
 
     /// `POST /api/v2/leads/list`: filters `campaign`, `list_id`, `contacts`, `search`, `ids`,
@@ -340,7 +343,7 @@ extension InstantlyService {
         }
         let page = Array(items.prefix(limit))
         return .json(
-            200, listBody(page.map { $0.json(organization: world.organization) }, more: items.count > limit, cursor: page.last.map(key)))
+            200, listBody(page.map(leadJSON), more: items.count > limit, cursor: page.last.map(key)))
     }
 
     /// The first schema violation of a `leads/list` body (types, `limit` 1–100, `contacts` emails), or nil.

@@ -94,6 +94,78 @@ public struct InstantlyOptions: Sendable {
     /// The time stamped on seeded objects and the start of the deterministic write clock.
     public var epoch = Date(timeIntervalSince1970: 1_795_000_000)
 
+    /// How many steps each seeded campaign's sequence has (1: today's one-step sequences; later steps are
+    /// follow-ups sent `followUpDelayDays` after the one before, in the same thread).
+    public var sequenceSteps = 1
+    /// Days between one step and the next (the seeded steps' `delay`).
+    public var followUpDelayDays = 2
+    /// A daily_limit for every seeded campaign instead of the seeded 50/100/… (nil keeps them).
+    public var dailyLimit: Int? = nil
+    /// What the world says about a mailbox: nil when it does not know the address; else whether it takes
+    /// mail and the DNS verdict of its domain (`mx`, `nxdomain`, `null_mx`, `servfail`, …). Set from the
+    /// synthetic world (`World.mailboxVerdict`) by the `cmo-sandbox` executable.
+    public var mailbox: @Sendable (String) -> (deliverable: Bool, dns: String)? = { _ in nil }
+    /// The replies, bounces and unsubscribes the world produces once leads are sent (`advance`).
+    public var engagement = InstantlyEngagementRates()
+    /// How webhook deliveries are made (threads, attempts, backoff, when a webhook is disabled).
+    public var webhookDelivery = InstantlyDeliveryOptions()
+
     /// The documented defaults.
+    public init() {}
+}
+
+/// The shares of leads the sandbox world answers in each way, drawn once per lead (from the seed, the
+/// campaign and the lead's email). A lead has at most one fate: it bounces, unsubscribes, replies, sends an
+/// out-of-office or an automatic reply, or stays silent. The first five rates must add up to at most 1.
+public struct InstantlyEngagementRates: Sendable {
+    /// Share of leads whose first email bounces (besides mailboxes the world knows to be undeliverable).
+    public var bounceRate = 0.03
+    /// Share of those bounces that are permanent (5.x.x); the rest are soft (4.x.x).
+    public var hardBounceShare = 0.7
+    /// Share of leads that unsubscribe after one of the steps.
+    public var unsubscribeRate = 0.02
+    /// Share of leads that reply (a person's answer) to one of the steps.
+    public var replyRate = 0.08
+    /// Share of leads that answer with an out-of-office note carrying a return date.
+    public var outOfOfficeRate = 0.04
+    /// Share of leads that send an automatic reply other than an out-of-office.
+    public var autoReplyRate = 0.02
+    /// Of the human replies: the share labelled interested (`lead_interested`).
+    public var interestedShare = 0.35
+    /// Of the human replies: the share labelled not interested (`lead_not_interested`).
+    public var notInterestedShare = 0.4
+    /// Of the human replies: the share labelled wrong person (`lead_wrong_person`); the rest are neutral.
+    public var wrongPersonShare = 0.1
+
+    public init() {}
+
+    /// A reason these rates cannot be used, or nil.
+    public var problem: String? {
+        let all = [bounceRate, hardBounceShare, unsubscribeRate, replyRate, outOfOfficeRate, autoReplyRate, interestedShare,
+            notInterestedShare, wrongPersonShare]
+        if all.contains(where: { !(0...1).contains($0) }) { return "every Instantly rate and share must be in 0...1" }
+        if bounceRate + unsubscribeRate + replyRate + outOfOfficeRate + autoReplyRate > 1 {
+            return "the Instantly bounce, unsubscribe, reply, out-of-office and auto-reply rates must add up to at most 1"
+        }
+        if interestedShare + notInterestedShare + wrongPersonShare > 1 {
+            return "the Instantly interested, not-interested and wrong-person shares must add up to at most 1"
+        }
+        return nil
+    }
+}
+
+/// How the sandbox delivers webhook payloads: in the background, in wall time.
+public struct InstantlyDeliveryOptions: Sendable {
+    /// Delivery threads (a burst of thousands of events is delivered in parallel).
+    public var threads = 8
+    /// Attempts per delivery, the first included.
+    public var attempts = 4
+    /// Waits before the second, third, … attempt, seconds (the last repeats).
+    public var backoff: [Double] = [0.2, 0.5, 1]
+    /// Deliveries in a row that fail every attempt before the webhook is disabled (status −1).
+    public var disableAfter = 3
+    /// Connect/read/write timeout of one attempt, seconds.
+    public var timeout: Double = 10
+
     public init() {}
 }

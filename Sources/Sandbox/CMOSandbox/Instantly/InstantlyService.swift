@@ -24,6 +24,12 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
     /// Per target (`campaign:<id>` or `list:<id>`): items sent for an email already stored there
     /// (`resubmissions`) and repeats of an email inside one `leads/add` payload (`duplicates_in_request`).
     var targetCounts: [String: [String: Int]] = [:]
+    /// The clock, the events, the webhooks and their deliveries, the block list (InstantlySchedule.swift).
+    var engagement = InstantlyEngagement()
+    /// Delivers webhook payloads in the background (InstantlyDelivery.swift).
+    let deliveryQueue: InstantlyDeliveryQueue
+    /// Deliveries finished (`delivered`, `failed`) and attempts made (`attempts_ok`, `attempts_failed`).
+    var deliveryCounters: [String: Int] = [:]
 
     /// A workspace whose campaigns, lists and accounts follow from `seed`; `token` is the only valid key.
     public init(stats: SandboxStats, seed: UInt64, token: String, options: InstantlyOptions = .init()) {
@@ -34,6 +40,9 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
         world = InstantlyWorld(seed: seed, options: options)
         limiter = InstantlyRateLimit(
             perSecond: options.requestsPerSecond, perMinute: options.requestsPerMinute, countRefused: options.rateCountsRefused)
+        deliveryQueue = InstantlyDeliveryQueue(options: options.webhookDelivery)
+        engagement.blockEntries = seededBlockEntries()
+        connectDeliveryQueue()
     }
 
     /// The seeded campaign ids, in order.
@@ -82,6 +91,10 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
             rejected = 0
             violations = [:]
             targetCounts = [:]
+            deliveryQueue.reset()
+            engagement = InstantlyEngagement()
+            engagement.blockEntries = seededBlockEntries()
+            deliveryCounters = [:]
         }
     }
 
@@ -113,6 +126,14 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
                 "campaign_ids": campaignIDs, "list_ids": listIDs, "campaigns": campaigns, "lists": lists,
                 "duplicate_leads_total": total("duplicate_leads"), "resubmissions_total": total("resubmissions"),
                 "blocklist_ids": ["default": world.defaultBlocklistID, "custom": world.customBlocklistID],
+                "clock": ["day": engagement.day, "now": ServiceKit.iso8601(sandboxNow)],
+                "events": eventCounts(), "events_total": engagement.events.count,
+                "webhooks": engagement.webhooks.map { ["id": $0.id, "status": $0.status, "url": $0.url] },
+                "deliveries": deliverySummary(),
+                "block_list": [
+                    "entries": engagement.blockEntries.count, "duplicate_entries": engagement.blockDuplicates,
+                    "distinct_values": Set(engagement.blockValues).count,
+                ],
             ]
         }
     }
@@ -154,7 +175,11 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
 
     /// The route pattern of a request, or nil when Instantly has no such route.
     static let routes = [
-        "POST /api/v2/leads/add", "POST /api/v2/leads/list", "POST /api/v2/leads", "GET /api/v2/leads/{id}",
+        "GET /api/v2/webhooks/event-types", "POST /api/v2/webhooks/{id}/resume", "POST /api/v2/webhooks", "GET /api/v2/webhooks",
+        "GET /api/v2/webhooks/{id}", "PATCH /api/v2/webhooks/{id}", "DELETE /api/v2/webhooks/{id}", "GET /api/v2/webhook-events",
+        "GET /api/v2/webhook-events/{id}", "GET /api/v2/campaigns/analytics", "POST /api/v2/block-lists-entries/bulk-create",
+        "POST /api/v2/block-lists-entries", "GET /api/v2/block-lists-entries",
+        "POST /api/v2/leads/add", "POST /api/v2/leads/list", "POST /api/v2/leads/update-interest-status", "POST /api/v2/leads", "GET /api/v2/leads/{id}",
         "GET /api/v2/campaigns", "GET /api/v2/campaigns/{id}", "GET /api/v2/accounts", "GET /api/v2/accounts/{email}",
     ]
 
@@ -168,12 +193,22 @@ public final class InstantlyService: SandboxService, SandboxObservable, @uncheck
     private func dispatch(_ r: SandboxRequest, route: String?) -> SandboxResponse {
         let last = r.path.split(separator: "/").last.map(String.init) ?? ""
         switch route {
+        case .some(let webhook) where webhook.contains("/api/v2/webhooks"):
+            let parts = r.path.split(separator: "/").map(String.init)  // api v2 webhooks {id} [resume]
+            return webhookRoute(r, route: webhook, id: parts.count > 3 ? parts[3] : "")
+        case "GET /api/v2/webhook-events": return listWebhookEvents(r)
+        case "GET /api/v2/webhook-events/{id}":
+            guard let i = engagement.deliveryIndex[last] else { return Self.error(404, "Resource not found") }
+            return .json(200, deliveryJSON(engagement.deliveries[i]))
+        case "GET /api/v2/campaigns/analytics": return campaignAnalytics(r)
+        case .some(let block) where block.contains("/api/v2/block-lists-entries"): return blockListRoute(r, route: block)
         case "POST /api/v2/leads/add": return addLeads(r)
+        case "POST /api/v2/leads/update-interest-status": return updateInterestStatus(r)
         case "POST /api/v2/leads": return addLead(r)
         case "POST /api/v2/leads/list": return listLeads(r)
         case "GET /api/v2/leads/{id}":
             guard let lead = leads.first(where: { $0.id == last }) else { return Self.error(404, "Lead not found") }
-            return .json(200, lead.json(organization: world.organization))
+            return .json(200, leadJSON(lead))
         case "GET /api/v2/campaigns":
             return page(
                 world.campaigns, r, searchKey: "name", statuses: [-99, -1, -2, 0, 1, 2, 3, 4], excludeStatus: true,
@@ -273,8 +308,20 @@ extension InstantlyService: SandboxInspectable {
     /// `GET /_sandbox/instantly/leads` (`campaign`, `list_id`, `email` filters; `format=ndjson`) and
     /// `GET /_sandbox/instantly/campaigns`: what a bench compares with its expected set.
     public func inspect(_ r: SandboxRequest) -> SandboxResponse? {
+        if r.method == "POST" && r.path == "/advance" { return lock.withLock { advanceClock(r) } }
         guard r.method == "GET" || r.method == "HEAD" else { return nil }
         switch r.path {
+        case "/truth":
+            return lock.withLock {
+                .json(
+                    200,
+                    [
+                        "events": engagement.events.map(\.truth), "counts": eventCounts(), "day": engagement.day,
+                        "now": ServiceKit.iso8601(sandboxNow),
+                    ])
+            }
+        case "/deliveries":
+            return lock.withLock { .json(200, deliverySummary()) }
         case "/leads":
             let rows: [[String: Any]] = lock.withLock {
                 leads.filter { lead in

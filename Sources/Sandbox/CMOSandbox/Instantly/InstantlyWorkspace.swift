@@ -12,6 +12,8 @@ struct InstantlyLead {
     var created: Date
     /// The endpoint that stored it: `leads/add` or `leads`.
     var via: String
+    /// The sandbox clock's day when it was stored: it is first sent on a later day.
+    var addedDay = 0
 }
 
 /// The seeded, read-only part of the Instantly workspace: organization, campaigns, lists, accounts.
@@ -103,8 +105,8 @@ struct InstantlyWorld {
                         ]
                     ],
                 ],
-                "sequences": [["steps": [["type": "email", "delay": 2, "delay_unit": "days", "variants": [variant]]]]],
-                "daily_limit": kind.dailyLimit, "daily_max_leads": kind.dailyMaxLeads,
+                "sequences": [["steps": InstantlyWorld.steps(first: variant, count: options.sequenceSteps, delay: options.followUpDelayDays)]],
+                "daily_limit": options.dailyLimit ?? kind.dailyLimit, "daily_max_leads": kind.dailyMaxLeads,
                 "email_list": senders, "email_tag_list": [String](), "cc_list": [String](), "bcc_list": [String](),
                 "email_gap": 10, "random_wait_max": 10, "stop_on_reply": true, "stop_on_auto_reply": false,
                 "stop_for_company": false, "text_only": false, "first_email_text_only": false,
@@ -123,6 +125,17 @@ struct InstantlyWorld {
                 "name": "Sandbox list \(i + 1)", "organization_id": ServiceKit.uuid(seed: seed, "instantly-organization"),
                 "has_enrichment_task": false, "timestamp_created": created,
             ] as [String: Any]
+        }
+    }
+
+    /// A sequence of `count` steps: the first with `first`, then follow-ups in the same thread (empty subject).
+    static func steps(first: [String: Any], count: Int, delay: Int) -> [[String: Any]] {
+        (0..<max(1, count)).map { i in
+            let variant: [String: Any] =
+                i == 0
+                ? first
+                : ["subject": "", "body": "Hi {{firstName}},<br/><br/>Following up on my note below. Worth a look? (\(i + 1)/\(count))"]
+            return ["type": "email", "delay": delay, "delay_unit": "days", "variants": [variant]]
         }
     }
 

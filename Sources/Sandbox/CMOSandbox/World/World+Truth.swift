@@ -64,3 +64,18 @@ extension World {
     /// A value for JSONSerialization: the value, or `NSNull` for nil.
     static func jsonOptional(_ v: Any?) -> Any { v ?? NSNull() }
 }
+
+extension World {
+    /// What the world knows about a mailbox, for the services that send to it (Instantly's bounces): whether it
+    /// takes mail and its domain's DNS verdict (`mx`, `nxdomain`, `null_mx`, `servfail`, …); nil when neither
+    /// the address nor its domain is part of the world.
+    public func mailboxVerdict(_ address: String) -> (deliverable: Bool, dns: String)? {
+        let lower = address.lowercased()
+        if let f = emails[lower] { return (f.deliverable, f.dns) }
+        guard let at = lower.lastIndex(of: "@") else { return nil }
+        let domain = String(lower[lower.index(after: at)...])
+        guard let behaviour = zone.domains[domain] else { return nil }
+        let (dns, reachable) = WorldGenerator.dnsFacts(behaviour)
+        return (reachable, dns)
+    }
+}

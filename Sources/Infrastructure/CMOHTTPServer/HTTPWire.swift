@@ -9,11 +9,23 @@ struct HTTPRequestReader {
     let fd: Int32
     private var buffer: [UInt8] = []
     private static let maxHeaderBytes = 64 * 1024
+    /// The largest body read (nil: no limit); a larger one ends the connection with `bodyTooLarge` set.
+    let maxBodyBytes: Int?
+    /// Set when `next()` returned nil because the body was over `maxBodyBytes` (the server answers 413).
+    private(set) var bodyTooLarge = false
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, maxBodyBytes: Int? = nil) {
+        self.fd = fd
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Called when the first byte of a request has arrived (the request is in flight from then on).
+    var onRequestStart: (() -> Void)?
 
     /// The next request, or nil when the peer closed the connection (or sent garbage).
-    mutating func next() -> (request: SandboxRequest, keepAlive: Bool)? {
+    mutating func next() -> (request: HTTPServerRequest, keepAlive: Bool)? {
+        if buffer.isEmpty, !readMore() { return nil }
+        onRequestStart?()
         guard let headerEnd = readUntilHeaderEnd() else { return nil }
         let head = String(decoding: buffer[..<headerEnd], as: UTF8.self)
         buffer.removeFirst(headerEnd + 4)
@@ -25,6 +37,11 @@ struct HTTPRequestReader {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
             headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let declaredLength = headers["content-length"].flatMap(Int.init) ?? 0
+        if let limit = maxBodyBytes, declaredLength > limit {
+            bodyTooLarge = true  // not read, no 100 Continue: the connection closes after the 413
+            return nil
         }
         if headers["expect"]?.lowercased() == "100-continue" {
             // libcurl asks before sending a large body and otherwise waits a second for this.
@@ -44,7 +61,7 @@ struct HTTPRequestReader {
         let keepAlive = version == "HTTP/1.0" ? connection.contains("keep-alive") : !connection.contains("close")
         let target = String(requestLine[1])
         let (path, query) = Self.splitTarget(target)
-        let request = SandboxRequest(
+        let request = HTTPServerRequest(
             method: String(requestLine[0]).uppercased(), path: path, query: query, headers: headers, body: body,
             target: target)
         return (request, keepAlive)
@@ -116,6 +133,10 @@ struct HTTPRequestReader {
                 while let trailer = readLine(), !trailer.isEmpty {}
                 return body
             }
+            if let limit = maxBodyBytes, body.count + size > limit {
+                bodyTooLarge = true
+                return nil
+            }
             guard fill(to: size + 2) else { return nil }
             body += buffer[..<size]
             buffer.removeFirst(size + 2)
@@ -132,11 +153,11 @@ struct HTTPRequestReader {
 }
 
 /// Serialises responses onto a socket.
-enum HTTPResponseWriter {
+public enum HTTPResponseWriter {
     /// Writes `response`; with `truncateBody` only half of the body follows the full `Content-Length`.
     /// Returns false when the peer is gone.
     static func write(
-        _ response: SandboxResponse, to fd: Int32, keepAlive: Bool, headOnly: Bool, truncateBody: Bool = false
+        _ response: HTTPServerResponse, to fd: Int32, keepAlive: Bool, headOnly: Bool, truncateBody: Bool = false
     ) -> Bool {
         var head = "HTTP/1.1 \(response.status) \(reason(response.status))\r\n"
         for (name, value) in response.headers where name.lowercased() != "content-length" {
@@ -162,7 +183,8 @@ enum HTTPResponseWriter {
         return true
     }
 
-    static func reason(_ status: Int) -> String {
+    /// The reason phrase sent after a status code.
+    public static func reason(_ status: Int) -> String {
         switch status {
         case 200: return "OK"
         case 201: return "Created"
@@ -176,6 +198,7 @@ enum HTTPResponseWriter {
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
         case 409: return "Conflict"
+        case 413: return "Content Too Large"
         case 422: return "Unprocessable Entity"
         case 429: return "Too Many Requests"
         case 500: return "Internal Server Error"
