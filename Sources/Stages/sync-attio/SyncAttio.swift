@@ -141,9 +141,9 @@ struct SyncAttio: Stage {
         let noNote = try settings.resolve("no-note", flag: noNote ? true : nil, default: false)
         let job: String? = try settings.resolve("job", flag: job, env: "CMO_JOB_ID")
         let list: String? = try settings.resolve("list", flag: list, env: "CMO_ATTIO_LIST")
-        // An id or an api_slug goes into the URL's path: an empty one (or one with a '/') would name another endpoint.
-        if let list, list.isEmpty || !list.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
-            throw StageFailure(.usage, "--list '\(list)': expected the list's id (a UUID) or its api_slug (letters, digits, _ and -)")
+        // An empty list would go into the URL's path as nothing and name another endpoint.
+        if let list, list.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw StageFailure(.usage, "--list '\(list)': expected the list's id (a UUID), its api_slug or its name")
         }
         return Plan(
             dryRun: try settings.resolve("dry-run", flag: dryRun ? true : nil, default: false),

@@ -1,13 +1,9 @@
 import CMOBasics
-import CMOContract
 import CMOHTTP
-import CMOLedger
-import CMOServices
-import CMOStorage
 import Foundation
 
-/// What an Instantly write of an effect answered.
-enum InstantlyEffectAnswer {
+/// What an Instantly write of one of cmo-hooks' effects answered.
+public enum InstantlyEffectAnswer: Sendable, Equatable {
     /// Done; the remote id when the answer carries one.
     case done(String?)
     /// Refused for its content (400/404/422 about the lead or value): Instantly's words.
@@ -17,22 +13,22 @@ enum InstantlyEffectAnswer {
 extension InstantlyAPI {
     /// `POST /api/v2/block-lists-entries {bl_value}` (apis.md §2.9b). Not retried after it may have landed:
     /// a second entry would be made; a crash's leftover is looked up first (`blockListEntry`).
-    func addBlockListEntry(_ value: String) throws -> InstantlyEffectAnswer {
+    public func addBlockListEntry(_ value: String) throws -> InstantlyEffectAnswer {
         let body: JSONValue = .object([JSONMember("bl_value", .string(value))])
         let response = try http.perform(endpoint.request("POST", "/api/v2/block-lists-entries", body: body.encoded(), retryable: false))
-        if response.status == 400 || response.status == 422 { return .refused(response.status, Self.effectMessage(response)) }
-        let json = try Self.effectJSON(response, what: "POST /api/v2/block-lists-entries")
+        if response.status == 400 || response.status == 422 { return .refused(response.status, Self.message(response)) }
+        let json = try Self.decode(response, what: "POST /api/v2/block-lists-entries")
         return .done(json["id"]?.stringValue)
     }
 
     /// The block-list entry whose value is exactly `value` (`GET /api/v2/block-lists-entries?search=`), or nil.
-    func blockListEntry(_ value: String) throws -> String? {
+    public func blockListEntry(_ value: String) throws -> String? {
         var cursor: String?
         for _ in 0..<100 {
             var query = [("search", value), ("limit", "100")]
             if let cursor { query.append(("starting_after", cursor)) }
             let response = try http.perform(endpoint.request("GET", "/api/v2/block-lists-entries", query: query))
-            let json = try Self.effectJSON(response, what: "GET /api/v2/block-lists-entries")
+            let json = try Self.decode(response, what: "GET /api/v2/block-lists-entries")
             let items = json["items"]?.arrayValue ?? []
             if let hit = items.first(where: { $0["bl_value"]?.stringValue?.lowercased() == value.lowercased() }) {
                 return hit["id"]?.stringValue ?? ""
@@ -46,42 +42,16 @@ extension InstantlyAPI {
     /// `POST /api/v2/leads/update-interest-status {lead_email, campaign_id, interest_value}`: the lead's status
     /// in that campaign, as moving it in the web app does; a lead with a status gets no more steps, and keeps
     /// its history. Setting the same value again changes nothing, so it is retried. 202: a background job.
-    func updateInterestStatus(email: String, campaign: String, value: Int) throws -> InstantlyEffectAnswer {
+    public func updateInterestStatus(email: String, campaign: String, value: Int) throws -> InstantlyEffectAnswer {
         let body: JSONValue = .object([
             JSONMember("lead_email", .string(email)), JSONMember("campaign_id", .string(campaign)), JSONMember("interest_value", .int(value)),
         ])
         let what = "POST /api/v2/leads/update-interest-status"
         let response = try http.perform(endpoint.request("POST", "/api/v2/leads/update-interest-status", body: body.encoded(), retryable: true))
         if response.status == 400 || response.status == 404 || response.status == 422 {
-            return .refused(response.status, Self.effectMessage(response))
+            return .refused(response.status, Self.message(response))
         }
-        _ = try Self.effectJSON(response, what: what)
+        _ = try Self.decode(response, what: what)
         return .done(nil)
-    }
-
-    static func effectJSON(_ response: HTTPResponse, what: String) throws -> JSONValue {
-        guard (200..<300).contains(response.status) else {
-            throw ServiceAnswer.failure(service: "Instantly", request: what, status: response.status, said: effectMessage(response))
-        }
-        var bytes = response.body
-        guard let json = try? JSONScanner.parse(bytes: &bytes), case .object = json else {
-            throw ServiceAnswer.unreadable(service: "Instantly", request: what, status: response.status)
-        }
-        return json
-    }
-
-    /// Instantly's own words (`message`, else `error`), one line, short.
-    static func effectMessage(_ response: HTTPResponse) -> String {
-        var bytes = response.body
-        let json = try? JSONScanner.parse(bytes: &bytes)
-        let text = json?["message"]?.stringValue ?? json?["error"]?.stringValue ?? String(decoding: response.body.prefix(200), as: UTF8.self)
-        return LeadFieldsText.oneLine(text, limit: 300)
-    }
-}
-
-/// One-line text for messages (controls and line breaks out, cut).
-enum LeadFieldsText {
-    static func oneLine(_ s: String, limit: Int) -> String {
-        TextCleaning.truncate(TextCleaning.oneLine(s), to: limit)
     }
 }
