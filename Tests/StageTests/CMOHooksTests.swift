@@ -29,7 +29,7 @@ final class CMOHooksTests: XCTestCase {
         let errPath: String
         private(set) var port = 0
 
-        init(dir: String, environment: [String: String], arguments: [String] = [], port: Int = 0) throws {
+        init(dir: String, environment: [String: String], arguments: [String] = [], port: Int = 0, stdout: String? = nil) throws {
             outPath = dir + "/serve-\(UUID().uuidString).out"
             errPath = outPath + ".err"
             FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -38,7 +38,7 @@ final class CMOHooksTests: XCTestCase {
             process.arguments = ["serve", "--port", String(port)] + arguments
             process.environment = ["PATH": "/usr/bin:/bin", "HOME": dir, "LANG": "C.UTF-8"].merging(environment) { _, n in n }
             process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-            process.standardOutput = FileHandle(forWritingAtPath: outPath)
+            process.standardOutput = FileHandle(forWritingAtPath: stdout ?? outPath)
             process.standardError = FileHandle(forWritingAtPath: errPath)
             try process.run()
             let deadline = Date().addingTimeInterval(20)
@@ -211,6 +211,17 @@ final class CMOHooksTests: XCTestCase {
         XCTAssertTrue(try deliver(again.port, payload("email_sent", lead: "p7@acme.com")).1.contains("\"duplicate\":true"))
         XCTAssertEqual(again.stop(), 0)
         XCTAssertEqual(again.out, "")
+    }
+
+    /// stdout on a full disk is 74 (as for every tool), not "the reader went away" (0); the event was stored first.
+    func testAFullDiskOnStdoutIs74AndTheEventStaysStored() throws {
+        let server = try Server(dir: dir, environment: env, stdout: "/dev/full")
+        XCTAssertEqual(try deliver(server.port, payload("email_sent")).0, 200)
+        let deadline = Date().addingTimeInterval(20)
+        while server.process.isRunning, Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(server.stop(), 74, server.err)
+        XCTAssertTrue(server.err.contains("cannot write"), server.err)
+        XCTAssertEqual(try store().count(), 1)
     }
 
     func testConcurrentDeliveriesOfTheSameEventStoreOne() throws {

@@ -18,6 +18,7 @@ final class HookReceiver: @unchecked Sendable {  // mutable state behind `lock`
 
     private(set) var counts: [String: Int] = [:]
     private var outputClosed = false
+    private var outputError: Error?
 
     init(
         secret: String, store: any HookEventStore, output: CMOBasics.OutputStream, logger: Logger,
@@ -32,6 +33,8 @@ final class HookReceiver: @unchecked Sendable {  // mutable state behind `lock`
 
     /// The counters for the summary.
     var snapshot: [String: Int] { lock.withLock { counts } }
+    /// Why stdout could not be written when it was not its reader going away (a full disk: 74); nil otherwise.
+    var outputFailure: Error? { lock.withLock { outputError } }
 
     private func count(_ what: String) { lock.withLock { counts[what, default: 0] += 1 } }
 
@@ -102,11 +105,17 @@ final class HookReceiver: @unchecked Sendable {  // mutable state behind `lock`
                 return false
             } catch {
                 outputClosed = true
+                // The reader going away ends serve as it ends a stage (0); anything else (a full disk) is the run's failure.
+                if !(error is OutputClosed) { outputError = error }
                 return true
             }
         }
         if gone {
-            logger.info("the reader of stdout is gone; stopping (events stay stored)")
+            if let failure = outputFailure {
+                logger.error("cannot write stdout (\((failure as? any CMOErrorConvertible)?.cmoError.description ?? "\(failure)")); stopping (events stay stored)")
+            } else {
+                logger.info("the reader of stdout is gone; stopping (events stay stored)")
+            }
             onOutputClosed()
         }
     }

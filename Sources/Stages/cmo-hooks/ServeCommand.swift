@@ -42,8 +42,8 @@ struct ServeCommand: Stage {
             CMO_LOG_FORMAT, NO_COLOR.
 
             EXIT STATUS
-              0 stopped by a signal or by the reader of stdout, 64 bad flags, 74 the store cannot be written \
-            (disk full), 78 no CMO_HOOKS_SECRET, the port cannot be bound, or the store cannot be opened.
+              0 stopped by a signal or by the reader of stdout, 64 bad flags, 74 the store or stdout cannot be \
+            written (disk full; the events stay stored), 78 no CMO_HOOKS_SECRET, the port cannot be bound, or the store cannot be opened.
 
             EXAMPLES
               On loopback, behind a tunnel that forwards https://hooks.example.com/ here:
@@ -123,5 +123,6 @@ struct ServeCommand: Stage {
         for key in ["received", "new", "duplicate", "unauthorized", "rejected", "store_failed"] {
             context.extraSummary.append((key, .int(c[key] ?? 0)))
         }
+        if let failure = receiver.outputFailure { throw failure }  // stdout on a full disk: 74, as every tool
     }
 }
