@@ -87,6 +87,20 @@ public final class InstantlyAPI {
         return try http.perform(request)
     }
 
+    /// Pages a GET listing to its end (`limit=100`, `starting_after` ← `next_starting_after`), handing each
+    /// page's items to `page`; stops early when `page` returns false, and after `maxPages` pages at most.
+    func eachPage(_ path: String, query: [(String, String)] = [], maxPages: Int = 1000, _ page: ([JSONValue]) throws -> Bool) throws {
+        var cursor: String?
+        for _ in 0..<maxPages {
+            var q = [("limit", "100")] + query
+            if let cursor { q.append(("starting_after", cursor)) }
+            let json = try Self.decode(try send(endpoint.request("GET", path, query: q)), what: "GET \(path)")
+            let items = json["items"]?.arrayValue ?? []
+            guard try page(items), !items.isEmpty, let next = json["next_starting_after"]?.stringValue, next != cursor else { return }
+            cursor = next
+        }
+    }
+
     /// Reads a campaign; 404 → exit 78 naming the id.
     public func campaign(_ id: String) throws -> InstantlyCampaign {
         guard let campaign = try campaignIfExists(id) else {
@@ -124,18 +138,11 @@ public final class InstantlyAPI {
     /// Every sending account: email (lower-cased) → status (1 Active, 2 Paused, negative: errors).
     public func accounts() throws -> [String: Int] {
         var found: [String: Int] = [:]
-        var cursor: String?
-        for _ in 0..<1000 {
-            var query = [("limit", "100")]
-            if let cursor { query.append(("starting_after", cursor)) }
-            let response = try send(endpoint.request("GET", "/api/v2/accounts", query: query))
-            let json = try Self.decode(response, what: "GET /api/v2/accounts")
-            let items = json["items"]?.arrayValue ?? []
+        try eachPage("/api/v2/accounts") { items in
             for item in items {
                 if let email = item["email"]?.stringValue?.lowercased() { found[email] = item["status"]?.intValue ?? 0 }
             }
-            guard !items.isEmpty, let next = json["next_starting_after"]?.stringValue, next != cursor else { break }
-            cursor = next
+            return true
         }
         return found
     }

@@ -15,7 +15,7 @@ extension InstantlyAPI {
     /// a second entry would be made; a crash's leftover is looked up first (`blockListEntry`).
     public func addBlockListEntry(_ value: String) throws -> InstantlyEffectAnswer {
         let body: JSONValue = .object([JSONMember("bl_value", .string(value))])
-        let response = try http.perform(endpoint.request("POST", "/api/v2/block-lists-entries", body: body.encoded(), retryable: false))
+        let response = try send(endpoint.request("POST", "/api/v2/block-lists-entries", body: body.encoded(), retryable: false))
         if response.status == 400 || response.status == 422 { return .refused(response.status, Self.message(response)) }
         let json = try Self.decode(response, what: "POST /api/v2/block-lists-entries")
         return .done(json["id"]?.stringValue)
@@ -23,20 +23,14 @@ extension InstantlyAPI {
 
     /// The block-list entry whose value is exactly `value` (`GET /api/v2/block-lists-entries?search=`), or nil.
     public func blockListEntry(_ value: String) throws -> String? {
-        var cursor: String?
-        for _ in 0..<100 {
-            var query = [("search", value), ("limit", "100")]
-            if let cursor { query.append(("starting_after", cursor)) }
-            let response = try http.perform(endpoint.request("GET", "/api/v2/block-lists-entries", query: query))
-            let json = try Self.decode(response, what: "GET /api/v2/block-lists-entries")
-            let items = json["items"]?.arrayValue ?? []
+        var found: String?
+        try eachPage("/api/v2/block-lists-entries", query: [("search", value)], maxPages: 100) { items in
             if let hit = items.first(where: { $0["bl_value"]?.stringValue?.lowercased() == value.lowercased() }) {
-                return hit["id"]?.stringValue ?? ""
+                found = hit["id"]?.stringValue ?? ""
             }
-            guard !items.isEmpty, let next = json["next_starting_after"]?.stringValue, next != cursor else { return nil }
-            cursor = next
+            return found == nil
         }
-        return nil
+        return found
     }
 
     /// `POST /api/v2/leads/update-interest-status {lead_email, campaign_id, interest_value}`: the lead's status
@@ -47,7 +41,7 @@ extension InstantlyAPI {
             JSONMember("lead_email", .string(email)), JSONMember("campaign_id", .string(campaign)), JSONMember("interest_value", .int(value)),
         ])
         let what = "POST /api/v2/leads/update-interest-status"
-        let response = try http.perform(endpoint.request("POST", "/api/v2/leads/update-interest-status", body: body.encoded(), retryable: true))
+        let response = try send(endpoint.request("POST", "/api/v2/leads/update-interest-status", body: body.encoded(), retryable: true))
         if response.status == 400 || response.status == 404 || response.status == 422 {
             return .refused(response.status, Self.message(response))
         }

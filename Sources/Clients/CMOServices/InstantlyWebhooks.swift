@@ -56,17 +56,9 @@ extension InstantlyAPI {
     /// Every webhook, of one campaign when `campaign` is given (`GET /api/v2/webhooks`, 100 a page).
     public func webhooks(campaign: String? = nil) throws -> [InstantlyWebhook] {
         var found: [InstantlyWebhook] = []
-        var cursor: String?
-        for _ in 0..<1000 {
-            var query = [("limit", "100")]
-            if let campaign { query.append(("campaign", campaign)) }
-            if let cursor { query.append(("starting_after", cursor)) }
-            let response = try send(endpoint.request("GET", "/api/v2/webhooks", query: query))
-            let json = try Self.decode(response, what: "GET /api/v2/webhooks")
-            let items = json["items"]?.arrayValue ?? []
+        try eachPage("/api/v2/webhooks", query: campaign.map { [("campaign", $0)] } ?? []) { items in
             found += items.map(InstantlyWebhook.from)
-            guard !items.isEmpty, let next = json["next_starting_after"]?.stringValue, next != cursor else { break }
-            cursor = next
+            return true
         }
         return found
     }

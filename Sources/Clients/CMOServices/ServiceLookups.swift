@@ -10,20 +10,12 @@ extension InstantlyAPI {
     /// given (Instantly's own search by name), at most `limit`.
     public func campaigns(search: String? = nil, limit: Int = 1000) throws -> [InstantlyCampaign] {
         var found: [InstantlyCampaign] = []
-        var cursor: String?
-        while found.count < limit {
-            var query = [("limit", "100")]
-            if let search, !search.isEmpty { query.append(("search", search)) }
-            if let cursor { query.append(("starting_after", cursor)) }
-            let response = try send(endpoint.request("GET", "/api/v2/campaigns", query: query))
-            let json = try Self.decode(response, what: "GET /api/v2/campaigns")
-            let items = json["items"]?.arrayValue ?? []
+        try eachPage("/api/v2/campaigns", query: search.map { $0.isEmpty ? [] : [("search", $0)] } ?? []) { items in
             for item in items {
                 guard let id = item["id"]?.stringValue else { continue }
                 found.append(Self.campaign(item, id: id))
             }
-            guard !items.isEmpty, let next = json["next_starting_after"]?.stringValue, next != cursor else { break }
-            cursor = next
+            return found.count < limit
         }
         return Array(found.prefix(limit))
     }

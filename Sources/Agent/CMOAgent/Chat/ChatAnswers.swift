@@ -62,8 +62,9 @@ public enum ChatAnswers {
         var text = "\(topic) for job \(state.jobID): " + o.text
         if topic == "bounces", let policy = try? BounceGuardPolicy.load(config: state.config), let store = HookEventStores.existing(environment: environment) {
             let campaigns = Runner.sendCampaigns(state)
-            let events = (try? store.events(campaigns: campaigns, since: nil)) ?? []
-            let c = policy.check(events, campaigns: campaigns, now: JobClock.now(), acknowledgedThrough: state.bounceAck?.through)
+            let now = JobClock.now()
+            let events = (try? policy.windowEvents(store, campaigns: campaigns, now: now)) ?? []
+            let c = policy.check(events, campaigns: campaigns, now: now, acknowledgedThrough: state.bounceAck?.through)
             text += "\n  bounce guard: \(c.bounced.count) of \(c.sent) emails of the campaign in the last \(BounceCheck.hours(policy.windowHours)) bounced"
                 + " (\(String(format: "%.1f", c.share))%; it pauses the sends over \(BounceCheck.number(policy.maxShare))% once \(policy.minSent) are sent"
                 + (policy.enabled ? ")" : "; off in the config)")

@@ -54,6 +54,11 @@ public struct BounceGuardPolicy: Sendable, Equatable {
         return p
     }
 
+    /// The events of `campaigns` in the window ending at `now`, from the store (what `check` reads).
+    public func windowEvents(_ store: any HookEventStore, campaigns: Set<String>, now: Date) throws -> [HookEvent] {
+        try store.events(campaigns: campaigns, since: Timestamp.string(now.addingTimeInterval(-windowHours * 3600)))
+    }
+
     /// What the window holds for `campaigns` at `now`: emails sent, bounces not acknowledged, and whether
     /// they trip the guard. Bounces at or before `acknowledgedThrough` were seen by a person who went on.
     public func check(_ events: [HookEvent], campaigns: Set<String>, now: Date, acknowledgedThrough: String?) -> BounceCheck {
@@ -129,9 +134,8 @@ extension Runner {
         let policy = try BounceGuardPolicy.load(config: runOptions.config)
         let campaigns = Self.sendCampaigns(state)
         guard policy.enabled, !campaigns.isEmpty, let store = HookEventStores.existing() else { return nil }
-        let since = Timestamp.string(JobClock.now().addingTimeInterval(-policy.windowHours * 3600))
         let events: [HookEvent]
-        do { events = try store.events(campaigns: campaigns, since: since) } catch {
+        do { events = try policy.windowEvents(store, campaigns: campaigns, now: JobClock.now()) } catch {
             event(.warning, "bounce guard: the event store cannot be read (\(error)); sending without the check")
             return nil
         }
