@@ -7,7 +7,7 @@ import PackageDescription
 // Infrastructure: what every layer above stands on.
 let contract: Target.Dependency = "CMOContract"  // what the stages and the agent agree on (Foundation only)
 let basics: Target.Dependency = "CMOBasics"  // JSON, records, NDJSON I/O, settings, logging, jq, text, CSV, exit statuses
-let storage: Target.Dependency = "CMOStorage"  // the storage seam: SQLite state, the job queue, file locks
+let storage: Target.Dependency = "CMOStorage"  // the storage seam: SQLite or PostgreSQL state, the job queue, file locks
 let dns: Target.Dependency = "CMODNS"  // the DNS client and its cache
 let httpServer: Target.Dependency = "CMOHTTPServer"  // the HTTP/1.1 server over POSIX sockets (sandbox, cmo-hooks)
 // The stage runtime: one command base and lifecycle for every stage.
@@ -31,6 +31,8 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
 let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let postgres: Target.Dependency = .product(name: "PostgresNIO", package: "postgres-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 
 /// A stage: an executable in Sources/Stages/NAME.
 func stage(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
@@ -64,6 +66,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/GraphQLSwift/GraphQL", from: "4.3.0"),
         .package(url: "https://github.com/stencilproject/Stencil", from: "0.15.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Infrastructure.
@@ -72,7 +76,7 @@ let package = Package(
         .target(name: "CSpawn", path: "Sources/Infrastructure/CSpawn"),
         .target(name: "CMOContract", path: "Sources/Infrastructure/CMOContract"),
         .target(name: "CMOBasics", dependencies: [contract, "CJQ", yams], path: "Sources/Infrastructure/CMOBasics"),
-        .target(name: "CMOStorage", dependencies: [contract, basics, grdb], path: "Sources/Infrastructure/CMOStorage"),
+        .target(name: "CMOStorage", dependencies: [contract, basics, grdb, postgres, logging], path: "Sources/Infrastructure/CMOStorage"),
         .target(name: "CMODNS", dependencies: [basics, storage, grdb], path: "Sources/Infrastructure/CMODNS"),
         .target(name: "CMOHTTPServer", path: "Sources/Infrastructure/CMOHTTPServer"),
 

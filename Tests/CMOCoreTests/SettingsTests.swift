@@ -77,4 +77,19 @@ final class SettingsTests: XCTestCase {
         let kinds = try Settings(stage: "x", configPath: try config("log-format: {a: 1}\nx:\n  log-format: xml\n"))
         XCTAssertThrowsError(try kinds.resolve("log-format", flag: nil as LogFormat?)) { XCTAssertTrue("\($0)".contains("must be one of text, json, not 'xml'"), "\($0)") }
     }
+
+    /// The team database may be named in the config (without its password), and the environment wins.
+    func testTheConfigsDatabaseURLReachesTheStoresButNeverWithAPassword() throws {
+        let path = try config("database-url: postgres://cmo@db.team:5432/outbound\n")
+        let s = try Settings(stage: "send-instantly", configPath: path, environment: ["HOME": "/tmp"])
+        XCTAssertEqual(s.environment["CMO_DATABASE_URL"], "postgres://cmo@db.team:5432/outbound")
+        XCTAssertEqual(s.entries.first { $0.key == "database-url" }?.source, .config)
+        let env = try Settings(stage: "send-instantly", configPath: path, environment: ["CMO_DATABASE_URL": "postgres://me@other/db"])
+        XCTAssertEqual(env.environment["CMO_DATABASE_URL"], "postgres://me@other/db", "the environment wins")
+        XCTAssertThrowsError(try Settings(stage: "x", configPath: try config("database_url: postgres://cmo:hunter2@db/x\n"))) { error in
+            XCTAssertEqual((error as? StageFailure)?.exitStatus, .config)
+            XCTAssertFalse("\(error)".contains("hunter2"))
+            XCTAssertTrue("\(error)".contains("CMO_DATABASE_PASSWORD"))
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import CMOTestSupport
 import XCTest
 
 @testable import CMOContract
@@ -75,123 +76,139 @@ final class SuppressionListTests: XCTestCase {
     // MARK: Matching
 
     func testAnEmailMatchesItselfItsDomainAndEveryParentDomain() throws {
-        let list = try openList()
-        XCTAssertEqual(
-            try list.add([
-                SuppressionEntry(kind: .email, value: "Jane@Example.org", reason: "opt-out"),
-                SuppressionEntry(kind: .domain, value: "acme.com", reason: "customer"),
-                SuppressionEntry(kind: .domain, value: "bücher.de"),
-            ]), 3)
-        XCTAssertEqual(try list.match(email: "JANE@example.ORG.", login: nil)?.value, "jane@example.org")
-        XCTAssertNil(try list.match(email: "john@example.org", login: nil))
-        XCTAssertEqual(try list.match(email: "a@acme.com", login: nil)?.value, "acme.com")
-        XCTAssertEqual(try list.match(email: "a@eu.acme.com", login: nil)?.value, "acme.com")
-        XCTAssertEqual(try list.match(email: "a@x.y.eu.acme.com", login: nil)?.reason, "customer")
-        XCTAssertNil(try list.match(email: "a@notacme.com", login: nil), "a suffix that is not a parent label")
-        XCTAssertNil(try list.match(email: "a@acme.com.evil.io", login: nil))
-        XCTAssertEqual(try list.match(email: "x@shop.Bücher.de", login: nil)?.value, "xn--bcher-kva.de")
-        XCTAssertNil(try list.match(email: nil, login: nil))
-        XCTAssertNil(try list.match(email: "not an address", login: nil))
-        // The most specific entry wins.
-        _ = try list.add([SuppressionEntry(kind: .domain, value: "eu.acme.com", reason: "eu")])
-        XCTAssertEqual(try list.match(email: "a@eu.acme.com", login: nil)?.reason, "eu")
+        try StorageBackends.each { _, env in
+            let list = try SuppressionList.open(environment: env)
+            XCTAssertEqual(
+                try list.add([
+                    SuppressionEntry(kind: .email, value: "Jane@Example.org", reason: "opt-out"),
+                    SuppressionEntry(kind: .domain, value: "acme.com", reason: "customer"),
+                    SuppressionEntry(kind: .domain, value: "bücher.de"),
+                ]), 3)
+            XCTAssertEqual(try list.match(email: "JANE@example.ORG.", login: nil)?.value, "jane@example.org")
+            XCTAssertNil(try list.match(email: "john@example.org", login: nil))
+            XCTAssertEqual(try list.match(email: "a@acme.com", login: nil)?.value, "acme.com")
+            XCTAssertEqual(try list.match(email: "a@eu.acme.com", login: nil)?.value, "acme.com")
+            XCTAssertEqual(try list.match(email: "a@x.y.eu.acme.com", login: nil)?.reason, "customer")
+            XCTAssertNil(try list.match(email: "a@notacme.com", login: nil), "a suffix that is not a parent label")
+            XCTAssertNil(try list.match(email: "a@acme.com.evil.io", login: nil))
+            XCTAssertEqual(try list.match(email: "x@shop.Bücher.de", login: nil)?.value, "xn--bcher-kva.de")
+            XCTAssertNil(try list.match(email: nil, login: nil))
+            XCTAssertNil(try list.match(email: "not an address", login: nil))
+            // The most specific entry wins.
+            _ = try list.add([SuppressionEntry(kind: .domain, value: "eu.acme.com", reason: "eu")])
+            XCTAssertEqual(try list.match(email: "a@eu.acme.com", login: nil)?.reason, "eu")
+        }
     }
 
     func testLoginsMatchTheRecordsLoginAndNoreplyAddresses() throws {
-        let list = try openList()
-        _ = try list.add([SuppressionEntry(kind: .login, value: "@OctoCat", reason: "asked on an issue")])
-        XCTAssertEqual(try list.match(email: nil, login: "octocat")?.kind, .login)
-        XCTAssertEqual(try list.match(email: "someone@else.com", login: "@OCTOCAT")?.value, "octocat")
-        XCTAssertEqual(try list.match(email: "583231+octocat@users.noreply.github.com", login: nil)?.value, "octocat")
-        XCTAssertNil(try list.match(email: nil, login: "octocat2"))
+        try StorageBackends.each { _, env in
+            let list = try SuppressionList.open(environment: env)
+            _ = try list.add([SuppressionEntry(kind: .login, value: "@OctoCat", reason: "asked on an issue")])
+            XCTAssertEqual(try list.match(email: nil, login: "octocat")?.kind, .login)
+            XCTAssertEqual(try list.match(email: "someone@else.com", login: "@OCTOCAT")?.value, "octocat")
+            XCTAssertEqual(try list.match(email: "583231+octocat@users.noreply.github.com", login: nil)?.value, "octocat")
+            XCTAssertNil(try list.match(email: nil, login: "octocat2"))
+        }
     }
 
     func testRecordsAreMatchedByBestEmailEmailsAndLogin() throws {
-        let list = try openList()
-        _ = try list.add([
-            SuppressionEntry(kind: .email, value: "old@work.com"), SuppressionEntry(kind: .domain, value: "best.io"),
-            SuppressionEntry(kind: .login, value: "ada"),
-        ])
-        func match(_ json: String) throws -> SuppressionEntry? { try list.match(record: try Record(json: json)) }
-        XCTAssertEqual(try match(#"{"best_email":{"address":"me@best.io"}}"#)?.value, "best.io")
-        XCTAssertEqual(try match(#"{"best_email":"me@best.io"}"#)?.value, "best.io")
-        XCTAssertEqual(
-            try match(#"{"best_email":"me@fine.com","emails":[{"address":"x@y.com"},{"address":"OLD@work.com"}]}"#)?.value, "old@work.com")
-        XCTAssertEqual(try match(#"{"emails":[],"login":"Ada"}"#)?.value, "ada")
-        XCTAssertNil(try match(#"{"best_email":null,"emails":[{"address":"x@y.com"}],"login":"bob"}"#))
-        XCTAssertNil(try match(#"{"id":1}"#))
+        try StorageBackends.each { _, env in
+            let list = try SuppressionList.open(environment: env)
+            _ = try list.add([
+                SuppressionEntry(kind: .email, value: "old@work.com"), SuppressionEntry(kind: .domain, value: "best.io"),
+                SuppressionEntry(kind: .login, value: "ada"),
+            ])
+            func match(_ json: String) throws -> SuppressionEntry? { try list.match(record: try Record(json: json)) }
+            XCTAssertEqual(try match(#"{"best_email":{"address":"me@best.io"}}"#)?.value, "best.io")
+            XCTAssertEqual(try match(#"{"best_email":"me@best.io"}"#)?.value, "best.io")
+            XCTAssertEqual(
+                try match(#"{"best_email":"me@fine.com","emails":[{"address":"x@y.com"},{"address":"OLD@work.com"}]}"#)?.value, "old@work.com")
+            XCTAssertEqual(try match(#"{"emails":[],"login":"Ada"}"#)?.value, "ada")
+            XCTAssertNil(try match(#"{"best_email":null,"emails":[{"address":"x@y.com"}],"login":"bob"}"#))
+            XCTAssertNil(try match(#"{"id":1}"#))
+        }
     }
 
     func testQueryModeAnswersAsTheSnapshotDoes() throws {
-        let list = try openList()
-        _ = try list.add([
-            SuppressionEntry(kind: .email, value: "a@x.com"), SuppressionEntry(kind: .domain, value: "y.com"),
-            SuppressionEntry(kind: .login, value: "l"),
-        ])
-        let probes: [(String?, String?)] = [
-            ("a@x.com", nil), ("b@x.com", nil), ("b@sub.y.com", nil), (nil, "L"), ("1+l@users.noreply.github.com", nil),
-        ]
-        let snapshot = try probes.map { try list.match(email: $0.0, login: $0.1)?.value }
-        list.matchMode = .query
-        XCTAssertEqual(try probes.map { try list.match(email: $0.0, login: $0.1)?.value }, snapshot)
-        XCTAssertEqual(snapshot, ["a@x.com", nil, "y.com", "l", "l"])
+        try StorageBackends.each { _, env in
+            let list = try SuppressionList.open(environment: env)
+            _ = try list.add([
+                SuppressionEntry(kind: .email, value: "a@x.com"), SuppressionEntry(kind: .domain, value: "y.com"),
+                SuppressionEntry(kind: .login, value: "l"),
+            ])
+            let probes: [(String?, String?)] = [
+                ("a@x.com", nil), ("b@x.com", nil), ("b@sub.y.com", nil), (nil, "L"), ("1+l@users.noreply.github.com", nil),
+            ]
+            let snapshot = try probes.map { try list.match(email: $0.0, login: $0.1)?.value }
+            list.matchMode = .query
+            XCTAssertEqual(try probes.map { try list.match(email: $0.0, login: $0.1)?.value }, snapshot)
+            XCTAssertEqual(snapshot, ["a@x.com", nil, "y.com", "l", "l"])
+        }
     }
 
     // MARK: Changing the list
 
     func testReAddingUpdatesReasonAndSourceAndNeverDuplicates() throws {
-        let list = try openList()
-        let first = Date(timeIntervalSince1970: 1_700_000_000)
-        let counts = try list.upsert([
-            SuppressionEntry(kind: .email, value: "a@b.com", reason: "bounce", source: "instantly", addedAt: first)
-        ])
-        XCTAssertEqual(counts, SuppressionWriteCounts(added: 1))
-        XCTAssertEqual(
-            try list.upsert([SuppressionEntry(kind: .email, value: "A@B.COM", reason: "bounce", source: "instantly")]).unchanged, 1)
-        XCTAssertEqual(try list.upsert([SuppressionEntry(kind: .email, value: "a@b.com", reason: "opt-out")]).updated, 1)
-        XCTAssertEqual(try list.add([SuppressionEntry(kind: .email, value: "a@b.com", reason: nil, source: "manual")]), 0)
-        let all = try list.all()
-        XCTAssertEqual(all.count, 1)
-        XCTAssertEqual(all[0], SuppressionEntry(kind: .email, value: "a@b.com", reason: "opt-out", source: "manual", addedAt: first))
-        XCTAssertEqual(
-            all[0].json.compactJSON,
-            #"{"kind":"email","value":"a@b.com","reason":"opt-out","source":"manual","added_at":"2023-11-14T22:13:20Z"}"#)
-        // The same value as a domain is another entry.
-        _ = try list.add([SuppressionEntry(kind: .domain, value: "b.com")])
-        XCTAssertEqual(try list.all().map(\.kind), [.domain, .email])
+        try StorageBackends.each { _, env in
+            let list = try SuppressionList.open(environment: env)
+            let first = Date(timeIntervalSince1970: 1_700_000_000)
+            let counts = try list.upsert([
+                SuppressionEntry(kind: .email, value: "a@b.com", reason: "bounce", source: "instantly", addedAt: first)
+            ])
+            XCTAssertEqual(counts, SuppressionWriteCounts(added: 1))
+            XCTAssertEqual(
+                try list.upsert([SuppressionEntry(kind: .email, value: "A@B.COM", reason: "bounce", source: "instantly")]).unchanged, 1)
+            XCTAssertEqual(try list.upsert([SuppressionEntry(kind: .email, value: "a@b.com", reason: "opt-out")]).updated, 1)
+            XCTAssertEqual(try list.add([SuppressionEntry(kind: .email, value: "a@b.com", reason: nil, source: "manual")]), 0)
+            let all = try list.all()
+            XCTAssertEqual(all.count, 1)
+            XCTAssertEqual(all[0], SuppressionEntry(kind: .email, value: "a@b.com", reason: "opt-out", source: "manual", addedAt: first))
+            XCTAssertEqual(
+                all[0].json.compactJSON,
+                #"{"kind":"email","value":"a@b.com","reason":"opt-out","source":"manual","added_at":"2023-11-14T22:13:20Z"}"#)
+            // The same value as a domain is another entry.
+            _ = try list.add([SuppressionEntry(kind: .domain, value: "b.com")])
+            XCTAssertEqual(try list.all().map(\.kind), [.domain, .email])
+        }
     }
 
     func testAnInvalidEntryAddsNothing() throws {
-        let list = try openList()
-        XCTAssertThrowsError(
-            try list.add([SuppressionEntry(kind: .email, value: "ok@x.com"), SuppressionEntry(kind: .email, value: "nope")])
-        ) { XCTAssertTrue($0 is SuppressionValueError) }
-        XCTAssertEqual(try list.all(), [])
+        try StorageBackends.each { _, env in
+            let list = try SuppressionList.open(environment: env)
+            XCTAssertThrowsError(
+                try list.add([SuppressionEntry(kind: .email, value: "ok@x.com"), SuppressionEntry(kind: .email, value: "nope")])
+            ) { XCTAssertTrue($0 is SuppressionValueError) }
+            XCTAssertEqual(try list.all(), [])
+        }
     }
 
     func testRemove() throws {
-        let list = try openList()
-        _ = try list.add([SuppressionEntry(kind: .domain, value: "acme.com"), SuppressionEntry(kind: .email, value: "a@acme.com")])
-        XCTAssertNotNil(try list.match(email: "z@acme.com", login: nil))
-        XCTAssertTrue(try list.remove(kind: .domain, value: "ACME.com."))
-        XCTAssertFalse(try list.remove(kind: .domain, value: "acme.com"))
-        XCTAssertNil(try list.match(email: "z@acme.com", login: nil), "the snapshot is dropped after a change")
-        XCTAssertEqual(try list.match(email: "a@acme.com", login: nil)?.kind, .email)
-        XCTAssertEqual(try list.removeEntry(kind: .email, value: "a@acme.com")?.value, "a@acme.com")
-        XCTAssertEqual(try list.all(), [])
+        try StorageBackends.each { _, env in
+            let list = try SuppressionList.open(environment: env)
+            _ = try list.add([SuppressionEntry(kind: .domain, value: "acme.com"), SuppressionEntry(kind: .email, value: "a@acme.com")])
+            XCTAssertNotNil(try list.match(email: "z@acme.com", login: nil))
+            XCTAssertTrue(try list.remove(kind: .domain, value: "ACME.com."))
+            XCTAssertFalse(try list.remove(kind: .domain, value: "acme.com"))
+            XCTAssertNil(try list.match(email: "z@acme.com", login: nil), "the snapshot is dropped after a change")
+            XCTAssertEqual(try list.match(email: "a@acme.com", login: nil)?.kind, .email)
+            XCTAssertEqual(try list.removeEntry(kind: .email, value: "a@acme.com")?.value, "a@acme.com")
+            XCTAssertEqual(try list.all(), [])
+        }
     }
 
     // MARK: Several processes
 
     func testAChangeByAnotherConnectionIsSeenByAHeldSnapshot() throws {
-        let reader = try openList()
-        let writer = try openList()
-        reader.refreshInterval = 0
-        XCTAssertNil(try reader.match(email: "a@late.com", login: nil))
-        _ = try writer.add([SuppressionEntry(kind: .domain, value: "late.com")])
-        XCTAssertEqual(try reader.match(email: "a@late.com", login: nil)?.value, "late.com")
-        XCTAssertTrue(try writer.remove(kind: .domain, value: "late.com"))
-        XCTAssertNil(try reader.match(email: "a@late.com", login: nil))
+        try StorageBackends.each { _, env in
+            let reader = try SuppressionList.open(environment: env)
+            let writer = try SuppressionList.open(environment: env)
+            reader.refreshInterval = 0
+            XCTAssertNil(try reader.match(email: "a@late.com", login: nil))
+            _ = try writer.add([SuppressionEntry(kind: .domain, value: "late.com")])
+            XCTAssertEqual(try reader.match(email: "a@late.com", login: nil)?.value, "late.com")
+            XCTAssertTrue(try writer.remove(kind: .domain, value: "late.com"))
+            XCTAssertNil(try reader.match(email: "a@late.com", login: nil))
+        }
     }
 
     func testTwoPoolsAddingAtOnceLoseAndDuplicateNothing() throws {
@@ -360,4 +377,30 @@ final class SuppressionListTests: XCTestCase {
         XCTAssertEqual(open[1].error, "a quoted cell opened on line 2 is never closed")
         XCTAssertEqual(try rows("").count, 0)
     }
+
+    // MARK: One list shared by several machines (PostgreSQL)
+
+    func testAnEntryAddedOnOneMachineIsMatchedOnAnotherWithinTheRefreshInterval() throws {
+        let env = try StorageBackends.postgresEnvironment()
+        let here = try SuppressionList.open(environment: env)
+        guard case .postgres(let url) = try StorageBackend.from(environment: env) else { return XCTFail("not PostgreSQL") }
+        // The other machine: its own state directory and its own connections to the same database.
+        let store = try PostgresSuppressionStore(database: PostgresDatabase(url: url, retryWindow: 30))
+        let there = SuppressionList(store: store, location: store.location)
+        XCTAssertFalse(here.location.contains(url.password ?? "\u{0}"), "the location never shows the password")
+        XCTAssertNil(try there.match(email: "a@late.com", login: nil))  // a snapshot is held from now on
+        XCTAssertEqual(try here.add([SuppressionEntry(kind: .domain, value: "late.com", reason: "opt-out")]), 1)
+        let deadline = Date().addingTimeInterval(there.refreshInterval + 0.5)
+        var seen: SuppressionEntry?
+        while seen == nil && Date() < deadline {
+            seen = try there.match(email: "a@late.com", login: nil)
+            if seen == nil { usleep(50_000) }
+        }
+        XCTAssertEqual(seen?.reason, "opt-out", "seen within the refresh interval")
+        XCTAssertTrue(try there.remove(kind: .domain, value: "late.com"))
+        here.refreshInterval = 0
+        XCTAssertNil(try here.match(email: "a@late.com", login: nil))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: env["CMO_STATE_DIR"]! + "/suppression.sqlite"))
+    }
+
 }

@@ -1,4 +1,5 @@
 import CMOBasics
+import CMOContract
 import CMOServices
 import CMOStorage
 import CMOTestSupport
@@ -225,6 +226,12 @@ final class CMOHooksTests: XCTestCase {
     }
 
     func testConcurrentDeliveriesOfTheSameEventStoreOne() throws {
+        try StorageBackends.each { backend, environment in
+            try concurrentDeliveriesStoreOne(backend, environment.merging(env.filter { $0.key != "CMO_STATE_DIR" }) { a, _ in a })
+        }
+    }
+
+    private func concurrentDeliveriesStoreOne(_ backend: String, _ env: [String: String]) throws {
         let server = try Server(dir: dir, environment: env)
         let body = try JSONSerialization.data(withJSONObject: payload("email_bounced"), options: [.sortedKeys])
         let file = dir + "/bounce.json"
@@ -237,8 +244,68 @@ final class CMOHooksTests: XCTestCase {
         let r = try Spawn.run("/bin/bash", ["-c", script])
         XCTAssertEqual(r.lines.filter { $0 == "200" }.count, 16, r.out)
         XCTAssertEqual(server.stop(), 0)
-        XCTAssertEqual(server.lines.count, 1)
-        XCTAssertEqual(try store().count(), 1)
+        XCTAssertEqual(server.lines.count, 1, backend)
+        XCTAssertEqual(try HookEventStores.open(environment: env).count(), 1, backend)
+    }
+
+    /// The store's contract on both backends: the storing order and cursors, the orders and counts, and
+    /// writers on several connections at once each storing an event once with numbers a reader never
+    /// sees out of order.
+    func testTheStoreKeepsEachEventOnceInStoringOrderOnBothBackends() throws {
+        try StorageBackends.each { backend, environment in
+            let s = try HookEventStores.open(environment: environment)
+            func event(_ type: String, _ lead: String, at: String, variant: Int?) throws -> HookEvent {
+                var p = payload(type, lead: lead, at: at)
+                p["variant"] = variant
+                return try InstantlyWebhookPayload.event(
+                    try JSONScanner.parse(String(decoding: try JSONSerialization.data(withJSONObject: p), as: UTF8.self)),
+                    source: "webhook", receivedAt: at)
+            }
+            let late = try event("reply_received", "b@x.com", at: "2026-12-07T09:00:00.000Z", variant: 1)
+            let early = try event("email_bounced", "a@x.com", at: "2026-12-07T08:00:00.000Z", variant: 1)
+            XCTAssertTrue(try s.insertIfNew(late, payload: Array("{}".utf8)), backend)
+            XCTAssertTrue(try s.insertIfNew(early, payload: Array("{\"a\":1}".utf8)), backend)
+            XCTAssertFalse(try s.insertIfNew(early, payload: []), backend)
+            // By time for `since`; in storing order for the sequence (the late-stored older event last).
+            XCTAssertEqual(try s.events(since: nil, limit: nil).map(\.key), [early.key, late.key], backend)
+            XCTAssertEqual(try s.events(since: nil, limit: 1).map(\.key), [early.key], backend)
+            let seq = try s.events(afterSequence: 0, limit: 10)
+            XCTAssertEqual(seq.map(\.event.key), [late.key, early.key], backend)
+            XCTAssertEqual(try s.events(afterSequence: seq[0].sequence, limit: 10).map(\.event.key), [early.key], backend)
+            XCTAssertEqual(try s.events(campaigns: [campaign], since: "2026-12-07T08:30:00Z").map(\.key), [late.key], backend)
+            XCTAssertEqual(try s.events(campaigns: ["other", "x\"y"], since: nil).count, 0, backend)
+            XCTAssertEqual(try s.payload(key: early.key), Array("{\"a\":1}".utf8), backend)
+            XCTAssertNil(try s.payload(key: "nope"), backend)
+            XCTAssertEqual(
+                try s.counts(campaign: nil),
+                [HookEventCount(campaignID: campaign, variant: 1, outcome: "bounced", count: 1),
+                 HookEventCount(campaignID: campaign, variant: 1, outcome: "reply", count: 1)], backend)
+            XCTAssertEqual(try s.counts(campaign: "other"), [], backend)
+            XCTAssertEqual(try s.newestTimestamp(), "2026-12-07T09:00:00.000Z", backend)
+            XCTAssertThrowsError(try s.events(since: "yesterday", limit: nil), backend)
+
+            // 4 writers, each its own store (its own connection or file handle), the same 40 events at once.
+            let events = try (0..<40).map { try event("email_opened", "w\($0)@x.com", at: "2026-12-07T10:00:\(String(format: "%02d", $0)).000Z", variant: nil) }
+            let stores = try (0..<4).map { _ in try HookEventStores.open(environment: environment) }
+            let newOnes = NSLock()
+            nonisolated(unsafe) var stored = 0
+            nonisolated(unsafe) var failures: [String] = []
+            DispatchQueue.concurrentPerform(iterations: 4) { w in
+                for e in events.shuffled() {
+                    do {
+                        if try stores[w].insertIfNew(e, payload: []) { newOnes.withLock { stored += 1 } }
+                    } catch {
+                        newOnes.withLock { failures.append("\(error)") }
+                    }
+                }
+            }
+            XCTAssertEqual(failures, [], backend)
+            XCTAssertEqual(stored, 40, "each event stored by exactly one writer (\(backend))")
+            XCTAssertEqual(try s.count(), 42, backend)
+            let all = try s.events(afterSequence: 0, limit: 100).map(\.sequence)
+            XCTAssertEqual(all, all.sorted(), backend)
+            XCTAssertEqual(Set(all).count, 42, backend)
+        }
     }
 
     func testSIGTERMLetsARequestInFlightFinish() throws {
@@ -310,27 +377,29 @@ final class CMOHooksTests: XCTestCase {
     }
 
     func testAnOversizedPayloadIsStoredCutButStillJSON() throws {
-        let s = try store()
-        var p = payload("reply_received")
-        p["reply_html"] = String(repeating: "<p>\u{2028}a</p>", count: 20_000)
-        let bytes = Array(try JSONSerialization.data(withJSONObject: p))
-        XCTAssertGreaterThan(bytes.count, SQLiteHookEventStore.maxPayloadBytes)
-        let e = try InstantlyWebhookPayload.event(
-            try JSONScanner.parse(String(decoding: bytes, as: UTF8.self)), source: "webhook", receivedAt: "2026-12-07T00:00:00.000Z")
-        XCTAssertTrue(try s.insertIfNew(e, payload: bytes))
-        XCTAssertFalse(try s.insertIfNew(e, payload: bytes), "the same key again")
-        let kept = try XCTUnwrap(try s.payload(key: e.key))
-        XCTAssertLessThanOrEqual(kept.count, SQLiteHookEventStore.maxPayloadBytes)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(kept)) as? [String: Any])
-        XCTAssertEqual(json["lead_email"] as? String, "jane@acme.com")
-        XCTAssertTrue((json["reply_html"] as? String)?.hasSuffix("…") == true)
-        XCTAssertEqual(try s.newestTimestamp(), "2026-12-07T10:00:00.000Z")
-        XCTAssertEqual(try s.events(since: "2026-12-07T10:00:00Z", limit: nil).map(\.key), [e.key])
-        XCTAssertEqual(try s.events(since: "2026-12-07T10:00:01Z", limit: nil).count, 0)
-        XCTAssertNil(try s.cursor("x"))
-        try s.setCursor("x", to: "a")
-        try s.setCursor("x", to: "b")
-        XCTAssertEqual(try s.cursor("x"), "b")
+        try StorageBackends.each { _, environment in
+            let s = try HookEventStores.open(environment: environment)
+            var p = payload("reply_received")
+            p["reply_html"] = String(repeating: "<p>\u{2028}a</p>", count: 20_000)
+            let bytes = Array(try JSONSerialization.data(withJSONObject: p))
+            XCTAssertGreaterThan(bytes.count, SQLiteHookEventStore.maxPayloadBytes)
+            let e = try InstantlyWebhookPayload.event(
+                try JSONScanner.parse(String(decoding: bytes, as: UTF8.self)), source: "webhook", receivedAt: "2026-12-07T00:00:00.000Z")
+            XCTAssertTrue(try s.insertIfNew(e, payload: bytes))
+            XCTAssertFalse(try s.insertIfNew(e, payload: bytes), "the same key again")
+            let kept = try XCTUnwrap(try s.payload(key: e.key))
+            XCTAssertLessThanOrEqual(kept.count, SQLiteHookEventStore.maxPayloadBytes)
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(kept)) as? [String: Any])
+            XCTAssertEqual(json["lead_email"] as? String, "jane@acme.com")
+            XCTAssertTrue((json["reply_html"] as? String)?.hasSuffix("…") == true)
+            XCTAssertEqual(try s.newestTimestamp(), "2026-12-07T10:00:00.000Z")
+            XCTAssertEqual(try s.events(since: "2026-12-07T10:00:00Z", limit: nil).map(\.key), [e.key])
+            XCTAssertEqual(try s.events(since: "2026-12-07T10:00:01Z", limit: nil).count, 0)
+            XCTAssertNil(try s.cursor("x"))
+            try s.setCursor("x", to: "a")
+            try s.setCursor("x", to: "b")
+            XCTAssertEqual(try s.cursor("x"), "b")
+        }
     }
 
     // MARK: - A fake Instantly (the spec's shapes)

@@ -444,7 +444,9 @@ extension CMOPlan {
                 return .ok
             }
             if inWorker == nil { JobControl.clear(dir) }  // a person said go on
-            if let q = queued, q.status != .running || !ProcessLiveness.isRunning(q.workerPID ?? 0, started: q.workerStarted) {
+            if let q = queued, q.status != .running
+                || ((q.workerHost ?? JobQueues.host) == JobQueues.host && !ProcessLiveness.isRunning(q.workerPID ?? 0, started: q.workerStarted))
+            {
                 // A queued job goes back to its worker, with the approval if this is one.
                 let lock = try CMOPlan.settledLock(dir, id)
                 defer { lock.release() }
@@ -457,7 +459,7 @@ extension CMOPlan {
                 if state.status == .paused || state.status == .cancelled || state.status == .failed || state.status == .awaitingApproval { state.status = .waiting }
                 state.pauseReason = nil
                 try dir.save(state)
-                let queue = try SQLiteJobQueue.open()
+                let queue = try JobQueues.open()
                 let why = approveBy.map { "approved by \($0)" } ?? widenBy.map { "widening agreed by \($0)" } ?? "resumed by \(NSUserName())"
                 try queue.update(id, status: .queued, message: why)
                 Runner.appendEvent(dir: dir, jobID: id, .resumed, why + "; queued for the worker")

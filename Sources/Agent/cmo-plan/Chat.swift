@@ -155,7 +155,7 @@ struct ChatSession {
             _ = ensureWorker()
             out("widening as proposed; I will ask again before anything is written")
         case .jobs:
-            let queue = try SQLiteJobQueue.open()
+            let queue = try JobQueues.open()
             let rows = try queue.jobs(limit: 10)
             out(rows.isEmpty ? "no jobs in the queue" : rows.map { "\($0.id)  \($0.status.rawValue)\($0.message.map { "  " + TextCleaning.truncate(TextCleaning.oneLine($0), to: 100) } ?? "")" }.joined(separator: "\n"))
         default:
@@ -213,7 +213,7 @@ struct ChatSession {
 
     /// Starts `cmo-plan worker --until-idle` in the background when none runs; true if it did.
     func ensureWorker() -> Bool {
-        guard let queue = try? SQLiteJobQueue.open(), !QueueWorker.alive(queue) else { return false }
+        guard let queue = try? JobQueues.open(), !QueueWorker.alive(queue) else { return false }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let log = StateDirectory.path() + "/worker.log"
         guard (try? spawnInBackground(StageSpec(executable: exe, arguments: ["worker", "--until-idle"], stdin: nil, artifact: log, log: log,

@@ -11,7 +11,7 @@ func say(_ text: String) { FileHandle.standardError.write(Data("cmo-plan: \(text
 
 /// The job's run directory: from the queue (any terminal, any directory), else under --runs-dir.
 func locate(_ id: String, flags: RunFlags) throws -> (RunDirectory, QueuedJob?) {
-    let queued = try? SQLiteJobQueue.open().job(id)
+    let queued = try? JobQueues.open().job(id)
     if let q = queued { return (RunDirectory(runs: URL(fileURLWithPath: q.runsDir), jobID: id), q) }
     let dir = RunDirectory(runs: flags.runs, jobID: id)
     if !dir.exists, FileManager.default.fileExists(atPath: dir.eventsURL.path) { return (dir, nil) }  // state.json gone: resume rebuilds it
@@ -86,7 +86,7 @@ extension CMOPlan {
 
         func run() throws {
             try CommandBase.run("cmo-plan") {
-                let queue = try SQLiteJobQueue.open()
+                let queue = try JobQueues.open()
                 var entries: [Entry] = []
                 for j in try queue.jobs(limit: nil) {
                     let dir = RunDirectory(runs: URL(fileURLWithPath: j.runsDir), jobID: j.id)
@@ -199,7 +199,7 @@ func submit(goal: GoalOptions, flags: RunFlags, exec: ExecFlags, id: String, out
 }
 
 func submit(_ r: GoalOptions.Resolved, dryRun: Bool, flags: RunFlags, exec: ExecFlags, id: String, output: String?, quiet: Bool = false) throws -> String {
-    let queue = try SQLiteJobQueue.open()
+    let queue = try JobQueues.open()
     let (dir, _, _) = try createJob(r, dryRun: dryRun, flags: flags, exec: exec, id: id, output: output)
     r.say()
     var options: [String] = []

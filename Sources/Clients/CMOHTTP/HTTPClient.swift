@@ -41,7 +41,8 @@ public final class HTTPClient {
     /// `maxConcurrency`, so a client holds no more of the workspace's future than it can send.
     private var reserved = 0
 
-    /// Makes a client; fails with exit 78 when the cache or penalty file cannot be opened.
+    /// Makes a client; fails with exit 78 when the cache or the shared limits cannot be opened (69 when
+    /// the team database cannot be reached).
     public init(_ config: HTTPClientConfig) throws {
         self.config = config
         pacer = RequestPacer(margin: config.pacingMargin)
@@ -49,10 +50,12 @@ public final class HTTPClient {
             CurlSettings(
                 userAgent: config.userAgent, connectTimeout: config.connectTimeout, totalTimeout: config.totalTimeout,
                 maxRedirects: config.maxRedirects, maxConnections: max(1, config.maxConcurrency) * 2))
-        do {
-            shared = try config.limitsPath.map(SQLiteWorkspaceLimits.init(path:))
-        } catch {
-            throw StateDatabase.openFailure(error, "the workspace's rate limits '\(config.limitsPath ?? "")'")
+        if config.limitsEnvironment != nil || config.limitsPath != nil {
+            // The factory's errors name the backend (never a password) and carry its exit status.
+            shared = try WorkspaceLimitsStore.open(
+                environment: config.limitsEnvironment ?? ProcessInfo.processInfo.environment, sqlitePath: config.limitsPath)
+        } else {
+            shared = nil
         }
         guard let path = config.cachePath else {
             cache = nil
@@ -225,7 +228,7 @@ public final class HTTPClient {
     /// limits when `mayReserve`, and then goes at the reserved time.
     private func gate(_ job: inout Job, now: Double, mayReserve: Bool) -> Gate {
         let local = localGate(&job, now: now, mayReserve: mayReserve)
-        guard case .go = local, !job.tookShared, let shared, job.policy.sharesBuckets,
+        guard case .go = local, !job.tookShared, let shared, sharesBuckets(job, in: shared),
             let name = limits.bucketName(host: job.host, hint: job.request.bucket)
         else { return local }
         do {
@@ -484,6 +487,13 @@ public final class HTTPClient {
         }
     }
 
+    /// Whether `job`'s header budgets are taken from the shared limits: the vendor's workspace budgets
+    /// always; with limits that span machines, every budget its headers report (GitHub's quota per token:
+    /// one machine's processes take turns on a token, several machines could overrun it together).
+    private func sharesBuckets(_ job: Job, in shared: any WorkspaceLimits) -> Bool {
+        job.policy.sharesBuckets || (shared.spansMachines && job.policy.bucketHeaders != nil)
+    }
+
     /// A budget the workspace shares, by credential: `host name #hash` (a hash of the `Authorization`
     /// header, never the credential itself), so that two keys' budgets stay apart.
     private func sharedBucketKey(_ job: Job, _ name: String) -> String {
@@ -494,7 +504,7 @@ public final class HTTPClient {
 
     /// Records what a response said of a budget the workspace shares, for the other processes.
     private func shareBucket(_ job: Job, _ name: String) {
-        guard let shared, job.policy.sharesBuckets, let b = limits.buckets[RateLimits.bucketKey(job.host, name)],
+        guard let shared, sharesBuckets(job, in: shared), let b = limits.buckets[RateLimits.bucketKey(job.host, name)],
             let remaining = b.remaining, let reset = b.reset
         else { return }
         do {

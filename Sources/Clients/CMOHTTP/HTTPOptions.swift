@@ -43,7 +43,7 @@ extension StageContext {
         config.totalTimeout = try settings.resolve("timeout", flag: options.timeout, env: "CMO_HTTP_TIMEOUT", default: config.totalTimeout)
         config.maxRetries = try settings.resolve("retries", flag: options.retries, env: "CMO_HTTP_RETRIES", default: config.maxRetries)
         if !(try settings.resolve("http-cache", flag: options.httpCache, env: "CMO_HTTP_CACHE", default: true)) { config.cachePath = nil }
-        config.limitsPath = HTTPClientConfig.defaultLimitsPath(environment: settings.environment)  // the workspace's limits, shared
+        config.limitsEnvironment = settings.environment  // the workspace's limits, shared: the backend's
         config.pacingMargin = try settings.resolve(
             "pace-margin", flag: nil as Double?, env: "CMO_PACE_MARGIN", default: config.pacingMargin)
         if !(config.pacingMargin >= 0) { throw settings.invalid("pace-margin", env: "CMO_PACE_MARGIN", "must be 0 or more (seconds)") }

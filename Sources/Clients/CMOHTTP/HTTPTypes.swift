@@ -235,10 +235,15 @@ public struct HTTPClientConfig: Sendable {
     public var cachePath: String?
     /// Cache size past which least-recently-used entries are dropped.
     public var cacheMaxBytes: Int
-    /// The workspace's shared limits (`defaultLimitsPath()`, which stages use): request pacing reserved
-    /// with every other process, and host penalties kept for them and for later runs. nil keeps both in
-    /// this client's memory only.
+    /// The workspace's shared limits in an SQLite file: request pacing reserved with every other process,
+    /// and host penalties kept for them and for later runs. Stages set `limitsEnvironment` instead; with
+    /// both nil the client keeps both in its memory only. A team database (`CMO_DATABASE_URL` in
+    /// `limitsEnvironment`, else in the process's environment) wins over the file.
     public var limitsPath: String?
+    /// The environment whose storage backend holds the workspace's shared limits (`StorageBackend`:
+    /// the team's PostgreSQL database, else `http-limits.sqlite` in its state directory, or `limitsPath`
+    /// when set); what stages use. nil: only `limitsPath`, if set.
+    public var limitsEnvironment: [String: String]?
     /// Seconds added to each client-side pacing window (Instantly, Attio), for the jitter between
     /// sending a request and its arrival; 0 paces exactly to the documented windows.
     public var pacingMargin: Double
@@ -249,7 +254,8 @@ public struct HTTPClientConfig: Sendable {
         totalTimeout: Double = 60, maxRetries: Int = 5, backoffBase: Double = 0.5, backoffCap: Double = 30,
         maxWait: Double = 300, secondaryLimitWait: Double = 60, maxRedirects: Int = 5,
         cachePath: String? = HTTPClientConfig.defaultCachePath(), cacheMaxBytes: Int = 256 << 20,
-        limitsPath: String? = nil, pacingMargin: Double = 0.05, clock: HTTPClock = .system
+        limitsPath: String? = nil, limitsEnvironment: [String: String]? = nil, pacingMargin: Double = 0.05,
+        clock: HTTPClock = .system
     ) {
         self.userAgent = userAgent
         self.maxConcurrency = maxConcurrency
@@ -264,6 +270,7 @@ public struct HTTPClientConfig: Sendable {
         self.cachePath = cachePath
         self.cacheMaxBytes = cacheMaxBytes
         self.limitsPath = limitsPath
+        self.limitsEnvironment = limitsEnvironment
         self.pacingMargin = pacingMargin
         self.clock = clock
     }
@@ -271,11 +278,6 @@ public struct HTTPClientConfig: Sendable {
     /// `$CMO_STATE_DIR/http-cache.sqlite` (see `StateDirectory`).
     public static func defaultCachePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         StateDirectory.path(environment: environment) + "/http-cache.sqlite"
-    }
-
-    /// `$CMO_STATE_DIR/http-limits.sqlite` (see `StateDirectory`).
-    public static func defaultLimitsPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        StateDirectory.path(environment: environment) + "/http-limits.sqlite"
     }
 }
 

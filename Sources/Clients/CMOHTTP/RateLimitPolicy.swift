@@ -109,7 +109,8 @@ public protocol RateLimitPolicy: Sendable {
     func pacing(for request: HTTPRequest) -> [PaceLimit]
     /// Whether the budget the headers report is the workspace's, so that every process takes its
     /// requests from it in the workspace's limits (Linear's); false where each process holds its own
-    /// credential's budget apart (GitHub's tokens take turns).
+    /// credential's budget apart (GitHub's tokens take turns on one machine). With limits that span
+    /// machines (a team database) every budget the headers report is shared by credential regardless.
     var sharesBuckets: Bool { get }
 }
 

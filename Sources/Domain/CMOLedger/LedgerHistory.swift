@@ -2,7 +2,6 @@ import CMOBasics
 import CMOContract
 import CMOStorage
 import Foundation
-import GRDB
 
 /// The write ledger's history, found again: rows a rebuild learned from the services themselves
 /// (Instantly's leads of a campaign, Attio's notes by their `cmo-key:` line, Linear's issues by their
@@ -45,50 +44,35 @@ public enum LedgerHistory {
     /// The reason written on a rebuilt row.
     public static let reason = "rebuilt from the service (cmo rebuild-ledger)"
 
-    /// Records `found` in the ledger of `environment`'s state directory, accepting that ledger as this
-    /// directory's from now on (the state anchor takes its identity and generation). Rows are written in
-    /// transactions of 500; a row already confirmed is left as it is.
+    /// Records `found` in the ledger `environment` names, accepting a SQLite ledger as its state
+    /// directory's from now on (the state anchor takes its identity and generation; the team database has
+    /// no anchor). Rows are written in transactions of 500; a row already confirmed is left as it is.
     public static func record(_ found: [Found], environment: [String: String], runID: String) throws -> Counts {
         StateAnchor.accept(StateAnchor.ledger.file)
         let ledger = try WriteLedger.open(environment: environment, runID: runID)
-        let pool: DatabasePool
-        do {
-            pool = try StateDatabase.open(ledger.path, migrator: DatabaseMigrator())
-        } catch {
-            throw StateDatabase.openFailure(error, "the write ledger '\(ledger.path)'")
-        }
         var counts = Counts()
-        let now = Date().timeIntervalSince1970
+        let now = Date()
         for start in stride(from: 0, to: found.count, by: 500) {
             let slice = found[start..<min(start + 500, found.count)]
-            try StateDatabase.immediate(pool) { db in
+            try ledger.storage.write(locks: WriteLedger.locks(slice.map { ($0.service, $0.target) })) { access in
                 for f in slice {
-                    let state = try String.fetchOne(db, sql: "SELECT state FROM writes WHERE key = ?", arguments: [f.key])
-                    switch state {
+                    switch try access.rowForUpdate(f.key)?.state {
                     case nil:
-                        try db.execute(
-                            sql: """
-                                INSERT INTO writes (key, service, target, subject, state, remote_id, reason, run_id, day, attempts, owner,
-                                    created_at, updated_at)
-                                VALUES (?, ?, ?, ?, 'confirmed', ?, ?, ?, ?, 0, NULL, ?, ?)
-                                """,
-                            arguments: [f.key, f.service, f.target, f.subject, f.remoteID, reason, f.runID ?? runID, f.day, now, now])
+                        try access.insert(
+                            WriteLedger.Row(
+                                key: f.key, service: f.service, target: f.target, subject: f.subject, state: .confirmed, remoteID: f.remoteID,
+                                reason: reason, runID: f.runID ?? runID, day: f.day, attempts: 0, owner: nil, updatedAt: now))
                         counts.recorded += 1
-                    case "confirmed"?:
+                    case .confirmed?:
                         counts.alreadyPresent += 1
                     default:
-                        try db.execute(
-                            sql: """
-                                UPDATE writes SET state = 'confirmed', remote_id = ?, reason = ?, eligible_on = NULL,
-                                    day = COALESCE(?, day), updated_at = ? WHERE key = ?
-                                """,
-                            arguments: [f.remoteID, reason, f.day, now, f.key])
+                        try access.markRebuilt(key: f.key, remoteID: f.remoteID, reason: reason, day: f.day, at: now.timeIntervalSince1970)
                         counts.confirmed += 1
                     }
                 }
             }
         }
-        try StateAnchor.adopt(directory: (ledger.path as NSString).deletingLastPathComponent, StateAnchor.ledger)
+        if let dir = ledger.storage.anchoredDirectory { try StateAnchor.adopt(directory: dir, StateAnchor.ledger) }
         return counts
     }
 

@@ -54,7 +54,7 @@ public final class SuppressionList: @unchecked Sendable {
     public enum MatchMode: Sendable { case snapshot, query }
 
     public let store: any SuppressionStore
-    /// Where the list is (the SQLite file), for messages.
+    /// Where the list is (the SQLite file, or the team database without its password), for messages.
     public let location: String
     public var matchMode: MatchMode = .snapshot
     /// Longest time a snapshot is used before checking whether another process changed the list.
@@ -74,16 +74,18 @@ public final class SuppressionList: @unchecked Sendable {
         self.location = location
     }
 
-    /// The list's file for this environment: `<state dir>/suppression.sqlite`.
-    public static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        StateDirectory.path(environment: environment) + "/suppression.sqlite"
-    }
-
-    /// Opens the list of `CMO_STATE_DIR`, creating the directory and the file when missing.
-    /// A directory or file that cannot be created, opened or migrated is a `StageFailure(.config, …)`.
+    /// Opens the list `environment` names: `CMO_STATE_DIR/suppression.sqlite` (the directory and the file
+    /// created when missing), or the team database's `suppression` table when `CMO_DATABASE_URL` is set
+    /// (one list for every machine). A directory or file that cannot be created, opened or migrated is a
+    /// `StageFailure(.config, …)`; a database that cannot be reached says so with its own status.
     public static func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SuppressionList {
-        _ = try StateDirectory.ensure(environment: environment)
-        return try open(path: path(environment: environment))
+        switch try StorageBackend.from(environment: environment) {
+        case .sqlite(let dir):
+            return try open(path: dir + "/suppression.sqlite")
+        case .postgres(let url):
+            let store = try PostgresSuppressionStore(database: PostgresDatabase.shared(url, environment: environment))
+            return SuppressionList(store: store, location: store.location)
+        }
     }
 
     /// Opens the list in the SQLite file at `path` (created when missing).

@@ -21,8 +21,8 @@ public struct SuppressionWriteCounts: Sendable, Equatable {
 }
 
 /// Where the do-not-contact list is kept. `SuppressionList` does the normalising and matching; a
-/// store only keeps entries, already normalised, keyed by (kind, value). SQLite today
-/// (`SuppressionSQLiteStore`); a PostgreSQL store implements the same five calls.
+/// store only keeps entries, already normalised, keyed by (kind, value): a SQLite file of the state
+/// directory (`SuppressionSQLiteStore`) or the team database (`PostgresSuppressionStore`).
 public protocol SuppressionStore: AnyObject {
     /// Adds `entries` in one transaction. A new (kind, value) is inserted with its `addedAt`; an
     /// existing one keeps its `addedAt` and takes the new reason and source where they are not nil.

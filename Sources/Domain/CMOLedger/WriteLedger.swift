@@ -2,9 +2,10 @@ import CMOBasics
 import CMOContract
 import CMOStorage
 import Foundation
-import GRDB
 
-/// The write ledger: one row per intended external write, in `CMO_STATE_DIR/ledger.sqlite`.
+/// The write ledger: one row per intended external write, in `CMO_STATE_DIR/ledger.sqlite`, or in the
+/// team database's `writes` table when `CMO_DATABASE_URL` is set (every machine of the team then shares
+/// one ledger and one daily cap).
 ///
 /// A writer claims a row (`intended`) before its request leaves the machine and records the outcome
 /// (`sent`, `confirmed`, `failed`, …) before it reports the record on stdout. A row is keyed by the
@@ -12,8 +13,9 @@ import GRDB
 /// re-run finds what an earlier run did, and a row left `intended` or `sent` by a crash tells the
 /// writer to ask the provider whether the write landed before it writes again.
 ///
-/// Several processes may use the ledger at once (WAL, immediate transactions). A row being written by
-/// a live process on this machine is never claimed by another; a row whose owner died is.
+/// Several processes may use the ledger at once (SQLite: WAL, immediate transactions; PostgreSQL: an
+/// advisory lock per service and target, rows locked `FOR UPDATE`). A row being written by a live
+/// process is never claimed by another; a row whose owner died is.
 public final class WriteLedger: Sendable {
     /// Where a write stands.
     public enum State: String, Sendable, CaseIterable {
@@ -88,62 +90,57 @@ public final class WriteLedger: Sendable {
         }
     }
 
+    /// Where the ledger is, for messages: the SQLite file's path, or `PostgreSQL postgres://user@host/db`
+    /// (never a password).
     public let path: String
-    private let pool: DatabasePool
+    /// The backend that keeps the rows (SQLiteLedgerStorage.swift, PostgresLedgerStorage.swift).
+    let storage: any LedgerStorage
     /// `host:pid` of this process.
     public let owner: String
     /// The run (job id) this process writes for.
     public let runID: String
 
-    private static var migrator: DatabaseMigrator {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1 writes") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE IF NOT EXISTS writes (
-                        key TEXT PRIMARY KEY NOT NULL,
-                        service TEXT NOT NULL,
-                        target TEXT NOT NULL,
-                        subject TEXT NOT NULL,
-                        state TEXT NOT NULL CHECK (state IN ('intended','sent','confirmed','failed','suppressed','deferred')),
-                        remote_id TEXT,
-                        reason TEXT,
-                        run_id TEXT,
-                        day TEXT,
-                        eligible_on TEXT,
-                        attempts INTEGER NOT NULL DEFAULT 0,
-                        owner TEXT,
-                        created_at REAL NOT NULL,
-                        updated_at REAL NOT NULL
-                    );
-                    CREATE INDEX IF NOT EXISTS writes_by_day ON writes(service, target, day, state);
-                    CREATE INDEX IF NOT EXISTS writes_deferred ON writes(service, target, state, eligible_on);
-                    CREATE INDEX IF NOT EXISTS writes_by_run ON writes(run_id);
-                    """)
-        }
-        m.registerMigration("v2 writes by subject") { db in
-            try db.execute(sql: "CREATE INDEX IF NOT EXISTS writes_by_subject ON writes(service, subject, state, day)")
-        }
-        return m
-    }
-
-    /// Opens (or creates) the ledger of `environment`'s state directory. Exit 78 when it cannot.
+    /// Opens (or creates) the ledger `environment` names: `CMO_STATE_DIR/ledger.sqlite`, or the `writes` table
+    /// of the team database when `CMO_DATABASE_URL` is set (shared by every machine). Exit 78 when it cannot.
     public static func open(environment: [String: String], runID: String? = nil) throws -> WriteLedger {
-        let dir = try StateDirectory.ensure(environment: environment)
         let run = runID ?? environment["CMO_JOB_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? WriteLedger.newRunID()
-        return try WriteLedger(path: dir + "/ledger.sqlite", runID: run)
+        switch try StorageBackend.from(environment: environment) {
+        case .sqlite(let dir):
+            return try WriteLedger(path: dir + "/ledger.sqlite", runID: run)
+        case .postgres(let url):
+            let storage = try PostgresLedgerStorage(database: PostgresDatabase.shared(url, environment: environment))
+            return WriteLedger(storage: storage, runID: run)
+        }
     }
 
-    public init(path: String, runID: String) throws {
-        self.path = path
-        self.runID = runID
-        owner = WriteLedger.hostName() + ":" + String(getpid())
-        do {
-            pool = try StateDatabase.open(path, migrator: WriteLedger.migrator)
-        } catch {
-            throw StateDatabase.openFailure(error, "the write ledger '\(path)'")
+    /// The ledger `environment` names when it already holds something: nil for a state directory without a
+    /// ledger file (a check creates nothing). The team database is always opened.
+    public static func openIfPresent(environment: [String: String], runID: String) throws -> WriteLedger? {
+        if case .sqlite(let dir) = try StorageBackend.from(environment: environment),
+            !FileManager.default.fileExists(atPath: dir + "/ledger.sqlite")
+        {
+            return nil
         }
-        try StateAnchor.attach(pool, path: path, table: "writes", what: "the write ledger")  // lost history: 78 (LedgerHistory.swift)
+        return try open(environment: environment, runID: runID)
+    }
+
+    /// Opens (or creates) the SQLite ledger at `path`, checking its history against the state anchor.
+    public convenience init(path: String, runID: String) throws {
+        self.init(storage: try SQLiteLedgerStorage(path: path), runID: runID)
+    }
+
+    /// `owner` is this process unless a test stands in for another one.
+    init(storage: any LedgerStorage, runID: String, owner: String = WriteLedger.hostName() + ":" + String(getpid())) {
+        self.storage = storage
+        self.path = storage.location
+        self.runID = runID
+        self.owner = owner
+    }
+
+    /// The same ledger (same backend, same file or database) writing for another run: a stage that
+    /// writes for several jobs in one process (hot replies) keeps one ledger per job.
+    public func reopened(runID: String) -> WriteLedger {
+        WriteLedger(storage: storage, runID: runID)
     }
 
     /// A fresh run id: `run-YYYYMMDD-HHMMSS-xxxxxx`.
@@ -169,16 +166,10 @@ public final class WriteLedger: Sendable {
     /// The rows for `keys` that exist.
     public func rows(_ keys: [String]) throws -> [String: Row] {
         guard !keys.isEmpty else { return [:] }
-        return try pool.read { db in
+        return try storage.read { access in
             var found: [String: Row] = [:]
-            for slice in stride(from: 0, to: keys.count, by: 500).map({ keys[$0..<min($0 + 500, keys.count)] }) {
-                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-                let rows = try GRDB.Row.fetchAll(
-                    db, sql: "SELECT * FROM writes WHERE key IN (\(marks))", arguments: StatementArguments(Array(slice)))
-                for r in rows {
-                    let row = Self.row(r)
-                    found[row.key] = row
-                }
+            for start in stride(from: 0, to: keys.count, by: 500) {
+                for row in try access.rows(keys: Array(keys[start..<min(start + 500, keys.count)])) { found[row.key] = row }
             }
             return found
         }
@@ -186,69 +177,34 @@ public final class WriteLedger: Sendable {
 
     /// Rows of one service and target (e.g. one campaign), optionally in some states.
     public func rows(service: String, target: String, states: [State]? = nil) throws -> [Row] {
-        try pool.read { db in
-            var sql = "SELECT * FROM writes WHERE service = ? AND target = ?"
-            var args: [DatabaseValueConvertible] = [service, target]
-            if let states {
-                sql += " AND state IN (\(states.map { _ in "?" }.joined(separator: ",")))"
-                args += states.map(\.rawValue)
-            }
-            return try GRDB.Row.fetchAll(db, sql: sql + " ORDER BY created_at, key", arguments: StatementArguments(args)).map(Self.row)
-        }
+        try storage.read { try $0.rows(service: service, target: target, states: states) }
     }
 
     /// The rows of `service` about `subject` (an email) in `state` whose key starts with `keyPrefix`, oldest
     /// first: every target (campaign) a person was written to.
     public func rows(service: String, subject: String, state: State, keyPrefix: String) throws -> [Row] {
-        try pool.read { db in
-            try GRDB.Row.fetchAll(
-                db,
-                sql: "SELECT * FROM writes WHERE service = ? AND subject = ? AND state = ? AND substr(key, 1, ?) = ? ORDER BY created_at, target",
-                arguments: [service, subject, state.rawValue, keyPrefix.utf8.count, keyPrefix]
-            ).map(Self.row)
-        }
+        try storage.read { try $0.rows(service: service, subject: subject, state: state, keyPrefix: keyPrefix) }
     }
 
     /// The latest write of `service` to `subject` (an email) sent or confirmed on `since` or later, in any
     /// target but the row `except` (the write about to be made): when the person was last contacted.
     public func lastContact(service: String, subject: String, since: String, except key: String) throws -> Row? {
-        try pool.read { db in
-            try GRDB.Row.fetchOne(
-                db,
-                sql: "SELECT * FROM writes WHERE service = ? AND subject = ? AND state IN ('sent','confirmed') AND day >= ? AND key != ? "
-                    + "ORDER BY day DESC LIMIT 1",
-                arguments: [service, subject, since, key]
-            ).map(Self.row)
-        }
+        try storage.read { try $0.lastContact(service: service, subject: subject, since: since, except: key) }
     }
 
     /// Writes of `service` to `target` counted against `day`'s cap: claimed, sent or confirmed that day.
     public func countToday(service: String, target: String, day: String) throws -> Int {
-        try pool.read { db in
-            try Int.fetchOne(
-                db,
-                sql: "SELECT COUNT(*) FROM writes WHERE service = ? AND target = ? AND day = ? AND state IN ('intended','sent','confirmed')",
-                arguments: [service, target, day]) ?? 0
-        }
+        try storage.read { try $0.countToday(service: service, target: target, day: day) }
     }
 
     /// Deferred writes of `service` to `target` eligible on or before `day` (and not older than `since`).
     public func eligibleDeferred(service: String, target: String, day: String, since: String) throws -> Int {
-        try pool.read { db in
-            try Int.fetchOne(
-                db,
-                sql: "SELECT COUNT(*) FROM writes WHERE service = ? AND target = ? AND state = 'deferred' AND eligible_on <= ? AND eligible_on >= ?",
-                arguments: [service, target, day, since]) ?? 0
-        }
+        try storage.read { try $0.eligibleDeferred(service: service, target: target, day: day, since: since) }
     }
 
     /// Deferred writes of `service` to `target`, all days.
     public func deferredCount(service: String, target: String) throws -> Int {
-        try pool.read { db in
-            try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM writes WHERE service = ? AND target = ? AND state = 'deferred'",
-                arguments: [service, target]) ?? 0
-        }
+        try storage.read { try $0.deferredCount(service: service, target: target) }
     }
 
     // MARK: - Writing
@@ -277,10 +233,12 @@ public final class WriteLedger: Sendable {
         }
     }
 
-    /// Claims rows for writes about to be sent, in one immediate transaction: a new key, or a row
-    /// that is `failed`, `deferred`, `suppressed` (the writer checked the list again: the entry is
-    /// gone), or left `intended`/`sent` by a process that is gone, becomes `intended` (attempts + 1,
-    /// this run, `day`). A `confirmed` row, or one owned by another live process, is returned as held.
+    /// Claims rows for writes about to be sent, in one transaction that holds the targets' write lock
+    /// (SQLite: the file's, BEGIN IMMEDIATE; PostgreSQL: one advisory lock per service and target, so two
+    /// campaigns never wait on each other): a new key, or a row that is `failed`, `deferred`, `suppressed`
+    /// (the writer checked the list again: the entry is gone), or left `intended`/`sent` by a process that
+    /// is gone, becomes `intended` (attempts + 1, this run, `day`). A `confirmed` row, or one owned by
+    /// another live process, is returned as held.
     ///
     /// Under a `cap`, an intent that is not a crash's leftover (`intended`/`sent`: its slot was spent)
     /// takes one of the day's slots: the intents of every process together never pass `cap.limit` writes
@@ -288,29 +246,18 @@ public final class WriteLedger: Sendable {
     /// not take a slot held for one. An intent past the cap comes back `overCap`, its row untouched.
     public func claim(_ intents: [Intent], day: String, cap: DailyCap? = nil, now: Date = Date()) throws -> [String: Claim] {
         guard !intents.isEmpty else { return [:] }
-        return try immediate { db in
+        return try storage.write(locks: Self.locks(intents.map { ($0.service, $0.target) })) { access in
             var result: [String: Claim] = [:]
             let t = now.timeIntervalSince1970
             // The day's count and the slots held for due deferrals, read inside this transaction.
             var used = 0
             var heldForDeferred = 0
             if let cap, let first = intents.first {
-                used =
-                    try Int.fetchOne(
-                        db,
-                        sql: "SELECT COUNT(*) FROM writes WHERE service = ? AND target = ? AND day = ? AND state IN ('intended','sent','confirmed')",
-                        arguments: [first.service, first.target, day]) ?? 0
-                heldForDeferred =
-                    try Int.fetchOne(
-                        db,
-                        sql: """
-                            SELECT COUNT(*) FROM writes WHERE service = ? AND target = ? AND state = 'deferred'
-                            AND eligible_on <= ? AND eligible_on >= ?
-                            """,
-                        arguments: [first.service, first.target, day, cap.deferredSince]) ?? 0
+                used = try access.countToday(service: first.service, target: first.target, day: day)
+                heldForDeferred = try access.eligibleDeferred(service: first.service, target: first.target, day: day, since: cap.deferredSince)
             }
             for intent in intents {
-                let existing = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM writes WHERE key = ?", arguments: [intent.key]).map(Self.row)
+                let existing = try access.rowForUpdate(intent.key)
                 var leftover = false
                 if let existing {
                     switch existing.state {
@@ -318,7 +265,7 @@ public final class WriteLedger: Sendable {
                         result[intent.key] = .held(existing)
                         continue
                     case .intended, .sent:
-                        if let o = existing.owner, o != owner, Self.isAlive(owner: o) {
+                        if let o = existing.owner, o != owner, try isAlive(owner: o, access: access) {
                             result[intent.key] = .held(existing)
                             continue
                         }
@@ -338,20 +285,12 @@ public final class WriteLedger: Sendable {
                     if due { heldForDeferred -= 1 }
                 }
                 if let existing {
-                    try db.execute(
-                        sql: """
-                            UPDATE writes SET state = 'intended', run_id = ?, owner = ?, day = ?, attempts = attempts + 1,
-                                eligible_on = NULL, updated_at = ? WHERE key = ?
-                            """,
-                        arguments: [runID, owner, day, t, intent.key])
+                    try access.markIntended(key: intent.key, runID: runID, owner: owner, day: day, at: t)
                     result[intent.key] = .claimed(previous: existing)
                 } else {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO writes (key, service, target, subject, state, run_id, owner, day, attempts, created_at, updated_at)
-                            VALUES (?, ?, ?, ?, 'intended', ?, ?, ?, 1, ?, ?)
-                            """,
-                        arguments: [intent.key, intent.service, intent.target, intent.subject, runID, owner, day, t, t])
+                    try access.insert(
+                        Row(key: intent.key, service: intent.service, target: intent.target, subject: intent.subject, state: .intended,
+                            runID: runID, day: day, attempts: 1, owner: owner, updatedAt: now))
                     result[intent.key] = .claimed(previous: nil)
                 }
             }
@@ -360,40 +299,25 @@ public final class WriteLedger: Sendable {
     }
 
     /// Defers writes to the first days after `day` whose deferrals to the target are fewer than `cap`, in
-    /// one transaction, so writers deferring at once never book a day past the cap (the day's count is
-    /// read and raised inside it). Intents of one service and target; returns each key's day.
+    /// one transaction holding the target's write lock, so writers deferring at once never book a day past
+    /// the cap (the day's count is read and raised inside it). Intents of one service and target; returns
+    /// each key's day.
     public func deferToOpenDays(_ intents: [Intent], after day: String, cap: Int, reason: String, now: Date = Date()) throws -> [String: String] {
         guard let first = intents.first else { return [:] }
         let t = now.timeIntervalSince1970
         let cap = max(1, cap)
-        return try immediate { db in
-            var booked: [String: Int] = [:]
-            for r in try GRDB.Row.fetchAll(
-                db,
-                sql: """
-                    SELECT eligible_on, COUNT(*) AS n FROM writes
-                    WHERE service = ? AND target = ? AND state = 'deferred' AND eligible_on > ? GROUP BY eligible_on
-                    """,
-                arguments: [first.service, first.target, day])
-            {
-                if let d: String = r["eligible_on"] { booked[d] = r["n"] }
-            }
+        return try storage.write(locks: Self.locks(intents.map { ($0.service, $0.target) })) { access in
+            var booked = try access.deferredByDay(service: first.service, target: first.target, after: day)
             var open = Self.day(day, plus: 1)
             var out: [String: String] = [:]
             for intent in intents {
                 while booked[open, default: 0] >= cap { open = Self.day(open, plus: 1) }
                 booked[open, default: 0] += 1
                 out[intent.key] = open
-                try db.execute(
-                    sql: "UPDATE writes SET state = 'deferred', reason = ?, eligible_on = ?, run_id = ?, updated_at = ? WHERE key = ?",
-                    arguments: [reason, open, runID, t, intent.key])
-                if db.changesCount == 0 {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO writes (key, service, target, subject, state, reason, run_id, eligible_on, attempts, owner, created_at, updated_at)
-                            VALUES (?, ?, ?, ?, 'deferred', ?, ?, ?, 0, ?, ?, ?)
-                            """,
-                        arguments: [intent.key, intent.service, intent.target, intent.subject, reason, runID, open, owner, t, t])
+                if try !access.markDeferred(key: intent.key, reason: reason, eligibleOn: open, runID: runID, at: t) {
+                    try access.insert(
+                        Row(key: intent.key, service: intent.service, target: intent.target, subject: intent.subject, state: .deferred,
+                            reason: reason, runID: runID, eligibleOn: open, attempts: 0, owner: owner, updatedAt: now))
                 }
             }
             return out
@@ -406,27 +330,15 @@ public final class WriteLedger: Sendable {
     public func record(_ outcomes: [Outcome], intents: [String: Intent] = [:], now: Date = Date()) throws {
         guard !outcomes.isEmpty else { return }
         let t = now.timeIntervalSince1970
-        try immediate { db in
+        let targets = outcomes.compactMap { intents[$0.key] }.map { ($0.service, $0.target) }
+        try storage.write(locks: Self.locks(targets)) { access in
             for o in outcomes {
-                try db.execute(
-                    sql: """
-                        UPDATE writes SET state = ?, remote_id = COALESCE(?, remote_id), reason = ?, eligible_on = ?,
-                            run_id = ?, updated_at = ?
-                        WHERE key = ?
-                        """,
-                    arguments: [o.state.rawValue, o.remoteID, o.reason, o.eligibleOn, o.runID ?? runID, t, o.key])
-                if db.changesCount == 0, let intent = intents[o.key] {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO writes (key, service, target, subject, state, remote_id, reason, run_id, eligible_on,
-                                attempts, owner, created_at, updated_at)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
-                            """,
-                        arguments: [
-                            o.key, intent.service, intent.target, intent.subject, o.state.rawValue, o.remoteID, o.reason, o.runID ?? runID,
-                            o.eligibleOn, owner, t, t,
-                        ])
-                }
+                if try access.markOutcome(o, runID: o.runID ?? runID, at: t) { continue }
+                guard let intent = intents[o.key] else { continue }
+                try access.insert(
+                    Row(key: o.key, service: intent.service, target: intent.target, subject: intent.subject, state: o.state,
+                        remoteID: o.remoteID, reason: o.reason, runID: o.runID ?? runID, eligibleOn: o.eligibleOn, attempts: 0, owner: owner,
+                        updatedAt: now))
             }
         }
     }
@@ -436,49 +348,20 @@ public final class WriteLedger: Sendable {
     /// arriving): what a writer needs to keep its first second clear of a killed run's last one.
     public func lastWriteByOthers(service: String, targets: [String], claimedSince: Date) throws -> (at: Date, recentClaim: Bool)? {
         guard !targets.isEmpty else { return nil }
-        return try pool.read { db in
-            let marks = targets.map { _ in "?" }.joined(separator: ",")
-            let args: [DatabaseValueConvertible] = [claimedSince.timeIntervalSince1970, service] + targets + [owner]
-            guard
-                let r = try GRDB.Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT MAX(updated_at) AS last, MAX(state = 'intended' AND updated_at > ?) AS recent FROM writes
-                        WHERE service = ? AND target IN (\(marks)) AND (owner IS NULL OR owner != ?)
-                        """, arguments: StatementArguments(args)),
-                let last: Double = r["last"]
-            else { return nil }
-            return (Date(timeIntervalSince1970: last), (r["recent"] as Int?) == 1)
-        }
+        return try storage.read { try $0.lastWriteByOthers(service: service, targets: targets, owner: owner, claimedSince: claimedSince) }
     }
 
     /// Counts of rows per state for one service and target.
     public func counts(service: String, target: String) throws -> [State: Int] {
-        try pool.read { db in
-            var counts: [State: Int] = [:]
-            for r in try GRDB.Row.fetchAll(
-                db, sql: "SELECT state, COUNT(*) AS n FROM writes WHERE service = ? AND target = ? GROUP BY state",
-                arguments: [service, target])
-            {
-                if let s = State(rawValue: r["state"]) { counts[s] = r["n"] }
-            }
-            return counts
-        }
+        try storage.read { try $0.counts(service: service, target: target) }
     }
 
     // MARK: - Helpers
 
-    /// A write transaction that takes the write lock at its start (`StateDatabase.immediate`).
-    private func immediate<T>(_ body: (Database) throws -> T) throws -> T {
-        try StateDatabase.immediate(pool, body)
-    }
-
-    private static func row(_ r: GRDB.Row) -> Row {
-        Row(
-            key: r["key"], service: r["service"], target: r["target"], subject: r["subject"],
-            state: State(rawValue: r["state"]) ?? .failed, remoteID: r["remote_id"], reason: r["reason"], runID: r["run_id"],
-            day: r["day"], eligibleOn: r["eligible_on"], attempts: r["attempts"], owner: r["owner"],
-            updatedAt: Date(timeIntervalSince1970: r["updated_at"]))
+    /// The write locks a transaction over these (service, target) pairs takes: one per pair, in a fixed
+    /// order so two transactions never wait on each other crosswise.
+    static func locks(_ targets: [(String, String)]) -> [String] {
+        Set(targets.map { "ledger:" + $0.0 + ":" + $0.1 }).sorted()
     }
 
     static func hostName() -> String {
@@ -487,14 +370,70 @@ public final class WriteLedger: Sendable {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Whether the process named by `owner` (`host:pid`) still runs. A process on another host is
-    /// taken to be alive (it cannot be checked from here).
-    static func isAlive(owner: String) -> Bool {
+    /// Whether the process named by `owner` (`host:pid`) still runs. On this host: its pid. On another
+    /// host: what the backend can tell (the team database sees whether that process holds a connection;
+    /// a SQLite file, shared only by accident, cannot tell and takes it to be alive).
+    func isAlive(owner: String, access: any LedgerAccess) throws -> Bool {
         guard let colon = owner.lastIndex(of: ":"), let pid = pid_t(owner[owner.index(after: colon)...]) else { return false }
-        guard String(owner[..<colon]) == hostName() else { return true }
+        guard String(owner[..<colon]) == Self.hostName() else { return try access.isConnected(owner: owner) }
         if pid == getpid() { return true }
         return ProcessLiveness.isRunning(pid)
     }
+}
+
+/// How the ledger's shared logic (claims, caps, deferrals, outcomes: `WriteLedger`) reads and writes rows,
+/// inside one read or one write transaction of a backend. Every call is one statement of the backend's SQL.
+protocol LedgerAccess {
+    /// The rows of these keys that exist (at most 500 keys).
+    func rows(keys: [String]) throws -> [WriteLedger.Row]
+    /// Rows of one service and target, optionally in some states, oldest first.
+    func rows(service: String, target: String, states: [WriteLedger.State]?) throws -> [WriteLedger.Row]
+    /// Rows of `service` about `subject` in `state` whose key starts with `keyPrefix`, oldest first.
+    func rows(service: String, subject: String, state: WriteLedger.State, keyPrefix: String) throws -> [WriteLedger.Row]
+    /// See `WriteLedger.lastContact`.
+    func lastContact(service: String, subject: String, since: String, except key: String) throws -> WriteLedger.Row?
+    /// Rows of the target claimed, sent or confirmed on `day`.
+    func countToday(service: String, target: String, day: String) throws -> Int
+    /// Deferred rows of the target due on or before `day` and not before `since`.
+    func eligibleDeferred(service: String, target: String, day: String, since: String) throws -> Int
+    /// Deferred rows of the target.
+    func deferredCount(service: String, target: String) throws -> Int
+    /// Deferred rows of the target per `eligible_on` day after `after`.
+    func deferredByDay(service: String, target: String, after: String) throws -> [String: Int]
+    /// See `WriteLedger.lastWriteByOthers`; `owner` is this process.
+    func lastWriteByOthers(service: String, targets: [String], owner: String, claimedSince: Date) throws -> (at: Date, recentClaim: Bool)?
+    /// Rows per state of the target.
+    func counts(service: String, target: String) throws -> [WriteLedger.State: Int]
+    /// Whether `owner` (`host:pid` on another host) is alive, as far as the backend can tell.
+    func isConnected(owner: String) throws -> Bool
+
+    /// One row, held against other writers until the transaction ends (PostgreSQL: `FOR UPDATE`).
+    func rowForUpdate(_ key: String) throws -> WriteLedger.Row?
+    /// A new row; `row.updatedAt` is also its creation time.
+    func insert(_ row: WriteLedger.Row) throws
+    /// An existing row claimed: `intended`, this run and owner, `day`, attempts + 1, no `eligible_on`.
+    func markIntended(key: String, runID: String, owner: String, day: String, at: Double) throws
+    /// An existing row deferred to `eligibleOn`; false when there is no such row.
+    func markDeferred(key: String, reason: String, eligibleOn: String, runID: String, at: Double) throws -> Bool
+    /// An outcome recorded on an existing row (the remote id kept when the outcome has none); false when
+    /// there is no such row.
+    func markOutcome(_ outcome: WriteLedger.Outcome, runID: String, at: Double) throws -> Bool
+    /// A rebuilt row (`LedgerHistory`) confirmed with what the service holds; `day` kept when nil.
+    func markRebuilt(key: String, remoteID: String, reason: String, day: String?, at: Double) throws
+}
+
+/// Where the ledger's rows are kept: a SQLite file of the state directory, or the team database.
+protocol LedgerStorage: Sendable {
+    /// For messages: the file's path, or the database without its password.
+    var location: String { get }
+    /// The state directory whose anchor tracks the ledger (SQLite); nil for the team database.
+    var anchoredDirectory: String? { get }
+    /// Runs `body` over a consistent read.
+    func read<T>(_ body: (any LedgerAccess) throws -> T) throws -> T
+    /// Runs `body` in one write transaction holding the named write locks (SQLite: the whole file's;
+    /// PostgreSQL: one advisory lock per name); re-run from its start when the backend retries it.
+    @discardableResult
+    func write<T>(locks: [String], _ body: (any LedgerAccess) throws -> T) throws -> T
 }
 
 /// A test hook that kills the process at a named instant of a write, to prove that a crash there

@@ -75,12 +75,11 @@ extension InstantlyWriter {
         }
     }
 
-    /// Reads the schedule of `campaign` (its id) on the day of `now`. A state directory without a
-    /// ledger has nothing scheduled: nothing is created.
+    /// Reads the schedule of `campaign` (its id) on the day of `now`, in the ledger the run would use (the
+    /// state directory's, or the team database's). A state directory without a ledger has nothing
+    /// scheduled: nothing is created.
     public static func schedule(campaign: String, now: Date, environment: [String: String]) throws -> Schedule {
-        let path = StateDirectory.path(environment: environment) + "/ledger.sqlite"
-        guard FileManager.default.fileExists(atPath: path) else { return Schedule(sentToday: 0, deferred: 0) }
-        let ledger = try WriteLedger(path: path, runID: "check")
+        guard let ledger = try WriteLedger.openIfPresent(environment: environment, runID: "check") else { return Schedule(sentToday: 0, deferred: 0) }
         let target = campaign.lowercased()
         return Schedule(
             sentToday: try ledger.countToday(service: service, target: target, day: WriteLedger.day(now)),

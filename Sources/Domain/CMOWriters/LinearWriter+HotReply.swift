@@ -103,7 +103,7 @@ public final class LinearHotReplies {
         if let w = writers[job] { return w }
         let settings = LinearWriter.Settings(team: team, job: job, campaignName: job, dryRun: dryRun || api == nil, now: now)
         let w = try LinearWriter(
-            settings: settings, api: dryRun ? nil : api, ledger: try WriteLedger(path: ledger.path, runID: job), context: context)
+            settings: settings, api: dryRun ? nil : api, ledger: ledger.reopened(runID: job), context: context)
         writers[job] = w
         return w
     }

@@ -8,6 +8,9 @@ import GRDB
 /// receiver, the catch-up and whatever acts on events (suppression, stop-on-reply, the report) go
 /// through this protocol, never through SQL.
 public protocol HookEventStore: AnyObject, Sendable {
+    /// Where the events are, for logs and the report: the SQLite file's path, or `PostgreSQL postgres://…`
+    /// (never a password).
+    var location: String { get }
     /// Stores `event` with its raw `payload` when no event with its key is stored, and commits before
     /// returning. Returns true when it was new, false for a duplicate (nothing written).
     func insertIfNew(_ event: HookEvent, payload: [UInt8]) throws -> Bool
@@ -62,6 +65,49 @@ public enum HookEventJSON {
     }
 }
 
+/// Opens the event store where the environment's storage backend keeps it (`StorageBackend`), so no
+/// caller names the backend: the team's PostgreSQL database when `CMO_DATABASE_URL` names one, else
+/// `hooks.sqlite` in the state directory.
+public enum HookEventStores {
+    /// The store of `environment`, created when missing. A failure says which backend it was, never a
+    /// password: the database unreachable is 69, refused 78; a file that cannot be opened 78 (a full disk 74).
+    public static func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any HookEventStore {
+        switch try StorageBackend.from(environment: environment) {
+        case .sqlite(let directory):
+            return try SQLiteHookEventStore.open(path: directory + "/hooks.sqlite")
+        case .postgres(let url):
+            let backend = StorageBackend.postgres(url)
+            do {
+                return try PostgresHookEventStore(database: PostgresDatabase.shared(url, environment: environment), location: "\(backend)")
+            } catch let failure as StageFailure {
+                // It names the database already (without its password).
+                throw StageFailure(failure.exitStatus, "the event store: \(failure.message)")
+            } catch {
+                throw StageFailure(.config, "cannot open the event store (\(backend)): \(PostgresDatabase.reason(error))")
+            }
+        }
+    }
+
+    /// The store of `environment` for a reader that must not create one: with SQLite, the file when it
+    /// exists; with PostgreSQL, the database (its tables are made when missing: an empty store). Nil when
+    /// there is none or it cannot be opened.
+    public static func existing(environment: [String: String] = ProcessInfo.processInfo.environment) -> (any HookEventStore)? {
+        guard let path = sqlitePath(environment: environment) else { return try? open(environment: environment) }
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try? SQLiteHookEventStore.open(path: path)
+    }
+
+    /// The SQLite file the store of `environment` is in (which may not exist yet), nil when
+    /// `CMO_DATABASE_URL` names a team database. Creates no directory.
+    public static func sqlitePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        let raw = (environment["CMO_DATABASE_URL"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard raw.isEmpty || raw.hasPrefix("sqlite:") else { return nil }
+        var env = environment
+        if raw.hasPrefix("sqlite://"), raw.count > "sqlite://".count { env["CMO_STATE_DIR"] = String(raw.dropFirst("sqlite://".count)) }
+        return SQLiteHookEventStore.path(environment: env)
+    }
+}
+
 /// `HookEventStore` in `$CMO_STATE_DIR/hooks.sqlite` (WAL; several processes may write at once: a
 /// `serve` and a `catch-up` merge through the key's primary-key constraint inside BEGIN IMMEDIATE).
 public final class SQLiteHookEventStore: HookEventStore, @unchecked Sendable {
@@ -73,6 +119,9 @@ public final class SQLiteHookEventStore: HookEventStore, @unchecked Sendable {
 
     public let path: String
     private let pool: DatabasePool
+
+    /// The file's path.
+    public var location: String { path }
 
     /// The store's file for this environment: `<state dir>/hooks.sqlite`.
     public static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {

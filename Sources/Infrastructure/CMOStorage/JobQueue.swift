@@ -35,6 +35,8 @@ public struct QueuedJob: Sendable, Equatable {
     public var token: String?
     /// Not before this time (epoch seconds), for a sleeping job.
     public var notBefore: Double?
+    /// The machine of the worker running it (PostgreSQL; nil in SQLite, whose workers are all on this machine).
+    public var workerHost: String?
     public var workerPID: Int32?
     public var workerStarted: UInt64?
     /// The last thing said about the job (why it sleeps, why it failed).
@@ -60,21 +62,69 @@ public struct QueuedJob: Sendable, Equatable {
     }
 }
 
-/// Where jobs wait for a worker, and what workers share. SQLite today (`SQLiteJobQueue`, in
-/// `CMO_STATE_DIR/jobs.sqlite`); a PostgreSQL store for several machines implements the same calls.
+/// A worker that said it is alive: its machine and its pid there.
+public struct JobWorker: Sendable, Equatable {
+    public var host: String
+    public var pid: Int32
+
+    public init(host: String, pid: Int32) {
+        self.host = host
+        self.pid = pid
+    }
+}
+
+/// Opens the job queue of the environment's storage backend, so no caller knows which it has.
+public enum JobQueues {
+    /// This machine's name, as workers record it in the queue (the host part of `PostgresDatabase.owner`).
+    public static let host: String = String(PostgresDatabase.owner[..<PostgresDatabase.owner.lastIndex(of: ":")!])
+
+    /// Seconds after its last heartbeat that a worker on ANOTHER machine counts as dead and its jobs are
+    /// queued again. Workers beat every 2 seconds; 15 leaves room for a slow database or a busy machine
+    /// without leaving a dead worker's job for minutes. A dead worker on this machine is seen at once (its pid).
+    public static let lease: Double = 15
+
+    /// `CMO_DATABASE_URL` naming PostgreSQL: the team database's queue, shared by the workers of every
+    /// machine (which must mount the same runs directory at the same path). Else `CMO_STATE_DIR/jobs.sqlite`.
+    /// Unreachable: 69; refused: 78; a file that cannot be opened: 78 (a full disk 74).
+    public static func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any JobQueue {
+        switch try StorageBackend.from(environment: environment) {
+        case .sqlite(let directory):
+            do { return try SQLiteJobQueue(path: directory + "/jobs.sqlite") } catch {
+                throw StateDatabase.openFailure(error, "the job queue in \(directory)")
+            }
+        case .postgres(let url):
+            do {
+                return try PostgresJobQueue(database: PostgresDatabase.shared(url, environment: environment))
+            } catch let failure as StageFailure {
+                // It names the database already (without its password).
+                throw StageFailure(failure.exitStatus, "the job queue: \(failure.message)")
+            } catch {
+                throw StageFailure(.config, "cannot open the job queue (\(StorageBackend.postgres(url))): \(PostgresDatabase.reason(error))")
+            }
+        }
+    }
+}
+
+/// Where jobs wait for a worker, and what workers share: SQLite (`SQLiteJobQueue`, one machine's workers)
+/// or PostgreSQL (`PostgresJobQueue`, workers on several machines). Open it with `JobQueues.open`.
 public protocol JobQueue: AnyObject {
+    /// Where the queue is, for messages: a file's path, or the database's URL without its password.
+    var location: String { get }
     /// Adds a job (status queued unless it says otherwise). Fails if the id is taken.
     func add(_ job: QueuedJob) throws
     func job(_ id: String) throws -> QueuedJob?
     /// Every job, oldest first (`limit`: the newest `limit`).
     func jobs(limit: Int?) throws -> [QueuedJob]
-    /// Takes the oldest runnable job for a worker, atomically: queued, or sleeping and due. Jobs whose
-    /// worker died (`isAlive` false) are put back first. Nil when nothing is runnable.
-    func claim(worker: Int32, started: UInt64?, now: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> QueuedJob?
+    /// Takes the oldest runnable job for worker `worker` on machine `host`, atomically: queued, or sleeping
+    /// and due at `now`. Jobs whose worker died are put back first: on this machine when `isAlive` says its
+    /// pid is gone; on another machine when its heartbeat is older than `lease` seconds of wall-clock time.
+    /// Nil when nothing is runnable.
+    func claim(worker: Int32, host: String, started: UInt64?, now: Double, lease: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> QueuedJob?
     /// Sets a job's status (and the fields given); returns false when there is no such job. `from`: only if
     /// its status is one of these (so a worker never overwrites a person's pause with its own result).
+    /// Callers use `update`, whose fields default to none.
     @discardableResult
-    func update(_ id: String, status: QueuedJob.Status, notBefore: Double?, message: String?, exitStatus: Int32?,
+    func change(_ id: String, to status: QueuedJob.Status, notBefore: Double?, message: String?, exitStatus: Int32?,
                 from: [QueuedJob.Status]?) throws -> Bool
     /// The earliest time a sleeping job is due (for a worker deciding how long to sleep), if any.
     func nextDue() throws -> Double?
@@ -82,11 +132,34 @@ public protocol JobQueue: AnyObject {
     func holdToken(_ token: String, until: Double, by job: String, reason: String) throws
     /// Until when a token must not be spent, and why, if it is held at `now`.
     func tokenHold(_ token: String, now: Double) throws -> (until: Double, job: String, reason: String)?
-    /// A worker says it is alive (its pid, start time and concurrency).
-    func heartbeat(worker: Int32, started: UInt64?, concurrency: Int, now: Double) throws
-    func removeWorker(_ pid: Int32) throws
-    /// Workers whose last heartbeat is at most `within` seconds old and whose process lives.
-    func liveWorkers(now: Double, within: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> [Int32]
+    /// A worker says it is alive (its machine, pid, start time and concurrency) at wall-clock time `now`.
+    func heartbeat(worker: Int32, host: String, started: UInt64?, concurrency: Int, now: Double) throws
+    func removeWorker(_ pid: Int32, host: String) throws
+    /// Workers whose last heartbeat is at most `within` seconds old, and, on this machine, whose process lives.
+    func liveWorkers(now: Double, within: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> [JobWorker]
+}
+
+extension JobQueue {
+    /// A claim by a worker of this machine, other machines' workers dead after `JobQueues.lease`.
+    public func claim(worker: Int32, started: UInt64?, now: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> QueuedJob? {
+        try claim(worker: worker, host: JobQueues.host, started: started, now: now, lease: JobQueues.lease, isAlive: isAlive)
+    }
+
+    /// A heartbeat of a worker of this machine.
+    public func heartbeat(worker: Int32, started: UInt64?, concurrency: Int, now: Double) throws {
+        try heartbeat(worker: worker, host: JobQueues.host, started: started, concurrency: concurrency, now: now)
+    }
+
+    /// Sets a job's status (`change`, with the fields not given cleared or kept as `change` says).
+    @discardableResult
+    public func update(_ id: String, status: QueuedJob.Status, notBefore: Double? = nil, message: String? = nil, exitStatus: Int32? = nil,
+                       from: [QueuedJob.Status]? = nil) throws -> Bool
+    {
+        try change(id, to: status, notBefore: notBefore, message: message, exitStatus: exitStatus, from: from)
+    }
+
+    /// A worker of this machine stops.
+    public func removeWorker(_ pid: Int32) throws { try removeWorker(pid, host: JobQueues.host) }
 }
 
 /// The queue in one SQLite file, opened through `StateDatabase` (WAL, busy timeout, migrations), safe for
@@ -100,6 +173,8 @@ public final class SQLiteJobQueue: JobQueue {
         pool = try StateDatabase.open(path, migrator: Self.migrator())
         try StateAnchor.attach(pool, path: path, table: "jobs", what: "the job queue")  // lost history: 78
     }
+
+    public var location: String { path }
 
     /// `CMO_STATE_DIR/jobs.sqlite`.
     public static func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SQLiteJobQueue {
@@ -183,7 +258,8 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    public func claim(worker: Int32, started: UInt64?, now: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> QueuedJob? {
+    /// One machine's workers: `host` and `lease` do not apply (every worker's pid is checked here).
+    public func claim(worker: Int32, host: String, started: UInt64?, now: Double, lease: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> QueuedJob? {
         try pool.write { db in
             // A job whose worker died (kill -9) runs again: its state.json says where it stopped.
             for r in try Row.fetchAll(db, sql: "SELECT id, worker_pid, worker_started FROM jobs WHERE status = 'running'") {
@@ -214,8 +290,8 @@ public final class SQLiteJobQueue: JobQueue {
     }
 
     @discardableResult
-    public func update(_ id: String, status: QueuedJob.Status, notBefore: Double? = nil, message: String? = nil, exitStatus: Int32? = nil,
-                       from: [QueuedJob.Status]? = nil) throws -> Bool
+    public func change(_ id: String, to status: QueuedJob.Status, notBefore: Double?, message: String?, exitStatus: Int32?,
+                       from: [QueuedJob.Status]?) throws -> Bool
     {
         try pool.write { db in
             var sql = """
@@ -257,7 +333,7 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    public func heartbeat(worker: Int32, started: UInt64?, concurrency: Int, now: Double) throws {
+    public func heartbeat(worker: Int32, host: String, started: UInt64?, concurrency: Int, now: Double) throws {
         try pool.write { db in
             try db.execute(
                 sql: "INSERT INTO workers (pid, started, concurrency, heartbeat) VALUES (?, ?, ?, ?) ON CONFLICT (pid) DO UPDATE SET started = excluded.started, concurrency = excluded.concurrency, heartbeat = excluded.heartbeat",
@@ -265,15 +341,15 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    public func removeWorker(_ pid: Int32) throws {
+    public func removeWorker(_ pid: Int32, host: String) throws {
         try pool.write { db in try db.execute(sql: "DELETE FROM workers WHERE pid = ?", arguments: [pid]) }
     }
 
-    public func liveWorkers(now: Double, within: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> [Int32] {
+    public func liveWorkers(now: Double, within: Double, isAlive: (Int32, UInt64?) -> Bool) throws -> [JobWorker] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT pid, started FROM workers WHERE heartbeat >= ?", arguments: [now - within]).compactMap { r in
                 let pid = Int32(truncatingIfNeeded: r["pid"] as Int64)
-                return isAlive(pid, (r["started"] as Int64?).map { UInt64(bitPattern: $0) }) ? pid : nil
+                return isAlive(pid, (r["started"] as Int64?).map { UInt64(bitPattern: $0) }) ? JobWorker(host: JobQueues.host, pid: pid) : nil
             }
         }
     }

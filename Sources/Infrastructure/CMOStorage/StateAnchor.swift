@@ -95,6 +95,14 @@ public enum StateAnchor {
     static func isAccepted(_ file: String) -> Bool { registry.isAccepted(file) }
     static func accepted(_ file: String) -> Bool { registry.isAccepted(file) }
 
+    /// `verify(directory:)` for the state directory of `environment`, when the ledger and the suppression
+    /// list live there: with a team database (`CMO_DATABASE_URL`) they live in the server, which keeps
+    /// its own history, and SQLite files left from before are not this run's state.
+    public static func verify(environment: [String: String]) throws {
+        if case .postgres = try StorageBackend.from(environment: environment) { return }
+        try verify(directory: StateDirectory.path(environment: environment))
+    }
+
     /// Checks, without creating or changing anything, that every database the anchor of `dir` knows
     /// among `files` still has its history: a writer calls this before its first request. A file the
     /// anchor lists that is gone counts as lost too.

@@ -8,9 +8,15 @@ import GRDB
 /// the queue. Any number of writers and worker jobs then stay inside a limit together.
 ///
 /// This is the storage seam for limits: `SQLiteWorkspaceLimits` holds them for the processes of one
-/// machine (`$CMO_STATE_DIR/http-limits.sqlite`); a backend shared by several machines implements the
-/// same protocol, and the HTTP client that calls it does not change.
+/// machine (`$CMO_STATE_DIR/http-limits.sqlite`), `PostgresWorkspaceLimits` for every machine of the team
+/// (`CMO_DATABASE_URL`); `WorkspaceLimitsStore.open` picks one, and the HTTP client that calls it does not
+/// change.
 public protocol WorkspaceLimits: AnyObject {
+    /// Whether processes on other machines share these limits. Then a credential's budget that its
+    /// headers report (GitHub's 5,000 requests an hour per token) may be spent elsewhere at the same time,
+    /// which one machine's turn-taking on the token cannot see, so the client takes it from here too.
+    var spansMachines: Bool { get }
+
     /// Reserves one send on `budget` (a host and the name of one of its budgets, e.g.
     /// `api.instantly.ai:443 requests`) and returns the earliest time it may go: the first time at or after
     /// `now`, and at or after every earlier reservation on the budget, at which each of `windows` still
@@ -33,6 +39,44 @@ public protocol WorkspaceLimits: AnyObject {
     func hold(_ key: String, _ hold: LimitHold) throws
     /// Forgets a hold that ended before `now`: a request after it got through.
     func release(_ key: String, before now: Double) throws
+}
+
+/// Opens the workspace's limits where the environment's storage backend keeps them (`StorageBackend`), so
+/// no caller names the backend.
+public enum WorkspaceLimitsStore {
+    /// The limits of `environment`'s backend: with `CMO_DATABASE_URL` naming PostgreSQL, the team
+    /// database (it wins over `sqlitePath`); else the SQLite file `sqlitePath`, or `http-limits.sqlite` in
+    /// the backend's state directory when nil. A failure says which backend it was, never a password:
+    /// the database unreachable is 69, refused 78; a file that cannot be opened 78 (a full disk 74).
+    public static func open(
+        environment: [String: String] = ProcessInfo.processInfo.environment, sqlitePath: String? = nil
+    ) throws -> any WorkspaceLimits {
+        let url = (environment["CMO_DATABASE_URL"] ?? "").trimmingCharacters(in: .whitespaces)
+        // An explicit file and no database: nothing else to read (and no state directory to make).
+        if let sqlitePath, url.isEmpty { return try openSQLite(sqlitePath) }
+        switch try StorageBackend.from(environment: environment) {
+        case .sqlite(let directory):
+            return try openSQLite(sqlitePath ?? directory + "/http-limits.sqlite")
+        case .postgres(let postgres):
+            let backend = StorageBackend.postgres(postgres)
+            do {
+                return try PostgresWorkspaceLimits(database: PostgresDatabase.shared(postgres, environment: environment))
+            } catch let failure as StageFailure {
+                // It names the database already (without its password).
+                throw StageFailure(failure.exitStatus, "the workspace's rate limits: \(failure.message)")
+            } catch {
+                throw StageFailure(.config, "cannot open the workspace's rate limits (\(backend)): \(PostgresDatabase.reason(error))")
+            }
+        }
+    }
+
+    private static func openSQLite(_ path: String) throws -> SQLiteWorkspaceLimits {
+        do {
+            return try SQLiteWorkspaceLimits(path: path)
+        } catch {
+            throw StateDatabase.openFailure(error, "the workspace's rate limits (SQLite '\(path)')")
+        }
+    }
 }
 
 /// A sliding window of a budget: at most `requests` sends in any `seconds`.
@@ -64,6 +108,7 @@ public struct LimitHold: Sendable, Equatable {
 /// the file, and a reservation costs a fraction of a millisecond.
 public final class SQLiteWorkspaceLimits: WorkspaceLimits {
     private let pool: DatabasePool
+    private let counter = NSLock()
     private var reservations = 0
 
     public init(path: String) throws {
@@ -86,11 +131,16 @@ public final class SQLiteWorkspaceLimits: WorkspaceLimits {
             synchronous: "NORMAL")
     }
 
+    /// One machine's processes only: a token's turns are taken by lock there.
+    public var spansMachines: Bool { false }
+
     public func reserve(_ budget: String, windows: [PaceWindow], margin: Double, now: Double) throws -> Double {
         let live = windows.filter { $0.requests > 0 && $0.seconds > 0 }
         guard !live.isEmpty else { return now }
-        reservations += 1
-        let prune = reservations % 64 == 1
+        let prune = counter.withLock {
+            reservations += 1
+            return reservations % 64 == 1
+        }
         return try StateDatabase.immediate(pool) { db in
             var at = now
             // First come, first served: never before a reservation already made.

@@ -92,7 +92,7 @@ struct ApplyCommand: Stage {
 
     func process(_ context: StageContext, plan: Plan) throws {
         let env = context.settings.environment
-        let store = try SQLiteHookEventStore.open(environment: env)
+        let store = try HookEventStores.open(environment: env)
         let ledger = try WriteLedger.open(environment: env, runID: plan.job)
         let suppression = try SuppressionList.open(environment: env)
         var instantly: InstantlyAPI?

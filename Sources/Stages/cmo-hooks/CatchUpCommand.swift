@@ -81,7 +81,7 @@ struct CatchUpCommand: Stage {
 
     func process(_ context: StageContext, plan: Plan) throws {
         let started = Timestamp.string()
-        let store = try SQLiteHookEventStore.open(environment: context.settings.environment)
+        let store = try HookEventStores.open(environment: context.settings.environment)
         var start = plan.since
         if start == nil, let newest = try store.newestTimestamp(), let t = Timestamp.parse(newest) {
             start = t - plan.overlap

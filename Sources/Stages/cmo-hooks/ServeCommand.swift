@@ -99,7 +99,7 @@ struct ServeCommand: Stage {
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
-        let store = try SQLiteHookEventStore.open(environment: context.settings.environment)
+        let store = try HookEventStores.open(environment: context.settings.environment)
         let receiver = HookReceiver(
             secret: plan.secret, store: store, output: context.output, logger: context.logger,
             onOutputClosed: { kill(getpid(), SIGTERM) })
@@ -110,7 +110,7 @@ struct ServeCommand: Stage {
             throw StageFailure(.config, "\(error.message) (--port, --bind)")
         }
         context.logger.info(
-            "listening on http://\(plan.bind):\(server.port)/ (events to \(store.path); the secret header is \(HookSecret.header))")
+            "listening on http://\(plan.bind):\(server.port)/ (events to \(store.location); the secret header is \(HookSecret.header))")
         var received: Int32 = 0
         sigwait(&signals, &received)
         context.logger.info("\(received == SIGINT ? "SIGINT" : "SIGTERM"): stopping (finishing requests being answered)")

@@ -8,7 +8,8 @@ struct CMOSuppress: ParsableCommand {
         abstract: "Keep the do-not-contact list every cmo writer checks before anything leaves the machine.",
         discussion: """
             The list holds emails, domains and GitHub logins (opt-outs, bounces, manual entries) in \
-            CMO_STATE_DIR/suppression.sqlite. send-instantly (and every later writer) skips a lead the list \
+            CMO_STATE_DIR/suppression.sqlite, or, with CMO_DATABASE_URL set, in the team's PostgreSQL database, \
+            where every machine sees it. send-instantly (and every later writer) skips a lead the list \
             matches; GitHub's Acceptable Use Policy requires honouring do-not-contact requests.
 
             MATCHING

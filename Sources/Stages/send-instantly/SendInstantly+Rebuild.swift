@@ -12,7 +12,7 @@ import Foundation
 /// any request of a run or a check (StateAnchor).
 extension SendInstantly: LedgerRebuildingStage, StateGuardedStage {
     func verifyState(_ context: StageContext) throws {
-        try StateAnchor.verify(directory: StateDirectory.path(environment: context.settings.environment))
+        try StateAnchor.verify(environment: context.settings.environment)
     }
 
     func rebuildLedger(_ context: StageContext) throws -> [JSONMember] {

@@ -11,7 +11,7 @@ import Foundation
 /// its entries and their people, read back into the write ledger (AttioWriter+Rebuild.swift).
 extension SyncAttio: LedgerRebuildingStage, StateGuardedStage {
     func verifyState(_ context: StageContext) throws {
-        try StateAnchor.verify(directory: StateDirectory.path(environment: context.settings.environment))
+        try StateAnchor.verify(environment: context.settings.environment)
     }
 
     func rebuildLedger(_ context: StageContext) throws -> [JSONMember] {

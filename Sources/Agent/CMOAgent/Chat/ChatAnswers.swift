@@ -1,5 +1,6 @@
 import CMOContract
 import CMOBasics
+import CMOStorage
 import Foundation
 
 /// The chat's answers about a job, from its state and its files (through `RunArtifacts`).

@@ -46,7 +46,7 @@ public struct QueueWorker {
 
     /// Runs until stopped (or, with `untilIdle`, until nothing is queued, running or sleeping).
     public func run() throws -> ExitStatus {
-        let queue = try SQLiteJobQueue.open()
+        let queue = try JobQueues.open()
         let me = getpid(), started = ProcessLiveness.startTime(getpid())
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var stop = false
@@ -61,7 +61,7 @@ public struct QueueWorker {
         }
         var running: [Int32: (job: QueuedJob, dir: RunDirectory)] = [:]
         var beat = Date.distantPast
-        say("worker \(me): \(concurrency) at once, queue \(queue.path)")
+        say("worker \(me): \(concurrency) at once, queue \(queue.location)")
         while true {
             if Date().timeIntervalSince(beat) > 2 {
                 try queue.heartbeat(worker: me, started: started, concurrency: concurrency, now: Date().timeIntervalSince1970)
@@ -90,6 +90,11 @@ public struct QueueWorker {
                 }
                 let deadline = Date().addingTimeInterval(20)
                 while !running.isEmpty && Date() < deadline {
+                    // Still alive while its jobs stop: other machines must not take them over yet.
+                    if Date().timeIntervalSince(beat) > 2 {
+                        try? queue.heartbeat(worker: me, started: started, concurrency: concurrency, now: Date().timeIntervalSince1970)
+                        beat = Date()
+                    }
                     for (pid, entry) in running {
                         guard let status = reap(pid) else { continue }
                         running[pid] = nil
@@ -150,7 +155,15 @@ extension JobControl {
             return state.status == .done || state.status == .cancelled ? .ok : .usage
         }
         let who = "cmo-plan \(action.rawValue) (\(NSUserName()))"
-        if try request(action, by: who, dir: dir, state: state) {
+        // A worker on another machine runs it: its pid means nothing here, so only the control file in the
+        // shared runs directory asks it (the runner reads it at its next step); its state is not ours to change.
+        let remote = queued ? (try? JobQueues.open().job(id)).flatMap { $0 }.flatMap { job -> String? in
+            guard job.status == .running, let host = job.workerHost, host != JobQueues.host else { return nil }
+            return host
+        } : nil
+        var asked = state
+        if remote != nil { asked.runnerPID = nil }
+        if try request(action, by: who, dir: dir, state: asked) || remote != nil {
             // Wait (briefly) for the job to say it stopped.
             let deadline = Date().addingTimeInterval(15)
             while Date() < deadline {
@@ -160,7 +173,7 @@ extension JobControl {
                 }
                 usleep(50_000)
             }
-            say("job \(id): asked to \(action.rawValue); it stops at its next step")
+            say("job \(id): asked to \(action.rawValue)\(remote.map { " (its worker runs on \($0))" } ?? ""); it stops at its next step")
             return .ok
         }
         // Nobody runs it: change its state (under its lock, so a worker starting it now waits for us).
@@ -175,7 +188,7 @@ extension JobControl {
         clear(dir)
         Runner.appendEvent(dir: dir, jobID: id, action == .cancel ? .cancelled : .paused, state.pauseReason!)
         if queued {
-            try SQLiteJobQueue.open().update(id, status: action == .cancel ? .cancelled : .paused, message: state.pauseReason)
+            try JobQueues.open().update(id, status: action == .cancel ? .cancelled : .paused, message: state.pauseReason)
         }
         say("job \(id): \(state.status.rawValue)")
         return .ok

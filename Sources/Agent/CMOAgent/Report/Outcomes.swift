@@ -203,14 +203,17 @@ public struct Outcomes: Codable, Sendable, Equatable {
     public static func of(dir: RunDirectory, state: RunState, environment: [String: String] = ProcessInfo.processInfo.environment) -> Outcomes? {
         let (leads, campaigns) = jobLeads(dir: dir, state: state)
         guard !campaigns.isEmpty, state.job.dryRun != true else { return nil }
-        let path = SQLiteHookEventStore.path(environment: environment)
-        guard FileManager.default.fileExists(atPath: path) else { return count([], leads: leads, campaigns: campaigns, store: nil) }
+        // With SQLite, no file is no store (nothing received yet); a team database always has one.
+        let path = HookEventStores.sqlitePath(environment: environment)
+        if let path, !FileManager.default.fileExists(atPath: path) { return count([], leads: leads, campaigns: campaigns, store: nil) }
+        var location = path ?? "the team database"
         do {
-            let events = try SQLiteHookEventStore.open(path: path).events(campaigns: campaigns, since: nil)
-            return count(events, leads: leads, campaigns: campaigns, store: path)
+            let store: any HookEventStore = try path.map { try SQLiteHookEventStore.open(path: $0) } ?? HookEventStores.open(environment: environment)
+            location = store.location
+            return count(try store.events(campaigns: campaigns, since: nil), leads: leads, campaigns: campaigns, store: location)
         } catch {
-            var o = count([], leads: leads, campaigns: campaigns, store: path)
-            o.note = "the event store \(path) cannot be read (\(error)): the outcomes are unknown, not zero"
+            var o = count([], leads: leads, campaigns: campaigns, store: location)
+            o.note = "the event store \(location) cannot be read (\(error)): the outcomes are unknown, not zero"
             return o
         }
     }
@@ -267,15 +270,5 @@ public enum OutcomeStats {
         guard se > 0 else { return nil }
         let z = (Double(k1) / Double(n1) - Double(k2) / Double(n2)) / se
         return erfc(abs(z) / 2.0.squareRoot())
-    }
-}
-
-/// Reading the event store without creating it.
-public enum HookEventStores {
-    /// The store of `environment` when its file exists (nil: no store, or one that cannot be opened).
-    public static func existing(environment: [String: String] = ProcessInfo.processInfo.environment) -> HookEventStore? {
-        let path = SQLiteHookEventStore.path(environment: environment)
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try? SQLiteHookEventStore.open(path: path)
     }
 }

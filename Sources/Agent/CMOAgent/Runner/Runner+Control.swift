@@ -249,7 +249,7 @@ extension Runner {
         // On the job's clock (`JobClock`), which the worker reads when it looks for jobs that are due.
         let until = JobClock.now().addingTimeInterval(max(1, seconds + 1))
         if step.stage.hasPrefix("gh-"), let token = Self.githubToken() {
-            try? (try? SQLiteJobQueue.open())?.holdToken(token, until: until.timeIntervalSince1970, by: state.jobID, reason: said)
+            try? (try? JobQueues.open())?.holdToken(token, until: until.timeIntervalSince1970, by: state.jobID, reason: said)
         }
         state.status = .waiting
         state.retryAt = Timestamp.string(until)
@@ -287,7 +287,7 @@ extension Runner {
     /// waits here. Returns the lock's fd (close to release), or the exit status when the job must wait.
     func takeGitHubToken() throws -> TokenTurn {
         guard let token = Self.githubToken() else { return .free }
-        let queue = try? SQLiteJobQueue.open()
+        let queue = try? JobQueues.open()
         var said = false
         while true {
             if Interruption.shared.isSignalled || JobControl.read(dir) != nil { return .stop(try stopRequested()) }

@@ -159,7 +159,7 @@ extension Runner {
     /// Puts a job run in the foreground in the queue, sleeping until `until`, so that `cmo-plan worker` continues
     /// it (with this run's stage overrides and settings). True when the job is in the queue.
     func enqueueForWorker(until: Date, message: String) -> Bool {
-        guard let queue = try? SQLiteJobQueue.open() else { return false }
+        guard let queue = try? JobQueues.open() else { return false }
         if let queued = try? queue.job(state.jobID) {
             if queued.status != .running { _ = try? queue.update(state.jobID, status: .sleeping, notBefore: until.timeIntervalSince1970, message: message) }
             return true

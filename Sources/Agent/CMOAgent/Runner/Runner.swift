@@ -39,6 +39,18 @@ public final class Runner {
         self.options = options
         events = EventLog(dir.eventsURL)
         runOptions = RunOptions(config: options.config ?? state.config, now: state.plan.now, jobID: state.jobID, dryRun: state.job.dryRun == true)
+        Runner.adoptDatabase(config: runOptions.config)
+    }
+
+    /// The campaign config's `database-url` becomes this process's `CMO_DATABASE_URL` when the environment
+    /// has none, so the runner's own stores (the queue, the outcomes) and every stage it starts use the
+    /// same team database as the stages reading that config.
+    static func adoptDatabase(config: String?) {
+        guard let config, (ProcessInfo.processInfo.environment["CMO_DATABASE_URL"] ?? "").isEmpty,
+            let settings = try? Settings(stage: "cmo-plan", configPath: config),
+            let url = settings.environment["CMO_DATABASE_URL"], !url.isEmpty
+        else { return }
+        setenv("CMO_DATABASE_URL", url, 1)
     }
 
     public var currentState: RunState { state }

@@ -125,7 +125,9 @@ public final class Settings {
 
     public let stage: String
     public let configPath: String?
-    public let environment: [String: String]
+    /// The process environment, plus the config's `database-url` as `CMO_DATABASE_URL` when the
+    /// environment does not set it (so every store this stage opens finds the team database).
+    public private(set) var environment: [String: String]
     private var top: [String: Any] = [:]
     private var section: [String: Any] = [:]
     public private(set) var entries: [Entry] = []
@@ -154,6 +156,28 @@ public final class Settings {
         }
         top = Settings.normalised(mapping)
         if let own = mapping[stage] as? [String: Any] { section = Settings.normalised(own) }
+        try applyDatabaseURL()
+    }
+
+    /// The team database from the config (`database-url: postgres://USER@HOST:PORT/DATABASE`, top level),
+    /// unless `CMO_DATABASE_URL` is set. A password does not belong in a config file: it comes from
+    /// `CMO_DATABASE_PASSWORD` or `PGPASSWORD`, and a config URL holding one is refused (78).
+    private func applyDatabaseURL() throws {
+        guard let raw = top["database-url"] else { return }
+        guard let url = raw as? String else {
+            throw StageFailure(.config, "config '\(configPath ?? "")': 'database-url' must be a postgres:// URL, not \(Settings.describe(raw))")
+        }
+        if let comps = URLComponents(string: url), comps.password != nil {
+            throw StageFailure(
+                .config,
+                "config '\(configPath ?? "")': 'database-url' holds a password; leave it out and set CMO_DATABASE_PASSWORD (or PGPASSWORD) instead")
+        }
+        if (environment["CMO_DATABASE_URL"] ?? "").isEmpty, !url.isEmpty {
+            environment["CMO_DATABASE_URL"] = url
+            entries.append(Entry(key: "database-url", value: url, source: .config, secret: false))
+        } else if let env = environment["CMO_DATABASE_URL"], !env.isEmpty {
+            entries.append(Entry(key: "database-url", value: "(CMO_DATABASE_URL)", source: .environment, secret: false))
+        }
     }
 
     private static func normalised(_ m: [String: Any]) -> [String: Any] {
