@@ -171,7 +171,9 @@ PY
   # The people the jobs meant to write (their render-copy output), each once; those a send deferred to a
   # later day (the cap); what the campaign and the list hold.
   wanted=$(cat "$runs"/*/artifacts/*-render-copy.ndjson 2>/dev/null | jq -r 'select(.kind == "person") | (.best_email // empty) | ascii_downcase' | sort -u | wc -l)
-  deferred=$(cat "$runs"/*/artifacts/*-send-instantly.ndjson 2>/dev/null | jq -r 'select(.instantly.status == "deferred") | (.best_email // empty) | ascii_downcase' | sort -u | wc -l)
+  # Deferred: the shared ledger's rows still waiting for a later day (a person one job deferred and another
+  # sent counts once, as sent).
+  deferred=$("$PSQL" "$url" -qAt -c "SELECT COUNT(*) FROM writes WHERE service = 'instantly' AND state = 'deferred'" 2>/dev/null || echo 0)
   in_campaign=$(created_leads)
   in_list=$(stat .services.attio.list_entries)
   echo "   jobs: $(list | jq -s -c 'map(.status) | group_by(.) | map({(.[0]): length}) | add')"
@@ -179,7 +181,7 @@ PY
   echo "   people to write $wanted; Instantly: $in_campaign in the campaign against the daily cap $cap ($( [ "$in_campaign" -eq "$cap" ] && echo "held exactly" || { [ "$in_campaign" -lt "$cap" ] && echo under || echo EXCEEDED; })), $deferred deferred to a later day, missing $((wanted - in_campaign - deferred)), lead writes beyond distinct $(( $(lead_writes) - $(distinct_leads) ))"
   # The pipeline syncs to Attio the leads it sent today: the list should hold the campaign's leads.
   echo "   Attio list entries $in_list for the $in_campaign sent (missing $((in_campaign - in_list)))," \
-    "duplicates $(stat .duplicates_total) (people $(stat .services.attio.duplicate_people), entries $(stat .services.attio.duplicate_list_entries), notes $(stat .services.attio.duplicate_notes)), rate-limit violations $(stat .violations_total)"
+    "duplicates $(stat .duplicates_total) (people $(stat .services.attio.duplicate_people), entries $(stat .services.attio.duplicate_list_entries), notes $(stat .services.attio.duplicate_notes)), rate-limit violations $(stat .violations_total)$(curl -fsS "$CMO_SANDBOX_URL/_sandbox/stats" 2>/dev/null | jq -r '[.rate_limit_violations[]? | "\(.service)/\(.bucket): \(.detail)"] | group_by(.) | map(" [\(length)× \(.[0])]") | join("")' 2>/dev/null)"
   stop_sandbox
 }
 
