@@ -36,12 +36,15 @@ mkdir -p "$WORK"
 PSQL=""
 for d in /usr/lib/postgresql/*/bin; do [ -x "$d/psql" ] && PSQL=$d/psql; done
 [ -n "$PSQL" ] || { echo "bench: PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 69; }
-SANDBOX=$BIN/cmo-sandbox SANDBOX_PID="" PG=$WORK/pg
+# The server's directory directly under /tmp: run as root, the server runs as `postgres`, which must reach it
+# (a directory inside $WORK, mode 0700, it could not).
+SANDBOX=$BIN/cmo-sandbox SANDBOX_PID="" PG=$(mktemp -d /tmp/cmo-bench-pg.XXXXXX)
 declare -A WORKERS=()
 cleanup() {
   for p in "${WORKERS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null
   [ -d "$PG/data" ] && bin/pg-test-server stop "$PG" >/dev/null 2>&1
+  rm -rf "$PG"
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
