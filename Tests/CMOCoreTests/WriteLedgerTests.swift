@@ -49,7 +49,7 @@ final class WriteLedgerTests: XCTestCase {
         _ = try l.claim([intent("a@x.org"), intent("b@x.org")], day: "2026-12-01")
         // Make a@ look owned by a live process (our parent) and b@ by one that is gone.
         let pool = try StateDatabase.open(dir + "/ledger.sqlite", migrator: .init())
-        let host = WriteLedger.hostName()
+        let host = ProcessIdentity.host
         try pool.write { db in
             try db.execute(sql: "UPDATE writes SET owner = ? WHERE subject = 'a@x.org'", arguments: ["\(host):\(getppid())"])
             try db.execute(sql: "UPDATE writes SET owner = ? WHERE subject = 'b@x.org'", arguments: ["\(host):2147483000"])
@@ -139,7 +139,7 @@ final class WriteLedgerTests: XCTestCase {
         let standIns = try (0..<8).map { _ in try standIn() }
         defer { for p in standIns { p.terminate() } }
         let writers = (0..<8).map {
-            WriteLedger(storage: $0 < 4 ? a.storage : storageB, runID: "run-\($0)", owner: WriteLedger.hostName() + ":\(standIns[$0].processIdentifier)")
+            WriteLedger(storage: $0 < 4 ? a.storage : storageB, runID: "run-\($0)", owner: ProcessIdentity.host + ":\(standIns[$0].processIdentifier)")
         }
         let intents = (0..<500).map { intent("p\($0)@x.org") }
         let cap = WriteLedger.DailyCap(limit: 100, deferredSince: "2026-11-01")

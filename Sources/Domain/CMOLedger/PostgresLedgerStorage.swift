@@ -172,7 +172,7 @@ private struct PostgresLedgerAccess: LedgerAccess {
     /// A process of another machine is alive while it holds a connection to this database (each
     /// connection's `application_name` is `cmo HOST:PID`); asked on this transaction's own connection.
     func isConnected(owner: String) throws -> Bool {
-        try conn.one("SELECT 1 AS one FROM pg_stat_activity WHERE application_name = $1 LIMIT 1", [.text("cmo " + owner)]) != nil
+        try conn.isConnected(owner: owner)
     }
 
     func rowForUpdate(_ key: String) throws -> WriteLedger.Row? {

@@ -130,7 +130,7 @@ public final class WriteLedger: Sendable {
     }
 
     /// `owner` is this process unless a test stands in for another one.
-    init(storage: any LedgerStorage, runID: String, owner: String = WriteLedger.hostName() + ":" + String(getpid())) {
+    init(storage: any LedgerStorage, runID: String, owner: String = ProcessIdentity.owner) {
         self.storage = storage
         self.path = storage.location
         self.runID = runID
@@ -364,18 +364,12 @@ public final class WriteLedger: Sendable {
         Set(targets.map { "ledger:" + $0.0 + ":" + $0.1 }).sorted()
     }
 
-    static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     /// Whether the process named by `owner` (`host:pid`) still runs. On this host: its pid. On another
     /// host: what the backend can tell (the team database sees whether that process holds a connection;
     /// a SQLite file, shared only by accident, cannot tell and takes it to be alive).
     func isAlive(owner: String, access: any LedgerAccess) throws -> Bool {
         guard let colon = owner.lastIndex(of: ":"), let pid = pid_t(owner[owner.index(after: colon)...]) else { return false }
-        guard String(owner[..<colon]) == Self.hostName() else { return try access.isConnected(owner: owner) }
+        guard String(owner[..<colon]) == ProcessIdentity.host else { return try access.isConnected(owner: owner) }
         if pid == getpid() { return true }
         return ProcessLiveness.isRunning(pid)
     }

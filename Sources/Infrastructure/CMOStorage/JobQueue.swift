@@ -75,8 +75,8 @@ public struct JobWorker: Sendable, Equatable {
 
 /// Opens the job queue of the environment's storage backend, so no caller knows which it has.
 public enum JobQueues {
-    /// This machine's name, as workers record it in the queue (the host part of `PostgresDatabase.owner`).
-    public static let host: String = String(PostgresDatabase.owner[..<PostgresDatabase.owner.lastIndex(of: ":")!])
+    /// This machine's name, as workers record it in the queue.
+    public static var host: String { ProcessIdentity.host }
 
     /// Seconds after its last heartbeat that a worker on ANOTHER machine counts as dead and its jobs are
     /// queued again. Workers beat every 2 seconds; 15 leaves room for a slow database or a busy machine

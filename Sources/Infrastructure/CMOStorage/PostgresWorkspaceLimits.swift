@@ -12,8 +12,7 @@ import Foundation
 /// no URL, header or secret (a header budget is keyed by a digest of its credential).
 public final class PostgresWorkspaceLimits: WorkspaceLimits {
     private let db: PostgresDatabase
-    private let counter = NSLock()
-    private var reservations = 0
+    private let pruning = PruneCadence()
 
     /// The tables, by version, one statement each. Never edit a migration that shipped: add one.
     static let migrations: [(name: String, sql: String)] = [
@@ -41,10 +40,7 @@ public final class PostgresWorkspaceLimits: WorkspaceLimits {
     public func reserve(_ budget: String, windows: [PaceWindow], margin: Double, now: Double) throws -> Double {
         let live = windows.filter { $0.requests > 0 && $0.seconds > 0 }
         guard !live.isEmpty else { return now }
-        let prune = counter.withLock {
-            reservations += 1
-            return reservations % 64 == 1
-        }
+        let prune = pruning.due()
         // One statement reads the latest reservation and, per window, the one `requests - 1` back, and
         // inserts the reservation at the earliest time they allow (GREATEST skips the NULLs of a budget
         // with fewer reservations): with the lock, four round trips in all.

@@ -79,6 +79,20 @@ public enum WorkspaceLimitsStore {
     }
 }
 
+/// When a limits store prunes the reservations no window can see any more: on the first reservation of
+/// an instance and every 64th after (thread-safe), so the table stays small without a delete per send.
+final class PruneCadence: @unchecked Sendable {
+    private let lock = NSLock()
+    private var calls = 0
+
+    func due() -> Bool {
+        lock.withLock {
+            calls += 1
+            return calls % 64 == 1
+        }
+    }
+}
+
 /// A sliding window of a budget: at most `requests` sends in any `seconds`.
 public struct PaceWindow: Sendable, Equatable {
     public var requests: Int
@@ -108,8 +122,7 @@ public struct LimitHold: Sendable, Equatable {
 /// the file, and a reservation costs a fraction of a millisecond.
 public final class SQLiteWorkspaceLimits: WorkspaceLimits {
     private let pool: DatabasePool
-    private let counter = NSLock()
-    private var reservations = 0
+    private let pruning = PruneCadence()
 
     public init(path: String) throws {
         pool = try StateDatabase.open(
@@ -137,10 +150,7 @@ public final class SQLiteWorkspaceLimits: WorkspaceLimits {
     public func reserve(_ budget: String, windows: [PaceWindow], margin: Double, now: Double) throws -> Double {
         let live = windows.filter { $0.requests > 0 && $0.seconds > 0 }
         guard !live.isEmpty else { return now }
-        let prune = counter.withLock {
-            reservations += 1
-            return reservations % 64 == 1
-        }
+        let prune = pruning.due()
         return try StateDatabase.immediate(pool) { db in
             var at = now
             // First come, first served: never before a reservation already made.

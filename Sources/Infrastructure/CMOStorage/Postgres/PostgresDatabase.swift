@@ -143,6 +143,16 @@ public final class PGConnection: @unchecked Sendable {
         try run(sql, args).rows.map(Self.decode)
     }
 
+    /// The `application_name` every connection of the process `owner` (`HOST:PID`) says it is.
+    static func applicationName(_ owner: String) -> String { "cmo " + owner }
+
+    /// Whether the process `owner` (`HOST:PID`, on any machine) holds a connection to this database now:
+    /// how a process on another machine is told alive. Asked on this connection, so a caller inside a
+    /// transaction never waits for a second one from the pool.
+    public func isConnected(owner: String) throws -> Bool {
+        try one("SELECT 1 AS one FROM pg_stat_activity WHERE application_name = $1 LIMIT 1", [.text(Self.applicationName(owner))]) != nil
+    }
+
     /// The first row of a query, if any.
     public func one(_ sql: String, _ args: [PGValue] = []) throws -> PGRow? { try query(sql, args).first }
 
@@ -476,26 +486,12 @@ public final class PostgresDatabase: @unchecked Sendable {
         config.options.connectTimeout = .seconds(5)
         // Who holds a connection (pg_stat_activity): `cmo HOST:PID`, so a row owned by a process on another
         // machine can be told alive while its connection is.
-        config.options.additionalStartupParameters = [("application_name", "cmo \(Self.owner)")]
+        config.options.additionalStartupParameters = [("application_name", PGConnection.applicationName(ProcessIdentity.owner))]
         let conn = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: config, id: id, logger: logger)
             .wait()
         return PGConnection(connection: conn, logger: logger)
     }
 
-    /// `HOST:PID` of this process: what a ledger row's owner says.
-    public static let owner: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&buffer, buffer.count) == 0
-            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
-        return host + ":" + String(getpid())
-    }()
-
-    /// Whether a process on another machine named `owner` (`HOST:PID`) holds a connection to this database now.
-    public func isConnected(owner: String) throws -> Bool {
-        try read { conn in
-            try conn.one("SELECT 1 AS one FROM pg_stat_activity WHERE application_name = $1 LIMIT 1", [.text("cmo " + owner)]) != nil
-        }
-    }
 
     // MARK: - Errors
 
